@@ -1,0 +1,1 @@
+"""TradAI platform code: services, Lambda handlers, workflows and the topology spec."""

@@ -1,0 +1,38 @@
+"""Where platform code finds AWS: endpoint, region and credentials come from configuration.
+
+The same code talks to the embedded emulator, LocalStack or AWS; only these settings differ.
+boto3 itself honours ``AWS_ENDPOINT_URL``, so clients built here and clients built by
+libraries (Powertools, MLflow) reach the same endpoint.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AwsSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    region: str = Field(default="eu-central-1", validation_alias="AWS_DEFAULT_REGION")
+    endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")
+    environment: str = Field(default="dev", validation_alias="TRADAI_ENV")
+
+
+@lru_cache(maxsize=1)
+def aws_settings() -> AwsSettings:
+    return AwsSettings()
+
+
+def aws_client(service: str, settings: AwsSettings | None = None, **kwargs: Any) -> Any:
+    """A boto3 client for ``service`` built from settings (endpoint, region)."""
+    s = settings or aws_settings()
+    config = kwargs.pop("config", Config(retries={"max_attempts": 3, "mode": "standard"}))
+    return boto3.client(
+        service, region_name=s.region, endpoint_url=s.endpoint_url, config=config, **kwargs
+    )

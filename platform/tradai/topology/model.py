@@ -1,0 +1,241 @@
+"""The topology spec's shape: pydantic models, one per kind of resource."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AzSubnets(_Entry):
+    name: str
+    public: str
+    private: str
+    database: str
+
+    @field_validator("public", "private", "database")
+    @classmethod
+    def _cidr(cls, v: str) -> str:
+        ipaddress.ip_network(v)
+        return v
+
+
+class LifecycleHook(_Entry):
+    name: str
+    transition: Literal["autoscaling:EC2_INSTANCE_LAUNCHING", "autoscaling:EC2_INSTANCE_TERMINATING"]
+    heartbeat_timeout: int = Field(gt=0)
+    default_result: Literal["CONTINUE", "ABANDON"]
+    target_lambda: str
+
+
+class Nat(_Entry):
+    instance_type: str
+    asg_min: int = Field(ge=1)
+    asg_max: int = Field(ge=1)
+    replacement_seconds: int = Field(gt=0)
+    lifecycle_hook: LifecycleHook
+
+
+class Network(_Entry):
+    vpc_cidr: str
+    azs: list[AzSubnets]
+    nat: Nat
+
+
+class Service(_Entry):
+    name: str
+    entrypoint: str
+    cpu: int
+    memory: int
+    port: int = Field(gt=0, lt=65536)
+    min: int = Field(ge=0)
+    max: int = Field(ge=1)
+    health_path: str
+    cpu_target: int = Field(gt=0, le=100)
+    load_balanced: bool
+
+
+class TaskDefinition(_Entry):
+    name: str
+    entrypoint: str
+    cpu: int
+    memory: int
+    modes: list[str]
+    spot_modes: list[str] = []
+    max_concurrent: int = Field(ge=1)
+
+
+class Queue(_Entry):
+    name: str
+    fifo: bool
+    content_based_dedup: bool = False
+    visibility_timeout: int = Field(ge=0, le=43200)
+    retention_seconds: int = Field(ge=60, le=1209600)
+    dlq: str | None = None
+    max_receive_count: int | None = Field(default=None, ge=1, le=1000)
+
+
+class Index(_Entry):
+    name: str
+    hash_key: str
+    range_key: str | None = None
+
+
+class Table(_Entry):
+    name: str
+    hash_key: str
+    range_key: str | None = None
+    ttl_attribute: str | None = None
+    ttl_days: int | None = None
+    indexes: list[Index] = []
+
+
+class Named(_Entry):
+    name: str
+
+
+class Secret(_Entry):
+    name: str
+    description: str
+    fields: list[str]
+
+
+class ScheduleEntry(_Entry):
+    name: str
+    expression: str
+    target_lambda: str
+
+
+class StateMachine(_Entry):
+    name: str
+    asl: str
+    timeout_seconds: int = Field(gt=0)
+
+
+class SqsTrigger(_Entry):
+    type: Literal["sqs"]
+    queue: str
+    batch_size: int = Field(ge=1, le=10)
+
+
+class ScheduleTrigger(_Entry):
+    type: Literal["schedule"]
+    schedule: str
+
+
+class StepFunctionsTrigger(_Entry):
+    type: Literal["stepfunctions"]
+    state_machines: list[str]
+
+
+class LifecycleHookTrigger(_Entry):
+    type: Literal["lifecycle-hook"]
+    hook: str
+
+
+class BackendApiTrigger(_Entry):
+    type: Literal["backend-api"]
+
+
+Trigger = Annotated[
+    SqsTrigger | ScheduleTrigger | StepFunctionsTrigger | LifecycleHookTrigger | BackendApiTrigger,
+    Field(discriminator="type"),
+]
+
+
+class LambdaFunction(_Entry):
+    name: str
+    handler: str
+    memory: int = Field(ge=128, le=10240)
+    timeout: int = Field(ge=1, le=900)
+    in_vpc: bool
+    trigger: Trigger
+    required: bool
+
+
+class RateLimit(_Entry):
+    requests: int = Field(gt=0)
+    per_seconds: int = Field(gt=0)
+
+
+class Route(_Entry):
+    path: str
+    method: str
+    target: Literal["queue", "service"]
+    queue: str | None = None
+    service: str | None = None
+
+
+class Edge(_Entry):
+    user_pool: str
+    app_client: str
+    dev_user: str
+    rate_limit: RateLimit
+    routes: list[Route]
+
+
+class Database(_Entry):
+    engine: str
+    engine_version: str
+    instance_class: str
+    allocated_storage: int
+    name: str
+    secret: str
+
+
+class Alarm(_Entry):
+    name: str
+    metric: str
+    namespace: str
+    queue: str
+    threshold: float
+    topic: str
+
+
+class Topology(_Entry):
+    project: str
+    region: str
+    network: Network
+    cluster: str
+    services: list[Service]
+    service_restart_seconds: int = Field(gt=0)
+    task_definitions: list[TaskDefinition]
+    queues: list[Queue]
+    tables: list[Table]
+    buckets: list[Named]
+    topics: list[Named]
+    secrets: list[Secret]
+    schedules: list[ScheduleEntry]
+    state_machines: list[StateMachine]
+    lambdas: list[LambdaFunction]
+    edge: Edge
+    database: Database
+    alarms: list[Alarm]
+
+    # Lookups by logical name; the loader has already proven the names unique.
+    def lambda_(self, name: str) -> LambdaFunction:
+        return _by_name(self.lambdas, name)
+
+    def queue(self, name: str) -> Queue:
+        return _by_name(self.queues, name)
+
+    def service(self, name: str) -> Service:
+        return _by_name(self.services, name)
+
+    def schedule(self, name: str) -> ScheduleEntry:
+        return _by_name(self.schedules, name)
+
+    def table(self, name: str) -> Table:
+        return _by_name(self.tables, name)
+
+
+def _by_name(entries: list[Any], name: str) -> Any:
+    for entry in entries:
+        if entry.name == name:
+            return entry
+    raise KeyError(name)
