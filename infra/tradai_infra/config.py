@@ -1,0 +1,86 @@
+"""Stack settings: read from ``pulumi config`` once and checked before anything is declared."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tradai_infra.errors import InfraConfigError
+
+# ``pulumi config set`` keys, in the project namespace unless they say otherwise.
+REGION_KEY = "aws:region"
+AZS_KEY = "tradai:availabilityZones"
+IMAGE_TAG_KEY = "tradai:imageTag"
+ALERT_EMAIL_KEY = "tradai:alertEmail"
+LAMBDA_LAYERS_KEY = "tradai:lambdaLayers"
+
+REQUIRED_AZ_COUNT = 2  # The architecture (section 6) runs in exactly two AZs.
+
+ConfigGetter = Callable[[str], str | None]
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    env: str
+    region: str
+    azs: tuple[str, ...]
+    image_tag: str = "latest"
+    alert_email: str | None = None
+    lambda_layers: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "prod"
+
+
+def load_settings(env: str, get: ConfigGetter) -> StackSettings:
+    """Build settings from a config getter (``pulumi.Config`` in a run, a dict in tests)."""
+    region = _required(get, REGION_KEY, "eu-central-1")
+    azs = tuple(_json_list(get, AZS_KEY, required=True, example='["eu-central-1a","eu-central-1b"]'))
+    if len(azs) != REQUIRED_AZ_COUNT:
+        raise InfraConfigError(
+            f"{AZS_KEY}: the architecture runs in exactly {REQUIRED_AZ_COUNT} availability zones, "
+            f"got {len(azs)} ({', '.join(azs) or 'none'})"
+        )
+    for az in azs:
+        if not az.startswith(region) or len(az) <= len(region):
+            raise InfraConfigError(
+                f"{AZS_KEY}: availability zone {az!r} is not a zone of {REGION_KEY} {region!r}"
+            )
+    if len(set(azs)) != len(azs):
+        raise InfraConfigError(f"{AZS_KEY}: availability zones must differ, got {list(azs)}")
+    layers = tuple(_json_list(get, LAMBDA_LAYERS_KEY, required=False, example='["arn:..."]'))
+    return StackSettings(
+        env=env,
+        region=region,
+        azs=azs,
+        image_tag=get(IMAGE_TAG_KEY) or "latest",
+        alert_email=get(ALERT_EMAIL_KEY) or None,
+        lambda_layers=layers,
+    )
+
+
+def _required(get: ConfigGetter, key: str, example: str) -> str:
+    value = get(key)
+    if not value:
+        raise InfraConfigError(f"{key} is not set: run `pulumi config set {key} {example}`")
+    return value
+
+
+def _json_list(get: ConfigGetter, key: str, *, required: bool, example: str) -> list[str]:
+    raw = get(key)
+    if not raw:
+        if required:
+            raise InfraConfigError(
+                f"{key} is not set: run `pulumi config set --path '{key}[0]' ...` "
+                f"or put {key}: {example} in Pulumi.<stack>.yaml"
+            )
+        return []
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InfraConfigError(f"{key}: expected a list like {example}, got {raw!r}") from exc
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise InfraConfigError(f"{key}: expected a list of strings like {example}, got {raw!r}")
+    return value

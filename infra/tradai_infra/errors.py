@@ -1,0 +1,11 @@
+"""Errors raised before any resource is declared, each naming the setting or spec entry."""
+
+from __future__ import annotations
+
+
+class InfraConfigError(ValueError):
+    """A stack setting is missing or invalid; the message names the ``pulumi config`` key."""
+
+
+class SpecMappingError(ValueError):
+    """A topology spec entry has no AWS mapping in this program; the message names the entry."""

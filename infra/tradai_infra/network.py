@@ -1,0 +1,213 @@
+"""VPC, subnets, routing, NACLs and the security groups of the communication matrix.
+
+Security groups only admit the flows of the architecture's section 4; every service ingress
+rule names a source security group, never a CIDR.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from tradai_infra.context import Context
+
+ANYWHERE = "0.0.0.0/0"
+ALB_PORT = 80
+POSTGRES_PORT = 5432
+
+# Callers that are not services: the security groups they own.
+ALB, VPC_LINK, LAMBDAS, TASKS, DATABASE, NAT = "alb", "vpc-link", "lambdas", "tasks", "rds", "nat"
+
+# Service-to-service flows of the communication matrix (section 4): (caller, callee service).
+# Callers are a service name or one of the groups above; the port is the callee's spec port.
+PEER_FLOWS: tuple[tuple[str, str], ...] = (
+    ("backend-api", "mlflow"),
+    ("backend-api", "data-collection"),
+    ("backend-api", "strategy-service"),
+    ("strategy-service", "mlflow"),
+    (TASKS, "mlflow"),
+    (LAMBDAS, "data-collection"),
+)
+# Who may reach the MLflow backend store.
+DATABASE_CLIENTS: tuple[str, ...] = ("mlflow",)
+
+
+@dataclass(frozen=True)
+class Network:
+    vpc: aws.ec2.Vpc
+    public_subnets: list[aws.ec2.Subnet]
+    private_subnets: list[aws.ec2.Subnet]
+    database_subnets: list[aws.ec2.Subnet]
+    private_route_tables: list[aws.ec2.RouteTable]
+    groups: dict[str, aws.ec2.SecurityGroup]  # the callers above plus one per service
+
+    @property
+    def private_subnet_ids(self) -> list[pulumi.Output[str]]:
+        return [s.id for s in self.private_subnets]
+
+
+def build_network(ctx: Context) -> Network:
+    spec = ctx.topo.network
+    vpc = aws.ec2.Vpc(
+        ctx.name("vpc"),
+        cidr_block=spec.vpc_cidr,
+        enable_dns_hostnames=True,  # Cloud Map names (data-collection.tradai-{env}.local)
+        enable_dns_support=True,
+        tags={**ctx.tags, "Name": ctx.name("vpc")},
+    )
+    igw = aws.ec2.InternetGateway(ctx.name("igw"), vpc_id=vpc.id, tags=ctx.tags)
+
+    tiers: dict[str, list[aws.ec2.Subnet]] = {"public": [], "private": [], "database": []}
+    for az_spec, az in zip(spec.azs, ctx.settings.azs, strict=True):
+        for tier in tiers:
+            name = ctx.name(f"{tier}-{az_spec.name}")
+            tiers[tier].append(
+                aws.ec2.Subnet(
+                    name,
+                    vpc_id=vpc.id,
+                    cidr_block=getattr(az_spec, tier),
+                    availability_zone=az,
+                    map_public_ip_on_launch=False,
+                    tags={**ctx.tags, "Name": name, "tier": tier},
+                )
+            )
+
+    public_rt = aws.ec2.RouteTable(
+        ctx.name("public-rt"),
+        vpc_id=vpc.id,
+        routes=[{"cidr_block": ANYWHERE, "gateway_id": igw.id}],
+        tags=ctx.tags,
+    )
+    # The private default route points at the NAT instance; the update-nat-routes Lambda owns
+    # it, because the instance changes whenever the Auto Scaling group replaces it.
+    private_rts = [
+        aws.ec2.RouteTable(ctx.name(f"private-rt-{az.name}"), vpc_id=vpc.id, tags=ctx.tags)
+        for az in spec.azs
+    ]
+    database_rt = aws.ec2.RouteTable(ctx.name("database-rt"), vpc_id=vpc.id, tags=ctx.tags)
+    for i, az in enumerate(spec.azs):
+        for tier, rt in (("public", public_rt), ("private", private_rts[i]),
+                         ("database", database_rt)):
+            aws.ec2.RouteTableAssociation(
+                ctx.name(f"{tier}-rta-{az.name}"), subnet_id=tiers[tier][i].id, route_table_id=rt.id
+            )
+    # Free gateway endpoints keep S3 (ArcticDB) and DynamoDB traffic off the NAT instance.
+    for svc in ("s3", "dynamodb"):
+        aws.ec2.VpcEndpoint(
+            ctx.name(f"{svc}-endpoint"),
+            vpc_id=vpc.id,
+            service_name=f"com.amazonaws.{ctx.region}.{svc}",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[rt.id for rt in private_rts],
+            tags=ctx.tags,
+        )
+
+    _nacls(ctx, vpc, tiers)
+    groups = _security_groups(ctx, vpc)
+    return Network(
+        vpc=vpc,
+        public_subnets=tiers["public"],
+        private_subnets=tiers["private"],
+        database_subnets=tiers["database"],
+        private_route_tables=private_rts,
+        groups=groups,
+    )
+
+
+def _nacls(ctx: Context, vpc: aws.ec2.Vpc, tiers: dict[str, list[aws.ec2.Subnet]]) -> None:
+    """Stateless second layer: the database tier only talks PostgreSQL to private subnets."""
+    spec = ctx.topo.network
+    private_cidrs = [az.private for az in spec.azs]
+
+    def rule(no: int, cidr: str, lo: int = 0, hi: int = 0, proto: str = "-1") -> dict:
+        return {"rule_no": no, "action": "allow", "protocol": proto, "cidr_block": cidr,
+                "from_port": lo, "to_port": hi}
+
+    open_tier_ingress = [rule(100, spec.vpc_cidr), rule(200, ANYWHERE, 1024, 65535, "tcp")]
+    acls = {
+        # ALB + NAT: anything from the VPC, return traffic from the internet.
+        "public": (open_tier_ingress, [rule(100, ANYWHERE)]),
+        "private": (open_tier_ingress, [rule(100, ANYWHERE)]),
+        "database": (
+            [rule(100 + i, c, POSTGRES_PORT, POSTGRES_PORT, "tcp")
+             for i, c in enumerate(private_cidrs)],
+            [rule(100 + i, c, 1024, 65535, "tcp") for i, c in enumerate(private_cidrs)],
+        ),
+    }
+    for tier, (ingress, egress) in acls.items():
+        aws.ec2.NetworkAcl(
+            ctx.name(f"{tier}-nacl"),
+            vpc_id=vpc.id,
+            subnet_ids=[s.id for s in tiers[tier]],
+            ingress=ingress,
+            egress=egress,
+            tags=ctx.tags,
+        )
+
+
+def _security_groups(ctx: Context, vpc: aws.ec2.Vpc) -> dict[str, aws.ec2.SecurityGroup]:
+    cidr = ctx.topo.network.vpc_cidr
+    names = [ALB, VPC_LINK, LAMBDAS, TASKS, DATABASE, NAT] + [s.name for s in ctx.topo.services]
+    groups = {
+        n: aws.ec2.SecurityGroup(
+            ctx.name(f"sg-{n}"),
+            name=ctx.name(f"sg-{n}"),
+            description=f"TradAI {ctx.env} {n}",
+            vpc_id=vpc.id,
+            tags=ctx.tags,
+        )
+        for n in names
+    }
+
+    def allow(source: str, target: str, port: int) -> None:
+        aws.vpc.SecurityGroupIngressRule(
+            ctx.name(f"in-{target}-from-{source}-{port}"),
+            security_group_id=groups[target].id,
+            referenced_security_group_id=groups[source].id,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            description=f"{source} -> {target}:{port}",
+        )
+
+    allow(VPC_LINK, ALB, ALB_PORT)
+    for svc in ctx.topo.services:
+        if svc.load_balanced:
+            allow(ALB, svc.name, svc.port)
+    for source, target in PEER_FLOWS:
+        allow(source, target, ctx.topo.service(target).port)
+    for client in DATABASE_CLIENTS:
+        allow(client, DATABASE, POSTGRES_PORT)
+    # The NAT instance forwards whatever the private subnets send to the internet.
+    for i, az in enumerate(ctx.topo.network.azs):
+        aws.vpc.SecurityGroupIngressRule(
+            ctx.name(f"in-nat-from-private-{az.name}"),
+            security_group_id=groups[NAT].id,
+            cidr_ipv4=az.private,
+            ip_protocol="-1",
+            description=f"private subnet {i + 1} egress",
+        )
+
+    for n, group in groups.items():
+        if n == DATABASE:
+            continue  # PostgreSQL answers on the established connection; no egress needed.
+        if n in (NAT, TASKS, LAMBDAS) or n in {s.name for s in ctx.topo.services}:
+            # HTTPS to AWS APIs, the exchange and Pulumi; the NAT forwards all protocols.
+            aws.vpc.SecurityGroupEgressRule(
+                ctx.name(f"out-{n}-internet"),
+                security_group_id=group.id,
+                cidr_ipv4=ANYWHERE,
+                ip_protocol="-1" if n == NAT else "tcp",
+                from_port=None if n == NAT else 443,
+                to_port=None if n == NAT else 443,
+            )
+        aws.vpc.SecurityGroupEgressRule(
+            ctx.name(f"out-{n}-vpc"),
+            security_group_id=group.id,
+            cidr_ipv4=cidr,
+            ip_protocol="-1",
+            description="peers inside the VPC (ingress rules decide who answers)",
+        )
+    return groups

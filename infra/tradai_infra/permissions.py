@@ -1,0 +1,220 @@
+"""Who may touch what: the least-privilege access of every Lambda, service and task.
+
+The topology spec names resources and triggers but not which resources a handler reads or
+writes, so that knowledge lives here, keyed by the spec's logical names. ``check_access``
+proves the table covers every spec entry and names only resources the spec declares.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import pulumi
+from tradai.topology import Topology
+
+from tradai_infra.errors import SpecMappingError
+from tradai_infra.iam import Statement
+
+
+@dataclass(frozen=True)
+class Access:
+    tables_read: tuple[str, ...] = ()
+    tables_write: tuple[str, ...] = ()
+    queues_send: tuple[str, ...] = ()
+    buckets_read: tuple[str, ...] = ()
+    buckets_write: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()
+    start_workflows: tuple[str, ...] = ()
+    invoke_lambdas: tuple[str, ...] = ()
+    run_tasks: tuple[str, ...] = ()  # task definitions it may RunTask (and stop/describe)
+    manage_tasks: bool = False  # list, describe and stop tasks in the cluster
+    describe_services: bool = False
+    nat_routes: bool = False  # repoint private route tables at a new NAT instance
+
+
+MLFLOW_AUTH = ("mlflow-basic-auth",)
+
+LAMBDA_ACCESS: dict[str, Access] = {
+    # SQS consumers also get receive/delete on their trigger queue (derived from the spec).
+    "backtest-consumer": Access(
+        tables_read=("idempotency", "workflow-state"),
+        tables_write=("idempotency", "workflow-state"),
+        start_workflows=("backtest-workflow",),
+    ),
+    "sqs-consumer": Access(
+        tables_read=("idempotency", "retraining-state"),
+        tables_write=("idempotency", "retraining-state"),
+        start_workflows=("retraining-workflow",),
+    ),
+    "orphan-scanner": Access(
+        tables_read=("workflow-state",), tables_write=("workflow-state",), manage_tasks=True,
+        topics=("alerts",),
+    ),
+    "health-check": Access(
+        tables_read=("trading-heartbeats",), describe_services=True, topics=("alerts",),
+    ),
+    "trading-heartbeat-check": Access(tables_read=("trading-heartbeats",), topics=("alerts",)),
+    "drift-monitor": Access(
+        tables_read=("drift-state",), tables_write=("drift-state",), buckets_read=("arcticdb",),
+        secrets=MLFLOW_AUTH, topics=("alerts",),
+    ),
+    "retraining-scheduler": Access(
+        tables_read=("drift-state", "retraining-state"), tables_write=("retraining-state",),
+        queues_send=("retraining-queue.fifo",),
+    ),
+    "pulumi-drift-detector": Access(topics=("alerts",)),
+    "validate-strategy": Access(buckets_read=("configs",), secrets=MLFLOW_AUTH),
+    "data-collection-proxy": Access(),  # HTTP to the data-collection service only
+    "update-status": Access(
+        tables_read=("workflow-state", "retraining-state"),
+        tables_write=("workflow-state", "retraining-state"),
+    ),
+    "cleanup-resources": Access(
+        tables_read=("workflow-state",), tables_write=("workflow-state",), manage_tasks=True,
+    ),
+    "notify-completion": Access(topics=("notifications",), secrets=("notification-webhook",)),
+    "check-retraining-needed": Access(tables_read=("drift-state", "retraining-state")),
+    "compare-models": Access(secrets=MLFLOW_AUTH),
+    "promote-model": Access(secrets=MLFLOW_AUTH),
+    "model-rollback": Access(secrets=MLFLOW_AUTH),
+    "update-nat-routes": Access(nat_routes=True),
+}
+
+SERVICE_ACCESS: dict[str, Access] = {
+    "backend-api": Access(
+        tables_read=("workflow-state", "trading-heartbeats", "drift-state"),
+        tables_write=("workflow-state",),
+        queues_send=("backtest-queue.fifo",),
+        buckets_read=("results", "configs"),
+        secrets=MLFLOW_AUTH,
+        invoke_lambdas=("model-rollback",),
+    ),
+    "data-collection": Access(buckets_read=("arcticdb",), buckets_write=("arcticdb",)),
+    "strategy-service": Access(
+        buckets_read=("configs",), buckets_write=("configs",), secrets=MLFLOW_AUTH,
+        run_tasks=("strategy", "strategy-service-task"), manage_tasks=True,
+    ),
+    "mlflow": Access(buckets_read=("mlflow-artifacts",), buckets_write=("mlflow-artifacts",)),
+}
+
+TASK_ACCESS: dict[str, Access] = {
+    "strategy": Access(
+        buckets_read=("arcticdb", "configs"), buckets_write=("results",),
+        tables_write=("trading-heartbeats",), secrets=(*MLFLOW_AUTH, "exchange-credentials"),
+    ),
+    "strategy-service-task": Access(
+        buckets_read=("configs",), buckets_write=("configs",), secrets=MLFLOW_AUTH,
+    ),
+}
+
+
+def check_access(topo: Topology) -> None:
+    """Every spec Lambda, service and task has an entry, and entries name spec resources only."""
+    known = {
+        "tables_read": {t.name for t in topo.tables},
+        "tables_write": {t.name for t in topo.tables},
+        "queues_send": {q.name for q in topo.queues},
+        "buckets_read": {b.name for b in topo.buckets},
+        "buckets_write": {b.name for b in topo.buckets},
+        "topics": {t.name for t in topo.topics},
+        "secrets": {s.name for s in topo.secrets},
+        "start_workflows": {m.name for m in topo.state_machines},
+        "invoke_lambdas": {f.name for f in topo.lambdas},
+        "run_tasks": {t.name for t in topo.task_definitions},
+    }
+    for section, table, entries in (
+        ("lambdas", LAMBDA_ACCESS, topo.lambdas),
+        ("services", SERVICE_ACCESS, topo.services),
+        ("task_definitions", TASK_ACCESS, topo.task_definitions),
+    ):
+        for entry in entries:
+            if entry.name not in table:
+                raise SpecMappingError(
+                    f"{section}[{entry.name!r}]: no IAM access entry in tradai_infra.permissions; "
+                    f"add one naming what it reads and writes"
+                )
+        for owner, access in table.items():
+            for f in fields(Access):
+                value = getattr(access, f.name)
+                if isinstance(value, tuple):
+                    unknown = [v for v in value if v not in known[f.name]]
+                    if unknown:
+                        raise SpecMappingError(
+                            f"tradai_infra.permissions {section}[{owner!r}].{f.name} names "
+                            f"{unknown[0]!r}, which the topology spec does not declare"
+                        )
+
+
+@dataclass(frozen=True)
+class Arns:
+    """ARNs by logical name, for turning Access into IAM statements."""
+
+    tables: dict[str, pulumi.Input[str]]
+    queues: dict[str, pulumi.Input[str]]
+    buckets: dict[str, pulumi.Input[str]]
+    topics: dict[str, pulumi.Input[str]]
+    secrets: dict[str, pulumi.Input[str]]
+    state_machines: dict[str, pulumi.Input[str]]
+    lambdas: dict[str, pulumi.Input[str]]
+    task_families: dict[str, pulumi.Input[str]]  # task definition ARN without revision, + ":*"
+    cluster: pulumi.Input[str]
+    cluster_tasks: pulumi.Input[str]  # arn:...:task/<cluster>/*
+    cluster_services: pulumi.Input[str]
+    task_roles: tuple[pulumi.Input[str], ...]  # roles RunTask must pass
+    nat_group: pulumi.Input[str]
+    route_tables: tuple[pulumi.Input[str], ...]
+    instances: pulumi.Input[str]  # arn:...:instance/*
+    nat_name: str
+
+
+TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan")
+TABLE_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+               "dynamodb:ConditionCheckItem")
+
+
+def _suffix(arn: pulumi.Input[str], suffix: str) -> pulumi.Output[str]:
+    return pulumi.Output.from_input(arn).apply(lambda a: f"{a}{suffix}")
+
+
+def statements(access: Access, arns: Arns) -> list[Statement]:
+    out: list[Statement] = []
+
+    def add(actions: tuple[str, ...], resources: list[pulumi.Input[str]], **cond: dict) -> None:
+        if resources:
+            out.append(Statement(actions, tuple(resources), cond.get("cond", {})))
+
+    def tables(names: tuple[str, ...]) -> list[pulumi.Input[str]]:
+        return [r for n in names for r in (arns.tables[n], _suffix(arns.tables[n], "/index/*"))]
+
+    add(TABLE_READ, tables(access.tables_read))
+    add(TABLE_WRITE, tables(access.tables_write))
+    add(("sqs:SendMessage", "sqs:GetQueueUrl"), [arns.queues[n] for n in access.queues_send])
+    buckets_r = [arns.buckets[n] for n in access.buckets_read]
+    buckets_w = [arns.buckets[n] for n in access.buckets_write]
+    add(("s3:ListBucket",), list(dict.fromkeys([*buckets_r, *buckets_w])))
+    add(("s3:GetObject",), [_suffix(b, "/*") for b in buckets_r])
+    add(("s3:PutObject", "s3:DeleteObject"), [_suffix(b, "/*") for b in buckets_w])
+    add(("sns:Publish",), [arns.topics[n] for n in access.topics])
+    add(("secretsmanager:GetSecretValue",), [arns.secrets[n] for n in access.secrets])
+    add(("states:StartExecution",), [arns.state_machines[n] for n in access.start_workflows])
+    add(("lambda:InvokeFunction",), [arns.lambdas[n] for n in access.invoke_lambdas])
+    if access.run_tasks:
+        add(("ecs:RunTask",), [arns.task_families[n] for n in access.run_tasks],
+            cond={"ArnEquals": {"ecs:cluster": arns.cluster}})
+        add(("iam:PassRole",), list(arns.task_roles),
+            cond={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}})
+    if access.manage_tasks or access.run_tasks:
+        add(("ecs:DescribeTasks", "ecs:StopTask"), [arns.cluster_tasks])
+        # ListTasks has no task-level resource; the condition pins it to our cluster.
+        add(("ecs:ListTasks",), ["*"], cond={"ArnEquals": {"ecs:cluster": arns.cluster}})
+    if access.describe_services:
+        add(("ecs:DescribeServices",), [arns.cluster_services])
+    if access.nat_routes:
+        add(("ec2:ReplaceRoute", "ec2:CreateRoute"), list(arns.route_tables))
+        add(("ec2:ModifyInstanceAttribute",), [arns.instances],
+            cond={"StringEquals": {"aws:ResourceTag/Name": arns.nat_name}})
+        add(("autoscaling:CompleteLifecycleAction",), [arns.nat_group])
+        # Describe calls support no resource-level permissions in EC2.
+        add(("ec2:DescribeInstances", "ec2:DescribeRouteTables"), ["*"])
+    return out

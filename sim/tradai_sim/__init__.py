@@ -1,0 +1,1 @@
+"""The local cloud: the whole TradAI deployment on one machine, with fault injection."""

@@ -1,0 +1,1 @@
+"""Creates every resource of the topology spec in the emulator, idempotently."""

@@ -1,0 +1,89 @@
+"""What every part of the control plane shares: endpoint, clock, spec, state dir, clients."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from tradai.clock import Clock
+from tradai.topology.model import Topology
+from tradai.topology.naming import physical_name
+
+ACCOUNT_ID = "123456789012"  # moto's default account
+# Credentials for the emulator only; it accepts any value. Never real secrets.
+EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+ControlRoute = Callable[[dict[str, Any]], tuple[int, Any]]
+
+
+@dataclass
+class CloudContext:
+    endpoint: str
+    region: str
+    env: str
+    clock: Clock
+    state_dir: Path
+    topology: Topology
+    # Identifiers the bootstrap created (subnet ids per AZ, cluster ARN, ...), read by parts.
+    resources: dict[str, Any] = field(default_factory=dict)
+    control_routes: dict[str, ControlRoute] = field(default_factory=dict)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    _clients: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def account_id(self) -> str:
+        return ACCOUNT_ID
+
+    @property
+    def log_dir(self) -> Path:
+        d = self.state_dir / "logs"
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def name(self, logical: str) -> str:
+        return physical_name(self.topology.project, self.env, logical)
+
+    def client(self, service: str) -> Any:
+        """A boto3 client against the emulator (cached; boto3 clients are thread-safe)."""
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = boto3.client(
+                    service,
+                    endpoint_url=self.endpoint,
+                    region_name=self.region,
+                    aws_access_key_id=EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                    aws_secret_access_key=EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                    config=Config(retries={"max_attempts": 2}, max_pool_connections=50),
+                )
+            return self._clients[service]
+
+    def child_env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The environment of a process of the stack: where AWS is, which clock, which env."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TRADAI_"))}
+        env.update(EMULATOR_CREDENTIALS)
+        env.update(self.clock.env())
+        env.update(
+            {
+                "AWS_ENDPOINT_URL": self.endpoint,
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_REGION": self.region,
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "TRADAI_ENV": self.env,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(extra or {})
+        return env
+
+    @staticmethod
+    def python() -> str:
+        return sys.executable

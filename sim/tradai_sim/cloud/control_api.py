@@ -1,0 +1,42 @@
+"""The control plane's own HTTP API, mounted under ``/_sim`` on the emulator's port.
+
+Parts register routes in ``CloudContext.control_routes``; each takes the parsed JSON body
+(with ``method`` and query ``args``) and returns ``(status, json)``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from tradai_sim.cloud.context import CloudContext
+
+log = logging.getLogger(__name__)
+
+
+class ControlApi:
+    def __init__(self, ctx: CloudContext) -> None:
+        self.ctx = ctx
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        route = self.ctx.control_routes.get(request.path.rstrip("/") or "/")
+        if route is None:
+            response = _json(404, {"error": f"no control route {request.path}"})
+        else:
+            try:
+                body = request.get_json(silent=True) or {}
+                body = {**body, "method": request.method, "args": dict(request.args)}
+                status, payload = route(body)
+                response = _json(status, payload)
+            except Exception as exc:  # a broken route must not take the emulator down
+                log.exception("control route %s failed", request.path)
+                response = _json(500, {"error": f"{type(exc).__name__}: {exc}"})
+        return response(environ, start_response)
+
+
+def _json(status: int, payload: Any) -> Response:
+    return Response(json.dumps(payload, default=str), status=status, mimetype="application/json")

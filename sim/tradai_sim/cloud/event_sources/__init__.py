@@ -1,0 +1,1 @@
+"""Event-source mappings: the pollers AWS Lambda runs between a queue and a function."""

@@ -1,0 +1,187 @@
+"""The cloud process: ``python -m tradai_sim.cloud.main --state-dir DIR --port N``.
+
+Starts the emulator, patches moto where AWS behaviour is missing, creates the spec's resources,
+starts the control-plane parts, writes ``cloud.json`` (endpoints, pids, resources) and serves
+until SIGTERM, when it stops every part and every process it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from tradai.clock import Clock
+from tradai.topology import load_topology
+from tradai_sim.cloud.context import CloudContext
+from tradai_sim.cloud.emulator import (
+    EmulatorServer,
+    enable_state_machine_execution,
+    prepare_moto_environment,
+)
+from tradai_sim.cloud.parts import Part
+
+log = logging.getLogger("tradai_sim.cloud")
+
+CLOUD_STATE_FILE = "cloud.json"
+PROGRESS_FILE = "progress.log"
+
+
+def build_parts(ctx: CloudContext) -> list[Part]:
+    """The control plane, in start order. Later parts may rely on earlier ones."""
+    from tradai_sim.cloud.event_sources.sqs import SqsEventSources
+    from tradai_sim.cloud.lambda_runtime.invoker import Invoker
+    from tradai_sim.cloud.lambda_runtime.moto_adapter import function_config, install_invoker
+    from tradai_sim.cloud.lambda_runtime.runtime import LambdaRuntime
+
+    runtime = LambdaRuntime(ctx)
+
+    def resolve(name_or_arn: str) -> Any:
+        from moto.awslambda.models import lambda_backends
+
+        backend = lambda_backends[ctx.account_id][ctx.region]
+        return function_config(backend.get_function(name_or_arn))
+
+    invoker = Invoker(ctx, runtime, resolve)
+    install_invoker(invoker)
+    ctx.resources["_invoker"] = invoker
+    parts: list[Part] = [runtime, invoker, SqsEventSources(ctx, invoker)]
+    parts.extend(_optional_parts(ctx, invoker))
+    return parts
+
+
+def _optional_parts(ctx: CloudContext, invoker: Any) -> list[Part]:
+    """Parts that live in their own folders; each module exposes ``make_part(ctx, invoker)``."""
+    import importlib
+
+    found = []
+    for module in ("tradai_sim.cloud.ecs.part", "tradai_sim.cloud.scheduler.part",
+                   "tradai_sim.cloud.dynamodb_ttl.part", "tradai_sim.cloud.autoscaling.part"):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name and module.startswith(exc.name):
+                continue
+            raise
+        found.append(mod.make_part(ctx, invoker))
+    return found
+
+
+class Cloud:
+    def __init__(self, ctx: CloudContext, server: EmulatorServer) -> None:
+        self.ctx = ctx
+        self.server = server
+        self.parts: list[Part] = []
+        self.started_at = time.time()
+        self.ready_at: float | None = None
+        self.resources_created: dict[str, int] = {}
+
+    def status(self) -> dict[str, Any]:
+        parts = {}
+        for p in self.parts:
+            try:
+                parts[p.name] = p.status()
+            except Exception as exc:
+                parts[p.name] = {"error": str(exc)}
+        return {
+            "ready": self.ready_at is not None,
+            "pid": os.getpid(),
+            "endpoint": self.ctx.endpoint,
+            "region": self.ctx.region,
+            "time_scale": self.ctx.clock.scale,
+            "simulated_now": self.ctx.clock.now(),
+            "ready_seconds": (self.ready_at - self.started_at) if self.ready_at else None,
+            "resources_created": self.resources_created,
+            "resources": {k: v for k, v in self.ctx.resources.items() if not k.startswith("_")},
+            "parts": parts,
+        }
+
+    def stop(self) -> None:
+        self.ctx.stopping.set()
+        for p in reversed(self.parts):
+            try:
+                p.stop()
+            except Exception:
+                log.exception("stopping %s failed", p.name)
+        self.server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="tradai-sim-cloud")
+    ap.add_argument("--state-dir", required=True, type=Path)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--time-scale", type=float, default=1.0)
+    ap.add_argument("--clock-origin", type=float, default=None)
+    ap.add_argument("--env", default="local")
+    ap.add_argument("--spec", default=None)
+    args = ap.parse_args(argv)
+
+    state_dir: Path = args.state_dir
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=[logging.FileHandler(state_dir / "logs" / "cloud.log")],
+    )
+    progress_path = state_dir / PROGRESS_FILE
+
+    def progress(msg: str) -> None:
+        with progress_path.open("a") as f:
+            f.write(msg + "\n")
+        log.info(msg)
+
+    prepare_moto_environment(args.port)
+    from tradai_sim.cloud.control_api import ControlApi
+    from tradai_sim.cloud.moto_patches import apply_patches
+
+    clock = Clock(scale=args.time_scale, origin=args.clock_origin or time.time())
+    topology = load_topology(args.spec)
+    ctx = CloudContext(endpoint=f"http://{args.host}:{args.port}", region=topology.region,
+                       env=args.env, clock=clock, state_dir=state_dir, topology=topology)
+    progress("starting the AWS emulator")
+    apply_patches()
+    enable_state_machine_execution()
+    server = EmulatorServer(args.host, args.port, ControlApi(ctx))
+    cloud = Cloud(ctx, server)
+    stop_requested = threading.Event()
+    ctx.control_routes["/health"] = lambda body: (200, {"ready": cloud.ready_at is not None})
+    ctx.control_routes["/status"] = lambda body: (200, cloud.status())
+    ctx.control_routes["/shutdown"] = lambda body: (stop_requested.set(), (202, {}))[1]
+    signal.signal(signal.SIGTERM, lambda *a: stop_requested.set())
+    signal.signal(signal.SIGINT, lambda *a: stop_requested.set())
+    server.start()
+
+    try:
+        from tradai_sim.cloud.bootstrap.resources import Bootstrap
+
+        boot = Bootstrap(ctx, progress)
+        boot.run()
+        cloud.resources_created = boot.created
+        progress("starting the control plane")
+        cloud.parts = build_parts(ctx)
+        for part in cloud.parts:
+            progress(f"starting {part.name}")
+            part.start()
+        cloud.ready_at = time.time()
+        (state_dir / CLOUD_STATE_FILE).write_text(json.dumps(cloud.status(), default=str))
+        progress(f"ready in {cloud.ready_at - cloud.started_at:.1f} s")
+    except Exception as exc:
+        log.exception("cloud start failed")
+        progress(f"FAILED: {type(exc).__name__}: {exc}")
+        cloud.stop()
+        return 1
+
+    stop_requested.wait()
+    progress("stopping")
+    cloud.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""The one record of what the local cloud changes inside moto, and why.
+
+moto is pinned exactly (pyproject). Each entry names the patched attribute and the parameters
+its original had when the patch was written; ``tests/unit/test_moto_patches.py`` fails loudly
+when the installed moto no longer matches, before anything behaves subtly wrong.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+PINNED_MOTO = "5.2.5"
+
+
+@dataclass(frozen=True)
+class Patch:
+    target: str  # "module:Class.attribute"
+    why: str
+    # replace: the new function; wrap: a factory taking the original and returning the new one
+    make: Callable[..., Any]
+    wrap: bool
+    original_params: tuple[str, ...]
+
+    def resolve(self) -> tuple[Any, str, Any]:
+        module_name, _, attr_path = self.target.partition(":")
+        owner: Any = importlib.import_module(module_name)
+        *parents, attr = attr_path.split(".")
+        for p in parents:
+            owner = getattr(owner, p)
+        return owner, attr, getattr(owner, attr)
+
+
+def _lazy(module: str, name: str) -> Callable[..., Any]:
+    """Import the patch implementation only when it is applied."""
+
+    def make(*args: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args) if args else getattr(
+            importlib.import_module(module), name
+        )
+
+    return make
+
+
+_LAMBDA = "tradai_sim.cloud.lambda_runtime.moto_adapter"
+
+PATCHES: list[Patch] = [
+    # -- Lambda runtime (lambda_runtime/) ---------------------------------------------------
+    Patch(
+        "moto.awslambda.models:LambdaFunction.invoke",
+        "Lambda code runs only in Docker in moto; run the real handler in a worker process",
+        _lazy(_LAMBDA, "lambda_function_invoke"),
+        wrap=False,
+        original_params=("self", "body", "request_headers", "response_headers"),
+    ),
+    Patch(
+        "moto.sns.models:Subscription.publish",
+        "SNS invokes Lambda subscribers asynchronously with a real SNS event, not inline",
+        _lazy(_LAMBDA, "sns_subscription_publish"),
+        wrap=True,
+        original_params=("self", "message", "message_id", "subject", "message_attributes",
+                         "group_id", "deduplication_id", "message_structure"),
+    ),
+    # -- SQS event-source mappings (event_sources/) -----------------------------------------
+    Patch(
+        "moto.awslambda.models:LambdaBackend.create_event_source_mapping",
+        "moto invokes inside send_message; our pollers deliver with receive counts and DLQ",
+        _lazy(_LAMBDA, "create_event_source_mapping"),
+        wrap=True,
+        original_params=("self", "spec"),
+    ),
+    # -- Step Functions (stepfunctions/) ----------------------------------------------------
+    # -- ECS runtime (ecs/) -----------------------------------------------------------------
+    # -- Auto Scaling (autoscaling/) --------------------------------------------------------
+]
+
+
+def installed_moto_version() -> str:
+    from importlib.metadata import version
+
+    return version("moto")
+
+
+def check_patches() -> list[str]:
+    """Every mismatch between the pinned expectations and the installed moto."""
+    problems = []
+    if installed_moto_version() != PINNED_MOTO:
+        problems.append(f"moto {installed_moto_version()} installed, patches written for "
+                        f"{PINNED_MOTO}")
+    for patch in PATCHES:
+        try:
+            _, _, original = patch.resolve()
+        except (ImportError, AttributeError) as exc:
+            problems.append(f"{patch.target}: not found ({exc})")
+            continue
+        original = getattr(original, "__tradai_original__", original)
+        params = tuple(inspect.signature(original).parameters)
+        if params != patch.original_params:
+            problems.append(f"{patch.target}: parameters {params}, expected "
+                            f"{patch.original_params}")
+    return problems
+
+
+def apply_patches() -> None:
+    problems = check_patches()
+    if problems:
+        raise RuntimeError("moto internals changed under the local cloud: " + "; ".join(problems))
+    for patch in PATCHES:
+        owner, attr, original = patch.resolve()
+        if getattr(original, "__tradai_original__", None) is not None:
+            continue  # already applied in this process
+        new = patch.make(original) if patch.wrap else patch.make()
+        new.__tradai_original__ = original
+        setattr(owner, attr, new)
