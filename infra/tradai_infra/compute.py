@@ -1,0 +1,289 @@
+"""ECS: cluster, ECR repositories, the four services behind an internal ALB, and the
+on-demand task definitions that Step Functions and the services launch."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+from tradai.topology.model import Service, TaskDefinition
+
+from tradai_infra.context import Context
+from tradai_infra.iam import Statement, role_with_policy
+from tradai_infra.network import ALB, ALB_PORT, Network
+from tradai_infra.permissions import SERVICE_ACCESS, TASK_ACCESS, Arns, statements
+from tradai_infra.resource_arns import TASK_ROLE
+
+LOG_RETENTION_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Compute:
+    cluster: aws.ecs.Cluster
+    listener: aws.lb.Listener
+    load_balancer: aws.lb.LoadBalancer
+    services: dict[str, aws.ecs.Service]
+    task_definitions: dict[str, aws.ecs.TaskDefinition]
+    repositories: dict[str, aws.ecr.Repository]
+
+
+def build_compute(ctx: Context, net: Network, arns: Arns, database: aws.rds.Instance) -> Compute:
+    topo = ctx.topo
+    cluster = aws.ecs.Cluster(
+        ctx.cluster_name,
+        name=ctx.cluster_name,
+        settings=[{"name": "containerInsights", "value": "enabled"}],
+        tags=ctx.tags,
+    )
+    spot = any(td.spot_modes for td in topo.task_definitions)
+    aws.ecs.ClusterCapacityProviders(
+        ctx.name("capacity-providers"),
+        cluster_name=cluster.name,
+        # Spot modes (dry-run) are launched with a FARGATE_SPOT capacity provider strategy.
+        capacity_providers=["FARGATE", "FARGATE_SPOT"] if spot else ["FARGATE"],
+        default_capacity_provider_strategies=[{"capacity_provider": "FARGATE", "weight": 1}],
+    )
+    images = [s.name for s in topo.services] + [t.name for t in topo.task_definitions]
+    repos = {
+        n: aws.ecr.Repository(
+            ctx.name(n),
+            name=ctx.name(n),
+            image_scanning_configuration={"scan_on_push": True},
+            encryption_configurations=[{"encryption_type": "AES256"}],
+            force_delete=not ctx.settings.is_production,
+            tags=ctx.tags,
+        )
+        for n in images
+    }
+    logs = {
+        n: aws.cloudwatch.LogGroup(
+            ctx.name(f"{n}-logs"),
+            name=f"/ecs/{ctx.name(n)}",
+            retention_in_days=LOG_RETENTION_DAYS,
+            tags=ctx.tags,
+        )
+        for n in images
+    }
+    db_secret = database.master_user_secrets.apply(lambda s: s[0].secret_arn)
+    execution_role = role_with_policy(
+        ctx.name("ecs-execution"),
+        ctx.role_name("ecs", "execution"),
+        "ecs-tasks.amazonaws.com",
+        [
+            # GetAuthorizationToken has no resource-level permissions.
+            Statement(("ecr:GetAuthorizationToken",), ("*",)),
+            Statement(
+                ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
+                 "ecr:GetDownloadUrlForLayer"),
+                tuple(r.arn for r in repos.values()),
+            ),
+            Statement(
+                ("logs:CreateLogStream", "logs:PutLogEvents"),
+                tuple(g.arn.apply(lambda a: f"{a}:*") for g in logs.values()),
+            ),
+            Statement(("secretsmanager:GetSecretValue",), (db_secret,)),
+        ],
+        ctx.tags,
+    )
+    namespace = aws.servicediscovery.PrivateDnsNamespace(
+        ctx.name("namespace"),
+        name=f"{topo.project}-{ctx.env}.local",
+        vpc=net.vpc.id,
+        tags=ctx.tags,
+    )
+    alb, listener, target_groups = _load_balancer(ctx, net)
+
+    def container(name: str, entrypoint: str, extra: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "name": name,
+            "image": repos[name].repository_url.apply(lambda u: f"{u}:{ctx.settings.image_tag}"),
+            "essential": True,
+            "command": ["python", "-m", entrypoint],
+            "environment": [
+                {"name": "TRADAI_ENV", "value": ctx.env},
+                {"name": "AWS_DEFAULT_REGION", "value": ctx.region},
+                *extra.pop("environment", []),
+            ],
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {"awslogs-group": logs[name].name, "awslogs-region": ctx.region,
+                            "awslogs-stream-prefix": name},
+            },
+            **extra,
+        }
+
+    def task_definition(name: str, cpu: int, memory: int, body: dict[str, Any],
+                        role: aws.iam.Role) -> aws.ecs.TaskDefinition:
+        return aws.ecs.TaskDefinition(
+            ctx.name(name),
+            family=ctx.name(name),
+            cpu=str(cpu),
+            memory=str(memory),
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            execution_role_arn=execution_role.arn,
+            task_role_arn=role.arn,
+            container_definitions=pulumi.Output.from_input([body]).apply(json.dumps),
+            tags=ctx.tags,
+        )
+
+    task_defs: dict[str, aws.ecs.TaskDefinition] = {}
+    for td in topo.task_definitions:
+        role = _role(ctx, td.name, statements(TASK_ACCESS[td.name], arns))
+        task_defs[td.name] = task_definition(td.name, td.cpu, td.memory,
+                                             container(td.name, td.entrypoint, _task_env(td)), role)
+
+    services: dict[str, aws.ecs.Service] = {}
+    for svc in topo.services:
+        role = _role(ctx, svc.name, statements(SERVICE_ACCESS[svc.name], arns))
+        extra = _service_extra(svc, database, db_secret)
+        td = task_definition(svc.name, svc.cpu, svc.memory, container(svc.name, svc.entrypoint,
+                                                                     extra), role)
+        registry = aws.servicediscovery.Service(
+            ctx.name(f"{svc.name}-discovery"),
+            name=svc.name,
+            namespace_id=namespace.id,
+            dns_config={"namespace_id": namespace.id, "routing_policy": "MULTIVALUE",
+                        "dns_records": [{"type": "A", "ttl": 10}]},
+            tags=ctx.tags,
+        )
+        services[svc.name] = _service(ctx, svc, cluster, td, net, registry,
+                                      target_groups.get(svc.name), listener)
+    return Compute(cluster=cluster, listener=listener, load_balancer=alb, services=services,
+                   task_definitions=task_defs, repositories=repos)
+
+
+def _role(ctx: Context, name: str, stmts: list[Statement]) -> aws.iam.Role:
+    return role_with_policy(ctx.name(f"{name}-task-role"), ctx.role_name(name, TASK_ROLE),
+                            "ecs-tasks.amazonaws.com", stmts, ctx.tags)
+
+
+def _task_env(td: TaskDefinition) -> dict[str, Any]:
+    return {"environment": [{"name": "TRADAI_TASK_MODES", "value": ",".join(td.modes)},
+                            {"name": "TRADAI_SPOT_MODES", "value": ",".join(td.spot_modes)}]}
+
+
+def _service_extra(svc: Service, database: aws.rds.Instance,
+                   db_secret: pulumi.Output[str]) -> dict[str, Any]:
+    extra: dict[str, Any] = {
+        "portMappings": [{"containerPort": svc.port, "protocol": "tcp"}],
+        "environment": [{"name": "TRADAI_SERVICE_PORT", "value": str(svc.port)}],
+    }
+    if svc.name == "mlflow":
+        # The backend store is the RDS instance; its credentials come from RDS's own secret.
+        extra["environment"] += [
+            {"name": "MLFLOW_DB_HOST", "value": database.address},
+            {"name": "MLFLOW_DB_NAME", "value": database.db_name},
+        ]
+        extra["secrets"] = [
+            {"name": "MLFLOW_DB_USER", "valueFrom": db_secret.apply(lambda a: f"{a}:username::")},
+            {"name": "MLFLOW_DB_PASSWORD",
+             "valueFrom": db_secret.apply(lambda a: f"{a}:password::")},
+        ]
+    return extra
+
+
+def _load_balancer(
+    ctx: Context, net: Network
+) -> tuple[aws.lb.LoadBalancer, aws.lb.Listener, dict[str, aws.lb.TargetGroup]]:
+    # Internal: only the API Gateway VPC Link reaches it (its SG admits the link's SG only).
+    alb = aws.lb.LoadBalancer(
+        ctx.name("alb"),
+        name=ctx.name("alb"),
+        internal=True,
+        load_balancer_type="application",
+        security_groups=[net.groups[ALB].id],
+        subnets=[s.id for s in net.public_subnets],
+        drop_invalid_header_fields=True,
+        tags=ctx.tags,
+    )
+    target_groups = {
+        s.name: aws.lb.TargetGroup(
+            ctx.name(f"tg-{s.name}"),
+            name=ctx.name(f"tg-{s.name}")[:32],
+            port=s.port,
+            protocol="HTTP",
+            target_type="ip",
+            vpc_id=net.vpc.id,
+            deregistration_delay=30,
+            health_check={"path": s.health_path, "matcher": "200", "interval": 15,
+                          "healthy_threshold": 2, "unhealthy_threshold": 3},
+            tags=ctx.tags,
+        )
+        for s in ctx.topo.services
+        if s.load_balanced
+    }
+    listener = aws.lb.Listener(
+        ctx.name("alb-http"),
+        load_balancer_arn=alb.arn,
+        port=ALB_PORT,
+        protocol="HTTP",
+        default_actions=[{"type": "fixed-response", "fixed_response": {
+            "content_type": "application/json", "status_code": "404",
+            "message_body": '{"detail": "Not Found"}'}}],
+        tags=ctx.tags,
+    )
+    # One rule per service route of the edge spec, in spec order.
+    service_routes = [r for r in ctx.topo.edge.routes if r.target == "service"]
+    for priority, route in enumerate(service_routes, start=1):
+        aws.lb.ListenerRule(
+            ctx.name(f"rule-{priority}-{route.service}"),
+            listener_arn=listener.arn,
+            priority=priority * 10,
+            conditions=[{"path_pattern": {"values": [route.path]}}],
+            actions=[{"type": "forward", "target_group_arn": target_groups[route.service].arn}],
+            tags=ctx.tags,
+        )
+    return alb, listener, target_groups
+
+
+def _service(ctx: Context, svc: Service, cluster: aws.ecs.Cluster, td: aws.ecs.TaskDefinition,
+             net: Network, registry: aws.servicediscovery.Service,
+             target_group: aws.lb.TargetGroup | None,
+             listener: aws.lb.Listener) -> aws.ecs.Service:
+    name = ctx.name(svc.name)
+    service = aws.ecs.Service(
+        name,
+        name=name,
+        cluster=cluster.arn,
+        task_definition=td.arn,
+        desired_count=svc.min,
+        launch_type="FARGATE",
+        network_configuration={"subnets": net.private_subnet_ids, "assign_public_ip": False,
+                               "security_groups": [net.groups[svc.name].id]},
+        load_balancers=(
+            [{"target_group_arn": target_group.arn, "container_name": svc.name,
+              "container_port": svc.port}] if target_group else None
+        ),
+        health_check_grace_period_seconds=60 if target_group else None,
+        service_registries={"registry_arn": registry.arn},
+        deployment_circuit_breaker={"enable": True, "rollback": True},
+        propagate_tags="SERVICE",
+        tags=ctx.tags,
+        # Autoscaling owns the running count after the first deploy.
+        opts=pulumi.ResourceOptions(ignore_changes=["desiredCount"], depends_on=[listener]),
+    )
+    target = aws.appautoscaling.Target(
+        f"{name}-scaling",
+        service_namespace="ecs",
+        scalable_dimension="ecs:service:DesiredCount",
+        resource_id=pulumi.Output.concat("service/", cluster.name, "/", service.name),
+        min_capacity=svc.min,
+        max_capacity=svc.max,
+    )
+    aws.appautoscaling.Policy(
+        f"{name}-cpu",
+        policy_type="TargetTrackingScaling",
+        service_namespace=target.service_namespace,
+        scalable_dimension=target.scalable_dimension,
+        resource_id=target.resource_id,
+        target_tracking_scaling_policy_configuration={
+            "predefined_metric_specification": {
+                "predefined_metric_type": "ECSServiceAverageCPUUtilization"},
+            "target_value": svc.cpu_target,
+        },
+    )
+    return service

@@ -1,0 +1,141 @@
+"""The 18 Lambda functions: the same ``tradai`` handler code the local cloud runs, with the
+spec's memory, timeout, VPC placement and trigger, and one least-privilege role each."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+import tradai
+from tradai.topology.model import LambdaFunction
+
+from tradai_infra.context import Context
+from tradai_infra.iam import Statement, role_with_policy
+from tradai_infra.network import LAMBDAS, Network
+from tradai_infra.permissions import LAMBDA_ACCESS, Arns, statements
+
+RUNTIME = "python3.11"
+LOG_RETENTION_DAYS = 30
+# Trigger types this module can wire; validate.py rejects anything else up front.
+MAPPED_TRIGGERS = ("sqs", "schedule", "stepfunctions", "lifecycle-hook", "backend-api")
+VPC_ENI_ACTIONS = (
+    "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
+)
+SQS_CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+               "sqs:ChangeMessageVisibility")
+
+
+def code_archive() -> pulumi.AssetArchive:
+    """The ``tradai`` package as the zip root, so ``tradai.lambdas.x.handler`` resolves."""
+    package_dir = Path(tradai.__file__).parent
+    return pulumi.AssetArchive({"tradai": pulumi.FileArchive(str(package_dir))})
+
+
+def build_functions(
+    ctx: Context,
+    net: Network,
+    arns: Arns,
+    queues: dict[str, aws.sqs.Queue],
+) -> dict[str, aws.lambda_.Function]:
+    archive = code_archive()
+    functions: dict[str, aws.lambda_.Function] = {}
+    for spec in ctx.topo.lambdas:
+        functions[spec.name] = _function(ctx, spec, net, arns, archive)
+        _trigger(ctx, spec, functions[spec.name], queues)
+    return functions
+
+
+def _environment(ctx: Context, net: Network) -> dict[str, pulumi.Input[str]]:
+    return {
+        "TRADAI_ENV": ctx.env,
+        "TRADAI_PROJECT": ctx.topo.project,
+        "TRADAI_CLUSTER": ctx.cluster_name,
+        "TRADAI_DATA_COLLECTION_URL": (
+            f"http://data-collection.{ctx.topo.project}-{ctx.env}.local:"
+            f"{ctx.topo.service('data-collection').port}"
+        ),
+        # update-nat-routes repoints these when the NAT instance is replaced (one per AZ).
+        "TRADAI_PRIVATE_ROUTE_TABLES": pulumi.Output.all(
+            *[rt.id for rt in net.private_route_tables]
+        ).apply(lambda ids: json.dumps(list(ids))),
+    }
+
+
+def _function(ctx: Context, spec: LambdaFunction, net: Network, arns: Arns,
+              archive: pulumi.AssetArchive) -> aws.lambda_.Function:
+    name = ctx.name(spec.name)
+    log_group = aws.cloudwatch.LogGroup(
+        f"{name}-logs", name=f"/aws/lambda/{name}", retention_in_days=LOG_RETENTION_DAYS,
+        tags=ctx.tags,
+    )
+    stmts = [
+        Statement(("logs:CreateLogStream", "logs:PutLogEvents"),
+                  (log_group.arn.apply(lambda a: f"{a}:*"),)),
+        *statements(LAMBDA_ACCESS[spec.name], arns),
+    ]
+    if spec.trigger.type == "sqs":
+        stmts.append(Statement(SQS_CONSUME, (arns.queues[spec.trigger.queue],)))
+    if spec.in_vpc:
+        # Lambda's ENI management has no resource-level permissions (same as the AWS managed
+        # AWSLambdaVPCAccessExecutionRole policy).
+        stmts.append(Statement(VPC_ENI_ACTIONS, ("*",)))
+    role = role_with_policy(f"{name}-role", ctx.role_name(spec.name, "fn"),
+                            "lambda.amazonaws.com", stmts, ctx.tags)
+    return aws.lambda_.Function(
+        name,
+        name=name,
+        runtime=RUNTIME,
+        handler=spec.handler,
+        code=archive,
+        memory_size=spec.memory,
+        timeout=spec.timeout,
+        role=role.arn,
+        layers=list(ctx.settings.lambda_layers) or None,
+        environment={"variables": _environment(ctx, net)},
+        vpc_config=(
+            {"subnet_ids": net.private_subnet_ids, "security_group_ids": [net.groups[LAMBDAS].id]}
+            if spec.in_vpc else None
+        ),
+        logging_config={"log_format": "JSON", "log_group": log_group.name},
+        tags={**ctx.tags, "trigger": spec.trigger.type},
+        opts=pulumi.ResourceOptions(depends_on=[log_group]),
+    )
+
+
+def _trigger(ctx: Context, spec: LambdaFunction, fn: aws.lambda_.Function,
+             queues: dict[str, aws.sqs.Queue]) -> None:
+    name = ctx.name(spec.name)
+    trig = spec.trigger
+    if trig.type == "sqs":
+        aws.lambda_.EventSourceMapping(
+            f"{name}-sqs",
+            event_source_arn=queues[trig.queue].arn,
+            function_name=fn.arn,
+            batch_size=trig.batch_size,
+            # Failed records go back to the queue (and on to the DLQ), not the whole batch.
+            function_response_types=["ReportBatchItemFailures"],
+        )
+    elif trig.type == "schedule":
+        schedule = ctx.topo.schedule(trig.schedule)
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-schedule",
+            name=ctx.name(f"{schedule.name}-schedule"),
+            schedule_expression=schedule.expression,
+            tags=ctx.tags,
+        )
+        aws.cloudwatch.EventTarget(f"{name}-schedule-target", rule=rule.name, arn=fn.arn)
+        aws.lambda_.Permission(
+            f"{name}-schedule-invoke", action="lambda:InvokeFunction", function=fn.name,
+            principal="events.amazonaws.com", source_arn=rule.arn,
+        )
+    elif trig.type == "stepfunctions":
+        for machine in trig.state_machines:
+            aws.lambda_.Permission(
+                f"{name}-from-{machine}", action="lambda:InvokeFunction", function=fn.name,
+                principal="states.amazonaws.com", source_arn=ctx.state_machine_arn(machine),
+            )
+    # lifecycle-hook: wired in nat.py with the Auto Scaling group it belongs to.
+    # backend-api: invoked by the backend service's task role (permissions.SERVICE_ACCESS).

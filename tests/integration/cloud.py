@@ -1,0 +1,131 @@
+"""Test helpers for the running cloud process: start/stop it, deploy small test handlers."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+from botocore.config import Config
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RunningCloud:
+    endpoint: str
+    state_dir: Path
+    proc: subprocess.Popen[bytes]
+    time_scale: float
+    region: str = "eu-central-1"
+    env: str = "local"
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=self.region,
+                            aws_access_key_id="testing", aws_secret_access_key="testing",
+                            config=Config(retries={"max_attempts": 1}))
+
+    def name(self, logical: str) -> str:
+        return f"tradai-{self.env}-{logical}"
+
+    def status(self) -> dict[str, Any]:
+        return requests.get(f"{self.endpoint}/_sim/status", timeout=10).json()
+
+    def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        r = requests.post(f"{self.endpoint}/_sim{path}", json=body or {}, timeout=30)
+        r.raise_for_status()
+        return r.json()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                pass
+        try:  # the whole process group: workers and tasks included
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+
+
+def start_cloud(state_dir: Path, time_scale: float = 20.0, timeout: float = 60.0) -> RunningCloud:
+    port = free_port()
+    (state_dir / "logs").mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tradai_sim.cloud.main", "--state-dir", str(state_dir),
+         "--port", str(port), "--time-scale", str(time_scale)],
+        stdout=subprocess.DEVNULL, stderr=open(state_dir / "logs" / "cloud.stderr", "wb"),  # noqa: SIM115
+        start_new_session=True,
+    )
+    cloud = RunningCloud(f"http://127.0.0.1:{port}", state_dir, proc, time_scale)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("cloud process exited: " + _progress(state_dir))
+        try:
+            if requests.get(f"{cloud.endpoint}/_sim/health", timeout=1).json().get("ready"):
+                return cloud
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    cloud.stop()
+    raise RuntimeError("cloud process not ready in time: " + _progress(state_dir))
+
+
+def _progress(state_dir: Path) -> str:
+    p = state_dir / "progress.log"
+    return p.read_text()[-2000:] if p.exists() else "(no progress)"
+
+
+def handler_zip(source: str, module: str = "handler") -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(f"{module}.py", textwrap.dedent(source))
+    return buf.getvalue()
+
+
+def deploy_lambda(cloud: RunningCloud, name: str, source: str, timeout: int = 10,
+                  environment: dict[str, str] | None = None, handler: str = "handler.handler",
+                  ) -> str:
+    """Create a function from handler source code; returns its ARN."""
+    lam = cloud.client("lambda")
+    iam = cloud.client("iam")
+    try:
+        role = iam.get_role(RoleName="test-lambda")["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        role = iam.create_role(RoleName="test-lambda", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": []}))["Role"]["Arn"]
+    return lam.create_function(
+        FunctionName=name, Runtime="python3.11", Role=role, Handler=handler,
+        Code={"ZipFile": handler_zip(source)}, Timeout=timeout,
+        Environment={"Variables": environment or {}})["FunctionArn"]
+
+
+def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.1) -> Any:
+    """Poll ``predicate`` until it returns a truthy value (an awaited event, not a sleep)."""
+    deadline = time.time() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.time() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)

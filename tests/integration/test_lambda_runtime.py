@@ -1,0 +1,52 @@
+"""Lambda execution of real handler code through the emulator's invoke API."""
+
+from __future__ import annotations
+
+import json
+
+from tests.integration.cloud import RunningCloud, deploy_lambda
+
+ECHO = """
+import os
+def handler(event, context):
+    return {"event": event, "env": os.environ.get("GREETING"),
+            "remaining": context.get_remaining_time_in_millis() > 0,
+            "name": context.function_name}
+"""
+
+FAILING = """
+def handler(event, context):
+    raise ValueError("bad input: " + str(event.get("x")))
+"""
+
+SLOW = """
+import time
+def handler(event, context):
+    time.sleep(5)
+    return "late"
+"""
+
+
+def test_invoke_runs_the_real_handler(cloud: RunningCloud) -> None:
+    deploy_lambda(cloud, "t-echo", ECHO, environment={"GREETING": "hello"})
+    resp = cloud.client("lambda").invoke(FunctionName="t-echo", Payload=json.dumps({"a": 1}))
+    body = json.loads(resp["Payload"].read())
+    assert "FunctionError" not in resp
+    assert body == {"event": {"a": 1}, "env": "hello", "remaining": True, "name": "t-echo"}
+
+
+def test_handler_exception_is_an_unhandled_function_error(cloud: RunningCloud) -> None:
+    deploy_lambda(cloud, "t-fail", FAILING)
+    resp = cloud.client("lambda").invoke(FunctionName="t-fail", Payload=json.dumps({"x": 7}))
+    body = json.loads(resp["Payload"].read())
+    assert resp["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "ValueError"
+    assert body["errorMessage"] == "bad input: 7"
+
+
+def test_timeout_kills_the_environment(cloud: RunningCloud) -> None:
+    deploy_lambda(cloud, "t-slow", SLOW, timeout=1)
+    resp = cloud.client("lambda").invoke(FunctionName="t-slow", Payload=b"{}")
+    body = json.loads(resp["Payload"].read())
+    assert resp["FunctionError"] == "Unhandled"
+    assert "Task timed out after 1.00 seconds" in body["errorMessage"]
