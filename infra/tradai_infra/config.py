@@ -15,6 +15,7 @@ IMAGE_TAG_KEY = "tradai:imageTag"
 ALERT_EMAIL_KEY = "tradai:alertEmail"
 LAMBDA_LAYERS_KEY = "tradai:lambdaLayers"
 
+AZS_EXAMPLE = '["eu-central-1a", "eu-central-1b"]'
 REQUIRED_AZ_COUNT = 2  # The architecture (section 6) runs in exactly two AZs.
 
 ConfigGetter = Callable[[str], str | None]
@@ -37,7 +38,7 @@ class StackSettings:
 def load_settings(env: str, get: ConfigGetter) -> StackSettings:
     """Build settings from a config getter (``pulumi.Config`` in a run, a dict in tests)."""
     region = _required(get, REGION_KEY, "eu-central-1")
-    azs = tuple(_json_list(get, AZS_KEY, required=True, example='["eu-central-1a","eu-central-1b"]'))
+    azs = tuple(_json_list(get, AZS_KEY, required=True, example=AZS_EXAMPLE))
     if len(azs) != REQUIRED_AZ_COUNT:
         raise InfraConfigError(
             f"{AZS_KEY}: the architecture runs in exactly {REQUIRED_AZ_COUNT} availability zones, "

@@ -44,7 +44,9 @@ systemctl enable --now iptables
     return base64.b64encode(script.encode()).decode()
 
 
-def build_nat(ctx: Context, net: Network, hook_target: aws.lambda_.Function) -> aws.autoscaling.Group:
+def build_nat(
+    ctx: Context, net: Network, hook_target: aws.lambda_.Function
+) -> aws.autoscaling.Group:
     spec = ctx.topo.network.nat
     hook = spec.lifecycle_hook
     group_name = nat_group_name(ctx)

@@ -99,7 +99,9 @@ def _table(ctx: Context, spec: Table) -> aws.dynamodb.Table:
 
 
 def build_storage(ctx: Context) -> Storage:
-    buckets = {b.name: private_bucket(ctx.name(b.name), ctx.name(b.name), ctx) for b in ctx.topo.buckets}
+    buckets = {
+        b.name: private_bucket(ctx.name(b.name), ctx.name(b.name), ctx) for b in ctx.topo.buckets
+    }
     tables = {t.name: _table(ctx, t) for t in ctx.topo.tables}
     # Secret values are not generated here (pulumi-random is not a dependency); operators put
     # them with `aws secretsmanager put-secret-value` (see infra/README.md).

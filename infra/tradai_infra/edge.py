@@ -1,0 +1,165 @@
+"""The edge: HTTP API with a Cognito JWT authorizer and throttling, a VPC Link to the ALB,
+the direct SQS integration for backtest submission, and a WAF rate limit."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+from tradai.topology.model import Route
+
+from tradai_infra.compute import Compute
+from tradai_infra.context import Context
+from tradai_infra.iam import Statement, role_with_policy
+from tradai_infra.network import VPC_LINK, Network
+
+# WAF evaluation windows it supports; the spec's window must be one of them.
+WAF_WINDOWS = (60, 120, 300, 600)
+
+
+def route_key(route: Route) -> str:
+    """``/mlflow/*`` -> ``ANY /mlflow/{proxy+}`` (HTTP API's greedy path variable)."""
+    path = route.path[:-1] + "{proxy+}" if route.path.endswith("/*") else route.path
+    return f"{route.method} {path}"
+
+
+def build_edge(ctx: Context, net: Network, compute: Compute,
+               queues: dict[str, aws.sqs.Queue]) -> aws.apigatewayv2.Api:
+    spec = ctx.topo.edge
+    pool = aws.cognito.UserPool(
+        ctx.name(spec.user_pool),
+        name=ctx.name(spec.user_pool),
+        username_attributes=["email"],
+        auto_verified_attributes=["email"],
+        password_policy={"minimum_length": 12, "require_lowercase": True,
+                         "require_numbers": True, "require_symbols": False,
+                         "require_uppercase": True},
+        deletion_protection="ACTIVE" if ctx.settings.is_production else "INACTIVE",
+        tags=ctx.tags,
+    )
+    client = aws.cognito.UserPoolClient(
+        ctx.name(spec.app_client),
+        name=ctx.name(spec.app_client),
+        user_pool_id=pool.id,
+        generate_secret=False,  # a CLI cannot keep a secret
+        explicit_auth_flows=["ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH",
+                             "ALLOW_REFRESH_TOKEN_AUTH"],
+        prevent_user_existence_errors="ENABLED",
+    )
+    api = aws.apigatewayv2.Api(
+        ctx.name("api"), name=ctx.name("api"), protocol_type="HTTP", tags=ctx.tags
+    )
+    authorizer = aws.apigatewayv2.Authorizer(
+        ctx.name("jwt"),
+        api_id=api.id,
+        name="cognito-jwt",
+        authorizer_type="JWT",
+        identity_sources=["$request.header.Authorization"],
+        jwt_configuration={
+            "audiences": [client.id],
+            "issuer": pool.id.apply(
+                lambda pid: f"https://cognito-idp.{ctx.region}.amazonaws.com/{pid}"
+            ),
+        },
+    )
+    link = aws.apigatewayv2.VpcLink(
+        ctx.name("vpc-link"),
+        name=ctx.name("vpc-link"),
+        subnet_ids=net.private_subnet_ids,
+        security_group_ids=[net.groups[VPC_LINK].id],
+        tags=ctx.tags,
+    )
+    alb_integration = aws.apigatewayv2.Integration(
+        ctx.name("alb-integration"),
+        api_id=api.id,
+        integration_type="HTTP_PROXY",
+        integration_method="ANY",
+        integration_uri=compute.listener.arn,
+        connection_type="VPC_LINK",
+        connection_id=link.id,
+        payload_format_version="1.0",
+    )
+    for i, route in enumerate(spec.routes):
+        if route.target == "queue":
+            integration = _queue_integration(ctx, api, queues[route.queue], route)
+        else:
+            integration = alb_integration
+        aws.apigatewayv2.Route(
+            ctx.name(f"route-{i}"),
+            api_id=api.id,
+            route_key=route_key(route),
+            target=integration.id.apply(lambda iid: f"integrations/{iid}"),
+            authorization_type="JWT",
+            authorizer_id=authorizer.id,
+        )
+    rate = spec.rate_limit
+    aws.apigatewayv2.Stage(
+        ctx.name("stage"),
+        api_id=api.id,
+        name="$default",
+        auto_deploy=True,
+        # Stage throttling is per second; the spec's window becomes its average rate and the
+        # burst allows one window's worth at once. WAF enforces the windowed limit per client.
+        default_route_settings={"throttling_rate_limit": rate.requests / rate.per_seconds,
+                                "throttling_burst_limit": rate.requests},
+        tags=ctx.tags,
+    )
+    _waf(ctx, compute)
+    return api
+
+
+def _queue_integration(ctx: Context, api: aws.apigatewayv2.Api, queue: aws.sqs.Queue,
+                       route: Route) -> aws.apigatewayv2.Integration:
+    """POST lands straight in the FIFO queue: the response returns before any compute runs."""
+    role = role_with_policy(
+        ctx.name("api-sqs-role"), ctx.role_name("api", "sqs"), "apigateway.amazonaws.com",
+        [Statement(("sqs:SendMessage",), (queue.arn,))], ctx.tags,
+    )
+    return aws.apigatewayv2.Integration(
+        ctx.name(f"{route.queue}-integration"),
+        api_id=api.id,
+        integration_type="AWS_PROXY",
+        integration_subtype="SQS-SendMessage",
+        credentials_arn=role.arn,
+        payload_format_version="1.0",
+        request_parameters={
+            "QueueUrl": queue.url,
+            "MessageBody": "$request.body",
+            # FIFO ordering per caller; content-based dedup supplies the deduplication id.
+            "MessageGroupId": "$context.authorizer.claims.sub",
+        },
+    )
+
+
+def _waf(ctx: Context, compute: Compute) -> aws.wafv2.WebAcl:
+    """HTTP APIs cannot carry a web ACL, so it guards the ALB behind the VPC Link and counts
+    clients by the X-Forwarded-For address API Gateway sets."""
+    rate = ctx.topo.edge.rate_limit
+    metric = {"cloudwatch_metrics_enabled": True, "sampled_requests_enabled": True}
+    acl = aws.wafv2.WebAcl(
+        ctx.name("waf"),
+        name=ctx.name("waf"),
+        scope="REGIONAL",
+        default_action={"allow": {}},
+        rules=[{
+            "name": "rate-limit",
+            "priority": 1,
+            "action": {"block": {}},
+            "statement": {"rate_based_statement": {
+                "limit": rate.requests,
+                "evaluation_window_sec": rate.per_seconds,
+                "aggregate_key_type": "FORWARDED_IP",
+                "forwarded_ip_config": {"header_name": "X-Forwarded-For",
+                                        "fallback_behavior": "MATCH"},
+            }},
+            "visibility_config": {**metric, "metric_name": "rate-limit"},
+        }],
+        visibility_config={**metric, "metric_name": ctx.name("waf")},
+        tags=ctx.tags,
+    )
+    aws.wafv2.WebAclAssociation(
+        ctx.name("waf-alb"),
+        resource_arn=compute.load_balancer.arn,
+        web_acl_arn=acl.arn,
+        opts=pulumi.ResourceOptions(parent=acl),
+    )
+    return acl

@@ -1,0 +1,74 @@
+"""The whole deployment, component by component, in dependency order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+from tradai.topology import Topology, default_topology
+
+from tradai_infra.compute import build_compute
+from tradai_infra.config import StackSettings, load_settings
+from tradai_infra.context import Context
+from tradai_infra.database import build_database
+from tradai_infra.edge import build_edge
+from tradai_infra.functions import build_functions
+from tradai_infra.monitoring import build_alarms, build_topics, build_trail
+from tradai_infra.nat import build_nat
+from tradai_infra.network import build_network
+from tradai_infra.orchestration import build_state_machines
+from tradai_infra.queues import build_queues
+from tradai_infra.resource_arns import build_arns
+from tradai_infra.storage import build_storage
+from tradai_infra.validate import missing_handlers, validate
+
+
+@dataclass(frozen=True)
+class Deployment:
+    api: aws.apigatewayv2.Api
+    state_machines: dict[str, aws.sfn.StateMachine]
+    functions: dict[str, aws.lambda_.Function]
+
+
+def deploy(settings: StackSettings, topo: Topology | None = None) -> Deployment:
+    topo = topo or default_topology()
+    validate(topo, settings)  # raises before the first resource is declared
+    missing = missing_handlers(topo)
+    if missing:
+        pulumi.log.warn(f"Lambda handler modules not found in tradai: {', '.join(missing)}")
+
+    identity = aws.get_caller_identity_output()
+    ctx = Context(topo=topo, settings=settings, account_id=identity.account_id)
+    net = build_network(ctx)
+    storage = build_storage(ctx)
+    queues = build_queues(ctx)
+    topics = build_topics(ctx)
+    database = build_database(ctx, net)
+    arns = build_arns(ctx, net, storage, queues, topics)
+    compute = build_compute(ctx, net, arns, database)
+    functions = build_functions(ctx, net, arns, queues)
+    build_nat(ctx, net, functions[topo.network.nat.lifecycle_hook.target_lambda])
+    machines = build_state_machines(ctx, compute, net, arns, functions)
+    api = build_edge(ctx, net, compute, queues)
+    build_alarms(ctx, queues, topics)
+    build_trail(ctx)
+
+    pulumi.export("api_url", api.api_endpoint)
+    pulumi.export("vpc_id", net.vpc.id)
+    pulumi.export("cluster", compute.cluster.name)
+    pulumi.export("state_machines", {n: m.arn for n, m in machines.items()})
+    pulumi.export("queues", {n: q.url for n, q in queues.items()})
+    pulumi.export("mlflow_db_secret", database.master_user_secrets.apply(
+        lambda s: s[0].secret_arn if s else None))
+    return Deployment(api=api, state_machines=machines, functions=functions)
+
+
+def config_getter(key: str) -> str | None:
+    namespace, _, name = key.partition(":")
+    return pulumi.Config(namespace).get(name)
+
+
+def main() -> None:
+    """Entry point of ``pulumi up``: the stack name is the environment (dev, prod)."""
+    deploy(load_settings(pulumi.get_stack(), config_getter))
