@@ -21,6 +21,8 @@ ACCOUNT_ID = "123456789012"  # moto's default account
 # Credentials for the emulator only; it accepts any value. Never real secrets.
 EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
+CHILDREN_FILE = "children.pids"
+
 ControlRoute = Callable[[dict[str, Any]], tuple[int, Any]]
 
 
@@ -83,6 +85,12 @@ class CloudContext:
         )
         env.update(extra or {})
         return env
+
+    def register_child(self, pid: int) -> None:
+        """Record a process group the stack started, so ``down`` can reap it even if the
+        cloud process itself died."""
+        with self._lock, (self.state_dir / CHILDREN_FILE).open("a") as f:
+            f.write(f"{pid}\n")
 
     @staticmethod
     def python() -> str:

@@ -99,6 +99,7 @@ class ExecutionEnvironment:
             pass_fds=(req_r, rep_w),
             start_new_session=True,  # its own process group, so a kill takes its children
         )
+        ctx.register_child(self.proc.pid)
         os.close(req_r)
         os.close(rep_w)
         self._buffer = b""

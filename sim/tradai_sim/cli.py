@@ -1,0 +1,178 @@
+"""``tradai-sim``: bring the local cloud up, look at it, take it down."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from tradai.topology import SpecError, load_topology
+from tradai_sim.stack import launcher
+from tradai_sim.stack.launcher import StackError
+from tradai_sim.stack.state import DEFAULT_STATE_DIR
+from tradai_sim.stack.status import stack_status
+
+DEFAULT_PORT = 4566
+DEFAULT_TIME_SCALE = 20.0  # 1 wall s = 20 simulated s: drills in seconds, stable on 2 cores
+
+console = Console(stderr=True)
+state_dir_option = click.option(
+    "--state-dir", type=click.Path(path_type=Path), default=DEFAULT_STATE_DIR,
+    show_default=True, help="Where the stack keeps its state and logs.")
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """The TradAI local cloud: the whole platform on one machine."""
+
+
+@cli.command()
+@click.option("--detach", is_flag=True, help="Return once the stack is ready.")
+@click.option("--time-scale", type=float, default=DEFAULT_TIME_SCALE, show_default=True,
+              help="Simulated seconds per wall second.")
+@click.option("--port", type=int, default=DEFAULT_PORT, show_default=True,
+              help="Port of the AWS emulator endpoint.")
+@click.option("--spec", type=click.Path(), default=None, help="Topology spec file.")
+@state_dir_option
+def up(detach: bool, time_scale: float, port: int, spec: str | None, state_dir: Path) -> None:
+    """Start the emulator and control plane and create every resource of the spec."""
+    try:
+        rec = launcher.running_stack(state_dir)
+    except StackError as exc:
+        _fail(str(exc))
+    if rec is not None:
+        console.print(f"stack already running at {rec.endpoint} (pid {rec.pid}); nothing changed")
+        return
+    started = time.time()
+    try:
+        with console.status("starting the local cloud") as status:
+            rec = launcher.start(state_dir, port, time_scale, spec=spec,
+                                 on_progress=lambda line: status.update(line))
+    except StackError as exc:
+        _fail(str(exc))
+    console.print(f"[green]ready[/] in {time.time() - started:.1f} s: AWS endpoint "
+                  f"{rec.endpoint}, time scale {time_scale:g}x, state {state_dir}")
+    if detach:
+        return
+    console.print("press Ctrl-C to stop")
+    try:
+        while launcher.health(rec.endpoint):
+            time.sleep(1)
+        _fail("the cloud process stopped; see `tradai-sim logs cloud`")
+    except KeyboardInterrupt:
+        launcher.stop(state_dir)
+        console.print("stopped")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--spec", type=click.Path(), default=None, help="Topology spec file.")
+@state_dir_option
+def status(as_json: bool, spec: str | None, state_dir: Path) -> None:
+    """Show endpoints, processes, resources and what is not implemented yet."""
+    try:
+        rec = launcher.running_stack(state_dir)
+        topology = load_topology(spec)
+    except (StackError, SpecError) as exc:
+        _fail(str(exc))
+    if rec is None:
+        if as_json:
+            click.echo(json.dumps({"running": False}))
+            return
+        _fail(f"no stack is running in {state_dir}; start one with `tradai-sim up --detach`")
+    info = stack_status(rec, topology)
+    if as_json:
+        click.echo(json.dumps({"running": True, **info}, default=str))
+        return
+    _print_status(info)
+
+
+def _print_status(info: dict[str, Any]) -> None:
+    out = Console()
+    out.print(f"[bold]TradAI local cloud[/] region {info['region']}, time scale "
+              f"{info['time_scale']:g}x, ready in {info['ready_seconds']:.1f} s")
+    ep = Table("endpoint", "url", title="Endpoints")
+    for k, v in info["endpoints"].items():
+        ep.add_row(k, v or "[dim]not yet[/]")
+    out.print(ep)
+    pt = Table("process", "kind", "pid", "port", "az", "health", title="Processes")
+    for p in info["processes"]:
+        pt.add_row(str(p["name"]), p["kind"], str(p.get("pid") or p.get("count", "")),
+                   str(p.get("port") or ""), str(p.get("az") or ""), str(p["health"]))
+    out.print(pt)
+    rt = Table("type", "count", title="Resources created")
+    for k, v in sorted(info["resources"].items()):
+        rt.add_row(k, str(v))
+    out.print(rt)
+    for kind, names in info["not_implemented"].items():
+        if names:
+            out.print(f"[yellow]not implemented[/] {kind}: {', '.join(names)}")
+
+
+@cli.command()
+@state_dir_option
+def down(state_dir: Path) -> None:
+    """Stop every process the stack started. Safe to run twice."""
+    if launcher.stop(state_dir):
+        console.print(f"stopped the stack in {state_dir}")
+    else:
+        console.print(f"no stack running in {state_dir}; nothing to stop")
+
+
+@cli.command()
+@state_dir_option
+def token(state_dir: Path) -> None:
+    """Print an access token for the default dev user."""
+    from tradai_sim.stack.identity import dev_user_token
+
+    try:
+        rec = launcher.running_stack(state_dir)
+        if rec is None:
+            raise StackError(f"no stack is running in {state_dir}; start one with "
+                             f"`tradai-sim up --detach`")
+        click.echo(dev_user_token(rec, state_dir))
+    except StackError as exc:
+        _fail(str(exc))
+
+
+@cli.command()
+@click.argument("process", required=False)
+@click.option("-n", "--lines", type=int, default=50, show_default=True)
+@state_dir_option
+def logs(process: str | None, lines: int, state_dir: Path) -> None:
+    """List the stack's logs, or print the last lines of one (cloud, lambda-NAME, task-ID)."""
+    log_dir = state_dir / "logs"
+    files = sorted(p for p in log_dir.glob("*.log")) if log_dir.exists() else []
+    if process is None:
+        if not files:
+            _fail(f"no logs in {log_dir}")
+        for f in files:
+            click.echo(f.stem)
+        return
+    matches = [f for f in files if f.stem == process] or [f for f in files
+                                                          if f.stem.startswith(process)]
+    if not matches:
+        _fail(f"no log named {process!r} in {log_dir}; `tradai-sim logs` lists them")
+    for f in matches:
+        if len(matches) > 1:
+            click.echo(f"== {f.stem} ==")
+        click.echo("\n".join(f.read_text(errors="replace").splitlines()[-lines:]))
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()
