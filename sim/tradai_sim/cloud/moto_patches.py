@@ -73,6 +73,31 @@ PATCHES: list[Patch] = [
         original_params=("self", "spec"),
     ),
     # -- Step Functions (stepfunctions/) ----------------------------------------------------
+    Patch(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service"
+        ".state_task_service:StateTaskService._normalise_parameters",
+        "stubbed in moto: camelCase APIs (ecs:runTask) get PascalCase ASL keys; use botocore",
+        _lazy("tradai_sim.cloud.stepfunctions.normalise", "normalise_parameters"),
+        wrap=False,
+        original_params=("self", "parameters", "boto_service_name", "service_action_name"),
+    ),
+    Patch(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service"
+        ".state_task_service:StateTaskService._normalise_response",
+        "stubbed in moto: AWS returns the integration's response with PascalCase members",
+        _lazy("tradai_sim.cloud.stepfunctions.normalise", "normalise_response"),
+        wrap=False,
+        original_params=("self", "response", "boto_service_name", "service_action_name"),
+    ),
+    Patch(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service"
+        ".state_task_service_ecs:StateTaskServiceEcs._build_sync_resolver",
+        "moto's runTask.sync succeeds whatever the exit code; AWS fails with States.TaskFailed",
+        _lazy("tradai_sim.cloud.stepfunctions.ecs_sync", "build_sync_resolver"),
+        wrap=True,
+        original_params=("self", "env", "resource_runtime_part", "normalised_parameters",
+                         "state_credentials"),
+    ),
     # -- ECS runtime (ecs/) -----------------------------------------------------------------
     # -- Auto Scaling (autoscaling/) --------------------------------------------------------
 ]

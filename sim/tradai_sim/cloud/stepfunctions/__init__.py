@@ -1,0 +1,1 @@
+"""Step Functions: what moto's vendored ASL interpreter lacks for the optimised integrations."""
