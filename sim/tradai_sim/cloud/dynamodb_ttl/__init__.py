@@ -1,0 +1,1 @@
+"""DynamoDB TTL expiry on the simulated clock: moto stores the setting but never deletes."""

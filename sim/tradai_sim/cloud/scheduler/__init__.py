@@ -1,0 +1,1 @@
+"""EventBridge schedules on the simulated clock: moto stores rules but never fires them."""

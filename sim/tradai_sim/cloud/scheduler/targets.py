@@ -1,0 +1,62 @@
+"""Deliver one event to one rule target (Lambda, SQS, Step Functions) through the emulator.
+
+Lambda targets are invoked asynchronously, as EventBridge does. A target whose resource does not
+exist is reported, not raised: AWS counts it as a failed invocation and the rule keeps firing.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from tradai_sim.cloud.context import CloudContext
+
+MISSING = "missing"
+DELIVERED = "delivered"
+UNSUPPORTED = "unsupported"
+FAILED = "failed"
+
+
+class TargetDelivery:
+    def __init__(self, ctx: CloudContext, invoker: Any) -> None:
+        self.ctx = ctx
+        self.invoker = invoker
+
+    def deliver(self, target: dict[str, Any], payload: Any) -> str:
+        arn: str = target["Arn"]
+        service = arn.split(":")[2] if arn.count(":") >= 5 else ""
+        try:
+            if service == "lambda":
+                return self._lambda(arn, payload)
+            if service == "sqs":
+                return self._sqs(arn, target, payload)
+            if service == "states":
+                self.ctx.client("stepfunctions").start_execution(
+                    stateMachineArn=arn, input=json.dumps(payload))
+                return DELIVERED
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            return MISSING if "NotFound" in code or "NonExistent" in code or \
+                "DoesNotExist" in code else FAILED
+        return UNSUPPORTED
+
+    def _lambda(self, arn: str, payload: Any) -> str:
+        # Checked first so a missing function is reported now rather than after async retries.
+        self.ctx.client("lambda").get_function(FunctionName=arn)
+        self.invoker.invoke_async(arn, payload)
+        return DELIVERED
+
+    def _sqs(self, arn: str, target: dict[str, Any], payload: Any) -> str:
+        sqs = self.ctx.client("sqs")
+        _, _, _, _, account, name = arn.split(":", 5)
+        url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+        kwargs: dict[str, Any] = {}
+        group = target.get("SqsParameters", {}).get("MessageGroupId")
+        if name.endswith(".fifo"):
+            kwargs = {"MessageGroupId": group or "default",
+                      "MessageDeduplicationId": str(uuid.uuid4())}
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(payload), **kwargs)
+        return DELIVERED
