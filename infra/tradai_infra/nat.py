@@ -65,6 +65,7 @@ def build_nat(
 
     rule = aws.cloudwatch.EventRule(
         ctx.name(f"{hook.name}-hook"),
+        name=ctx.name(f"{hook.name}-hook"),
         description=f"{hook.transition} on {group_name} -> {hook.target_lambda}",
         event_pattern=json.dumps(
             {

@@ -1,0 +1,76 @@
+"""Pulumi mocks that record every resource the program declares.
+
+Mock outputs are deterministic (id ``<name>-id``, ARN ``arn:aws:mock:<type>/<name>``), so a
+test can compute the value a reference should resolve to and compare.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+STACK = "dev"
+ACCOUNT = "123456789012"
+
+
+@dataclass(frozen=True)
+class Resource:
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return mock_id(self.name)
+
+    @property
+    def arn(self) -> str:
+        return mock_arn(self.typ, self.name)
+
+
+def mock_id(name: str) -> str:
+    return f"{name}-id"
+
+
+def mock_arn(typ: str, name: str) -> str:
+    return f"arn:aws:mock:{typ}/{name}"
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.resources: list[Resource] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.resources.append(Resource(args.typ, args.name, dict(args.inputs)))
+        outputs = {
+            **args.inputs,
+            "arn": mock_arn(args.typ, args.name),
+            "name": args.inputs.get("name", args.name),
+            "url": f"https://mock/{args.name}",
+            "repositoryUrl": f"{ACCOUNT}.dkr.ecr.mock/{args.name}",
+            "apiEndpoint": f"https://{args.name}.mock",
+            "address": f"{args.name}.db.mock",
+            "masterUserSecrets": [{"secretArn": mock_arn("rds-secret", args.name)}],
+        }
+        return mock_id(args.name), outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:root",
+                    "id": ACCOUNT, "userId": ACCOUNT}
+        raise NotImplementedError(f"unexpected provider call {args.token}")
+
+
+def run_program(fn: Any) -> RecordingMocks:
+    """Run ``fn`` (which declares resources) under fresh mocks; return what it declared."""
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="tradai", stack=STACK, preview=False)
+
+    @pulumi.runtime.test
+    def program() -> None:
+        fn()
+
+    program()
+    return mocks

@@ -1,0 +1,154 @@
+"""Security invariants over everything the program declares."""
+
+from __future__ import annotations
+
+import json
+
+from tests.infra.conftest import Deployed
+
+SG = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+
+# Actions AWS offers only on Resource "*" (no resource-level permissions).
+STAR_RESOURCE_ALLOWED = {
+    "ecr:GetAuthorizationToken", "ecs:ListTasks", "ec2:DescribeInstances",
+    "ec2:DescribeRouteTables", "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces",
+    "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+}
+
+
+def _as_list(v: str | list[str]) -> list[str]:
+    return [v] if isinstance(v, str) else list(v)
+
+
+def test_no_iam_statement_is_a_wildcard(deployed: Deployed):
+    policies = list(deployed.policies())
+    assert len(policies) >= 18 + 4 + 2  # Lambdas, services, state machines at least
+    for resource, doc in policies:
+        for stmt in doc["Statement"]:
+            actions, resources = _as_list(stmt["Action"]), _as_list(stmt["Resource"])
+            assert stmt["Effect"] == "Allow"
+            assert not any(a == "*" or a.endswith(":*") for a in actions), (resource.name, stmt)
+            if "*" in resources:
+                # Only actions that AWS cannot scope may use Resource "*".
+                assert set(actions) <= STAR_RESOURCE_ALLOWED, (resource.name, stmt)
+            assert resources, (resource.name, stmt)
+
+
+def test_each_lambda_has_its_own_role_scoped_to_its_queue(deployed: Deployed):
+    fns = deployed.of_type("aws:lambda/function:Function")
+    assert len({f.inputs["role"] for f in fns}) == len(fns)
+    for spec in deployed.topo.lambdas:
+        fn = deployed.one("aws:lambda/function:Function", deployed.name(spec.name))
+        [role] = [r for r in deployed.of_type("aws:iam/role:Role")
+                  if f"arn:aws:mock:aws:iam/role:Role/{r.name}" == fn.inputs["role"]]
+        assert "lambda.amazonaws.com" in role.inputs["assumeRolePolicy"]
+        doc = deployed.role_policy(role)
+        receive = [s for s in doc["Statement"] if "sqs:ReceiveMessage" in s["Action"]]
+        if spec.trigger.type == "sqs":
+            queue = deployed.one("aws:sqs/queue:Queue", deployed.name(spec.trigger.queue))
+            assert [s["Resource"] for s in receive] == [[queue.arn]], spec.name
+        else:
+            assert receive == [], spec.name
+
+
+def test_no_bucket_can_be_public(deployed: Deployed):
+    buckets = deployed.of_type("aws:s3/bucket:Bucket")
+    blocks = deployed.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    for bucket in buckets:
+        assert "acl" not in bucket.inputs, bucket.name
+        [block] = [b for b in blocks if b.inputs["bucket"] == bucket.id]
+        for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
+                     "restrictPublicBuckets"):
+            assert block.inputs[flag] is True, (bucket.name, flag)
+        [owner] = deployed.where("aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+                                 bucket=bucket.id)
+        assert owner.inputs["rule"]["objectOwnership"] == "BucketOwnerEnforced"
+        [versioning] = deployed.where("aws:s3/bucketVersioning:BucketVersioning", bucket=bucket.id)
+        assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
+    for policy in deployed.of_type("aws:s3/bucketPolicy:BucketPolicy"):
+        for stmt in json.loads(policy.inputs["policy"])["Statement"]:
+            assert stmt["Principal"] != "*" and stmt["Principal"].get("AWS") != "*"
+    assert deployed.of_type("aws:s3/bucketAcl:BucketAcl") == []
+
+
+def test_encryption_at_rest_everywhere(deployed: Deployed):
+    sse = deployed.of_type(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    for bucket in deployed.of_type("aws:s3/bucket:Bucket"):
+        [config] = [c for c in sse if c.inputs["bucket"] == bucket.id]
+        default = config.inputs["rules"][0]["applyServerSideEncryptionByDefault"]
+        assert default["sseAlgorithm"] in ("aws:kms", "AES256"), bucket.name
+    for table in deployed.of_type("aws:dynamodb/table:Table"):
+        assert table.inputs["serverSideEncryption"] == {"enabled": True}, table.name
+    for queue in deployed.of_type("aws:sqs/queue:Queue"):
+        assert queue.inputs["sqsManagedSseEnabled"] is True, queue.name
+    for topic in deployed.of_type("aws:sns/topic:Topic"):
+        assert topic.inputs["kmsMasterKeyId"], topic.name
+    for db in deployed.of_type("aws:rds/instance:Instance"):
+        assert db.inputs["storageEncrypted"] is True
+
+
+def test_database_is_private_and_password_never_in_state(deployed: Deployed):
+    [db] = deployed.of_type("aws:rds/instance:Instance")
+    assert db.inputs["publiclyAccessible"] is False
+    assert db.inputs["manageMasterUserPassword"] is True and "password" not in db.inputs
+    rds_sg = deployed.one(SG, deployed.name("sg-rds"))
+    assert db.inputs["vpcSecurityGroupIds"] == [rds_sg.id]
+    sources = [(r.inputs.get("referencedSecurityGroupId"), r.inputs["fromPort"])
+               for r in deployed.where(INGRESS, securityGroupId=rds_sg.id)]
+    assert sources == [(deployed.one(SG, deployed.name("sg-mlflow")).id, 5432)]
+
+
+def _ingress(deployed: Deployed, group: str) -> list[dict]:
+    sg = deployed.one(SG, deployed.name(f"sg-{group}"))
+    return [r.inputs for r in deployed.where(INGRESS, securityGroupId=sg.id)]
+
+
+def test_service_groups_admit_only_security_groups_on_their_port(deployed: Deployed):
+    alb = deployed.one(SG, deployed.name("sg-alb")).id
+    for spec in deployed.topo.services:
+        rules = _ingress(deployed, spec.name)
+        assert rules, spec.name
+        for rule in rules:
+            assert "cidrIpv4" not in rule and "cidrIpv6" not in rule, (spec.name, rule)
+            assert rule["referencedSecurityGroupId"], (spec.name, rule)
+            assert (rule["fromPort"], rule["toPort"]) == (spec.port, spec.port), spec.name
+        sources = {r["referencedSecurityGroupId"] for r in rules}
+        assert (alb in sources) == spec.load_balanced, spec.name
+    # The public entry point, backend-api, is reachable from the ALB and nothing else.
+    assert {r["referencedSecurityGroupId"] for r in _ingress(deployed, "backend-api")} == {alb}
+    # The ALB itself only from the API Gateway VPC Link.
+    link = deployed.one(SG, deployed.name("sg-vpc-link")).id
+    assert [(r["referencedSecurityGroupId"], r["fromPort"]) for r in _ingress(deployed, "alb")] \
+        == [(link, 80)]
+
+
+def test_communication_matrix_flows_exist(deployed: Deployed):
+    def sg(n: str) -> str:
+        return deployed.one(SG, deployed.name(f"sg-{n}")).id
+
+    def admits(target: str, source: str) -> bool:
+        return any(r["referencedSecurityGroupId"] == sg(source) for r in _ingress(deployed, target))
+
+    assert admits("mlflow", "backend-api") and admits("data-collection", "backend-api")
+    assert admits("mlflow", "tasks") and admits("data-collection", "lambdas")
+    assert not admits("data-collection", "tasks")  # containers read ArcticDB directly
+
+
+def test_lambdas_in_vpc_use_private_subnets(deployed: Deployed):
+    private = {deployed.one("aws:ec2/subnet:Subnet", deployed.name(f"private-{az.name}")).id
+               for az in deployed.topo.network.azs}
+    lambda_sg = deployed.one(SG, deployed.name("sg-lambdas")).id
+    for fn in deployed.of_type("aws:lambda/function:Function"):
+        if "vpcConfig" in fn.inputs:
+            assert set(fn.inputs["vpcConfig"]["subnetIds"]) == private
+            assert fn.inputs["vpcConfig"]["securityGroupIds"] == [lambda_sg]
+
+
+def test_database_nacl_admits_only_postgres_from_private_subnets(deployed: Deployed):
+    acl = deployed.one("aws:ec2/networkAcl:NetworkAcl", deployed.name("database-nacl")).inputs
+    private = {az.private for az in deployed.topo.network.azs}
+    assert {(r["cidrBlock"], r["fromPort"], r["toPort"]) for r in acl["ingress"]} == \
+        {(c, 5432, 5432) for c in private}

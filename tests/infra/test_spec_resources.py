@@ -1,0 +1,248 @@
+"""Every topology spec entry becomes its AWS resource with the same settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pulumi
+import tradai
+
+from tests.infra.conftest import Deployed
+
+FN = "aws:lambda/function:Function"
+QUEUE = "aws:sqs/queue:Queue"
+
+
+def test_every_lambda_has_the_spec_memory_timeout_handler_and_placement(deployed: Deployed):
+    functions = deployed.of_type(FN)
+    assert len(functions) == len(deployed.topo.lambdas) == 18
+    for spec in deployed.topo.lambdas:
+        fn = deployed.one(FN, deployed.name(spec.name))
+        assert fn.inputs["memorySize"] == spec.memory, spec.name
+        assert fn.inputs["timeout"] == spec.timeout, spec.name
+        assert fn.inputs["handler"] == spec.handler, spec.name
+        assert fn.inputs["runtime"] == "python3.11"
+        # in_vpc false (notify-completion, pulumi-drift-detector) means no vpc_config at all.
+        assert ("vpcConfig" in fn.inputs) == spec.in_vpc, spec.name
+
+
+def test_lambda_code_is_the_platform_package(deployed: Deployed):
+    package = str(Path(tradai.__file__).parent)
+    for fn in deployed.of_type(FN):
+        code = fn.inputs["code"]
+        assert isinstance(code, pulumi.AssetArchive)
+        inner = code.assets["tradai"]
+        assert isinstance(inner, pulumi.FileArchive) and inner.path == package
+
+
+def test_sqs_triggers_map_batches_with_partial_failures(deployed: Deployed):
+    mappings = deployed.of_type("aws:lambda/eventSourceMapping:EventSourceMapping")
+    sqs_specs = [f for f in deployed.topo.lambdas if f.trigger.type == "sqs"]
+    assert len(mappings) == len(sqs_specs)
+    for spec in sqs_specs:
+        fn = deployed.one(FN, deployed.name(spec.name))
+        queue = deployed.one(QUEUE, deployed.name(spec.trigger.queue))
+        [m] = [m for m in mappings if m.inputs["functionName"] == fn.arn]
+        assert m.inputs["eventSourceArn"] == queue.arn
+        assert m.inputs["batchSize"] == spec.trigger.batch_size
+        assert m.inputs["functionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_scheduled_lambdas_have_rule_target_and_permission(deployed: Deployed):
+    scheduled = [f for f in deployed.topo.lambdas if f.trigger.type == "schedule"]
+    assert len(scheduled) == len(deployed.topo.schedules)
+    for spec in scheduled:
+        schedule = deployed.topo.schedule(spec.trigger.schedule)
+        fn = deployed.one(FN, deployed.name(spec.name))
+        [rule] = deployed.where("aws:cloudwatch/eventRule:EventRule",
+                                scheduleExpression=schedule.expression,
+                                name=deployed.name(f"{schedule.name}-schedule"))
+        targets = deployed.where("aws:cloudwatch/eventTarget:EventTarget", arn=fn.arn)
+        assert [t.inputs["rule"] for t in targets] == [rule.inputs["name"]]
+        perms = deployed.where("aws:lambda/permission:Permission", function=fn.inputs["name"],
+                               principal="events.amazonaws.com")
+        assert [p.inputs["sourceArn"] for p in perms] == [rule.arn]
+
+
+def test_nat_group_lifecycle_hook_invokes_update_nat_routes(deployed: Deployed):
+    nat = deployed.topo.network.nat
+    hook = nat.lifecycle_hook
+    group = deployed.one("aws:autoscaling/group:Group", deployed.name("nat"))
+    assert (group.inputs["minSize"], group.inputs["maxSize"]) == (nat.asg_min, nat.asg_max)
+    [spec_hook] = group.inputs["initialLifecycleHooks"]
+    assert spec_hook["name"] == hook.name
+    assert spec_hook["lifecycleTransition"] == hook.transition
+    assert spec_hook["heartbeatTimeout"] == hook.heartbeat_timeout
+    assert spec_hook["defaultResult"] == hook.default_result
+    public = {deployed.one("aws:ec2/subnet:Subnet", deployed.name(f"public-{az.name}")).id
+              for az in deployed.topo.network.azs}
+    assert set(group.inputs["vpcZoneIdentifiers"]) == public
+    template = deployed.of_type("aws:ec2/launchTemplate:LaunchTemplate")[0]
+    assert template.inputs["instanceType"] == nat.instance_type
+
+    rule = deployed.one("aws:cloudwatch/eventRule:EventRule", deployed.name(f"{hook.name}-hook"))
+    pattern = json.loads(rule.inputs["eventPattern"])
+    assert pattern["detail"]["AutoScalingGroupName"] == [group.inputs["name"]]
+    assert pattern["detail-type"] == ["EC2 Instance-launch Lifecycle Action"]
+    target_fn = deployed.one(FN, deployed.name(hook.target_lambda))
+    [target] = deployed.where("aws:cloudwatch/eventTarget:EventTarget", rule=rule.inputs["name"])
+    assert target.inputs["arn"] == target_fn.arn
+
+
+def test_queues_are_fifo_encrypted_with_the_spec_redrive(deployed: Deployed):
+    assert len(deployed.of_type(QUEUE)) == len(deployed.topo.queues)
+    for spec in deployed.topo.queues:
+        q = deployed.one(QUEUE, deployed.name(spec.name))
+        assert q.inputs["name"] == deployed.name(spec.name)
+        assert q.inputs["name"].endswith(".fifo") == spec.fifo
+        assert q.inputs["fifoQueue"] is spec.fifo
+        assert q.inputs["contentBasedDeduplication"] is spec.content_based_dedup
+        assert q.inputs["visibilityTimeoutSeconds"] == spec.visibility_timeout
+        assert q.inputs["messageRetentionSeconds"] == spec.retention_seconds
+        if spec.dlq:
+            redrive = json.loads(q.inputs["redrivePolicy"])
+            dlq = deployed.one(QUEUE, deployed.name(spec.dlq))
+            assert redrive == {"deadLetterTargetArn": dlq.arn,
+                               "maxReceiveCount": spec.max_receive_count}
+        else:
+            assert "redrivePolicy" not in q.inputs
+
+
+def test_subnets_span_two_azs_with_the_document_cidrs(deployed: Deployed):
+    subnets = deployed.of_type("aws:ec2/subnet:Subnet")
+    assert len(subnets) == 6
+    vpc = deployed.of_type("aws:ec2/vpc:Vpc")[0]
+    assert vpc.inputs["cidrBlock"] == "10.0.0.0/16" == deployed.topo.network.vpc_cidr
+    expected = {
+        ("public", "eu-central-1a"): "10.0.1.0/24", ("public", "eu-central-1b"): "10.0.2.0/24",
+        ("private", "eu-central-1a"): "10.0.11.0/24", ("private", "eu-central-1b"): "10.0.12.0/24",
+        ("database", "eu-central-1a"): "10.0.21.0/24",
+        ("database", "eu-central-1b"): "10.0.22.0/24",
+    }
+    actual = {(s.inputs["tags"]["tier"], s.inputs["availabilityZone"]): s.inputs["cidrBlock"]
+              for s in subnets}
+    assert actual == expected
+    assert all(s.inputs["vpcId"] == vpc.id for s in subnets)
+    assert not any(s.inputs.get("mapPublicIpOnLaunch") for s in subnets)
+
+
+def _container(deployed: Deployed, family: str) -> tuple[dict, dict]:
+    [td] = deployed.where("aws:ecs/taskDefinition:TaskDefinition", family=family)
+    [container] = json.loads(td.inputs["containerDefinitions"])
+    return td.inputs, container
+
+
+def test_services_have_spec_cpu_memory_port_and_scaling(deployed: Deployed):
+    services = deployed.of_type("aws:ecs/service:Service")
+    assert len(services) == len(deployed.topo.services) == 4
+    for spec in deployed.topo.services:
+        name = deployed.name(spec.name)
+        svc = deployed.one("aws:ecs/service:Service", name)
+        td, container = _container(deployed, name)
+        assert svc.inputs["taskDefinition"] == deployed.one(
+            "aws:ecs/taskDefinition:TaskDefinition", name).arn
+        assert (td["cpu"], td["memory"]) == (str(spec.cpu), str(spec.memory)), spec.name
+        assert container["portMappings"] == [{"containerPort": spec.port, "protocol": "tcp"}]
+        assert container["command"] == ["python", "-m", spec.entrypoint]
+        assert svc.inputs["desiredCount"] == spec.min
+        target = deployed.one("aws:appautoscaling/target:Target", f"{name}-scaling")
+        assert (target.inputs["minCapacity"], target.inputs["maxCapacity"]) == (spec.min, spec.max)
+        policy = deployed.one("aws:appautoscaling/policy:Policy", f"{name}-cpu")
+        tracking = policy.inputs["targetTrackingScalingPolicyConfiguration"]
+        assert tracking["targetValue"] == spec.cpu_target
+        assert tracking["predefinedMetricSpecification"]["predefinedMetricType"] == \
+            "ECSServiceAverageCPUUtilization"
+        assert svc.inputs["networkConfiguration"]["securityGroups"] == [
+            deployed.one("aws:ec2/securityGroup:SecurityGroup",
+                         deployed.name(f"sg-{spec.name}")).id]
+
+
+def test_load_balanced_services_have_target_groups_and_alb_rules(deployed: Deployed):
+    groups = deployed.of_type("aws:lb/targetGroup:TargetGroup")
+    balanced = [s for s in deployed.topo.services if s.load_balanced]
+    assert len(groups) == len(balanced)
+    rules = deployed.of_type("aws:lb/listenerRule:ListenerRule")
+    for spec in balanced:
+        tg = deployed.one("aws:lb/targetGroup:TargetGroup", deployed.name(f"tg-{spec.name}"))
+        assert tg.inputs["port"] == spec.port and tg.inputs["targetType"] == "ip"
+        assert tg.inputs["healthCheck"]["path"] == spec.health_path
+        svc = deployed.one("aws:ecs/service:Service", deployed.name(spec.name))
+        assert svc.inputs["loadBalancers"] == [{"targetGroupArn": tg.arn,
+                                                "containerName": spec.name,
+                                                "containerPort": spec.port}]
+        paths = [r.inputs["conditions"][0]["pathPattern"]["values"] for r in rules
+                 if r.inputs["actions"][0]["targetGroupArn"] == tg.arn]
+        assert paths == [[r.path] for r in deployed.topo.edge.routes if r.service == spec.name]
+    alb = deployed.of_type("aws:lb/loadBalancer:LoadBalancer")[0]
+    assert alb.inputs["internal"] is True
+
+
+def test_task_definitions_and_spot_capacity(deployed: Deployed):
+    for spec in deployed.topo.task_definitions:
+        td, container = _container(deployed, deployed.name(spec.name))
+        assert (td["cpu"], td["memory"]) == (str(spec.cpu), str(spec.memory))
+        assert td["requiresCompatibilities"] == ["FARGATE"]
+        # The ASL's container override names the container after the task definition.
+        assert container["name"] == spec.name
+    providers = deployed.of_type("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders")[0]
+    assert "FARGATE_SPOT" in providers.inputs["capacityProviders"]
+    repos = {r.inputs["name"] for r in deployed.of_type("aws:ecr/repository:Repository")}
+    assert repos == {deployed.name(n) for n in [s.name for s in deployed.topo.services]
+                     + [t.name for t in deployed.topo.task_definitions]}
+
+
+def test_tables_keys_ttl_and_recovery(deployed: Deployed):
+    assert len(deployed.of_type("aws:dynamodb/table:Table")) == len(deployed.topo.tables)
+    for spec in deployed.topo.tables:
+        t = deployed.one("aws:dynamodb/table:Table", deployed.name(spec.name)).inputs
+        assert t["billingMode"] == "PAY_PER_REQUEST"
+        assert t["hashKey"] == spec.hash_key and t.get("rangeKey") == spec.range_key
+        if spec.ttl_attribute:
+            assert t["ttl"] == {"attributeName": spec.ttl_attribute, "enabled": True}
+        else:
+            assert "ttl" not in t
+        assert t["pointInTimeRecovery"] == {"enabled": True}
+        assert [(i["name"], i["hashKey"], i.get("rangeKey")) for i in
+                t.get("globalSecondaryIndexes", [])] == \
+            [(i.name, i.hash_key, i.range_key) for i in spec.indexes]
+        keys = {spec.hash_key, spec.range_key} | {k for i in spec.indexes
+                                                  for k in (i.hash_key, i.range_key)}
+        assert {a["name"] for a in t["attributes"]} == keys - {None}
+
+
+def test_secrets_topics_buckets_and_alarms(deployed: Deployed):
+    topo = deployed.topo
+    secrets = {s.inputs["name"] for s in deployed.of_type("aws:secretsmanager/secret:Secret")}
+    assert secrets == {deployed.name(s.name) for s in topo.secrets}
+    topics = {t.inputs["name"] for t in deployed.of_type("aws:sns/topic:Topic")}
+    assert topics == {deployed.name(t.name) for t in topo.topics}
+    buckets = {b.inputs["bucket"] for b in deployed.of_type("aws:s3/bucket:Bucket")}
+    assert buckets == {deployed.name(b.name) for b in topo.buckets} | {deployed.name("cloudtrail")}
+    for spec in topo.alarms:
+        alarm = deployed.one("aws:cloudwatch/metricAlarm:MetricAlarm", deployed.name(spec.name))
+        assert alarm.inputs["dimensions"] == {"QueueName": deployed.name(spec.queue)}
+        assert (alarm.inputs["namespace"], alarm.inputs["metricName"]) == \
+            (spec.namespace, spec.metric)
+        assert alarm.inputs["threshold"] == spec.threshold
+        assert alarm.inputs["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        topic = deployed.one("aws:sns/topic:Topic", deployed.name(spec.topic))
+        assert alarm.inputs["alarmActions"] == [topic.arn]
+    trail = deployed.of_type("aws:cloudtrail/trail:Trail")[0]
+    assert trail.inputs["s3BucketName"] == \
+        deployed.one("aws:s3/bucket:Bucket", deployed.name("cloudtrail")).id
+
+
+def test_database_matches_spec(deployed: Deployed):
+    spec = deployed.topo.database
+    db = deployed.one("aws:rds/instance:Instance", deployed.name(spec.name)).inputs
+    assert (db["engine"], db["engineVersion"], db["instanceClass"]) == \
+        (spec.engine, spec.engine_version, spec.instance_class)
+    assert db["allocatedStorage"] == spec.allocated_storage
+    group = deployed.of_type("aws:rds/subnetGroup:SubnetGroup")[0]
+    assert db["dbSubnetGroupName"] == group.inputs["name"]
+    database_subnets = {
+        deployed.one("aws:ec2/subnet:Subnet", deployed.name(f"database-{az.name}")).id
+        for az in deployed.topo.network.azs
+    }
+    assert set(group.inputs["subnetIds"]) == database_subnets

@@ -1,0 +1,118 @@
+"""State machines deploy the ASL the local cloud runs; the edge matches the spec."""
+
+from __future__ import annotations
+
+import json
+
+from tradai.workflows.render import load_asl, placeholders, render_asl
+
+from tests.infra.conftest import Deployed
+
+SFN = "aws:sfn/stateMachine:StateMachine"
+
+
+def _expected_values(deployed: Deployed) -> dict:
+    """Placeholder values computed independently from the recorded resources."""
+    values: dict = {
+        f"Lambda:{f.name}": deployed.one("aws:lambda/function:Function",
+                                         deployed.name(f.name)).arn
+        for f in deployed.topo.lambdas
+    }
+    for td in deployed.topo.task_definitions:
+        values[f"TaskDefinition:{td.name}"] = deployed.one(
+            "aws:ecs/taskDefinition:TaskDefinition", deployed.name(td.name)).arn
+    values["Cluster"] = deployed.one("aws:ecs/cluster:Cluster",
+                                     deployed.name(deployed.topo.cluster)).arn
+    values["PrivateSubnets"] = [
+        deployed.one("aws:ec2/subnet:Subnet", deployed.name(f"private-{az.name}")).id
+        for az in deployed.topo.network.azs
+    ]
+    values["StrategySecurityGroups"] = [
+        deployed.one("aws:ec2/securityGroup:SecurityGroup", deployed.name("sg-tasks")).id
+    ]
+    return values
+
+
+def test_deployed_asl_equals_render_of_the_local_file(deployed: Deployed):
+    values = _expected_values(deployed)
+    assert len(deployed.of_type(SFN)) == len(deployed.topo.state_machines) == 2
+    for spec in deployed.topo.state_machines:
+        machine = deployed.one(SFN, deployed.name(spec.name))
+        expected = json.loads(render_asl(load_asl(spec.asl), values))
+        assert json.loads(machine.inputs["definition"]) == expected, spec.name
+        assert machine.inputs["type"] == "STANDARD"
+
+
+def test_state_machine_role_invokes_exactly_its_lambdas(deployed: Deployed):
+    roles = deployed.of_type("aws:iam/role:Role")
+    for spec in deployed.topo.state_machines:
+        machine = deployed.one(SFN, deployed.name(spec.name))
+        [role] = [r for r in roles if f"arn:aws:mock:aws:iam/role:Role/{r.name}"
+                  == machine.inputs["roleArn"]]
+        assert "states.amazonaws.com" in role.inputs["assumeRolePolicy"]
+        doc = deployed.role_policy(role)
+        invoke = [s for s in doc["Statement"] if s["Action"] == ["lambda:InvokeFunction"]]
+        used = sorted(k.split(":", 1)[1] for k in placeholders(load_asl(spec.asl))
+                      if k.startswith("Lambda:"))
+        arns = [deployed.one("aws:lambda/function:Function", deployed.name(n)).arn for n in used]
+        assert [s["Resource"] for s in invoke] == [arns]
+        actions = {a for s in doc["Statement"] for a in s["Action"]}
+        assert {"ecs:RunTask", "ecs:StopTask", "ecs:DescribeTasks", "events:PutRule",
+                "events:PutTargets", "events:DescribeRule", "iam:PassRole"} <= actions
+
+
+def test_backtest_submission_goes_straight_to_the_fifo_queue(deployed: Deployed):
+    [queue_route] = [r for r in deployed.topo.edge.routes if r.target == "queue"]
+    queue = deployed.one("aws:sqs/queue:Queue", deployed.name(queue_route.queue))
+    [integration] = deployed.where("aws:apigatewayv2/integration:Integration",
+                                   integrationSubtype="SQS-SendMessage")
+    params = integration.inputs["requestParameters"]
+    assert params["QueueUrl"] == f"https://mock/{queue.name}"
+    assert params["MessageBody"] == "$request.body" and params["MessageGroupId"]
+    [route] = deployed.where("aws:apigatewayv2/route:Route",
+                             routeKey=f"{queue_route.method} {queue_route.path}")
+    assert route.inputs["target"] == f"integrations/{integration.id}"
+    [role] = [r for r in deployed.of_type("aws:iam/role:Role")
+              if f"arn:aws:mock:aws:iam/role:Role/{r.name}" == integration.inputs["credentialsArn"]]
+    assert deployed.role_policy(role)["Statement"] == [
+        {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [queue.arn]}]
+
+
+def test_every_route_requires_the_cognito_jwt(deployed: Deployed):
+    routes = deployed.of_type("aws:apigatewayv2/route:Route")
+    assert sorted(r.inputs["routeKey"] for r in routes) == sorted(
+        ["POST /api/v1/backtests", "ANY /api/v1/{proxy+}", "ANY /mlflow/{proxy+}"])
+    [authorizer] = deployed.of_type("aws:apigatewayv2/authorizer:Authorizer")
+    pool = deployed.one("aws:cognito/userPool:UserPool",
+                        deployed.name(deployed.topo.edge.user_pool))
+    client = deployed.one("aws:cognito/userPoolClient:UserPoolClient",
+                          deployed.name(deployed.topo.edge.app_client))
+    assert authorizer.inputs["authorizerType"] == "JWT"
+    assert authorizer.inputs["jwtConfiguration"] == {
+        "audiences": [client.id],
+        "issuer": f"https://cognito-idp.eu-central-1.amazonaws.com/{pool.id}",
+    }
+    for route in routes:
+        assert route.inputs["authorizationType"] == "JWT"
+        assert route.inputs["authorizerId"] == authorizer.id
+    alb_routes = [r for r in routes if r.inputs["routeKey"].startswith("ANY")]
+    [alb_integration] = deployed.where("aws:apigatewayv2/integration:Integration",
+                                       connectionType="VPC_LINK")
+    assert {r.inputs["target"] for r in alb_routes} == {f"integrations/{alb_integration.id}"}
+
+
+def test_rate_limit_is_the_spec_window(deployed: Deployed):
+    rate = deployed.topo.edge.rate_limit
+    [acl] = deployed.of_type("aws:wafv2/webAcl:WebAcl")
+    [rule] = acl.inputs["rules"]
+    statement = rule["statement"]["rateBasedStatement"]
+    assert (statement["limit"], statement["evaluationWindowSec"]) == \
+        (rate.requests, rate.per_seconds) == (100, 300)
+    assert "block" in rule["action"]
+    [assoc] = deployed.of_type("aws:wafv2/webAclAssociation:WebAclAssociation")
+    assert assoc.inputs["resourceArn"] == deployed.of_type(
+        "aws:lb/loadBalancer:LoadBalancer")[0].arn
+    [stage] = deployed.of_type("aws:apigatewayv2/stage:Stage")
+    throttle = stage.inputs["defaultRouteSettings"]
+    assert throttle["throttlingRateLimit"] == rate.requests / rate.per_seconds
+    assert throttle["throttlingBurstLimit"] == rate.requests
