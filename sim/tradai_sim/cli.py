@@ -21,7 +21,7 @@ from tradai_sim.stack.status import stack_status
 DEFAULT_PORT = 4566
 DEFAULT_TIME_SCALE = 20.0  # 1 wall s = 20 simulated s: drills in seconds, stable on 2 cores
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 state_dir_option = click.option(
     "--state-dir", type=click.Path(path_type=Path), default=DEFAULT_STATE_DIR,
     show_default=True, help="Where the stack keeps its state and logs.")
