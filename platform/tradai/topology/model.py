@@ -27,7 +27,9 @@ class AzSubnets(_Entry):
 
 class LifecycleHook(_Entry):
     name: str
-    transition: Literal["autoscaling:EC2_INSTANCE_LAUNCHING", "autoscaling:EC2_INSTANCE_TERMINATING"]
+    transition: Literal[
+        "autoscaling:EC2_INSTANCE_LAUNCHING", "autoscaling:EC2_INSTANCE_TERMINATING"
+    ]
     heartbeat_timeout: int = Field(gt=0)
     default_result: Literal["CONTINUE", "ABANDON"]
     target_lambda: str

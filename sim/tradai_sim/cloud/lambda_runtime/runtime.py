@@ -9,6 +9,7 @@ does not get faster when the clock is dilated.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -144,16 +145,12 @@ class ExecutionEnvironment:
 
     def kill(self) -> None:
         if self.alive:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.proc.wait()
         for fd in (self._req_w, self._rep_r):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         self._log.close()
 
 
