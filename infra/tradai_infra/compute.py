@@ -9,8 +9,8 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-from tradai.topology.model import Service, TaskDefinition
 
+from tradai.topology.model import Service, TaskDefinition
 from tradai_infra.context import Context
 from tradai_infra.iam import Statement, role_with_policy
 from tradai_infra.network import ALB, ALB_PORT, Network

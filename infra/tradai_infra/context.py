@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
+
 from tradai.topology import Topology
 from tradai.topology.naming import physical_name
-
 from tradai_infra.config import StackSettings
 
 

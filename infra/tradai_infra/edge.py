@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_aws as aws
-from tradai.topology.model import Route
 
+from tradai.topology.model import Route
 from tradai_infra.compute import Compute
 from tradai_infra.context import Context
 from tradai_infra.iam import Statement, role_with_policy

@@ -8,15 +8,16 @@ from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
+
 import tradai
 from tradai.topology.model import LambdaFunction
-
 from tradai_infra.context import Context
 from tradai_infra.iam import Statement, role_with_policy
 from tradai_infra.network import LAMBDAS, Network
 from tradai_infra.permissions import LAMBDA_ACCESS, Arns, statements
 
 RUNTIME = "python3.11"
+DRIFT_DETECTOR = "pulumi-drift-detector"
 LOG_RETENTION_DAYS = 30
 # Trigger types this module can wire; validate.py rejects anything else up front.
 MAPPED_TRIGGERS = ("sqs", "schedule", "stepfunctions", "lifecycle-hook", "backend-api")
@@ -48,8 +49,9 @@ def build_functions(
     return functions
 
 
-def _environment(ctx: Context, net: Network) -> dict[str, pulumi.Input[str]]:
-    return {
+def _environment(ctx: Context, spec: LambdaFunction, net: Network,
+                 arns: Arns) -> dict[str, pulumi.Input[str]]:
+    env: dict[str, pulumi.Input[str]] = {
         "TRADAI_ENV": ctx.env,
         "TRADAI_PROJECT": ctx.topo.project,
         "TRADAI_CLUSTER": ctx.cluster_name,
@@ -62,6 +64,18 @@ def _environment(ctx: Context, net: Network) -> dict[str, pulumi.Input[str]]:
             *[rt.id for rt in net.private_route_tables]
         ).apply(lambda ids: json.dumps(list(ids))),
     }
+    # The topics a function may publish to, e.g. TRADAI_ALERTS_TOPIC_ARN.
+    for topic in LAMBDA_ACCESS[spec.name].topics:
+        env[f"TRADAI_{topic.upper().replace('-', '_')}_TOPIC_ARN"] = arns.topics[topic]
+    return env | _drift_env(ctx, spec)
+
+
+def _drift_env(ctx: Context, spec: LambdaFunction) -> dict[str, str]:
+    # The drift detector previews this very stack; the zip package carries neither the Pulumi
+    # CLI nor this project, so in AWS it reports "unavailable" (see infra/README.md).
+    if spec.name != DRIFT_DETECTOR:
+        return {}
+    return {"TRADAI_PULUMI_STACK": ctx.env, "TRADAI_PULUMI_WORK_DIR": "/var/task/infra"}
 
 
 def _function(ctx: Context, spec: LambdaFunction, net: Network, arns: Arns,
@@ -94,7 +108,7 @@ def _function(ctx: Context, spec: LambdaFunction, net: Network, arns: Arns,
         timeout=spec.timeout,
         role=role.arn,
         layers=list(ctx.settings.lambda_layers) or None,
-        environment={"variables": _environment(ctx, net)},
+        environment={"variables": _environment(ctx, spec, net, arns)},
         vpc_config=(
             {"subnet_ids": net.private_subnet_ids, "security_group_ids": [net.groups[LAMBDAS].id]}
             if spec.in_vpc else None

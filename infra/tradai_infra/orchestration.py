@@ -6,8 +6,8 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-from tradai.workflows.render import load_asl, placeholders, render_asl
 
+from tradai.workflows.render import load_asl, placeholders, render_asl
 from tradai_infra.compute import Compute
 from tradai_infra.context import Context
 from tradai_infra.iam import Statement, role_with_policy

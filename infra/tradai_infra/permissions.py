@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import pulumi
-from tradai.topology import Topology
 
+from tradai.topology import Topology
 from tradai_infra.errors import SpecMappingError
 from tradai_infra.iam import Statement
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-from tradai.topology import Topology, default_topology
 
+from tradai.topology import Topology, default_topology
 from tradai_infra.compute import build_compute
 from tradai_infra.config import StackSettings, load_settings
 from tradai_infra.context import Context

@@ -6,8 +6,8 @@ import json
 
 import pulumi
 import pulumi_aws as aws
-from tradai.topology.model import Queue
 
+from tradai.topology.model import Queue
 from tradai_infra.context import Context
 
 

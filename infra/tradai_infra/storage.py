@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-from tradai.topology.model import Table
 
+from tradai.topology.model import Table
 from tradai_infra.context import Context
 
 

@@ -6,7 +6,6 @@ import importlib.util
 
 from tradai.topology import Topology
 from tradai.workflows.render import load_asl, placeholders
-
 from tradai_infra.config import StackSettings
 from tradai_infra.edge import WAF_WINDOWS
 from tradai_infra.errors import InfraConfigError, SpecMappingError

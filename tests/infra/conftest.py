@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tradai.topology import Topology, default_topology
-from tradai.topology.naming import physical_name
 
 from tests.infra.mocks import STACK, RecordingMocks, Resource, run_program
+from tradai.topology import Topology, default_topology
+from tradai.topology.naming import physical_name
 
 
 class Deployed:

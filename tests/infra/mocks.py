@@ -63,9 +63,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         raise NotImplementedError(f"unexpected provider call {args.token}")
 
 
-def run_program(fn: Any) -> RecordingMocks:
+def run_program(fn: Any, mocks: RecordingMocks | None = None) -> RecordingMocks:
     """Run ``fn`` (which declares resources) under fresh mocks; return what it declared."""
-    mocks = RecordingMocks()
+    mocks = mocks or RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="tradai", stack=STACK, preview=False)
 
     @pulumi.runtime.test

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pulumi
-import tradai
 
+import tradai
 from tests.infra.conftest import Deployed
 
 FN = "aws:lambda/function:Function"
@@ -246,3 +246,11 @@ def test_database_matches_spec(deployed: Deployed):
         for az in deployed.topo.network.azs
     }
     assert set(group.inputs["subnetIds"]) == database_subnets
+
+
+def test_drift_detector_knows_its_stack_and_alert_topic(deployed: Deployed):
+    fn = deployed.one(FN, deployed.name("pulumi-drift-detector"))
+    env = fn.inputs["environment"]["variables"]
+    alerts = deployed.one("aws:sns/topic:Topic", deployed.name("alerts"))
+    assert env["TRADAI_PULUMI_STACK"] == "dev"
+    assert env["TRADAI_ALERTS_TOPIC_ARN"] == alerts.arn

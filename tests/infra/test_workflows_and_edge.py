@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tradai.workflows.render import load_asl, placeholders, render_asl
-
 from tests.infra.conftest import Deployed
+from tradai.workflows.render import load_asl, placeholders, render_asl
 
 SFN = "aws:sfn/stateMachine:StateMachine"
 

@@ -1,0 +1,1 @@
+"""Infrastructure drift detection: compare the deployed stack with the Pulumi program."""
