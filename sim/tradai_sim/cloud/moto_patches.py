@@ -99,7 +99,65 @@ PATCHES: list[Patch] = [
                          "state_credentials"),
     ),
     # -- ECS runtime (ecs/) -----------------------------------------------------------------
+    Patch(
+        "moto.ecs.models:EC2ContainerServiceBackend.run_task",
+        "moto only records a task; place it in a subnet/AZ and start its container process",
+        _lazy("tradai_sim.cloud.ecs.moto_adapter", "run_task"),
+        wrap=True,
+        original_params=("self", "cluster_str", "task_definition_str", "count", "overrides",
+                         "started_by", "tags", "launch_type", "networking_configuration",
+                         "group", "platform_version", "capacity_provider_strategy"),
+    ),
+    Patch(
+        "moto.ecs.models:EC2ContainerServiceBackend.stop_task",
+        "moto marks STOPPED at once; stop the process group (SIGTERM, SIGKILL after timeout)",
+        _lazy("tradai_sim.cloud.ecs.moto_adapter", "stop_task"),
+        wrap=True,
+        original_params=("self", "cluster_str", "task_str", "reason"),
+    ),
+    Patch(
+        "moto.ecs.models:Task.advance",
+        "moto advances a task one state per describe_tasks; the process decides its state",
+        _lazy("tradai_sim.cloud.ecs.moto_adapter", "task_advance"),
+        wrap=False,
+        original_params=("self",),
+    ),
     # -- Auto Scaling (autoscaling/) --------------------------------------------------------
+    Patch(
+        "moto.autoscaling.models:AutoScalingBackend.notify_terminate_instances",
+        "moto replaces a terminated instance at once; replace it after the simulated delay",
+        _lazy("tradai_sim.cloud.autoscaling.moto_hooks", "notify_terminate_instances"),
+        wrap=True,
+        original_params=("self", "instance_ids"),
+    ),
+    Patch(
+        "moto.autoscaling.models:FakeAutoScalingGroup.replace_autoscaling_group_instances",
+        "moto skips launch lifecycle hooks; hold new instances in Pending:Wait, run the hooks",
+        _lazy("tradai_sim.cloud.autoscaling.moto_hooks", "replace_autoscaling_group_instances"),
+        wrap=True,
+        original_params=("self", "count_needed", "propagated_tags"),
+    ),
+    Patch(
+        "moto.autoscaling.models:FakeAutoScalingGroup.active_instances",
+        "moto counts only InService; a Pending:Wait instance is capacity too (no double launch)",
+        _lazy("tradai_sim.cloud.autoscaling.moto_hooks", "active_instances"),
+        wrap=True,
+        original_params=("self",),
+    ),
+    Patch(
+        "moto.autoscaling.responses:AutoScalingResponse.put_lifecycle_hook",
+        "moto drops the hook's NotificationMetadata (it names the target Lambda locally)",
+        _lazy("tradai_sim.cloud.autoscaling.moto_hooks", "put_lifecycle_hook"),
+        wrap=True,
+        original_params=("self",),
+    ),
+    Patch(
+        "moto.autoscaling.responses:AutoScalingResponse.call_action",
+        "complete_lifecycle_action / record_lifecycle_action_heartbeat are not implemented",
+        _lazy("tradai_sim.cloud.autoscaling.moto_hooks", "call_action"),
+        wrap=True,
+        original_params=("self",),
+    ),
 ]
 
 

@@ -1,0 +1,1 @@
+"""ECS runtime: every task is a real OS process; services keep their desired count alive."""

@@ -1,0 +1,76 @@
+"""What the ECS runtime knows about each task: its process, placement and lifecycle."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# lastStatus values a task passes through (AWS task lifecycle, shortened: no image pull).
+RUNNING = "RUNNING"
+STOPPING = "STOPPING"
+STOPPED = "STOPPED"
+
+# stopCode values, as AWS reports them.
+ESSENTIAL_CONTAINER_EXITED = "EssentialContainerExited"
+USER_INITIATED = "UserInitiated"
+SERVICE_SCHEDULER_INITIATED = "ServiceSchedulerInitiated"
+TASK_FAILED_TO_START = "TaskFailedToStart"
+
+ESSENTIAL_EXIT_REASON = "Essential container in task exited"
+
+
+@dataclass(frozen=True)
+class Placement:
+    subnet: str | None
+    az: str | None
+
+
+@dataclass
+class TaskRecord:
+    task_arn: str
+    task_id: str
+    cluster: str
+    family: str
+    group: str
+    started_by: str
+    container: str
+    placement: Placement
+    log_path: Path
+    stop_grace_wall: float  # the container's stopTimeout, in wall seconds
+    created_at: float  # simulated epoch seconds, like every timestamp here
+    port: int | None = None
+    pid: int | None = None
+    last_status: str = "PROVISIONING"
+    desired_status: str = RUNNING
+    exit_code: int | None = None
+    stop_code: str | None = None
+    stopped_reason: str | None = None
+    started_at: float | None = None
+    stopping_at: float | None = None
+    stopped_at: float | None = None
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    exited: threading.Event = field(default_factory=threading.Event, repr=False)
+    handle: Any = field(default=None, repr=False)  # the emulator's own task object
+
+    @property
+    def short_id(self) -> str:
+        return self.task_id[:12]
+
+    @property
+    def live(self) -> bool:
+        """Counts toward a service's tasks: started and not asked to stop."""
+        return self.last_status != STOPPED and self.desired_status == RUNNING
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "task_arn": self.task_arn, "short_id": self.short_id, "group": self.group,
+            "family": self.family, "started_by": self.started_by, "pid": self.pid,
+            "port": self.port, "az": self.placement.az, "subnet": self.placement.subnet,
+            "last_status": self.last_status, "desired_status": self.desired_status,
+            "exit_code": self.exit_code, "stop_code": self.stop_code,
+            "stopped_reason": self.stopped_reason, "started_at": self.started_at,
+            "stopped_at": self.stopped_at, "log": str(self.log_path),
+        }

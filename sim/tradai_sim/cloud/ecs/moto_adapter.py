@@ -1,0 +1,202 @@
+"""Wiring between moto's ECS backend and the ECS runtime: the patched task paths.
+
+moto keeps the inventory (clusters, task definitions, tasks, services); the runtime owns what
+a task really does. Everything here that touches moto internals is installed by
+``tradai_sim.cloud.moto_patches`` or used by the service scheduler.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+from tradai_sim.cloud.ecs.models import RUNNING, STOPPED, USER_INITIATED, TaskRecord
+from tradai_sim.cloud.ecs.runtime import EcsRuntime, TaskRequest
+
+log = logging.getLogger(__name__)
+
+_runtime: EcsRuntime | None = None
+
+
+def install_runtime(runtime: EcsRuntime | None) -> None:
+    global _runtime
+    _runtime = runtime
+
+
+def ecs_backend(account_id: str, region: str) -> Any:
+    from moto.ecs.models import ecs_backends
+
+    return ecs_backends[account_id][region]
+
+
+def subnet_zone(account_id: str, region: str) -> Any:
+    def zone_of(subnet_id: str) -> str:
+        from moto.ec2.models import ec2_backends
+
+        return str(ec2_backends[account_id][region].get_subnet(subnet_id).availability_zone)
+
+    return zone_of
+
+
+# -- patched moto paths -------------------------------------------------------------------------
+def run_task(original: Any) -> Any:
+    """Wraps ``EC2ContainerServiceBackend.run_task``: each task placed, then really started."""
+
+    def run(self: Any, cluster_str: str, task_definition_str: str, count: int,
+            overrides: dict[str, Any] | None, started_by: str, tags: Any, launch_type: str | None,
+            networking_configuration: dict[str, Any] | None = None, group: str | None = None,
+            platform_version: str | None = None,
+            capacity_provider_strategy: list[dict[str, Any]] | None = None) -> list[Any]:
+        runtime = _runtime
+        args = (overrides, started_by, tags, launch_type)
+        rest = (group, platform_version, capacity_provider_strategy)
+        if runtime is None:
+            return original(self, cluster_str, task_definition_str, count, *args,
+                            networking_configuration, *rest)
+        task_def = self.describe_task_definition(task_definition_str)
+        task_group = group or f"family:{task_def.family}"
+        subnets = list(((networking_configuration or {}).get("awsvpcConfiguration") or {})
+                       .get("subnets") or [])
+        tasks = []
+        for _ in range(max(int(count or 1), 1)):
+            with runtime.lock:
+                placement = runtime.place(subnets, task_group)
+                # moto puts the task's network interface in the first subnet listed.
+                net = _first_subnet(networking_configuration, placement.subnet)
+                created = original(self, cluster_str, task_definition_str, 1, *args, net, *rest)
+                for task in created:
+                    task.network_configuration = networking_configuration
+                    task.availability_zone = placement.az
+                    runtime.launch(TaskRequest(
+                        task_arn=task.task_arn, task_id=task.id, cluster=task.cluster_name,
+                        family=task_def.family, group=task.group, started_by=task.started_by,
+                        container=task_def.container_definitions[0],
+                        overrides=task.overrides or {}, placement=placement, handle=task))
+                tasks.extend(created)
+        return tasks
+
+    return run
+
+
+def _first_subnet(net: dict[str, Any] | None, subnet: str | None) -> dict[str, Any] | None:
+    if not net or subnet is None:
+        return net
+    net = copy.deepcopy(net)
+    subnets = net["awsvpcConfiguration"]["subnets"]
+    net["awsvpcConfiguration"]["subnets"] = [subnet] + [s for s in subnets if s != subnet]
+    return net
+
+
+def stop_task(original: Any) -> Any:
+    """Wraps ``EC2ContainerServiceBackend.stop_task``: the process is stopped for real; the
+    task reaches STOPPED when it has exited (SIGTERM, then SIGKILL after stopTimeout)."""
+
+    def stop(self: Any, cluster_str: str, task_str: str, reason: str) -> Any:
+        record = _runtime.find(task_str) if _runtime is not None else None
+        if record is None or record.last_status == STOPPED:
+            return original(self, cluster_str, task_str, reason)
+        assert _runtime is not None
+        _runtime.stop(record.task_id, reason or "Task stopped by user", USER_INITIATED)
+        return record.handle
+
+    return stop
+
+
+def task_advance(self: Any) -> None:
+    """Replaces ``Task.advance``: moto moves a task one state per describe_tasks; here the
+    task's state is the process's, published by the runtime."""
+
+
+def publish(record: TaskRecord) -> None:
+    """Copy the runtime's view of a task into moto's task, so the API shows the process."""
+    task = record.handle
+    if task is None:
+        return
+    task.last_status = record.last_status
+    task.desired_status = record.desired_status
+    task.availability_zone = record.placement.az
+    task.created_at = _ts(record.created_at)
+    task.started_at = _ts(record.started_at)
+    task.stopping_at = _ts(record.stopping_at)
+    task.stopped_at = task.execution_stopped_at = _ts(record.stopped_at)
+    task.stop_code = record.stop_code
+    task.stopped_reason = record.stopped_reason or ""
+    for container in task.containers:
+        container.last_status = RUNNING if record.last_status != STOPPED else STOPPED
+        container.exitCode = record.exit_code
+        container.runtime_id = str(record.pid) if record.pid else None
+        if record.last_status == STOPPED and record.exit_code is None:
+            container.reason = record.stopped_reason
+        if record.port:
+            container.network_bindings = [{"bindIP": "127.0.0.1", "containerPort": record.port,
+                                           "hostPort": record.port, "protocol": "tcp"}]
+
+
+def _ts(sim_seconds: float | None) -> datetime | None:
+    return datetime.fromtimestamp(sim_seconds, tz=UTC) if sim_seconds is not None else None
+
+
+# -- services, for the scheduler ------------------------------------------------------------
+@dataclass(frozen=True)
+class ServiceView:
+    key: str
+    name: str
+    cluster: str
+    desired: int
+    active: bool
+    task_definition: str | None
+    subnets: tuple[str, ...]
+
+    @property
+    def group(self) -> str:
+        return f"service:{self.name}"
+
+
+class MotoServices:
+    """The scheduler's view of moto's ECS services, and what it changes in them."""
+
+    def __init__(self, account_id: str, region: str) -> None:
+        self.account_id = account_id
+        self.region = region
+
+    def _backend(self) -> Any:
+        return ecs_backend(self.account_id, self.region)
+
+    def services(self) -> list[ServiceView]:
+        out = []
+        for key, svc in list(self._backend().services.items()):
+            net = (svc.network_configuration or {}).get("awsvpcConfiguration") or {}
+            out.append(ServiceView(
+                key=key, name=svc.name, cluster=svc.cluster_name,
+                desired=int(svc.desired_count or 0), active=svc.status == "ACTIVE",
+                task_definition=svc.task_definition, subnets=tuple(net.get("subnets") or ())))
+        return out
+
+    def run_task(self, view: ServiceView) -> list[Any]:
+        svc = self._backend().services[view.key]
+        deployment = svc.deployments[0]["id"] if svc.deployments else "ecs-svc/local"
+        return self._backend().run_task(
+            svc.cluster_name, svc.task_definition, 1, None, deployment, None,
+            svc.launch_type, svc.network_configuration or None, view.group,
+            svc.platform_version, None)
+
+    def set_counts(self, view: ServiceView, running: int, pending: int) -> None:
+        svc = self._backend().services.get(view.key)
+        if svc is None:
+            return
+        svc.running_count, svc.pending_count = running, pending
+        for d in svc.deployments[:1]:
+            d["runningCount"], d["pendingCount"] = running, pending
+            d["desiredCount"] = svc.desired_count
+            d["rolloutState"] = "COMPLETED" if running >= svc.desired_count else "IN_PROGRESS"
+
+    def add_event(self, view: ServiceView, message: str) -> None:
+        svc = self._backend().services.get(view.key)
+        if svc is not None:  # newest first, as ECS lists them
+            svc.events.insert(0, {"id": str(uuid4()), "createdAt": datetime.now(UTC),
+                                  "message": f"(service {view.name}) {message}"})
+            del svc.events[100:]

@@ -1,0 +1,120 @@
+"""The ECS service scheduler: keeps each service's desired count of task processes running.
+
+A task that stops on its own is replaced after the spec's restart delay (simulated seconds on
+the shared clock); new tasks go to the AZ with the fewest of the service's tasks; a lower
+desired count stops the surplus, taken from the most crowded AZ.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from tradai_sim.cloud.context import CloudContext
+from tradai_sim.cloud.ecs.models import SERVICE_SCHEDULER_INITIATED, TaskRecord
+from tradai_sim.cloud.ecs.moto_adapter import MotoServices, ServiceView
+from tradai_sim.cloud.ecs.runtime import EcsRuntime
+
+log = logging.getLogger(__name__)
+
+POLL_WALL_SECONDS = 0.1  # how soon a desired-count change is noticed
+
+
+class ServiceScheduler:
+    name = "ecs-services"
+
+    def __init__(self, ctx: CloudContext, runtime: EcsRuntime, services: MotoServices,
+                 restart_seconds: float | None = None) -> None:
+        self.ctx = ctx
+        self.runtime = runtime
+        self.moto = services
+        self.restart_seconds = float(restart_seconds if restart_seconds is not None
+                                     else ctx.topology.service_restart_seconds)
+        # Per service: wall times before which a crashed task's slot may not be refilled.
+        self.holdoff: dict[str, list[float]] = {}
+        self.replacements: list[dict[str, Any]] = []  # for status: when and why
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="ecs-services", daemon=True)
+        self._lock = threading.Lock()
+        runtime.listeners.append(self._on_task_change)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=5)
+
+    def _on_task_change(self, record: TaskRecord) -> None:
+        if not record.group.startswith("service:") or record.last_status != "STOPPED":
+            return
+        if record.stop_code != SERVICE_SCHEDULER_INITIATED:
+            due = time.time() + self.ctx.clock.to_wall(self.restart_seconds)
+            with self._lock:
+                self.holdoff.setdefault(record.group, []).append(due)
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.reconcile()
+            except Exception:
+                log.exception("service reconcile failed")
+            self._wake.wait(self._next_wait())
+            self._wake.clear()
+
+    def _next_wait(self) -> float:
+        with self._lock:
+            dues = [d for ds in self.holdoff.values() for d in ds]
+        if not dues:
+            return POLL_WALL_SECONDS
+        return max(0.0, min(POLL_WALL_SECONDS, min(dues) - time.time()))
+
+    def reconcile(self) -> None:
+        for view in self.moto.services():
+            live = [r for r in self.runtime.in_group(view.group) if r.live]
+            desired = view.desired if view.active else 0
+            if len(live) < desired:
+                self._start_tasks(view, desired - len(live))
+            elif len(live) > desired:
+                self._stop_surplus(view, live, len(live) - desired)
+            running = sum(1 for r in self.runtime.in_group(view.group) if r.live)
+            self.moto.set_counts(view, running=running, pending=0)
+
+    def _start_tasks(self, view: ServiceView, missing: int) -> None:
+        now = time.time()
+        with self._lock:
+            # A released hold-off is used up; the rest still block their slots.
+            waiting = sorted(d for d in self.holdoff.get(view.group, []) if d > now)
+            waiting = waiting[:missing]
+            self.holdoff[view.group] = waiting
+        for _ in range(missing - len(waiting)):
+            tasks = self.moto.run_task(view)
+            for task in tasks:
+                record = self.runtime.find(task.id)
+                az = record.placement.az if record else None
+                self.moto.add_event(view, f"has started 1 tasks: (task {task.id}) in {az}.")
+                self.replacements.append({"service": view.name, "task": task.id, "az": az,
+                                          "at": self.ctx.clock.now()})
+                del self.replacements[:-100]
+
+    def _stop_surplus(self, view: ServiceView, live: list[TaskRecord], surplus: int) -> None:
+        for _ in range(surplus):
+            per_zone = Counter(r.placement.az for r in live)
+            crowded = max(live, key=lambda r: (per_zone[r.placement.az], r.created_at))
+            live.remove(crowded)
+            self.runtime.stop(crowded.task_id, "Scaling activity initiated by (deployment "
+                              f"{crowded.started_by})", SERVICE_SCHEDULER_INITIATED)
+            self.moto.add_event(view, f"has stopped 1 running tasks: (task {crowded.task_id}).")
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            holdoff = {g: [round(d - time.time(), 2) for d in ds] for g, ds in
+                       self.holdoff.items() if ds}
+        return {"restart_seconds": self.restart_seconds, "holdoff_wall_seconds": holdoff,
+                "recent_starts": self.replacements[-20:]}
