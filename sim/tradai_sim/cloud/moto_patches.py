@@ -123,6 +123,41 @@ PATCHES: list[Patch] = [
         original_params=("self",),
     ),
     # -- Auto Scaling (autoscaling/) --------------------------------------------------------
+    Patch(
+        "moto.autoscaling.models:AutoScalingBackend.notify_terminate_instances",
+        "moto replaces a terminated instance at once; replace it after the simulated delay",
+        _lazy("tradai_sim.cloud.autoscaling.moto_hooks", "notify_terminate_instances"),
+        wrap=True,
+        original_params=("self", "instance_ids"),
+    ),
+    Patch(
+        "moto.autoscaling.models:FakeAutoScalingGroup.replace_autoscaling_group_instances",
+        "moto skips launch lifecycle hooks; hold new instances in Pending:Wait, run the hooks",
+        _lazy("tradai_sim.cloud.autoscaling.moto_hooks", "replace_autoscaling_group_instances"),
+        wrap=True,
+        original_params=("self", "count_needed", "propagated_tags"),
+    ),
+    Patch(
+        "moto.autoscaling.models:FakeAutoScalingGroup.active_instances",
+        "moto counts only InService; a Pending:Wait instance is capacity too (no double launch)",
+        _lazy("tradai_sim.cloud.autoscaling.moto_hooks", "active_instances"),
+        wrap=True,
+        original_params=("self",),
+    ),
+    Patch(
+        "moto.autoscaling.responses:AutoScalingResponse.put_lifecycle_hook",
+        "moto drops the hook's NotificationMetadata (it names the target Lambda locally)",
+        _lazy("tradai_sim.cloud.autoscaling.moto_hooks", "put_lifecycle_hook"),
+        wrap=True,
+        original_params=("self",),
+    ),
+    Patch(
+        "moto.autoscaling.responses:AutoScalingResponse.call_action",
+        "complete_lifecycle_action / record_lifecycle_action_heartbeat are not implemented",
+        _lazy("tradai_sim.cloud.autoscaling.moto_hooks", "call_action"),
+        wrap=True,
+        original_params=("self",),
+    ),
 ]
 
 

@@ -1,0 +1,133 @@
+"""The moto side of Auto Scaling: the patched functions (listed in ``moto_patches.PATCHES``).
+
+Each forwards to the controller the part installs; until then (during the bootstrap) moto
+behaves as shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tradai_sim.cloud.autoscaling.controller import PENDING_STATES, AutoScalingController
+from tradai_sim.cloud.autoscaling.lifecycle import NoActiveAction
+
+_controller: AutoScalingController | None = None
+
+
+def install(controller: AutoScalingController | None) -> None:
+    global _controller
+    _controller = controller
+
+
+def active_instances(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Count Pending:Wait instances as capacity, or moto launches a second one on any resize."""
+
+    def active_instances(self: Any) -> list[Any]:
+        return [s for s in self.instance_states
+                if s.lifecycle_state == "InService" or s.lifecycle_state in PENDING_STATES]
+
+    return active_instances
+
+
+def notify_terminate_instances(original: Callable[..., Any]) -> Callable[..., Any]:
+    """EC2 terminated instances: drop them from their groups, replace after the delay."""
+
+    def notify_terminate_instances(self: Any, instance_ids: list[str]) -> None:
+        if _controller is None:
+            return original(self, instance_ids)
+        for name, group in list(self.autoscaling_groups.items()):
+            lost = [s.instance.id for s in group.instance_states if s.instance.id in instance_ids]
+            if not lost:
+                continue
+            group.instance_states = [s for s in group.instance_states
+                                     if s.instance.id not in lost]
+            self.update_attached_elbs(name)
+            _controller.instances_lost(group, lost)
+        return None
+
+    return notify_terminate_instances
+
+
+def replace_autoscaling_group_instances(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Every launch of a group passes here: hand the new instances to the lifecycle hooks."""
+
+    def replace_autoscaling_group_instances(self: Any, count_needed: int,
+                                            propagated_tags: dict[str, str]) -> None:
+        before = {id(s) for s in self.instance_states}
+        original(self, count_needed, propagated_tags)
+        if _controller is not None:
+            _controller.launched(self, [s for s in self.instance_states if id(s) not in before])
+
+    return replace_autoscaling_group_instances
+
+
+def put_lifecycle_hook(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto drops NotificationMetadata and the notification target; keep them on the hook."""
+
+    def put_lifecycle_hook(self: Any) -> Any:
+        result = original(self)
+        key = f"{self._get_param('AutoScalingGroupName')}_{self._get_param('LifecycleHookName')}"
+        hook = self.autoscaling_backend.lifecycle_hooks.get(key)
+        if hook is not None:
+            hook.notification_metadata = self._get_param("NotificationMetadata")
+            hook.notification_target_arn = self._get_param("NotificationTargetARN")
+            hook.role_arn = self._get_param("RoleARN")
+        return result
+
+    return put_lifecycle_hook
+
+
+def _complete(controller: AutoScalingController, response: Any) -> None:
+    result = response._get_param("LifecycleActionResult")
+    if result not in ("CONTINUE", "ABANDON"):
+        raise _validation(f"LifecycleActionResult {result!r} is not CONTINUE or ABANDON")
+    controller.complete(response._get_param("AutoScalingGroupName"),
+                        response._get_param("LifecycleHookName"), result,
+                        response._get_param("LifecycleActionToken"),
+                        response._get_param("InstanceId"))
+
+
+def _heartbeat(controller: AutoScalingController, response: Any) -> None:
+    controller.heartbeat(response._get_param("AutoScalingGroupName"),
+                         response._get_param("LifecycleHookName"),
+                         response._get_param("LifecycleActionToken"),
+                         response._get_param("InstanceId"))
+
+
+_ACTIONS: dict[str, Callable[[AutoScalingController, Any], None]] = {
+    "CompleteLifecycleAction": _complete,
+    "RecordLifecycleActionHeartbeat": _heartbeat,
+}
+
+
+def _validation(message: str) -> Exception:
+    from moto.autoscaling.exceptions import ValidationError
+
+    return ValidationError(message)
+
+
+def call_action(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Serve the lifecycle-action calls moto does not implement; everything else is moto's."""
+
+    def call_action(self: Any) -> Any:
+        handler = _ACTIONS.get(self._get_action())
+        if handler is None or _controller is None:
+            return original(self)
+        from moto.core.exceptions import ServiceException
+        from moto.core.responses import ActionResult, EmptyResult
+
+        result: ActionResult
+        try:
+            try:
+                handler(_controller, self)
+            except NoActiveAction as exc:
+                raise _validation(str(exc)) from exc
+            result = EmptyResult()
+        except ServiceException as exc:
+            result = ActionResult(exc)
+        status, headers, body = self.serialized(result)
+        headers, body = self._enrich_response(headers, body)
+        return status, headers, body
+
+    return call_action
