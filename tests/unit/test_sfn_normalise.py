@@ -16,6 +16,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (  # noqa: E501
     StateTaskServiceLambda,
 )
+
 from tradai_sim.cloud.stepfunctions import normalise
 from tradai_sim.cloud.stepfunctions.ecs_sync import task_failure
 
@@ -93,3 +94,20 @@ def test_unknown_operation_is_left_alone() -> None:
 def test_run_task_sync_fails_unless_the_essential_container_exited_0(
         task: dict[str, Any], failed: bool) -> None:
     assert (task_failure(task) is not None) is failed
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("$.Containers[0].ExitCode", 0),  # AWS: one value; moto alone gives [0]
+    ("$.Containers[*].ExitCode", [0, 5]),
+    ("$.Containers[0:1]", [{"ExitCode": 0}]),
+    ("$.P[?(@.Name==x)].Value", ["v"]),
+    ("$.a.b", [1, 2]),
+])
+def test_definite_paths_yield_one_value(path: str, expected: Any) -> None:
+    from moto.stepfunctions.parser.asl.utils import json_path as moto_json_path
+
+    from tradai_sim.cloud.stepfunctions.json_path import extract_json
+
+    data = {"Containers": [{"ExitCode": 0}, {"ExitCode": 5}], "a": {"b": [1, 2]},
+            "P": [{"Name": "x", "Value": "v"}]}
+    assert extract_json(moto_json_path.extract_json)(path, data) == expected

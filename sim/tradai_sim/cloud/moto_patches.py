@@ -98,6 +98,43 @@ PATCHES: list[Patch] = [
         original_params=("self", "env", "resource_runtime_part", "normalised_parameters",
                          "state_credentials"),
     ),
+    Patch(
+        "moto.stepfunctions.parser.asl.utils.json_path:extract_json",
+        "moto returns [v] for a definite path through an index ($.A[0].B); AWS returns v",
+        _lazy("tradai_sim.cloud.stepfunctions.json_path", "extract_json"),
+        wrap=True,
+        original_params=("path", "data"),
+    ),
+    Patch(
+        "moto.stepfunctions.parser.asl.component.common.string.string_expression:extract_json",
+        "moto returns [v] for a definite path through an index ($.A[0].B); AWS returns v",
+        _lazy("tradai_sim.cloud.stepfunctions.json_path", "extract_json"),
+        wrap=True,
+        original_params=("path", "data"),
+    ),
+    Patch(
+        "moto.stepfunctions.parser.asl.component.intrinsic.argument.argument:extract_json",
+        "moto returns [v] for a definite path through an index ($.A[0].B); AWS returns v",
+        _lazy("tradai_sim.cloud.stepfunctions.json_path", "extract_json"),
+        wrap=True,
+        original_params=("path", "data"),
+    ),
+    Patch(
+        "moto.stepfunctions.parser.asl.component.state.choice.comparison.operator"
+        ".implementations.timestamp_operators:extract_json",
+        "moto returns [v] for a definite path through an index ($.A[0].B); AWS returns v",
+        _lazy("tradai_sim.cloud.stepfunctions.json_path", "extract_json"),
+        wrap=True,
+        original_params=("path", "data"),
+    ),
+    Patch(
+        "moto.stepfunctions.parser.models:StepFunctionsParserBackend.start_execution",
+        "an unnamed execution is named 'None' in moto, so the second one already exists",
+        _lazy("tradai_sim.cloud.stepfunctions.executions", "start_execution"),
+        wrap=True,
+        original_params=("self", "state_machine_arn", "name", "execution_input",
+                         "trace_header"),
+    ),
     # -- ECS runtime (ecs/) -----------------------------------------------------------------
     Patch(
         "moto.ecs.models:EC2ContainerServiceBackend.run_task",
