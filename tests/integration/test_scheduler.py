@@ -40,8 +40,8 @@ def test_rate_rule_fires_at_simulated_cadence_and_stops_when_disabled(
                                State="ENABLED")["RuleArn"]
     events.put_targets(Rule="t-rate", Targets=[{"Id": "fn", "Arn": arn}])
 
-    lines = wait_for(lambda: len(_lines(out)) >= 4 and _lines(out), timeout=30)
-    walls = [x["wall"] for x in lines[:4]]
+    lines = wait_for(lambda: len(_lines(out)) >= 3 and _lines(out), timeout=30)
+    walls = [x["wall"] for x in lines[:3]]
     intervals = [(b - a) * cloud.time_scale for a, b in itertools.pairwise(walls)]
     assert all(45 <= i <= 75 for i in intervals), intervals  # 60 simulated s +-25%
 
@@ -53,7 +53,7 @@ def test_rate_rule_fires_at_simulated_cadence_and_stops_when_disabled(
     assert event["time"].endswith("Z") and event["region"] == cloud.region
     assert set(event) >= {"version", "id", "account"}
     status = _rule_status(cloud, "t-rate")
-    assert status and status["count"] >= 4 and status["next_fire"] > status["last_fire"]
+    assert status and status["count"] >= 3 and status["next_fire"] > status["last_fire"]
 
     events.disable_rule(Name="t-rate")
     wait_for(lambda: (_rule_status(cloud, "t-rate") or {}).get("state") == "DISABLED")

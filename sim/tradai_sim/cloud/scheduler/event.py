@@ -8,6 +8,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+_PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.-]+)>")
+
 
 def iso_z(sim_ts: float) -> str:
     """EventBridge's ``time`` format: whole seconds, UTC, ``Z``."""
@@ -46,14 +48,30 @@ def target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
     if transformer:
         values = {k: _json_path(event, p)
                   for k, p in transformer.get("InputPathsMap", {}).items()}
-
-        def fill(m: re.Match[str]) -> str:
-            v = values.get(m.group(1))
-            return v if isinstance(v, str) else json.dumps(v)
-
-        text = re.sub(r"<([A-Za-z0-9_.-]+)>", fill, transformer["InputTemplate"])
+        text = _fill_template(transformer["InputTemplate"], values)
         try:
             return json.loads(text)
         except ValueError:
             return text  # a plain-text template is delivered as a JSON string
     return event
+
+
+def _fill_template(template: str, values: dict[str, Any]) -> str:
+    """Replace ``<name>``: raw inside a JSON string literal, as JSON outside one (so a string
+    value gains its quotes), which is how EventBridge fills a JSON template."""
+    out, in_string, i = [], False, 0
+    json_template = template.lstrip().startswith(("{", "["))
+    while i < len(template):
+        m = _PLACEHOLDER.match(template, i)
+        if m and m.group(1) in values:
+            v = values[m.group(1)]
+            raw = isinstance(v, str) and (in_string or not json_template)
+            out.append(v if raw else json.dumps(v))
+            i = m.end()
+            continue
+        ch = template[i]
+        if ch == '"' and (i == 0 or template[i - 1] != "\\"):
+            in_string = not in_string
+        out.append(ch)
+        i += 1
+    return "".join(out)
