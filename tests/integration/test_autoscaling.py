@@ -26,6 +26,14 @@ def handler(event, context):
 """
 
 
+RECORDER = """
+import json, os
+def handler(event, context):
+    with open(os.environ["OUT"], "a") as f:
+        f.write(json.dumps({"event": event}) + "\\n")
+"""
+
+
 def _lines(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
@@ -112,11 +120,24 @@ def test_launch_hook_continue_then_delayed_replacement_runs_the_hook_again(
 
 
 def test_no_completion_times_out_to_abandon_and_terminates(
-        cloud: RunningCloud, group_factory: Any) -> None:
+        cloud: RunningCloud, group_factory: Any, tmp_path: Path) -> None:
+    # The lifecycle event also reaches EventBridge rules, the AWS way of wiring a hook.
+    out = tmp_path / "rule.jsonl"
+    arn = deploy_lambda(cloud, "t-asg-rule", RECORDER, environment={"OUT": str(out)})
+    events = cloud.client("events")
+    events.put_rule(Name="t-asg-lifecycle", EventPattern=json.dumps({
+        "source": ["aws.autoscaling"], "detail-type": ["EC2 Instance-launch Lifecycle Action"],
+        "detail": {"AutoScalingGroupName": ["t-asg-timeout"]}}))
+    events.put_targets(Rule="t-asg-lifecycle", Targets=[{"Id": "fn", "Arn": arn}])
+
     group = group_factory("t-asg-timeout", 30)
     pending = wait_for(lambda: _instances(cloud, group), timeout=5)[0]
     assert pending["LifecycleState"] == "Pending:Wait"
     iid = pending["InstanceId"]
+    ruled = wait_for(lambda: _lines(out), timeout=10)[0]["event"]
+    events.remove_targets(Rule="t-asg-lifecycle", Ids=["fn"])
+    events.delete_rule(Name="t-asg-lifecycle")
+    assert ruled["detail"]["EC2InstanceId"] == iid and ruled["source"] == "aws.autoscaling"
     # 30 simulated seconds of heartbeat timeout, then DefaultResult ABANDON.
     wait_for(lambda: _ec2_state(cloud, iid) == "terminated", timeout=10)
     assert all(i["InstanceId"] != iid for i in _instances(cloud, group))

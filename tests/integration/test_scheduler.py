@@ -99,3 +99,34 @@ def test_stack_schedules_are_tracked_and_missing_targets_reported(cloud: Running
     if "trading-heartbeat-check" in lambdas:
         status = wait_for(lambda: _rule_status(cloud, name)["missing_targets"], timeout=10)
         assert status[0].endswith(":function:" + name)
+
+
+def test_put_events_reaches_lambda_targets_of_matching_rules_only(
+        cloud: RunningCloud, tmp_path: Path) -> None:
+    out = tmp_path / "events.jsonl"
+    arn = deploy_lambda(cloud, "t-sched-events", RECORDER, environment={"OUT": str(out)})
+    events = cloud.client("events")
+    events.put_rule(Name="t-pattern", EventPattern=json.dumps(
+        {"source": ["tradai.test"], "detail": {"kind": ["ping"]}}))
+    events.put_targets(Rule="t-pattern", Targets=[{"Id": "fn", "Arn": arn}])
+    # moto would match a schedule-only rule to every event; EventBridge never does.
+    events.put_rule(Name="t-sched-only", ScheduleExpression="rate(1 hour)")
+    events.put_targets(Rule="t-sched-only", Targets=[{"Id": "fn", "Arn": arn,
+                                                      "Input": '{"wrong": true}'}])
+
+    def put(kind: str, seq: int) -> None:
+        resp = events.put_events(Entries=[{"Source": "tradai.test", "DetailType": "test",
+                                           "Detail": json.dumps({"kind": kind, "seq": seq})}])
+        assert resp["FailedEntryCount"] == 0
+
+    put("other", 0)
+    put("ping", 1)
+    put("ping", 2)  # a barrier: anything wrongly delivered was queued before it
+    lines = wait_for(lambda: len(_lines(out)) >= 2 and _lines(out), timeout=10)
+    for rule in ("t-pattern", "t-sched-only"):
+        events.remove_targets(Rule=rule, Ids=["fn"])
+        events.delete_rule(Name=rule)
+    assert sorted(x["event"]["detail"]["seq"] for x in lines) == [1, 2]
+    event = lines[0]["event"]
+    assert event["source"] == "tradai.test" and event["detail-type"] == "test"
+    assert event["time"].endswith("Z") and event["account"] and event["id"]

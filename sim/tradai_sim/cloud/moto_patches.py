@@ -195,6 +195,14 @@ PATCHES: list[Patch] = [
         wrap=True,
         original_params=("self",),
     ),
+    Patch(
+        "moto.events.models:Rule.send_to_targets",
+        "EventBridge rules (lifecycle events among them) can target Lambda: moto raises "
+        "NotImplementedError, and matches schedule-only and disabled rules to every event",
+        _lazy("tradai_sim.cloud.scheduler.moto_hooks", "send_to_targets"),
+        wrap=True,
+        original_params=("self", "original_event", "transform_input"),
+    ),
 ]
 
 

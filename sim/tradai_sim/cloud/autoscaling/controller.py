@@ -13,9 +13,11 @@ controller's state (a replacement launch re-enters through ``launched``).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import deque
+from datetime import datetime
 from typing import Any
 
 from tradai_sim.cloud.autoscaling.lifecycle import (
@@ -111,11 +113,21 @@ class AutoScalingController:
                     self._notify(action, group.arn, now)
 
     def _notify(self, action: LifecycleAction, group_arn: str, now: float) -> None:
-        fn = target_lambda(action.metadata)
-        if not fn:
-            return  # nobody listens: the action runs into its heartbeat timeout, as in AWS
+        """AWS always emits the event to EventBridge; the hook's ``target_lambda`` metadata is
+        the local stand-in for a rule wiring it to that Lambda. With neither, the action runs
+        into its heartbeat timeout, as in AWS."""
         event = lifecycle_event(action, group_arn, now, self.ctx.account_id, self.ctx.region)
-        self.invoker.invoke_async(fn, event)
+        # On the timer thread: this may run inside a moto request.
+        self.timers.at(now, lambda: self._publish(event))
+        fn = target_lambda(action.metadata)
+        if fn:
+            self.invoker.invoke_async(fn, event)
+
+    def _publish(self, event: dict[str, Any]) -> None:
+        self.ctx.client("events").put_events(Entries=[{
+            "Source": event["source"], "DetailType": event["detail-type"],
+            "Detail": json.dumps(event["detail"]), "Resources": event["resources"],
+            "Time": datetime.fromisoformat(event["time"].replace("Z", "+00:00"))}])
 
     def complete(self, group: str, hook: str, result: str, token: str | None,
                  instance_id: str | None) -> None:

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from tradai_sim.cloud.context import CloudContext
+from tradai_sim.cloud.scheduler import moto_hooks
 from tradai_sim.cloud.scheduler.event import iso_z, scheduled_event, target_input
 from tradai_sim.cloud.scheduler.rules import RuleBook, RuleClock
 from tradai_sim.cloud.scheduler.targets import MISSING, TargetDelivery
@@ -30,11 +31,13 @@ class SchedulerPart:
         self.sync_errors = 0
 
     def start(self) -> None:
+        moto_hooks.install(self.delivery)  # put_events -> Lambda / Step Functions targets
         self._sync()
         self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
+        moto_hooks.install(None)
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=5)
