@@ -172,3 +172,26 @@ def test_nat_group_has_an_instance_and_its_launch_hook(cloud: RunningCloud) -> N
     status = cloud.status()["parts"]["autoscaling"]["groups"][group]
     assert status["replacement_seconds"] == 120 and status["launch_hooks"] == ["nat-launch"]
     assert status["instances"][0]["az"].startswith(cloud.region)
+
+
+def test_launches_balance_over_azs_and_avoid_an_unavailable_one(cloud: RunningCloud) -> None:
+    asg, ec2 = cloud.client("autoscaling"), cloud.client("ec2")
+    subnets = cloud.status()["resources"]["subnets"]["public"]  # {az: subnet}
+    ec2.create_launch_template(LaunchTemplateName="t-asg-az-lt", LaunchTemplateData={
+        "ImageId": "ami-12c6146b", "InstanceType": "t3.micro"})
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName="t-asg-az", MinSize=2, MaxSize=2, DesiredCapacity=2,
+        LaunchTemplate={"LaunchTemplateName": "t-asg-az-lt", "Version": "$Latest"},
+        VPCZoneIdentifier=",".join(subnets.values()))
+    try:
+        by_az = {i["AvailabilityZone"]: i["InstanceId"] for i in _instances(cloud, "t-asg-az")}
+        assert set(by_az) == set(subnets)  # one per AZ, not both in the first subnet
+        lost_az, kept_az = sorted(subnets)
+        cloud.control("/autoscaling/unavailable-azs", {"unavailable": [lost_az]})
+        asg.terminate_instance_in_auto_scaling_group(InstanceId=by_az[lost_az],
+                                                     ShouldDecrementDesiredCapacity=False)
+        zones = sorted(i["AvailabilityZone"] for i in _instances(cloud, "t-asg-az"))
+        assert zones == [kept_az, kept_az]
+    finally:
+        cloud.control("/autoscaling/unavailable-azs", {"unavailable": []})
+        asg.delete_auto_scaling_group(AutoScalingGroupName="t-asg-az", ForceDelete=True)

@@ -47,6 +47,8 @@ class AutoScalingController:
         self.lock = threading.RLock()
         self.replacement_due: dict[str, float] = {}
         self.history: deque[dict[str, Any]] = deque(maxlen=HISTORY)
+        # AZs a fault has taken away: launches avoid them while another AZ is left.
+        self.unavailable_azs: set[str] = set()
 
     # -- moto side --------------------------------------------------------------------------
     def backend(self) -> Any:
@@ -91,6 +93,20 @@ class AutoScalingController:
             group.set_desired_capacity(group.desired_capacity)
             self.backend().update_attached_elbs(name)
 
+    def pick_subnet(self, group: Any, subnets: list[str]) -> str:
+        """AWS balances a group over its AZs: the available AZ with the fewest instances."""
+        ec2 = self.backend().ec2_backend
+        zone = {sid: ec2.get_subnet(sid).availability_zone for sid in subnets}
+        usable = [sid for sid in subnets if zone[sid] not in self.unavailable_azs] or subnets
+        load = {sid: sum(1 for s in group.instance_states if s.availability_zone == zone[sid])
+                for sid in usable}
+        return min(usable, key=lambda sid: load[sid])  # ties: the first listed
+
+    def set_unavailable_azs(self, body: dict[str, Any]) -> tuple[int, Any]:
+        """Control route: ``{"unavailable": ["eu-central-1a"]}`` (a fault injector's AZ loss)."""
+        self.unavailable_azs = set(body.get("unavailable", []))
+        return 200, {"unavailable": sorted(self.unavailable_azs)}
+
     # -- lifecycle hooks --------------------------------------------------------------------
     def launch_hooks(self, group: str) -> list[Any]:
         return [h for h in self.backend().lifecycle_hooks.values()
@@ -117,11 +133,21 @@ class AutoScalingController:
         the local stand-in for a rule wiring it to that Lambda. With neither, the action runs
         into its heartbeat timeout, as in AWS."""
         event = lifecycle_event(action, group_arn, now, self.ctx.account_id, self.ctx.region)
-        # On the timer thread: this may run inside a moto request.
-        self.timers.at(now, lambda: self._publish(event))
+        # On the timer thread: this runs inside a moto request, which must not call back.
+        self.timers.at(now, lambda: self._deliver(action, event))
+
+    def _deliver(self, action: LifecycleAction, event: dict[str, Any]) -> None:
+        self._publish(event)
         fn = target_lambda(action.metadata)
-        if fn:
-            self.invoker.invoke_async(fn, event)
+        if not fn:
+            return
+        try:  # a missing function is reported now, not after the async retries
+            self.ctx.client("lambda").get_function(FunctionName=fn)
+        except Exception as exc:
+            self._record("hook-target-missing", action.group, action.instance_id,
+                         hook=action.hook, target=fn, error=type(exc).__name__)
+            return
+        self.invoker.invoke_async(fn, event)
 
     def _publish(self, event: dict[str, Any]) -> None:
         self.ctx.client("events").put_events(Entries=[{
@@ -187,6 +213,6 @@ class AutoScalingController:
                                    "health": s.health_status} for s in g.instance_states],
                     "launch_hooks": [h.name for h in self.launch_hooks(name)],
                 }
-            return {"groups": groups,
+            return {"groups": groups, "unavailable_azs": sorted(self.unavailable_azs),
                     "pending_actions": [a.describe() for a in self.actions.by_token.values()],
                     "history": list(self.history)}

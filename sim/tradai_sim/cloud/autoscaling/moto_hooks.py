@@ -50,12 +50,26 @@ def notify_terminate_instances(original: Callable[..., Any]) -> Callable[..., An
 
 
 def replace_autoscaling_group_instances(original: Callable[..., Any]) -> Callable[..., Any]:
-    """Every launch of a group passes here: hand the new instances to the lifecycle hooks."""
+    """Every launch of a group passes here: place each new instance in the group's least-used
+    available AZ (moto always takes the first subnet), then hand it to the lifecycle hooks."""
 
     def replace_autoscaling_group_instances(self: Any, count_needed: int,
                                             propagated_tags: dict[str, str]) -> None:
         before = {id(s) for s in self.instance_states}
-        original(self, count_needed, propagated_tags)
+        subnets = [s for s in (self.vpc_zone_identifier or "").split(",") if s]
+        if _controller is None or len(subnets) < 2:
+            original(self, count_needed, propagated_tags)
+        else:
+            listed = self.vpc_zone_identifier
+            try:
+                for _ in range(count_needed):
+                    first = _controller.pick_subnet(self, subnets)
+                    # moto launches into the first subnet of the list
+                    self.vpc_zone_identifier = ",".join(
+                        [first, *[s for s in subnets if s != first]])
+                    original(self, 1, dict(propagated_tags))
+            finally:
+                self.vpc_zone_identifier = listed
         if _controller is not None:
             _controller.launched(self, [s for s in self.instance_states if id(s) not in before])
 

@@ -14,6 +14,7 @@ class AutoScalingPart:
 
     def __init__(self, ctx: CloudContext, invoker: Any) -> None:
         self.controller = AutoScalingController(ctx, invoker)
+        ctx.control_routes["/autoscaling/unavailable-azs"] = self.controller.set_unavailable_azs
 
     def start(self) -> None:
         self.controller.timers.start()
