@@ -71,23 +71,32 @@ def definition(flaky_arn: str, cluster: str, task_def: str, subnets: list[str],
 
 
 @pytest.fixture(scope="module")
-def workflow(cloud: RunningCloud, tmp_path_factory: pytest.TempPathFactory) -> str:
-    state_dir = tmp_path_factory.mktemp("flaky")
-    flaky = deploy_lambda(cloud, "t-sfn-flaky", FLAKY,
-                          environment={"STATE_DIR": str(state_dir), "FAIL_TIMES": "2"})
-    res = cloud.status()["resources"]
-    task_def = cloud.client("ecs").register_task_definition(
+def job_definition(cloud: RunningCloud) -> str:
+    return str(cloud.client("ecs").register_task_definition(
         family="t-sfn-job", networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
         cpu="256", memory="512", containerDefinitions=[{
             "name": "job", "image": "test:local", "essential": True, "memory": 128,
             "command": ["python", "-c", textwrap.dedent(JOB)]}],
-    )["taskDefinition"]["taskDefinitionArn"]
-    asl = definition(flaky, res["cluster_arn"], task_def,
+    )["taskDefinition"]["taskDefinitionArn"])
+
+
+@pytest.fixture(scope="module")
+def role(cloud: RunningCloud) -> str:
+    return str(cloud.client("iam").create_role(
+        RoleName="t-sfn-role", AssumeRolePolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": []}))["Role"]["Arn"])
+
+
+@pytest.fixture(scope="module")
+def workflow(cloud: RunningCloud, tmp_path_factory: pytest.TempPathFactory,
+             job_definition: str, role: str) -> str:
+    state_dir = tmp_path_factory.mktemp("flaky")
+    flaky = deploy_lambda(cloud, "t-sfn-flaky", FLAKY,
+                          environment={"STATE_DIR": str(state_dir), "FAIL_TIMES": "2"})
+    res = cloud.status()["resources"]
+    asl = definition(flaky, res["cluster_arn"], job_definition,
                      list(res["subnets"]["private"].values()),
                      res["security_groups"]["strategy-tasks"])
-    role = cloud.client("iam").create_role(
-        RoleName="t-sfn-role", AssumeRolePolicyDocument=json.dumps(
-            {"Version": "2012-10-17", "Statement": []}))["Role"]["Arn"]
     return str(cloud.client("stepfunctions").create_state_machine(
         name="t-sfn-workflow", definition=json.dumps(asl), roleArn=role,
         type="STANDARD")["stateMachineArn"])
@@ -131,14 +140,35 @@ def test_non_zero_exit_takes_the_catch_path(cloud: RunningCloud, workflow: str) 
     assert next(t for t in ecs if t["task_arn"] == task["TaskArn"])["exit_code"] == 3
 
 
-def test_state_overhead(cloud: RunningCloud) -> None:
+def test_run_task_sync_output_is_the_task_description(cloud: RunningCloud, job_definition: str,
+                                                      role: str) -> None:
+    res = cloud.status()["resources"]
+    asl = {"StartAt": "Run", "States": {"Run": {
+        "Type": "Task", "Resource": "arn:aws:states:::ecs:runTask.sync", "End": True,
+        "Parameters": {
+            "Cluster": res["cluster"], "TaskDefinition": job_definition, "LaunchType": "FARGATE",
+            "NetworkConfiguration": {"AwsvpcConfiguration": {
+                "Subnets": list(res["subnets"]["private"].values()),
+                "SecurityGroups": [res["security_groups"]["strategy-tasks"]]}},
+            "Overrides": {"ContainerOverrides": [{"Name": "job", "Environment": [
+                {"Name": "EXIT_CODE", "Value": "0"}]}]}}}}}
+    machine = cloud.client("stepfunctions").create_state_machine(
+        name="t-sfn-plain-run", definition=json.dumps(asl), roleArn=role)["stateMachineArn"]
+    done = execute(cloud, machine, {})
+    assert done["status"] == "SUCCEEDED"
+    task = json.loads(done["output"])
+    assert task["LastStatus"] == "STOPPED" and task["StartedBy"] == "AWS Step Functions"
+    assert isinstance(task["StoppedAt"], int)  # epoch milliseconds, as AWS gives them
+
+
+def test_state_overhead(cloud: RunningCloud, role: str) -> None:
     """A chain of Pass states: what the interpreter costs per state (a figure, loosely bound)."""
     states = {f"S{i}": {"Type": "Pass", "Next": f"S{i + 1}"} for i in range(20)}
     states["S20"] = {"Type": "Succeed"}
     sfn = cloud.client("stepfunctions")
     machine = sfn.create_state_machine(
         name="t-sfn-passes", definition=json.dumps({"StartAt": "S0", "States": states}),
-        roleArn="arn:aws:iam::123456789012:role/t-sfn-role")["stateMachineArn"]
+        roleArn=role)["stateMachineArn"]
     started = time.time()
     done = execute(cloud, machine, {})
     per_state_ms = (time.time() - started) / 21 * 1000

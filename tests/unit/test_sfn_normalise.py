@@ -72,6 +72,17 @@ def test_describe_tasks_response_becomes_pascal_case() -> None:
                         "Failures": []}
 
 
+def test_timestamps_become_epoch_milliseconds() -> None:
+    from datetime import UTC, datetime
+
+    response = {"tasks": [{"taskArn": "arn:t", "createdAt": datetime(2026, 1, 1, tzinfo=UTC),
+                           "containers": [{"name": "c"}]}]}
+    _state(StateTaskServiceEcs, "ecs", "runTask")._normalise_response(
+        response, service_action_name="describe_tasks")
+    assert response["Tasks"][0]["CreatedAt"] == 1767225600000
+    json.dumps(response)  # the execution's output must be JSON
+
+
 def test_lambda_subclass_still_casts_the_payload_first() -> None:
     params = {"FunctionName": "f", "Payload": {"a": 1}}
     _state(StateTaskServiceLambda, "lambda", "invoke")._normalise_parameters(params)
@@ -100,7 +111,7 @@ def test_run_task_sync_fails_unless_the_essential_container_exited_0(
     ("$.Containers[0].ExitCode", 0),  # AWS: one value; moto alone gives [0]
     ("$.Containers[*].ExitCode", [0, 5]),
     ("$.Containers[0:1]", [{"ExitCode": 0}]),
-    ("$.P[?(@.Name==x)].Value", ["v"]),
+    ("$.P[?(@.Name=='x')].Value", ["v"]),
     ("$.a.b", [1, 2]),
 ])
 def test_definite_paths_yield_one_value(path: str, expected: Any) -> None:

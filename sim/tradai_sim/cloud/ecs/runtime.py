@@ -22,6 +22,7 @@ from tradai_sim.cloud.ecs.models import (
     STOPPED,
     STOPPING,
     TASK_FAILED_TO_START,
+    USER_INITIATED,
     Placement,
     TaskRecord,
 )
@@ -168,6 +169,7 @@ class EcsRuntime:
         """Stop every task process; nothing of the stack may outlive the cloud process."""
         live = [r for r in list(self.tasks.values()) if r.last_status != STOPPED]
         for r in live:
+            r.stop_code, r.stopped_reason = USER_INITIATED, "The local cloud is shutting down"
             if r.pid is not None:
                 process.signal_group(r.pid, signal.SIGTERM)
         for r in live:

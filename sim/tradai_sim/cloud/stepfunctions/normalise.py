@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from datetime import datetime
 from typing import Any
 
 import botocore.session
@@ -82,3 +83,17 @@ def normalise_response(
     op = _operation(self, boto_service_name, service_action_name)
     if op is not None and op.output_shape is not None:
         self._from_boto_response(response, op.output_shape)
+    _timestamps_to_epoch_millis(response)
+
+
+def _timestamps_to_epoch_millis(value: Any) -> Any:
+    """botocore parses timestamps into datetimes, which the execution's JSON output cannot
+    hold (moto's DescribeExecution fails with a 500); AWS gives epoch milliseconds."""
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            value[k] = _timestamps_to_epoch_millis(v)
+    elif isinstance(value, list):
+        value[:] = [_timestamps_to_epoch_millis(v) for v in value]
+    return value
