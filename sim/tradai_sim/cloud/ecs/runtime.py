@@ -186,7 +186,7 @@ class EcsRuntime:
         return [r for r in list(self.tasks.values()) if r.group == group]
 
     def snapshot(self) -> list[dict[str, Any]]:
-        return [r.status() for r in sorted(self.tasks.values(), key=lambda r: r.created_at)]
+        return [r.status() for r in sorted(list(self.tasks.values()), key=lambda r: r.created_at)]
 
     def _publish(self, record: TaskRecord) -> None:
         for fn in [self.sink, *self.listeners]:
