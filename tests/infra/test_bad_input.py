@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from unittest.mock import patch
 
+import pulumi
 import pytest
 import yaml
 
@@ -66,10 +68,20 @@ def _replace(entries: list, name: str, **update: Any) -> list:
 def _deploy_fails(topo: Topology, settings: Any, error: type[Exception], message: str) -> None:
     from tradai_infra.program import deploy
 
+    # Registration reaches the mocks asynchronously, so record constructor calls directly.
+    declared: list[str] = []
+    original = pulumi.Resource.__init__
+
+    def recording_init(self: pulumi.Resource, t: str, name: str, *args: Any, **kw: Any) -> None:
+        if t != "pulumi:pulumi:Stack":  # the runtime's root resource, not the program's
+            declared.append(f"{t} {name}")
+        original(self, t, name, *args, **kw)
+
     mocks = RecordingMocks()
-    with pytest.raises(error, match=message):
+    with patch.object(pulumi.Resource, "__init__", recording_init), \
+            pytest.raises(error, match=message):
         run_program(lambda: deploy(settings, topo), mocks)
-    assert mocks.resources == [], "resources were declared before the error"
+    assert declared == [] and mocks.resources == [], "resources were declared before the error"
 
 
 def test_unknown_trigger_type_names_the_lambda(topo: Topology, settings: Any):

@@ -152,3 +152,53 @@ def test_database_nacl_admits_only_postgres_from_private_subnets(deployed: Deplo
     private = {az.private for az in deployed.topo.network.azs}
     assert {(r["cidrBlock"], r["fromPort"], r["toPort"]) for r in acl["ingress"]} == \
         {(c, 5432, 5432) for c in private}
+
+
+def _lambda_actions(deployed: Deployed) -> dict[str, dict[str, set[str]]]:
+    """Per Lambda: action -> the resources it may act on."""
+    out: dict[str, dict[str, set[str]]] = {}
+    roles = deployed.of_type("aws:iam/role:Role")
+    for spec in deployed.topo.lambdas:
+        fn = deployed.one("aws:lambda/function:Function", deployed.name(spec.name))
+        [role] = [r for r in roles if f"arn:aws:mock:aws:iam/role:Role/{r.name}"
+                  == fn.inputs["role"]]
+        actions: dict[str, set[str]] = {}
+        for stmt in deployed.role_policy(role)["Statement"]:
+            for action in _as_list(stmt["Action"]):
+                actions.setdefault(action, set()).update(_as_list(stmt["Resource"]))
+        out[spec.name] = actions
+    return out
+
+
+def test_powerful_lambda_actions_belong_to_the_functions_that_need_them(deployed: Deployed):
+    """Stated independently of tradai_infra.permissions, from the architecture's data flows."""
+    acts = _lambda_actions(deployed)
+
+    def holders(action: str) -> dict[str, set[str]]:
+        return {n: a[action] for n, a in acts.items() if action in a}
+
+    def queue(n: str) -> str:
+        return deployed.one("aws:sqs/queue:Queue", deployed.name(n)).arn
+
+    def machine(n: str) -> str:
+        return f"arn:aws:states:eu-central-1:123456789012:stateMachine:{deployed.name(n)}"
+
+    assert holders("states:StartExecution") == {
+        "backtest-consumer": {machine("backtest-workflow")},
+        "sqs-consumer": {machine("retraining-workflow")},
+    }
+    assert holders("sqs:SendMessage") == {
+        "retraining-scheduler": {queue("retraining-queue.fifo")}}
+    assert holders("sqs:DeleteMessage") == {
+        "backtest-consumer": {queue("backtest-queue.fifo")},
+        "sqs-consumer": {queue("retraining-queue.fifo")},
+    }
+    assert set(holders("ecs:StopTask")) == {"orphan-scanner", "cleanup-resources"}
+    assert set(holders("ec2:ReplaceRoute")) == {"update-nat-routes"}
+    assert set(holders("autoscaling:CompleteLifecycleAction")) == {"update-nat-routes"}
+    assert set(holders("secretsmanager:GetSecretValue")) <= {
+        "drift-monitor", "validate-strategy", "notify-completion", "compare-models",
+        "promote-model", "model-rollback"}
+    # Functions outside the VPC must not hold ENI permissions they do not need.
+    assert {n for n in holders("ec2:CreateNetworkInterface")} == \
+        {f.name for f in deployed.topo.lambdas if f.in_vpc}
