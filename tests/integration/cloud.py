@@ -32,7 +32,7 @@ def free_port() -> int:
 class RunningCloud:
     endpoint: str
     state_dir: Path
-    proc: subprocess.Popen[bytes]
+    proc: subprocess.Popen[bytes] | None  # None: started by the launcher, stopped by it
     time_scale: float
     region: str = "eu-central-1"
     env: str = "local"
@@ -54,6 +54,8 @@ class RunningCloud:
         return r.json()
 
     def stop(self) -> None:
+        if self.proc is None:
+            return
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):

@@ -163,12 +163,16 @@ def test_heartbeat_and_explicit_abandon(cloud: RunningCloud, group_factory: Any)
 
 def test_nat_group_has_an_instance_and_its_launch_hook(cloud: RunningCloud) -> None:
     group = cloud.name("nat-asg")
-    assert _in_service(cloud, group)
+    assert wait_for(lambda: _in_service(cloud, group), timeout=30)
     hooks = cloud.client("autoscaling").describe_lifecycle_hooks(AutoScalingGroupName=group)[
         "LifecycleHooks"]
     assert [h["LifecycleHookName"] for h in hooks] == ["nat-launch"]
-    assert json.loads(hooks[0]["NotificationMetadata"]) == {
-        "target_lambda": cloud.name("update-nat-routes")}
+    # As in AWS: an EventBridge rule routes the hook's launch event to update-nat-routes.
+    events = cloud.client("events")
+    rule = events.describe_rule(Name=cloud.name("nat-launch-hook"))
+    assert json.loads(rule["EventPattern"])["detail"]["AutoScalingGroupName"] == [group]
+    targets = events.list_targets_by_rule(Rule=cloud.name("nat-launch-hook"))["Targets"]
+    assert [t["Arn"].rsplit(":", 1)[1] for t in targets] == [cloud.name("update-nat-routes")]
     status = cloud.status()["parts"]["autoscaling"]["groups"][group]
     assert status["replacement_seconds"] == 120 and status["launch_hooks"] == ["nat-launch"]
     assert status["instances"][0]["az"].startswith(cloud.region)

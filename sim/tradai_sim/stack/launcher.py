@@ -152,8 +152,12 @@ def stop(state_dir: Path) -> bool:
             time.sleep(0.1)
         _kill_group(rec.pid, signal.SIGKILL)
     # The cloud stops its children itself; anything it could not reap goes now.
-    for pid in _leftover_children(state_dir):
+    leftovers = _leftover_children(state_dir)
+    for pid in leftovers:
         _kill_group(pid, signal.SIGKILL)
+    deadline = time.time() + 5
+    while any(pid_alive(p) for p in leftovers) and time.time() < deadline:
+        time.sleep(0.05)
     for name in (STACK_FILE, CHILDREN_FILE):
         with contextlib.suppress(FileNotFoundError):
             (state_dir / name).unlink()

@@ -19,6 +19,8 @@ def stack_status(rec: StackRecord, topology: Topology) -> dict[str, Any]:
         "port": rec.port, "az": None, "health": "healthy" if cloud.get("ready") else "starting",
     }]
     for task in parts.get("ecs", {}).get("tasks", []):
+        if task.get("last_status") == "STOPPED":
+            continue
         processes.append({
             "name": task.get("group") or task.get("task_arn"), "kind": "ecs-task",
             "pid": task.get("pid"), "port": task.get("port"), "az": task.get("az"),

@@ -169,10 +169,9 @@ class Bootstrap:
                 LifecycleHookName=hook.name, AutoScalingGroupName=group,
                 LifecycleTransition=hook.transition,
                 HeartbeatTimeout=hook.heartbeat_timeout, DefaultResult=hook.default_result,
-                NotificationMetadata=json.dumps({"target_lambda": self.ctx.name(
-                    hook.target_lambda)}),
             )
             self._count("autoscaling:lifecycle-hook")
+        self._hook_rule(group)
         self.ctx.resources["nat_asg"] = group
         # Private route tables send internet traffic to the NAT instance.
         instances = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])[
@@ -187,6 +186,23 @@ class Bootstrap:
                 if not any(r.get("DestinationCidrBlock") == "0.0.0.0/0" for r in routes):
                     ec2.create_route(RouteTableId=rt_id, DestinationCidrBlock="0.0.0.0/0",
                                      InstanceId=nat_instance)
+
+    def _hook_rule(self, group: str) -> None:
+        """As in AWS (and the Pulumi program): EventBridge routes the hook's lifecycle action
+        event to its target Lambda."""
+        hook = self.t.network.nat.lifecycle_hook
+        events = self.ctx.client("events")
+        name = self.ctx.name(f"{hook.name}-hook")
+        if name in {r["Name"] for r in events.list_rules(NamePrefix=name)["Rules"]}:
+            return
+        detail_type = ("EC2 Instance-launch Lifecycle Action" if hook.transition.endswith(
+            "LAUNCHING") else "EC2 Instance-terminate Lifecycle Action")
+        events.put_rule(Name=name, State="ENABLED", EventPattern=json.dumps({
+            "source": ["aws.autoscaling"], "detail-type": [detail_type],
+            "detail": {"AutoScalingGroupName": [group], "LifecycleHookName": [hook.name]}}))
+        events.put_targets(Rule=name, Targets=[{
+            "Id": hook.target_lambda, "Arn": self._function_arn(hook.target_lambda)}])
+        self._count("events:rule")
 
     # -- storage and messaging ----------------------------------------------------------------
     def storage(self) -> None:
@@ -358,8 +374,14 @@ class Bootstrap:
         lam = self.ctx.client("lambda")
         have = {f["FunctionName"] for p in lam.get_paginator("list_functions").paginate()
                 for f in p["Functions"]}
+        # The same variables the Pulumi program sets (infra/tradai_infra/functions.py).
+        private_rts = [rt for name, rt in self.ctx.resources["route_tables"].items()
+                       if "private-rt" in name]
         env = {
             "TRADAI_ENV": self.ctx.env,
+            "TRADAI_PROJECT": self.t.project,
+            "TRADAI_CLUSTER": self.ctx.name(self.t.cluster),
+            "TRADAI_PRIVATE_ROUTE_TABLES": json.dumps(private_rts),
             **{f"TRADAI_QUEUE_{_env_key(k)}": v
                for k, v in self.ctx.resources["queues"]["urls"].items()},
             **{f"TRADAI_TABLE_{_env_key(k)}": v for k, v in self.ctx.resources["tables"].items()},

@@ -85,6 +85,7 @@ class EcsRuntime:
         try:
             launch = self._container_launch(record, definition, req.overrides)
             record.proc = process.start(launch)
+            self.ctx.register_child(record.proc.pid)
         except Exception as exc:  # a bad command is the task's failure, not RunTask's
             log.warning("task %s failed to start: %s", record.short_id, exc)
             self._stopped(record, None, TASK_FAILED_TO_START,

@@ -1,0 +1,1 @@
+"""Network operations the platform performs at run time (NAT route repair)."""

@@ -1,0 +1,31 @@
+"""``down`` leaves nothing running, even when the cloud process itself was killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from tests.integration.cloud import RunningCloud, deploy_lambda, free_port, wait_for
+from tradai_sim.stack import launcher
+from tradai_sim.stack.state import pid_alive
+
+
+def test_down_reaps_workers_of_a_killed_cloud(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    rec = launcher.start(state, free_port(), time_scale=20.0)
+    try:
+        cloud = RunningCloud(rec.endpoint, state, None, 20.0)
+        deploy_lambda(cloud, "t-reap", "def handler(e, c):\n    return 1\n")
+        cloud.client("lambda").invoke(FunctionName="t-reap", Payload=b"{}")
+        workers = wait_for(lambda: cloud.status()["parts"]["lambda"]["warm_environments"])
+        assert workers == {"t-reap": 1}
+        children = [int(x) for x in (state / "children.pids").read_text().split()]
+        assert children and all(pid_alive(p) for p in children)
+
+        os.kill(rec.pid, signal.SIGKILL)  # the cloud dies without cleaning up
+        wait_for(lambda: not pid_alive(rec.pid), timeout=10)
+        assert any(pid_alive(p) for p in children)
+    finally:
+        launcher.stop(state)
+    assert not any(pid_alive(p) for p in children)
