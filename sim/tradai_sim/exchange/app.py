@@ -1,0 +1,260 @@
+"""The request pipeline, independent of the HTTP transport.
+
+Order per market-data request: count it, refuse it if it bypassed the NAT (optional), add
+latency, apply faults (outage, 5xx burst, forced 429), route, charge its weight against the
+per-minute budget (429 + ``Retry-After`` over budget), serve. ``/_admin/*`` is never charged,
+faulted or counted: drills and tests use it to steer the exchange and to count calls.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from tradai.clock import Clock, default_clock
+from tradai_sim.exchange.api import ApiError, SpotApi
+from tradai_sim.exchange.faults import FaultError, Faults
+from tradai_sim.exchange.market import Market
+from tradai_sim.exchange.ratelimit import BINANCE_WEIGHT_PER_MINUTE, WeightLimiter
+
+try:  # orjson (a Freqtrade dependency) is ~5x faster for kline pages; json is the fallback
+    import orjson
+
+    def _dumps(body: Any) -> bytes:
+        return orjson.dumps(body)
+except ImportError:  # pragma: no cover
+
+    def _dumps(body: Any) -> bytes:
+        return json.dumps(body, separators=(",", ":")).encode()
+
+
+JSON_TYPE = "application/json;charset=UTF-8"
+TEXT_TYPE = "text/plain;charset=UTF-8"
+NAT_HEADER = "X-Tradai-Nat"
+_REASONS = {
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    close: bool = False  # drop the connection without answering (outage_mode "close")
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(status, _dumps(body), {"Content-Type": JSON_TYPE, **(headers or {})})
+
+
+def _text(status: int, text: str) -> Response:
+    return Response(status, text.encode(), {"Content-Type": TEXT_TYPE})
+
+
+class Stats:
+    """Requests seen per path, per status and per NAT header value (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.paths: Counter[str] = Counter()
+            self.statuses: Counter[int] = Counter()
+            self.via: Counter[str] = Counter()
+
+    def seen(self, path: str, via: str | None) -> None:
+        with self._lock:
+            self.paths[path] += 1
+            if via:
+                self.via[via] += 1
+
+    def answered(self, status: int) -> None:
+        with self._lock:
+            self.statuses[status] += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "total": sum(self.paths.values()),
+                "paths": dict(self.paths),
+                "statuses": {str(k): v for k, v in self.statuses.items()},
+                "via": dict(self.via),
+            }
+
+
+class ExchangeApp:
+    """Everything the exchange answers, given (method, path, query, headers, body)."""
+
+    def __init__(
+        self,
+        market: Market,
+        clock: Clock | None = None,
+        weight_per_minute: int | None = BINANCE_WEIGHT_PER_MINUTE,
+        require_header: str | None = None,
+    ) -> None:
+        self.market = market
+        self.clock = clock or default_clock()
+        self.default_weight_per_minute = weight_per_minute
+        self.limiter = WeightLimiter(weight_per_minute)
+        self.faults = Faults()
+        self.stats = Stats()
+        self.require_header = require_header
+        self.api = SpotApi(market, lambda: self.limiter.weight_per_minute)
+
+    def now_s(self) -> float:
+        return self.clock.now()
+
+    def handle(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        headers: dict[str, str],
+        body: bytes = b"",
+    ) -> Response:
+        if path.startswith("/_admin/"):
+            return self._admin(method, path, body)
+        via = headers.get(self.require_header.lower()) if self.require_header else None
+        self.stats.seen(path, via)
+        response = self._market_data(method, path, params, via)
+        self.stats.answered(0 if response.close else response.status)
+        return response
+
+    # -- market data ----------------------------------------------------------------------
+
+    def _market_data(
+        self, method: str, path: str, params: dict[str, str], via: str | None
+    ) -> Response:
+        if self.require_header and not via:
+            return _text(
+                403,
+                f"Forbidden: no {self.require_header} header; requests must "
+                "reach the exchange through a NAT instance",
+            )
+        latency = self.faults.latency_ms
+        if latency > 0:
+            time.sleep(latency / 1000.0)  # wall time: what the client's socket experiences
+        now_s = self.now_s()
+        verdict = self.faults.verdict(now_s)
+        if verdict.action == "close":
+            return Response(0, close=True)
+        if verdict.action == "status":
+            return _text(verdict.status, _REASONS.get(verdict.status, "Server Error"))
+        if verdict.action == "429":
+            retry = verdict.retry_after_fixed
+            if retry is None:
+                retry = self._wall_seconds(verdict.retry_after_s)
+            return self._too_many(retry, self.limiter.used(now_s))
+        route = self.api.routes.get(path)
+        if route is None or method != "GET":
+            return _text(404, "Not Found")
+        try:
+            weight = route.weight(params)
+        except ApiError:
+            weight = 1
+        charge = self.limiter.charge(weight, now_s)
+        if not charge.allowed:
+            return self._too_many(self._wall_seconds(charge.retry_after_s), charge.used)
+        used = {"x-mbx-used-weight": str(charge.used), "x-mbx-used-weight-1m": str(charge.used)}
+        now_ms = int(now_s * 1000)
+        try:
+            return _json(200, route.serve(params, now_ms), used)
+        except ApiError as e:
+            return _json(e.status, e.body(), used)
+
+    def _wall_seconds(self, sim_seconds: float) -> int:
+        return max(1, math.ceil(self.clock.to_wall(sim_seconds)))
+
+    def _too_many(self, retry_after: int, used: int) -> Response:
+        limit = self.limiter.weight_per_minute or BINANCE_WEIGHT_PER_MINUTE
+        msg = (
+            f"Too much request weight used; current limit is {limit} request weight per "
+            "1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API."
+        )
+        return _json(
+            429,
+            {"code": -1003, "msg": msg},
+            {
+                "Retry-After": str(retry_after),
+                "x-mbx-used-weight": str(used),
+                "x-mbx-used-weight-1m": str(used),
+            },
+        )
+
+    # -- admin ----------------------------------------------------------------------------
+
+    def fault_state(self) -> dict[str, Any]:
+        now_s = self.now_s()
+        state = self.faults.snapshot(now_s)
+        state["rate_limit"] = {
+            "weight_per_minute": self.limiter.weight_per_minute,
+            "used": self.limiter.used(now_s),
+        }
+        return state
+
+    def set_faults(self, body: dict[str, Any]) -> None:
+        """Apply a fault request (see module ``faults``), plus ``rate_limit``."""
+        if "rate_limit" in body:
+            rl = body["rate_limit"] or {}
+            if not isinstance(rl, dict):
+                raise FaultError("rate_limit must be an object {weight_per_minute}")
+            limit = rl.get("weight_per_minute", self.default_weight_per_minute)
+            if limit is not None and (not isinstance(limit, int) or limit < 1):
+                raise FaultError("rate_limit.weight_per_minute must be an integer >= 1 or null")
+            self.limiter.reset(limit)
+        self.faults.update(body, self.now_s())
+
+    def reset(self) -> None:
+        self.faults.reset()
+        self.stats.reset()
+        self.limiter.reset(self.default_weight_per_minute)
+
+    def _admin(self, method: str, path: str, body: bytes) -> Response:
+        if path == "/_admin/faults" and method == "GET":
+            return _json(200, self.fault_state())
+        if path == "/_admin/faults" and method == "POST":
+            try:
+                parsed = json.loads(body or b"{}")
+                if not isinstance(parsed, dict):
+                    raise FaultError("body must be a JSON object")
+                self.set_faults(parsed)
+            except (ValueError, FaultError) as e:
+                return _json(400, {"error": str(e)})
+            return _json(200, self.fault_state())
+        if path == "/_admin/reset" and method == "POST":
+            self.reset()
+            return _json(200, self.fault_state())
+        if path == "/_admin/stats" and method == "GET":
+            return _json(200, self.stats.snapshot())
+        if path == "/_admin/health" and method == "GET":
+            return _json(
+                200,
+                {
+                    "ok": True,
+                    "seed": self.market.seed,
+                    "pairs": self.market.pairs,
+                    "now_ms": int(self.now_s() * 1000),
+                    "require_header": self.require_header,
+                },
+            )
+        return _json(404, {"error": f"no admin route {method} {path}"})
+
+
+def make_app(
+    market: Market,
+    clock: Clock | None = None,
+    weight_per_minute: int | None = BINANCE_WEIGHT_PER_MINUTE,
+    require_header: str | None = None,
+) -> ExchangeApp:
+    return ExchangeApp(market, clock, weight_per_minute, require_header)
