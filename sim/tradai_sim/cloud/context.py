@@ -45,6 +45,10 @@ class CloudContext:
     def account_id(self) -> str:
         return ACCOUNT_ID
 
+    def publish_endpoint(self, name: str, url: str) -> None:
+        """Make a URL visible in ``tradai-sim status`` under ``endpoints.<name>``."""
+        self.resources.setdefault("endpoints", {})[name] = url
+
     @property
     def log_dir(self) -> Path:
         d = self.state_dir / "logs"

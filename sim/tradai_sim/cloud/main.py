@@ -57,21 +57,40 @@ def build_parts(ctx: CloudContext) -> list[Part]:
     return parts
 
 
-def _optional_parts(ctx: CloudContext, invoker: Any) -> list[Part]:
-    """Parts that live in their own folders; each module exposes ``make_part(ctx, invoker)``."""
+# Parts that live in their own folders, in start order: "the internet" before the ECS services
+# that reach it, the edge last. Each module exposes ``make_part(ctx, invoker)`` and may expose
+# ``prepare(ctx)``, run before the bootstrap (e.g. to publish an endpoint that task
+# definitions carry in their environment).
+OPTIONAL_PARTS = (
+    "tradai_sim.cloud.internet.part", "tradai_sim.cloud.ecs.part",
+    "tradai_sim.cloud.scheduler.part", "tradai_sim.cloud.dynamodb_ttl.part",
+    "tradai_sim.cloud.autoscaling.part", "tradai_sim.cloud.edge.part",
+    "tradai_sim.cloud.seed.part",
+)
+
+
+def _optional_modules() -> list[Any]:
     import importlib
 
     found = []
-    for module in ("tradai_sim.cloud.ecs.part", "tradai_sim.cloud.scheduler.part",
-                   "tradai_sim.cloud.dynamodb_ttl.part", "tradai_sim.cloud.autoscaling.part"):
+    for module in OPTIONAL_PARTS:
         try:
-            mod = importlib.import_module(module)
+            found.append(importlib.import_module(module))
         except ModuleNotFoundError as exc:
             if exc.name and module.startswith(exc.name):
                 continue
             raise
-        found.append(mod.make_part(ctx, invoker))
     return found
+
+
+def prepare_parts(ctx: CloudContext) -> None:
+    for mod in _optional_modules():
+        if hasattr(mod, "prepare"):
+            mod.prepare(ctx)
+
+
+def _optional_parts(ctx: CloudContext, invoker: Any) -> list[Part]:
+    return [mod.make_part(ctx, invoker) for mod in _optional_modules()]
 
 
 class Cloud:
@@ -160,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from tradai_sim.cloud.bootstrap.resources import Bootstrap
 
+        prepare_parts(ctx)
         boot = Bootstrap(ctx, progress)
         boot.run()
         cloud.resources_created = boot.created

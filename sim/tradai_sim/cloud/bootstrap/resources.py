@@ -370,14 +370,13 @@ class Bootstrap:
         return (f"arn:aws:lambda:{self.ctx.region}:{self.ctx.account_id}:function:"
                 f"{self.ctx.name(logical)}")
 
-    def lambdas(self) -> None:
-        lam = self.ctx.client("lambda")
-        have = {f["FunctionName"] for p in lam.get_paginator("list_functions").paginate()
-                for f in p["Functions"]}
-        # The same variables the Pulumi program sets (infra/tradai_infra/functions.py).
+    def _environment(self) -> dict[str, str]:
+        """What functions and tasks are told about the deployment: the same variables the
+        Pulumi program sets (infra/tradai_infra/functions.py), plus ``task_env`` entries that
+        harness parts publish in ``prepare`` (e.g. where "the internet's" exchange is)."""
         private_rts = [rt for name, rt in self.ctx.resources["route_tables"].items()
                        if "private-rt" in name]
-        env = {
+        return {
             "TRADAI_ENV": self.ctx.env,
             "TRADAI_PROJECT": self.t.project,
             "TRADAI_CLUSTER": self.ctx.name(self.t.cluster),
@@ -388,7 +387,14 @@ class Bootstrap:
             **{f"TRADAI_BUCKET_{_env_key(k)}": v
                for k, v in self.ctx.resources["buckets"].items()},
             **{f"TRADAI_TOPIC_{_env_key(k)}": v for k, v in self.ctx.resources["topics"].items()},
+            **self.ctx.resources.get("task_env", {}),
         }
+
+    def lambdas(self) -> None:
+        lam = self.ctx.client("lambda")
+        have = {f["FunctionName"] for p in lam.get_paginator("list_functions").paginate()
+                for f in p["Functions"]}
+        env = self._environment()
         functions = {}
         for fn in self.t.lambdas:
             name = self.ctx.name(fn.name)
@@ -447,7 +453,8 @@ class Bootstrap:
                     "cpu": cpu, "memory": memory,
                     "command": ["python", "-m", entrypoint.rpartition(".")[0]
                                 if entrypoint.endswith((".main", ".task")) else entrypoint],
-                    "environment": [{"name": "TRADAI_ENV", "value": self.ctx.env}],
+                    "environment": [{"name": k, "value": v}
+                                    for k, v in sorted(self._environment().items())],
                 }
                 if port:
                     container["portMappings"] = [{"containerPort": port, "protocol": "tcp"}]

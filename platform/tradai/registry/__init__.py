@@ -1,0 +1,1 @@
+"""The strategy registry: strategies are MLflow registered models, versions carry their tags."""
