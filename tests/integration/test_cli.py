@@ -58,6 +58,10 @@ def test_up_status_token_down_lifecycle(stack: tuple[Path, int]) -> None:
     token = sim("token", "--state-dir", str(state), check=True).stdout.strip()
     assert token.count(".") == 2  # a JWT
 
+    logs = sim("logs", "--state-dir", str(state), check=True).stdout.split()
+    assert "cloud" in logs
+    assert "ready in" in sim("logs", "cloud", "--state-dir", str(state), check=True).stdout
+
     sim("down", "--state-dir", str(state), check=True)
     assert not pid_alive(rec.pid)
     assert not listening(port)

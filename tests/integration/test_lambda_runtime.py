@@ -50,3 +50,30 @@ def test_timeout_kills_the_environment(cloud: RunningCloud) -> None:
     body = json.loads(resp["Payload"].read())
     assert resp["FunctionError"] == "Unhandled"
     assert "Task timed out after 1.00 seconds" in body["errorMessage"]
+
+
+RECORD = """
+import json, os
+def handler(event, context):
+    with open(os.environ["LOG"], "a") as f:
+        f.write(json.dumps(event) + "\\n")
+"""
+
+
+def test_sns_subscription_invokes_the_handler_asynchronously(cloud: RunningCloud,
+                                                             tmp_path) -> None:  # noqa: ANN001
+    from tests.integration.cloud import wait_for
+
+    log = tmp_path / "sns.jsonl"
+    arn = deploy_lambda(cloud, "t-sns", RECORD, environment={"LOG": str(log)})
+    sns = cloud.client("sns")
+    topic = sns.create_topic(Name="t-sns-topic")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=arn)
+    msg_id = sns.publish(TopicArn=topic, Message="hello", Subject="greeting")["MessageId"]
+
+    wait_for(lambda: log.exists() and log.read_text().strip(), timeout=20)
+    record = json.loads(log.read_text().splitlines()[0])["Records"][0]
+    assert record["EventSource"] == "aws:sns"
+    assert record["Sns"]["TopicArn"] == topic
+    assert record["Sns"]["MessageId"] == msg_id
+    assert (record["Sns"]["Message"], record["Sns"]["Subject"]) == ("hello", "greeting")

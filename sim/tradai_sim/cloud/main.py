@@ -148,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         handlers=[logging.FileHandler(state_dir / "logs" / "cloud.log")],
     )
+    # One line per emulator request would drown what the control plane has to say.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     progress_path = state_dir / PROGRESS_FILE
 
     def progress(msg: str) -> None:
