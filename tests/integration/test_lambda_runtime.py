@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from tests.integration.cloud import RunningCloud, deploy_lambda
+from tests.integration.cloud import RunningCloud, deploy_lambda, wait_for
 
 ECHO = """
 import os
@@ -61,9 +62,7 @@ def handler(event, context):
 
 
 def test_sns_subscription_invokes_the_handler_asynchronously(cloud: RunningCloud,
-                                                             tmp_path) -> None:  # noqa: ANN001
-    from tests.integration.cloud import wait_for
-
+                                                             tmp_path: Path) -> None:
     log = tmp_path / "sns.jsonl"
     arn = deploy_lambda(cloud, "t-sns", RECORD, environment={"LOG": str(log)})
     sns = cloud.client("sns")
