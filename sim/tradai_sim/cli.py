@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -66,6 +67,9 @@ def up(detach: bool, time_scale: float, port: int, spec: str | None, state_dir: 
     if detach:
         return
     console.print("press Ctrl-C to stop")
+    # Foreground: Ctrl-C or a TERM takes the stack down (even if the shell ignored SIGINT).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         while launcher.health(rec.endpoint):
             time.sleep(1)
