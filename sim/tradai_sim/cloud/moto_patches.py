@@ -195,6 +195,7 @@ PATCHES: list[Patch] = [
         wrap=True,
         original_params=("self",),
     ),
+    # -- EventBridge (scheduler/) -----------------------------------------------------------
     Patch(
         "moto.events.models:Rule.send_to_targets",
         "EventBridge rules (lifecycle events among them) can target Lambda: moto raises "
