@@ -110,7 +110,7 @@ class Market:
     """All pairs of one seeded market. Thread-safe; caches generated days (LRU)."""
 
     def __init__(
-        self, seed: int = 0, pairs: list[str] | None = None, cache_days: int = 1024
+        self, seed: int = 0, pairs: list[str] | None = None, cache_days: int = 512
     ) -> None:
         self.seed = int(seed)
         self.specs: dict[str, PairSpec] = {p: spec_for(p) for p in (pairs or DEFAULT_PAIRS)}
