@@ -37,3 +37,11 @@ class StrategyDetail(StrategySummary):
 
 class StrategyNotFound(LookupError):
     """No such strategy, version or alias; the message names which."""
+
+
+class RegistryUnavailable(RuntimeError):
+    """The registry (MLflow) or the config store cannot be reached or is not configured."""
+
+
+class InvalidStrategyVersion(ValueError):
+    """A registration request or a stored version lacks what a strategy version needs."""

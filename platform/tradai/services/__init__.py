@@ -1,0 +1,1 @@
+"""The long-running ECS services: backend API, data collection, strategy service, MLflow."""

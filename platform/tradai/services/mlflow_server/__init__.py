@@ -1,0 +1,1 @@
+"""The MLflow service: ``mlflow server`` supervised as one ECS task (``python -m ...``)."""

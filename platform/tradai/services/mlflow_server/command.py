@@ -1,0 +1,62 @@
+"""The ``mlflow server`` command line and environment, built from settings (no side effects
+beyond reading the database secret when one is configured)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Mapping
+from urllib.parse import quote
+
+from tradai.services.mlflow_server.settings import MlflowServerSettings
+
+SQLITE_FILE = "mlflow.db"
+
+SecretReader = Callable[[str], str]
+
+
+def backend_store_uri(settings: MlflowServerSettings,
+                      read_secret: SecretReader | None = None) -> str:
+    """Explicit URI > PostgreSQL from the database secret > SQLite in the data dir."""
+    if settings.backend_store_uri:
+        return settings.backend_store_uri
+    if settings.database_secret:
+        if not settings.database_host:
+            raise ValueError("TRADAI_MLFLOW_DATABASE_SECRET is set but TRADAI_MLFLOW_DB_HOST "
+                             "is not: the PostgreSQL host is needed too")
+        reader = read_secret or _read_secret
+        creds = json.loads(reader(settings.database_secret))
+        user, password = quote(creds["username"], safe=""), quote(creds["password"], safe="")
+        return (f"postgresql://{user}:{password}@{settings.database_host}:"
+                f"{settings.database_port}/{settings.database_name}")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(settings.data_dir / SQLITE_FILE).resolve()}"
+
+
+def server_argv(settings: MlflowServerSettings, store_uri: str) -> list[str]:
+    argv = [sys.executable, "-m", "mlflow", "server",
+            "--backend-store-uri", store_uri,
+            "--host", settings.host, "--port", str(settings.port),
+            "--workers", str(settings.workers)]
+    if settings.artifacts_bucket:
+        # Proxied artifacts: clients never need S3 credentials, only the server does.
+        argv += ["--serve-artifacts", "--artifacts-destination",
+                 f"s3://{settings.artifacts_bucket}/"]
+    if settings.static_prefix:
+        argv += ["--static-prefix", settings.static_prefix]
+    return argv
+
+
+def server_env(settings: MlflowServerSettings, base: Mapping[str, str]) -> dict[str, str]:
+    env = dict(base)
+    # No MLflow jobs are used: this keeps ~10 job-consumer processes from starting.
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
+    if settings.aws_endpoint_url:
+        env.setdefault("MLFLOW_S3_ENDPOINT_URL", settings.aws_endpoint_url)
+    return env
+
+
+def _read_secret(secret_id: str) -> str:
+    from tradai.settings import aws_client
+
+    return str(aws_client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])

@@ -1,0 +1,1 @@
+"""Seeding the stack once MLflow is up: the example strategies get registered."""

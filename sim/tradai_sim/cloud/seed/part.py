@@ -1,0 +1,145 @@
+"""The seed part: waits (in the background) for MLflow, publishes its URL, then registers the
+example strategies through the platform's own ``python -m tradai.registry.seed``.
+
+The cloud does not wait for it: MLflow takes 10-30 s to start. Progress is in ``status()``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import threading
+import time
+from typing import Any
+
+from tradai_sim.cloud.context import CloudContext
+from tradai_sim.cloud.seed.mlflow_task import healthy, task_urls
+
+log = logging.getLogger(__name__)
+
+MLFLOW_WAIT_SECONDS = 180.0
+SEED_TIMEOUT_SECONDS = 120.0
+POLL_SECONDS = 0.5
+WATCH_SECONDS = 2.0  # how often the published task URL is refreshed after a task restart
+
+
+def prepare(ctx: CloudContext) -> None:
+    """Before the bootstrap: MLflow's SQLite store outlives any one task (a restarted task
+    finds the registry where the previous one left it)."""
+    data_dir = ctx.state_dir / "mlflow"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    ctx.resources.setdefault("task_env", {})["TRADAI_MLFLOW_DATA_DIR"] = str(data_dir)
+
+
+class SeedPart:
+    name = "seed"
+
+    def __init__(self, ctx: CloudContext) -> None:
+        self.ctx = ctx
+        self.state = "waiting"
+        self.mlflow_url: str | None = None
+        self.registered: list[dict[str, Any]] = []
+        self.error: str | None = None
+        self.seconds: float | None = None
+        self._published: str | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._thread = threading.Thread(target=self._run, name="seed", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        self._thread.join(timeout=2)
+
+    def status(self) -> dict[str, Any]:
+        return {"state": self.state, "mlflow_url": self.mlflow_url,
+                "registered": self.registered, "error": self.error, "seconds": self.seconds}
+
+    # -- the background work ----------------------------------------------------------------
+    def _run(self) -> None:
+        started = time.time()
+        try:
+            url = self._wait_for_mlflow()
+            if url is None:
+                return
+            self.mlflow_url = url
+            self.state = "seeding"
+            self.registered = self._seed(url)
+            self.state = "done"
+        except Exception as exc:
+            log.exception("seeding failed")
+            self.state, self.error = "failed", f"{type(exc).__name__}: {exc}"
+        finally:
+            self.seconds = round(time.time() - started, 2)
+        self._watch()
+
+    def _wait_for_mlflow(self) -> str | None:
+        deadline = time.time() + MLFLOW_WAIT_SECONDS
+        while not self.ctx.stopping.is_set():
+            url = self._stable_url() or next(iter(task_urls(self.ctx)), None)
+            if url and healthy(url):
+                self._publish()
+                return url
+            if time.time() > deadline:
+                self.state = "failed"
+                self.error = f"MLflow not healthy within {MLFLOW_WAIT_SECONDS:.0f} s"
+                return None
+            self.ctx.stopping.wait(POLL_SECONDS)
+        return None
+
+    def _stable_url(self) -> str | None:
+        """The URL the edge publishes for tasks (routes to a healthy task), once it exists."""
+        url = self.ctx.resources.get("task_env", {}).get("TRADAI_MLFLOW_URL")
+        return str(url).rstrip("/") if url else None
+
+    def _publish(self) -> None:
+        """``endpoints.mlflow`` for ``tradai-sim status``, unless the edge set it."""
+        endpoints = self.ctx.resources.get("endpoints", {})
+        current = endpoints.get("mlflow")
+        if current is not None and current != self._published:
+            return
+        url = self._stable_url() or next(iter(task_urls(self.ctx)), None)
+        if url and url != current:
+            self.ctx.publish_endpoint("mlflow", url)
+            self._published = url
+
+    def _watch(self) -> None:
+        while not self.ctx.stopping.wait(WATCH_SECONDS):
+            try:
+                self._publish()
+            except Exception:
+                log.exception("refreshing the MLflow endpoint failed")
+
+    def _seed(self, url: str) -> list[dict[str, Any]]:
+        env = self.ctx.child_env({
+            "TRADAI_MLFLOW_URL": url,
+            "TRADAI_BUCKET_CONFIGS": self.ctx.resources["buckets"]["configs"],
+            # The server is known healthy: fail fast rather than retry for minutes.
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+        })
+        log_path = self.ctx.log_dir / "seed.log"
+        with log_path.open("ab") as log_file:
+            proc = subprocess.Popen(
+                [self.ctx.python(), "-m", "tradai.registry.seed"], env=env,
+                stdout=subprocess.PIPE, stderr=log_file, start_new_session=True)
+            self._proc = proc
+            self.ctx.register_child(proc.pid)
+            try:
+                out, _ = proc.communicate(timeout=SEED_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                raise RuntimeError(f"seeding took over {SEED_TIMEOUT_SECONDS:.0f} s") from None
+        if proc.returncode != 0:
+            raise RuntimeError(f"tradai.registry.seed exited {proc.returncode}; see {log_path}")
+        last = out.decode().strip().splitlines()[-1]
+        return list(json.loads(last)["results"])
+
+
+def make_part(ctx: CloudContext, invoker: Any) -> SeedPart:
+    return SeedPart(ctx)
