@@ -1,0 +1,170 @@
+"""Submission and status: validate, record the ticket QUEUED, then enqueue (in that order, so
+``GET`` on a returned ticket never answers 404).
+
+MessageGroupId is per owner: FIFO delivers one group's messages in order and one at a time,
+so a user's burst of submissions queues behind itself while other users' groups proceed;
+grouping per strategy would make every user of a popular strategy wait for each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from tradai.backtests import dedup
+from tradai.backtests.errors import InvalidSubmission
+from tradai.backtests.models import (
+    BacktestRequest,
+    BacktestResult,
+    BacktestStatus,
+    BacktestTicket,
+    JobStatus,
+)
+from tradai.backtests.queue import BacktestQueue
+from tradai.backtests.store import TicketStore
+from tradai.backtests.validation import ResolvedBacktest, StrategyRegistry, resolve
+from tradai.clock import Clock
+
+
+@dataclass(frozen=True)
+class SubmissionPolicy:
+    max_pairs: int = 20
+    ttl_days: int = 30
+
+
+@dataclass(frozen=True)
+class Owner:
+    id: str  # the token's ``sub``: stable, never reused
+    name: str | None = None
+
+
+class BacktestService:
+    def __init__(self, store: TicketStore, queue: BacktestQueue, registry: StrategyRegistry,
+                 clock: Clock, policy: SubmissionPolicy) -> None:
+        self.store = store
+        self.queue = queue
+        self.registry = registry
+        self.clock = clock
+        self.policy = policy
+
+    # -- submission ---------------------------------------------------------------------------
+    def submit(self, request: BacktestRequest, owner: Owner,
+               idempotency_key: str | None = None) -> BacktestTicket:
+        canonical = request.canonical()
+        fingerprint = dedup.request_fingerprint(canonical)
+        now = self.clock.now()
+        if idempotency_key is not None:
+            reason = dedup.check_idempotency_key(idempotency_key)
+            if reason:
+                raise InvalidSubmission("Idempotency-Key", reason, location="header")
+            key = dedup.by_idempotency_key(owner.id, idempotency_key)
+            existing = self.store.get(key.job_id)
+        else:
+            key, previous = dedup.by_content(owner.id, canonical, now)
+            existing = self._recent(self.store.get_many([key.job_id, previous.job_id]),
+                                    key.job_id, now)
+        if existing is not None:
+            return self._duplicate(existing, fingerprint)
+
+        job = resolve(request, self.registry, self.policy.max_pairs)
+        record = self._record(key, job, canonical, fingerprint, owner, now, idempotency_key)
+        if not self.store.create(record):  # a concurrent duplicate wrote it first
+            winner = self.store.get(key.job_id)
+            if winner is not None:
+                return self._duplicate(winner, fingerprint)
+        self._enqueue(record)
+        return BacktestTicket(ticket_id=key.job_id, job_id=key.job_id)
+
+    @staticmethod
+    def _recent(items: list[dict[str, Any]], current: str, now: float) -> dict[str, Any] | None:
+        for item in items:
+            age = now - float(item.get("submitted_epoch", 0))
+            if item["job_id"] == current or age < dedup.DEDUP_WINDOW_SECONDS:
+                return item
+        return None
+
+    def _duplicate(self, existing: dict[str, Any], fingerprint: str) -> BacktestTicket:
+        if existing.get("fingerprint") != fingerprint:
+            raise InvalidSubmission("Idempotency-Key", "already used for a different request; "
+                                    "use a new key", location="header")
+        if not existing.get("enqueued") and existing.get("status") == JobStatus.QUEUED:
+            # The first attempt stopped between record and send: finish it. Same dedup id,
+            # so if its send did reach SQS this one is dropped there.
+            self._enqueue(existing)
+        return BacktestTicket(ticket_id=existing["job_id"], job_id=existing["job_id"],
+                              status=JobStatus(existing["status"]), duplicate=True)
+
+    def _record(self, key: dedup.TicketKey, job: ResolvedBacktest, canonical: dict[str, Any],
+                fingerprint: str, owner: Owner, now: float,
+                idempotency_key: str | None) -> dict[str, Any]:
+        created = self.clock.now_datetime().isoformat()
+        return {
+            "job_id": key.job_id, "owner": owner.id, "owner_name": owner.name,
+            "created_at": created, "updated_at": created, "submitted_epoch": int(now),
+            "status": JobStatus.QUEUED.value, "progress": 0, "kind": "backtest",
+            "strategy": job.strategy, "version": job.version,
+            "request": canonical, "job": job.as_message(), "fingerprint": fingerprint,
+            "idempotency_key": idempotency_key, "dedup_id": key.dedup_id,
+            "enqueued": False, "ttl": int(now) + self.policy.ttl_days * 86400,
+        }
+
+    def _enqueue(self, record: dict[str, Any]) -> None:
+        body = {"job_id": record["job_id"], "ticket_id": record["job_id"],
+                "owner": record["owner"], "submitted_at": record["created_at"], **record["job"]}
+        try:
+            message_id = self.queue.send(body, group_id=record["owner"],
+                                         dedup_id=record["dedup_id"])
+        except Exception:
+            # Not accepted: take the ticket back so nothing waits forever for a message.
+            self.store.delete_unqueued(record["job_id"])
+            raise
+        self.store.mark_enqueued(record["job_id"], message_id)
+
+
+# -- status: needs only the table, so it keeps answering while the registry is down ----------
+def ticket_status(store: TicketStore, job_id: str, owner: Owner) -> BacktestStatus | None:
+    item = store.get(job_id)
+    if item is None or item.get("owner") != owner.id:
+        return None  # someone else's ticket is as good as absent
+    return to_status(item)
+
+
+def owner_tickets(store: TicketStore, owner: Owner, limit: int,
+                  cursor: str | None) -> tuple[list[BacktestStatus], str | None]:
+    items, next_cursor = store.list_by_owner(owner.id, limit, cursor)
+    return [to_status(i) for i in items], next_cursor
+
+
+def to_status(item: dict[str, Any]) -> BacktestStatus:
+    """The ticket as the contract shows it; tolerant of what the workflow wrote."""
+    status = _status(item.get("status"))
+    progress = 100.0 if status == JobStatus.COMPLETED else float(item.get("progress") or 0)
+    return BacktestStatus(
+        job_id=item["job_id"], status=status, progress=min(max(progress, 0.0), 100.0),
+        strategy=str(item.get("strategy", "")), version=item.get("version"),
+        request=item.get("job") or item.get("request") or {},
+        created_at=str(item.get("created_at", "")), updated_at=item.get("updated_at"),
+        result=_result(item.get("result")) if status == JobStatus.COMPLETED else None,
+        error=(str(item.get("error") or "failed without a reason")
+               if status == JobStatus.FAILED else None),
+        mlflow_url=item.get("mlflow_url"),
+    )
+
+
+def _status(value: Any) -> JobStatus:
+    try:
+        return JobStatus(value)
+    except ValueError:
+        # A state the contract does not name is still work in progress, not an error.
+        return JobStatus.RUNNING if value else JobStatus.QUEUED
+
+
+def _result(value: Any) -> BacktestResult | None:
+    if not isinstance(value, dict):
+        return None
+    try:
+        return BacktestResult.model_validate(value)
+    except ValidationError:
+        return BacktestResult.model_construct(**value)

@@ -1,0 +1,132 @@
+"""Tickets in the workflow-state table (hash key ``job_id``, GSI ``by-owner`` on owner +
+created_at, TTL attribute ``ttl``). The backend writes the QUEUED ticket; the workflow's
+update-status Lambda moves it on (status, progress, result, error, mlflow_url)."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tradai.backtests.errors import DependencyUnavailable
+
+OWNER_INDEX = "by-owner"
+_ser, _de = TypeSerializer(), TypeDeserializer()
+
+
+def to_item(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: _ser.serialize(v) for k, v in record.items() if v is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _plain(_de.deserialize(v)) for k, v in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; JSON wants int or float."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return [_plain(v) for v in value]
+    return value
+
+
+class TicketStore:
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        self.ddb = dynamodb
+        self.table = table
+
+    def create(self, record: dict[str, Any]) -> bool:
+        """Write a new ticket; False if one with this job id exists (a duplicate won)."""
+        try:
+            self.ddb.put_item(TableName=self.table, Item=to_item(record),
+                              ConditionExpression="attribute_not_exists(job_id)")
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise _unavailable("write the ticket", exc) from exc
+        except BotoCoreError as exc:
+            raise _unavailable("write the ticket", exc) from exc
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        try:
+            item = self.ddb.get_item(TableName=self.table, Key={"job_id": {"S": job_id}},
+                                     ConsistentRead=True).get("Item")
+        except (ClientError, BotoCoreError) as exc:
+            raise _unavailable("read the ticket", exc) from exc
+        return from_item(item) if item else None
+
+    def get_many(self, job_ids: list[str]) -> list[dict[str, Any]]:
+        try:
+            resp = self.ddb.batch_get_item(RequestItems={self.table: {
+                "Keys": [{"job_id": {"S": j}} for j in job_ids], "ConsistentRead": True}})
+        except (ClientError, BotoCoreError) as exc:
+            raise _unavailable("read tickets", exc) from exc
+        return [from_item(i) for i in resp.get("Responses", {}).get(self.table, [])]
+
+    def mark_enqueued(self, job_id: str, message_id: str) -> None:
+        # Only these two attributes: the workflow may already be updating the status.
+        try:
+            self.ddb.update_item(
+                TableName=self.table, Key={"job_id": {"S": job_id}},
+                UpdateExpression="SET enqueued = :t, message_id = :m",
+                ConditionExpression="attribute_exists(job_id)",
+                ExpressionAttributeValues={":t": {"BOOL": True}, ":m": {"S": message_id}})
+        except (ClientError, BotoCoreError) as exc:
+            raise _unavailable("mark the ticket queued", exc) from exc
+
+    def delete_unqueued(self, job_id: str) -> None:
+        """Take back a ticket whose message never reached the queue (best effort)."""
+        with contextlib.suppress(ClientError, BotoCoreError):
+            self.ddb.delete_item(TableName=self.table, Key={"job_id": {"S": job_id}},
+                                 ConditionExpression="enqueued = :f",
+                                 ExpressionAttributeValues={":f": {"BOOL": False}})
+
+    def list_by_owner(self, owner: str, limit: int,
+                      cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "IndexName": OWNER_INDEX, "Limit": limit,
+            "KeyConditionExpression": "#o = :o", "ExpressionAttributeNames": {"#o": "owner"},
+            "ExpressionAttributeValues": {":o": {"S": owner}}, "ScanIndexForward": False}
+        if cursor:
+            kwargs["ExclusiveStartKey"] = decode_cursor(cursor, owner)
+        try:
+            resp = self.ddb.query(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise _unavailable("list tickets", exc) from exc
+        last = resp.get("LastEvaluatedKey")
+        return [from_item(i) for i in resp.get("Items", [])], encode_cursor(last)
+
+
+def encode_cursor(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
+
+
+def decode_cursor(cursor: str, owner: str) -> dict[str, Any]:
+    """A cursor is only good for its owner's index; anything else is a bad request."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if key["owner"]["S"] != owner or set(key) != {"owner", "created_at", "job_id"}:
+            raise ValueError("cursor belongs to another listing")
+        return {k: {"S": str(v["S"])} for k, v in key.items()}
+    except Exception as exc:
+        raise InvalidCursor(str(exc)) from exc
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+def _unavailable(action: str, exc: Exception) -> DependencyUnavailable:
+    return DependencyUnavailable(f"workflow-state table unavailable, could not {action}: "
+                                 f"{type(exc).__name__}")

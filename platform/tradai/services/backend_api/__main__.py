@@ -1,0 +1,3 @@
+from tradai.services.backend_api.main import main
+
+main()

@@ -1,0 +1,29 @@
+"""Domain errors as HTTP answers: the field and the reason for a 422 (in FastAPI's own
+validation-error shape, so clients parse one format), the reason for a 503."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+
+from tradai.backtests.errors import DependencyUnavailable, InvalidSubmission
+from tradai.backtests.store import InvalidCursor
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(InvalidSubmission)
+    async def invalid(_: Request, exc: InvalidSubmission) -> JSONResponse:
+        return _unprocessable(exc.location, exc.field, exc.reason)
+
+    @app.exception_handler(InvalidCursor)
+    async def bad_cursor(_: Request, exc: InvalidCursor) -> JSONResponse:
+        return _unprocessable("query", "cursor", "not a cursor this listing gave out")
+
+    @app.exception_handler(DependencyUnavailable)
+    async def dependency(_: Request, exc: DependencyUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+
+
+def _unprocessable(location: str, field: str, reason: str) -> JSONResponse:
+    return JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content={
+        "detail": [{"loc": [location, field], "msg": reason, "type": "value_error"}]})

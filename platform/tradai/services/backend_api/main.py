@@ -1,0 +1,34 @@
+"""The backend API application and its entrypoint (``python -m tradai.services.backend_api``)."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+from fastapi import FastAPI
+
+from tradai.services.backend_api import errors
+from tradai.services.backend_api.routers import backtests, data, health, strategies
+from tradai.services.backend_api.settings import backend_settings
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="TradAI backend API", version="1.0.0",
+        description="Strategies, market data freshness and backtests. Every /api/v1 route "
+                    "needs a Cognito token (Authorization: Bearer).")
+    for router in (health.router, strategies.router, data.router, backtests.router):
+        app.include_router(router)
+    errors.install(app)
+    return app
+
+
+app = create_app()
+
+
+def main() -> None:
+    settings = backend_settings()
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(app, host=settings.host, port=settings.port, access_log=False,
+                log_level="info")

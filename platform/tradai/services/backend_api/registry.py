@@ -1,0 +1,66 @@
+"""The strategy registry as the backend uses it: MLflow when ``TRADAI_MLFLOW_URL`` is set.
+
+Lookups are cached for a few seconds: a submission validates against the registry on the
+< 100 ms path, and versions do not change (an alias moving is seen within the cache time).
+Only answers are cached, never "not found" or failures.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from tradai.backtests.validation import StrategyRegistry
+from tradai.registry.models import StrategyDetail, StrategySummary, StrategyVersion
+
+T = TypeVar("T")
+# Where the adapter may live; the first that imports wins.
+_ADAPTER_MODULES = ("tradai.registry", "tradai.registry.mlflow_adapter",
+                    "tradai.registry.adapter", "tradai.registry.mlflow")
+
+
+class RegistryUnavailable(RuntimeError):
+    pass
+
+
+def mlflow_registry(tracking_uri: str) -> StrategyRegistry:
+    for name in _ADAPTER_MODULES:
+        try:
+            adapter = getattr(importlib.import_module(name), "MLflowAdapter", None)
+        except ImportError:
+            continue
+        if adapter is not None:
+            return adapter(tracking_uri)  # type: ignore[no-any-return]
+    raise RegistryUnavailable("the MLflow registry adapter is not installed in this build")
+
+
+class CachedRegistry:
+    def __init__(self, inner: StrategyRegistry, ttl_seconds: float) -> None:
+        self.inner = inner
+        self.ttl = ttl_seconds
+        self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def _cached(self, key: tuple[Any, ...], fn: Callable[[], T]) -> T:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit and now - hit[0] < self.ttl:
+            return hit[1]  # type: ignore[no-any-return]
+        value = fn()
+        with self._lock:
+            self._cache[key] = (now, value)
+        return value
+
+    def list_strategies(self) -> list[StrategySummary]:
+        return self._cached(("list",), self.inner.list_strategies)
+
+    def get_strategy(self, name: str) -> StrategyDetail:
+        return self._cached(("strategy", name), lambda: self.inner.get_strategy(name))
+
+    def get_model_version(self, name: str, alias_or_version: str | int) -> StrategyVersion:
+        return self._cached(("version", name, str(alias_or_version)),
+                            lambda: self.inner.get_model_version(name, alias_or_version))

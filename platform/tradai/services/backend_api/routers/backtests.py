@@ -1,0 +1,44 @@
+"""``/api/v1/backtests``: submit (pattern 2, answered once queued) and poll (pattern 3)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Path, Query, status
+
+from tradai.backtests.models import BacktestList, BacktestRequest, BacktestStatus, BacktestTicket
+from tradai.backtests.service import owner_tickets, ticket_status
+from tradai.services.backend_api.dependencies import BacktestsDep, OwnerDep, StoreDep
+
+router = APIRouter(prefix="/api/v1/backtests", tags=["backtests"])
+JobId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9\-]+$")]
+
+
+@router.post("", response_model=BacktestTicket, status_code=status.HTTP_202_ACCEPTED,
+             summary="Queue a backtest",
+             responses={422: {"description": "Invalid request: the field and the reason"},
+                        503: {"description": "Registry, table or queue unavailable"}})
+def submit(body: BacktestRequest, owner: OwnerDep, backtests: BacktestsDep,
+           idempotency_key: Annotated[str | None, Header(
+               alias="Idempotency-Key", description="Retries with the same key get the "
+                                                    "same ticket")] = None,
+           ) -> BacktestTicket:
+    return backtests.submit(body, owner, idempotency_key)
+
+
+@router.get("", response_model=BacktestList, summary="The caller's backtests, newest first")
+def list_backtests(owner: OwnerDep, store: StoreDep,
+                   limit: Annotated[int, Query(ge=1, le=100)] = 20,
+                   cursor: Annotated[str | None, Query(max_length=2048)] = None,
+                   ) -> BacktestList:
+    items, next_cursor = owner_tickets(store, owner, limit, cursor)
+    return BacktestList(backtests=items, next_cursor=next_cursor)
+
+
+@router.get("/{job_id}", response_model=BacktestStatus, summary="Status of one backtest",
+            responses={404: {"description": "No such backtest for this caller"}})
+def get_backtest(job_id: JobId, owner: OwnerDep, store: StoreDep) -> BacktestStatus:
+    found = ticket_status(store, job_id, owner)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no backtest {job_id}")
+    return found
