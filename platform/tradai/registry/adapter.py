@@ -119,7 +119,7 @@ class MLflowAdapter:
             T.check_alias(alias)
         timeframe, pairs = _config_facts(config)
         if warmup_days < 0:
-            raise InvalidStrategyVersion("warmup_days must be >= 0")
+            raise InvalidStrategyVersion("warmup_days must be >= 0", field="warmup_days")
         store = self._store()
         digest = content_digest(config, source_code)
         run_id, artifact_uri = self._log_run(name, strategy_class, config, source_code,
@@ -149,7 +149,8 @@ class MLflowAdapter:
         T.check_alias(alias)
         kind, ref = T.parse_ref(version)
         if kind != "version":
-            raise InvalidStrategyVersion(f"an alias points at a version number, got {version!r}")
+            raise InvalidStrategyVersion(
+                f"an alias points at a version number, got {version!r}", field="version")
         try:
             self.client.set_registered_model_alias(name, alias, str(ref))
         except MlflowException as exc:
@@ -247,10 +248,11 @@ def _config_facts(config: Mapping[str, Any]) -> tuple[str, list[str]]:
     """timeframe and pairs, which every version's tags carry, from its Freqtrade config."""
     timeframe = config.get("timeframe")
     if not isinstance(timeframe, str) or not timeframe:
-        raise InvalidStrategyVersion("config.timeframe is required (e.g. '5m')")
+        raise InvalidStrategyVersion("config.timeframe is required (e.g. '5m')",
+                                     field="config.timeframe")
     exchange = config.get("exchange")
     pairs = exchange.get("pair_whitelist") if isinstance(exchange, Mapping) else None
     if not isinstance(pairs, list) or not pairs or not all(isinstance(p, str) for p in pairs):
-        raise InvalidStrategyVersion(
-            "config.exchange.pair_whitelist is required: a non-empty list of pairs")
+        raise InvalidStrategyVersion("a non-empty list of pairs is required",
+                                     field="config.exchange.pair_whitelist")
     return timeframe, list(pairs)

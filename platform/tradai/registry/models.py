@@ -44,4 +44,9 @@ class RegistryUnavailable(RuntimeError):
 
 
 class InvalidStrategyVersion(ValueError):
-    """A registration request or a stored version lacks what a strategy version needs."""
+    """A request names a strategy, version or alias in a form the registry cannot take;
+    ``field`` says which input was wrong when it is known."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field

@@ -31,7 +31,7 @@ def check_name(name: str) -> str:
     if not NAME_PATTERN.match(name or ""):
         raise InvalidStrategyVersion(
             f"strategy name {name!r} is invalid: use letters, digits, '_', '.', '-' "
-            "(up to 100, starting with a letter or digit)")
+            "(up to 100, starting with a letter or digit)", field="name")
     return name
 
 
@@ -40,7 +40,7 @@ def check_alias(alias: str) -> str:
             or not ALIAS_PATTERN.match(alias):
         raise InvalidStrategyVersion(
             f"alias {alias!r} is invalid: letters, digits, '_', '-', starting with a letter; "
-            "'latest' and 'v<N>' are reserved")
+            "'latest' and 'v<N>' are reserved", field="aliases")
     return alias
 
 
@@ -48,7 +48,7 @@ def parse_ref(ref: str | int) -> tuple[str, int | str | None]:
     """``3`` / ``"3"`` -> version 3; ``"latest"`` -> latest; anything else is an alias."""
     if isinstance(ref, int) and not isinstance(ref, bool):
         if ref < 1:
-            raise InvalidStrategyVersion(f"version must be >= 1, got {ref}")
+            raise InvalidStrategyVersion(f"version must be >= 1, got {ref}", field="version")
         return "version", ref
     text = str(ref).strip()
     if text.isdigit():
@@ -56,7 +56,8 @@ def parse_ref(ref: str | int) -> tuple[str, int | str | None]:
     if text.lower() == LATEST:
         return "latest", None
     if not text:
-        raise InvalidStrategyVersion("a version number, 'latest' or an alias is required")
+        raise InvalidStrategyVersion("a version number, 'latest' or an alias is required",
+                                     field="version")
     return "alias", text
 
 
