@@ -1,0 +1,1 @@
+""""The internet" of the local cloud: the exchange simulator as its own process."""

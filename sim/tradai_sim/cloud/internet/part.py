@@ -1,0 +1,108 @@
+"""The internet part: runs the exchange simulator (``python -m tradai_sim.exchange``) as a child
+process of the cloud, on the shared clock, with a fixed seed so the market is reproducible.
+
+``prepare`` (before the bootstrap) picks the port and publishes the URL: in ``status`` under
+``endpoints.exchange`` and, as ``TRADAI_EXCHANGE_URL``, in every task definition and Lambda.
+Settings read from the cloud's environment: ``TRADAI_SIM_EXCHANGE_SEED`` (42),
+``TRADAI_SIM_EXCHANGE_PAIRS`` (the simulator's default pairs),
+``TRADAI_SIM_EXCHANGE_REQUIRE_HEADER`` (refuse requests that did not come through a NAT).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import time
+from typing import Any
+
+import requests
+
+from tradai_sim.cloud.context import CloudContext
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SEED = 42
+START_TIMEOUT_S = 30.0
+RESOURCE_KEY = "_exchange"
+
+
+def prepare(ctx: CloudContext) -> None:
+    from tradai_sim.cloud.ecs.process import free_port
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    ctx.resources[RESOURCE_KEY] = {"port": port, "url": url}
+    ctx.publish_endpoint("exchange", url)
+    ctx.resources.setdefault("task_env", {})["TRADAI_EXCHANGE_URL"] = url
+
+
+class ExchangePart:
+    name = "internet"
+
+    def __init__(self, ctx: CloudContext, port: int, url: str) -> None:
+        self.ctx = ctx
+        self.port = port
+        self.url = url
+        self.seed = int(os.environ.get("TRADAI_SIM_EXCHANGE_SEED", DEFAULT_SEED))
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        argv = [self.ctx.python(), "-m", "tradai_sim.exchange", "--host", "127.0.0.1",
+                "--port", str(self.port), "--seed", str(self.seed)]
+        if pairs := os.environ.get("TRADAI_SIM_EXCHANGE_PAIRS"):
+            argv += ["--pairs", pairs]
+        if header := os.environ.get("TRADAI_SIM_EXCHANGE_REQUIRE_HEADER"):
+            argv += ["--require-header", header]
+        return argv
+
+    def start(self) -> None:
+        with (self.ctx.log_dir / "exchange.log").open("ab") as out:
+            self.proc = subprocess.Popen(
+                self.command(), env=self.ctx.child_env(), stdin=subprocess.DEVNULL,
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.ctx.register_child(self.proc.pid)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self._pings():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"exchange exited with {self.proc.returncode}; "
+                                   f"see {self.ctx.log_dir / 'exchange.log'}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"exchange did not answer {self.url}/api/v3/ping in time")
+            time.sleep(0.1)
+        log.info("exchange simulator pid %d at %s (seed %d)", self.proc.pid, self.url, self.seed)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def _pings(self, timeout: float = 1.0) -> bool:
+        try:
+            return requests.get(f"{self.url}/api/v3/ping", timeout=timeout).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def status(self) -> dict[str, Any]:
+        running = self.proc is not None and self.proc.poll() is None
+        return {"pid": self.proc.pid if self.proc else None, "port": self.port, "url": self.url,
+                "seed": self.seed, "running": running,
+                "healthy": running and self._pings(timeout=0.5)}
+
+
+def make_part(ctx: CloudContext, invoker: Any) -> ExchangePart:
+    info = ctx.resources.get(RESOURCE_KEY)
+    if info is None:  # prepare() not run (a caller building parts by hand)
+        prepare(ctx)
+        info = ctx.resources[RESOURCE_KEY]
+    return ExchangePart(ctx, info["port"], info["url"])
