@@ -14,6 +14,7 @@ from typing import Any, Protocol, TypeVar
 from tradai.backtests.errors import DependencyUnavailable, InvalidSubmission
 from tradai.backtests.models import TIMEFRAMES, BacktestRequest
 from tradai.registry.models import (
+    InvalidStrategyVersion,
     StrategyDetail,
     StrategyNotFound,
     StrategySummary,
@@ -104,6 +105,8 @@ def _call(fn: Callable[..., T], *args: Any) -> T:
         return fn(*args)
     except (StrategyNotFound, InvalidSubmission):
         raise
+    except InvalidStrategyVersion as exc:
+        raise InvalidSubmission(exc.field or "strategy", str(exc)) from exc
     except Exception as exc:
         raise DependencyUnavailable(f"strategy registry unavailable: "
                                     f"{type(exc).__name__}: {exc}") from exc

@@ -7,7 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import BaseModel
 
-from tradai.registry.models import StrategyDetail, StrategyNotFound, StrategySummary
+from tradai.registry.models import (
+    InvalidStrategyVersion,
+    StrategyDetail,
+    StrategyNotFound,
+    StrategySummary,
+)
 from tradai.services.backend_api.dependencies import OwnerDep, RegistryDep, unavailable
 
 router = APIRouter(prefix="/api/v1/strategies", tags=["strategies"])
@@ -31,7 +36,7 @@ def list_strategies(_: OwnerDep, registry: RegistryDep) -> StrategyList:
 def get_strategy(name: StrategyName, _: OwnerDep, registry: RegistryDep) -> StrategyDetail:
     try:
         return registry.get_strategy(name)
-    except StrategyNotFound:
+    except (StrategyNotFound, InvalidStrategyVersion):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown strategy {name!r}") from None
     except Exception as exc:
         raise unavailable(f"strategy registry unavailable: {type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,212 @@
+"""The ALB stand-in: one process, several listeners.
+
+* the main listener (``endpoints.alb``) with the spec's rules: ``/api/v1/*`` -> backend-api,
+  ``/mlflow/*`` -> mlflow (prefix removed: in AWS the API Gateway integration's path mapping
+  does that, an ALB cannot rewrite paths);
+* one listener per service, the Cloud Map stand-in: ``TRADAI_<SERVICE>_URL`` in task
+  environments points at these, so services find each other's healthy tasks by a stable URL.
+
+Targets come from ECS (polled every ``poll_wall_seconds``), get health-checked on the shared
+clock, and only healthy ones receive traffic, round robin. A refused connection is retried
+once on another healthy target (the request was never delivered, so even a POST is safe).
+``GET /_alb/targets`` on the main listener is the stand-in's describe-target-health.
+``python -m tradai_sim.edge.alb --config alb.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import uvicorn
+from botocore.config import Config
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from tradai.clock import Clock, default_clock
+from tradai_sim.edge import proxy
+from tradai_sim.edge.discovery import running_targets
+from tradai_sim.edge.targets import HealthSettings, Target, TargetGroup
+
+log = logging.getLogger("tradai_sim.edge.alb")
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+MIN_CHECK_TIMEOUT_WALL = 2.0  # HTTP answers take wall time whatever the clock's scale
+
+
+class ServiceTargets(BaseModel):
+    ecs_service: str
+    health_path: str = "/health"
+
+
+class Rule(BaseModel):
+    prefix: str
+    service: str
+    strip_prefix: bool = False
+
+    def matches(self, path: str) -> bool:
+        return path == self.prefix or path.startswith(self.prefix.rstrip("/") + "/")
+
+
+class AlbConfig(BaseModel):
+    host: str = "127.0.0.1"
+    main_port: int
+    discovery_ports: dict[str, int] = Field(default_factory=dict)  # service -> port
+    cluster: str
+    region: str
+    aws_endpoint: str | None = None
+    services: dict[str, ServiceTargets]
+    rules: list[Rule]
+    health: dict[str, float] = Field(default_factory=dict)
+    poll_wall_seconds: float = 1.0
+    timeout_seconds: float = 60.0  # the ALB's idle timeout
+
+
+class Alb:
+    def __init__(self, config: AlbConfig, clock: Clock | None = None,
+                 ecs: Any | None = None) -> None:
+        self.config = config
+        self.clock = clock or default_clock()
+        health = HealthSettings(**config.health)  # type: ignore[arg-type]
+        self.groups = {name: TargetGroup(name, s.health_path, health)
+                       for name, s in config.services.items()}
+        self.listeners = {port: name for name, port in config.discovery_ports.items()}
+        self.ecs = ecs or boto3.client("ecs", region_name=config.region,
+                                       endpoint_url=config.aws_endpoint,
+                                       config=Config(retries={"max_attempts": 2}))
+        self.client: httpx.AsyncClient | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.app = proxy.lifespan_app(self.handle, self.startup, self.shutdown)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def startup(self) -> None:
+        self.client = proxy.client(self.config.timeout_seconds)
+        self._tasks = [asyncio.create_task(self._discover_loop()),
+                       asyncio.create_task(self._health_loop())]
+
+    async def shutdown(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        if self.client:
+            await self.client.aclose()
+
+    # -- target registration and health ---------------------------------------------------------
+    async def _discover_loop(self) -> None:
+        while True:
+            try:
+                found = await asyncio.to_thread(running_targets, self.ecs, self.config.cluster)
+                for name, group in self.groups.items():
+                    group.sync(found.get(self.config.services[name].ecs_service, []))
+            except Exception as exc:  # the emulator may be busy; keep the last known targets
+                log.warning("target discovery failed: %s", exc)
+            await asyncio.sleep(self.config.poll_wall_seconds)
+
+    async def _health_loop(self) -> None:
+        tick = min(0.2, self.config.poll_wall_seconds)
+        while True:
+            now = time.time()
+            due = [(g, t) for g in self.groups.values() for t in list(g.targets.values())
+                   if t.due <= now]
+            for g, t in due:
+                t.due = now + self.clock.to_wall(g.settings.interval)
+            if due:
+                await asyncio.gather(*(self._check(g, t) for g, t in due))
+            await asyncio.sleep(tick)
+
+    async def _check(self, group: TargetGroup, target: Target) -> None:
+        assert self.client is not None
+        timeout = max(self.clock.to_wall(group.settings.timeout), MIN_CHECK_TIMEOUT_WALL)
+        try:
+            resp = await self.client.get(target.url + group.health_path, timeout=timeout)
+            ok, reason = 200 <= resp.status_code < 400, f"health check {resp.status_code}"
+        except httpx.TimeoutException:
+            ok, reason = False, "health check timed out"
+        except httpx.HTTPError as exc:
+            ok, reason = False, f"health check failed: {type(exc).__name__}"
+        group.record_check(target, ok, reason)
+
+    # -- traffic --------------------------------------------------------------------------------
+    async def handle(self, request: Request) -> Response:
+        port = request.scope.get("server", (None, None))[1]
+        path = request.url.path
+        service = self.listeners.get(port)
+        if service is None:  # the main listener
+            if path == "/_alb/targets":
+                return JSONResponse({n: g.status() for n, g in self.groups.items()})
+            rule = next((r for r in self.config.rules if r.matches(path)), None)
+            if rule is None:
+                return proxy.error(404, "Not Found", f"no listener rule matches {path}")
+            service = rule.service
+            if rule.strip_prefix:
+                path = path[len(rule.prefix.rstrip("/")):] or "/"
+        return await self._forward(request, self.groups[service], path)
+
+    async def _forward(self, request: Request, group: TargetGroup, path: str) -> Response:
+        assert self.client is not None
+        try:
+            body = await proxy.read_body(request)
+        except proxy.BodyTooLarge:
+            return proxy.error(413, "Request Entity Too Large", "body over 10 MB")
+        tried: set[str] = set()
+        for _ in range(2):  # the first target, and one retry on another
+            target = group.pick(exclude=tried)
+            if target is None:
+                break
+            tried.add(target.task_id)
+            try:
+                upstream = await proxy.send(self.client, request, target.url + path, body,
+                                            "tradai-alb")
+            except httpx.ConnectError as exc:
+                group.mark_down(target, f"connection refused ({type(exc).__name__})")
+                continue
+            except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                # a pooled connection to a task that just died; only safe to resend if
+                # the method is idempotent
+                group.mark_down(target, f"connection lost ({type(exc).__name__})")
+                if request.method in IDEMPOTENT:
+                    continue
+                return proxy.upstream_failure(exc, f"target {target.task_id[:12]}")
+            except httpx.HTTPError as exc:
+                return proxy.upstream_failure(exc, f"target {target.task_id[:12]}")
+            return proxy.passthrough(upstream)
+        if tried:
+            return proxy.error(502, "Bad Gateway", f"targets of {group.name} refused the "
+                                                   f"connection; {group.unavailable_reason()}")
+        return proxy.error(503, "Service Unavailable", group.unavailable_reason())
+
+
+def bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="tradai-alb")
+    ap.add_argument("--config", required=True, type=Path)
+    args = ap.parse_args(argv)
+    config = AlbConfig.model_validate(json.loads(args.config.read_text()))
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+    alb = Alb(config)
+    sockets = [bind(config.host, config.main_port)]
+    sockets += [bind(config.host, p) for p in config.discovery_ports.values()]
+    server = uvicorn.Server(uvicorn.Config(alb.app, access_log=False, log_level="warning",
+                                           lifespan="on"))
+    asyncio.run(server.serve(sockets=sockets))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Forwarding an HTTP request faithfully (method, path, query, body, status, headers) and
+answering upstream failures with a 502/503/504 that says why, never a 500."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+# RFC 9110 section 7.6.1 connection-specific fields: never forwarded by a proxy.
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+                        "te", "trailer", "trailers", "transfer-encoding", "upgrade",
+                        "proxy-connection"})
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def error(status: int, message: str, reason: str,
+          headers: dict[str, str] | None = None) -> Response:
+    """An edge-generated answer, shaped like API Gateway's ``{"message": ...}``."""
+    return Response(json.dumps({"message": message, "reason": reason}), status_code=status,
+                    media_type="application/json", headers=headers)
+
+
+async def read_body(request: Request) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def forward_headers(request: Request, hop: str) -> list[tuple[str, str]]:
+    """The request's headers minus hop-by-hop ones and Host, plus X-Forwarded-*."""
+    out = [(k, v) for k, v in request.headers.items()
+           if k not in HOP_BY_HOP and k not in ("host", "content-length")]
+    client = request.client.host if request.client else "unknown"
+    prior = request.headers.get("x-forwarded-for")
+    out = [(k, v) for k, v in out if not k.startswith("x-forwarded-")]
+    out += [("x-forwarded-for", f"{prior}, {client}" if prior else client),
+            ("x-forwarded-proto", request.url.scheme),
+            ("x-forwarded-host", request.headers.get("host", "")),
+            ("via", f"1.1 {hop}")]
+    return out
+
+
+async def send(client: httpx.AsyncClient, request: Request, url: str, body: bytes,
+               hop: str) -> httpx.Response:
+    """Send upstream and return the response with its body still unread (streamed)."""
+    upstream = client.build_request(request.method, url, params=request.url.query or None,
+                                    headers=forward_headers(request, hop), content=body)
+    return await client.send(upstream, stream=True)
+
+
+def passthrough(upstream: httpx.Response) -> Response:
+    """Stream the upstream answer back as it is: status, every header (repeated ones too),
+    raw (still encoded) body."""
+    response = StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code,
+                                 background=BackgroundTask(upstream.aclose))
+    response.raw_headers = [(k.encode("latin-1"), v.encode("latin-1"))
+                            for k, v in upstream.headers.multi_items()
+                            if k.lower() not in HOP_BY_HOP]
+    return response
+
+
+def upstream_failure(exc: httpx.HTTPError, what: str) -> Response:
+    if isinstance(exc, httpx.TimeoutException):
+        return error(504, "Gateway Timeout", f"{what} did not answer in time")
+    if isinstance(exc, httpx.ConnectError):
+        return error(503, "Service Unavailable", f"{what} is unreachable")
+    return error(502, "Bad Gateway", f"{what} failed: {type(exc).__name__}")
+
+
+def client(timeout: float, max_connections: int = 200) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=5.0), follow_redirects=False,
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=50),
+        trust_env=False)  # a proxy from the environment must never sit on the edge path
+
+
+def lifespan_app(handle: Any, startup: Any, shutdown: Any) -> Any:
+    """A bare ASGI app: ``handle(request) -> Response`` plus lifespan hooks."""
+    async def app(scope: dict[str, Any], receive: Any, send_: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await startup()
+                    await send_({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await shutdown()
+                    await send_({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        response = await handle(Request(scope, receive))
+        await response(scope, receive, send_)
+    return app
