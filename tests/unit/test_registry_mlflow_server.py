@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -58,3 +64,48 @@ def test_artifacts_proxied_to_s3_of_the_configured_endpoint(monkeypatch: pytest.
     assert env["MLFLOW_S3_ENDPOINT_URL"] == "http://127.0.0.1:4566"
     assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
     assert env["PATH"] == "/bin"
+
+
+SUPERVISED = """
+import sys
+from tradai.services.mlflow_server.supervisor import run_supervised
+# The child starts a grandchild (as mlflow server starts uvicorn), then both wait.
+child = ("import subprocess, sys, time; "
+         "g = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+         "open(sys.argv[1], 'w').write(str(g.pid)); time.sleep(60)")
+sys.exit(run_supervised([sys.executable, '-c', child, sys.argv[1]], {}))
+"""
+
+
+def test_sigterm_to_the_supervisor_stops_the_whole_group(tmp_path: Path) -> None:
+    marker = tmp_path / "grandchild.pid"
+    # As the ECS runtime starts a task: its own session, so it leads its process group.
+    proc = subprocess.Popen([sys.executable, "-c", SUPERVISED, str(marker)],
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 20
+        while not (marker.exists() and marker.read_text()):
+            assert time.time() < deadline, "the supervised child did not start"
+            time.sleep(0.05)
+        grandchild = int(marker.read_text())
+        assert os.getpgid(grandchild) == proc.pid  # same group: an ECS group kill reaches it
+        proc.send_signal(signal.SIGTERM)  # the supervisor alone, as `docker stop` would
+        assert proc.wait(timeout=10) == 128 + signal.SIGTERM
+        deadline = time.time() + 5
+        while _alive(grandchild):
+            assert time.time() < deadline, "the grandchild outlived the supervisor"
+            time.sleep(0.05)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purposes.
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    return False
