@@ -64,11 +64,18 @@ async def send(client: httpx.AsyncClient, request: Request, url: str, body: byte
 def passthrough(upstream: httpx.Response) -> Response:
     """Stream the upstream answer back as it is: status, every header (repeated ones too),
     raw (still encoded) body."""
-    response = StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code,
-                                 background=BackgroundTask(upstream.aclose))
-    response.raw_headers = [(k.encode("latin-1"), v.encode("latin-1"))
-                            for k, v in upstream.headers.multi_items()
-                            if k.lower() not in HOP_BY_HOP]
+    headers = [(k.encode("latin-1"), v.encode("latin-1"))
+               for k, v in upstream.headers.multi_items() if k.lower() not in HOP_BY_HOP]
+    response: Response
+    if upstream.is_stream_consumed:  # already buffered and decoded (e.g. a mock transport)
+        response = Response(upstream.content, status_code=upstream.status_code)
+        headers = [(k, v) for k, v in headers
+                   if k not in (b"content-encoding", b"content-length")]
+        headers.append((b"content-length", str(len(upstream.content)).encode()))
+    else:
+        response = StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code,
+                                     background=BackgroundTask(upstream.aclose))
+    response.raw_headers = headers
     return response
 
 
