@@ -1,0 +1,1 @@
+"""``tradai``: the command line for users of the platform (local gateway or a deployment)."""

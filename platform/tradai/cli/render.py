@@ -1,0 +1,60 @@
+"""Rich output: tables for lists, a panel for one backtest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+err = Console(stderr=True)
+
+
+def strategies(items: list[dict[str, Any]]) -> None:
+    table = Table("name", "latest", "aliases", "description")
+    for s in items:
+        aliases = ", ".join(f"{a}={v}" for a, v in sorted((s.get("aliases") or {}).items()))
+        table.add_row(s["name"], str(s.get("latest_version") or "-"), aliases,
+                      s.get("description") or "")
+    console.print(table)
+
+
+def strategy(detail: dict[str, Any]) -> None:
+    console.print(f"[bold]{detail['name']}[/bold]  {detail.get('description') or ''}")
+    table = Table("version", "aliases", "timeframe", "pairs", "warmup days", "config")
+    for v in detail.get("versions", []):
+        table.add_row(str(v["version"]), ", ".join(v.get("aliases", [])), v["timeframe"],
+                      ", ".join(v["pairs"]), str(v["warmup_days"]), v["config_s3_path"])
+    console.print(table)
+
+
+def backtest(status: dict[str, Any]) -> None:
+    req = status.get("request") or {}
+    console.print(f"[bold]{status['job_id']}[/bold]  {status['status']}  "
+                  f"{status.get('progress', 0):.0f}%")
+    console.print(f"  strategy {status.get('strategy')} v{status.get('version')}  "
+                  f"{req.get('timeframe', '')} {', '.join(req.get('pairs', []))} "
+                  f"{req.get('timerange') or ''}")
+    if status.get("result"):
+        table = Table("metric", "value")
+        for k, v in status["result"].items():
+            table.add_row(k, f"{v:.4f}" if isinstance(v, float) else str(v))
+        console.print(table)
+    if status.get("error"):
+        console.print(f"  [red]error:[/red] {status['error']}")
+    if status.get("mlflow_url"):
+        console.print(f"  mlflow: {status['mlflow_url']}")
+
+
+def freshness(data: dict[str, Any]) -> None:
+    series = data.get("series")
+    if not isinstance(series, list):
+        console.print_json(data=data)
+        return
+    table = Table("pair", "timeframe", "verdict", "last candle", "age s", "rows")
+    for s in series:
+        table.add_row(str(s.get("pair")), str(s.get("timeframe")), str(s.get("verdict")),
+                      str(s.get("last_candle") or "-"), str(s.get("age_seconds") or "-"),
+                      str(s.get("rows", "-")))
+    console.print(table)

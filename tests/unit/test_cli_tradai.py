@@ -1,0 +1,159 @@
+"""The ``tradai`` CLI against a mock gateway (httpx mock transport) and an in-process
+Cognito (moto): login and its file, tables, one-line errors, submit, wait's exit codes."""
+
+from __future__ import annotations
+
+import json
+import stat
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from tradai.cli import api as api_module
+from tradai.cli.main import cli
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    for var in ("TRADAI_API_URL", "TRADAI_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path
+
+
+class Seen(list[httpx.Request]):
+    responses: dict[str, list[tuple[int, Any]]]
+
+
+@pytest.fixture
+def gateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[Seen]:
+    """Requests seen; answers from ``responses`` (path -> list of (status, body))."""
+    seen = Seen()
+    responses: dict[str, list[tuple[int, Any]]] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        queue = responses[request.url.path]
+        status, body = queue.pop(0) if len(queue) > 1 else queue[0]
+        return httpx.Response(status, json=body, headers={"retry-after": "7"})
+    real = httpx.Client
+    monkeypatch.setattr(api_module.httpx, "Client",
+                        lambda **kw: real(transport=httpx.MockTransport(handler), **kw))
+    seen.responses = responses
+    yield seen
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(cli, ["--api", "http://gw.test", "--token", "tok", *args])
+
+
+def test_login_with_token_stores_it_privately(home: Path) -> None:
+    result = CliRunner().invoke(cli, ["login", "--api", "http://gw.test/", "--token", "abc"])
+    assert result.exit_code == 0, result.output
+    path = home / "tradai" / "credentials.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert json.loads(path.read_text())["access_token"] == "abc"
+
+
+def test_login_with_password_against_cognito(home: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+    from moto import mock_aws
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        idp = boto3.client("cognito-idp", region_name="eu-central-1")
+        pool = idp.create_user_pool(PoolName="p")["UserPool"]["Id"]
+        client = idp.create_user_pool_client(UserPoolId=pool, ClientName="cli",
+                                             ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"])[
+            "UserPoolClient"]["ClientId"]
+        idp.admin_create_user(UserPoolId=pool, Username="ann", MessageAction="SUPPRESS")
+        idp.admin_set_user_password(UserPoolId=pool, Username="ann",
+                                    Password="Secret123!Secret", Permanent=True)
+        args = ["login", "--api", "http://gw.test", "--client-id", client, "-u", "ann"]
+        ok = CliRunner().invoke(cli, [*args, "--password", "Secret123!Secret"])
+        bad = CliRunner().invoke(cli, [*args, "--password", "wrong"])
+    assert ok.exit_code == 0, ok.output
+    stored = json.loads((home / "tradai" / "credentials.json").read_text())
+    assert stored["access_token"].count(".") == 2 and stored["refresh_token"]
+    assert "Secret123" not in (home / "tradai" / "credentials.json").read_text()
+    assert bad.exit_code == 1 and "login failed" in bad.output
+
+
+def test_no_api_url_is_a_clear_error() -> None:
+    result = CliRunner().invoke(cli, ["strategies", "list"])
+    assert result.exit_code == 1 and "no API URL" in result.output
+
+
+def test_strategies_list_table(gateway: Any) -> None:
+    gateway.responses["/api/v1/strategies"] = [(200, {"strategies": [
+        {"name": "EmaCrossover", "latest_version": 2, "aliases": {"champion": 2},
+         "description": "EMA"}]})]
+    result = run("strategies", "list")
+    assert result.exit_code == 0 and "EmaCrossover" in result.output
+    assert "champion=2" in result.output
+    assert gateway[0].headers["authorization"] == "Bearer tok"
+
+
+@pytest.mark.parametrize(("status", "body", "expected"), [
+    (401, {"message": "Unauthorized", "reason": "token expired"}, "401 Unauthorized: token "
+                                                                   "expired"),
+    (429, {"message": "Too Many Requests", "reason": "more than 100"}, "retry after 7 s"),
+    (422, {"detail": [{"loc": ["body", "timerange"], "msg": "inverted"}]},
+     "timerange: inverted"),
+    (503, {"detail": "strategy registry unavailable"}, "503 Service Unavailable: strategy"),
+])
+def test_http_errors_are_one_line_with_the_server_reason(gateway: Any, status: int, body: Any,
+                                                         expected: str) -> None:
+    gateway.responses["/api/v1/strategies"] = [(status, body)]
+    result = run("strategies", "list")
+    assert result.exit_code == 1
+    assert expected in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_backtest_submit_sends_the_contract(gateway: Any) -> None:
+    gateway.responses["/api/v1/backtests"] = [(202, {"ticket_id": "t1", "job_id": "t1",
+                                                     "status": "QUEUED"})]
+    result = run("backtest", "submit", "-s", "Ema", "--alias", "champion", "--pair",
+                 "BTC/USDT", "--pair", "ETH/USDT", "--timerange", "20240101-20240301",
+                 "--idempotency-key", "k1")
+    assert result.exit_code == 0 and "t1 QUEUED" in result.output
+    sent = gateway[0]
+    assert json.loads(sent.content) == {"strategy": "Ema", "alias": "champion",
+                                        "pairs": ["BTC/USDT", "ETH/USDT"],
+                                        "timerange": "20240101-20240301"}
+    assert sent.headers["idempotency-key"] == "k1"
+
+
+def _status(state: str, progress: float, **extra: Any) -> dict[str, Any]:
+    return {"job_id": "j1", "status": state, "progress": progress, "strategy": "Ema",
+            "version": 1, "request": {}, "created_at": "", **extra}
+
+
+def test_wait_exits_0_on_completed(gateway: Any) -> None:
+    gateway.responses["/api/v1/backtests/j1"] = [
+        (200, _status("QUEUED", 0)), (200, _status("RUNNING", 40)),
+        (200, _status("COMPLETED", 100, result={"total_trades": 12, "profit_total": 0.05}))]
+    result = run("backtest", "wait", "j1", "--interval", "0")
+    assert result.exit_code == 0, result.output
+    assert "total_trades" in result.output and len(gateway) == 3
+
+
+def test_wait_exits_1_on_failed_with_reason(gateway: Any) -> None:
+    gateway.responses["/api/v1/backtests/j1"] = [
+        (200, _status("FAILED", 10, error="strategy class failed to load"))]
+    result = run("backtest", "wait", "j1", "--interval", "0")
+    assert result.exit_code == 1 and "strategy class failed to load" in result.output
+
+
+def test_wait_exits_2_on_timeout(gateway: Any) -> None:
+    gateway.responses["/api/v1/backtests/j1"] = [(200, _status("RUNNING", 10))]
+    result = run("backtest", "wait", "j1", "--interval", "0", "--timeout", "0")
+    assert result.exit_code == 2 and "still RUNNING" in result.output
