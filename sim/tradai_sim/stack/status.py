@@ -18,13 +18,33 @@ def stack_status(rec: StackRecord, topology: Topology) -> dict[str, Any]:
         "name": "cloud", "kind": "aws-emulator+control-plane", "pid": rec.pid,
         "port": rec.port, "az": None, "health": "healthy" if cloud.get("ready") else "starting",
     }]
+    internet = parts.get("internet") or {}
+    if internet.get("pid"):
+        processes.append({"name": "exchange", "kind": "internet", "pid": internet["pid"],
+                          "port": internet.get("port"), "az": None,
+                          "health": "healthy" if internet.get("healthy") else "unhealthy"})
+    edge = parts.get("edge") or {}
+    for name in ("gateway", "alb"):
+        proc = edge.get(name) or {}
+        if proc.get("pid"):
+            url = (cloud.get("resources", {}).get("endpoints") or {}).get(name) or ""
+            processes.append({"name": name, "kind": "edge", "pid": proc["pid"],
+                              "port": int(url.rsplit(":", 1)[1]) if ":" in url[6:] else None,
+                              "az": None, "health": "up" if proc.get("alive") else "down"})
+    # The ALB's view of each task is the health a user cares about.
+    target_health = {t["task_id"]: t["state"] for targets in (edge.get("targets") or {}).values()
+                     for t in targets}
+    prefix = f"service:{topology.project}-"
     for task in parts.get("ecs", {}).get("tasks", []):
         if task.get("last_status") == "STOPPED":
             continue
+        group = task.get("group") or ""
+        name = group.split("-", 2)[-1] if group.startswith(prefix) else task.get("family")
+        task_id = (task.get("task_arn") or "").rsplit("/", 1)[-1]
         processes.append({
-            "name": task.get("group") or task.get("task_arn"), "kind": "ecs-task",
-            "pid": task.get("pid"), "port": task.get("port"), "az": task.get("az"),
-            "health": task.get("health") or task.get("last_status"),
+            "name": name, "kind": "ecs-task", "pid": task.get("pid"), "port": task.get("port"),
+            "az": task.get("az"),
+            "health": target_health.get(task_id) or task.get("last_status"),
         })
     for name, count in parts.get("lambda", {}).get("warm_environments", {}).items():
         processes.append({"name": name, "kind": "lambda-environments", "count": count,
