@@ -1,0 +1,106 @@
+"""ArcticDB store on LMDB: idempotent overlapping writes, range reads, descriptions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tradai.data.candles import COLUMNS, open_times_ms, to_frame
+from tradai.data.keys import SeriesKey
+from tradai.data.store import OhlcvStore
+
+M5 = 300_000
+T0 = 1_704_067_200_000  # 2024-01-01T00:00Z
+KEY = SeriesKey("binance", "BTC/USDT", "5m")
+
+
+def rows(first: int, count: int, bump: float = 0.0) -> list[list[float]]:
+    """Deterministic candles whose values encode their open time (and a version bump)."""
+    out = []
+    for i in range(count):
+        t = T0 + (first + i) * M5
+        base = 100.0 + first + i + bump
+        out.append([t, base, base + 2, base - 1, base + 1, 10.0 + i])
+    return out
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Iterator[OhlcvStore]:
+    yield OhlcvStore(f"lmdb://{tmp_path / 'db'}", "ohlcv")
+
+
+def stored_times(store: OhlcvStore) -> np.ndarray:
+    return store.open_times(KEY)
+
+
+def test_write_then_read_roundtrip(store: OhlcvStore) -> None:
+    frame = to_frame(rows(0, 50))
+    assert store.write(KEY, frame) == 50
+    back = store.read(KEY)
+    pd.testing.assert_frame_equal(back, frame, check_freq=False)
+    assert list(back.columns) == COLUMNS and str(back.index.tz) == "UTC"
+
+
+def test_same_page_twice_leaves_one_row_per_candle(store: OhlcvStore) -> None:
+    store.write(KEY, to_frame(rows(0, 100)))
+    store.write(KEY, to_frame(rows(0, 100)))
+    times = stored_times(store)
+    assert len(times) == 100 and len(np.unique(times)) == 100
+
+
+def test_overlapping_pages_no_duplicate_no_missing(store: OhlcvStore) -> None:
+    store.write(KEY, to_frame(rows(0, 100)))
+    store.write(KEY, to_frame(rows(60, 100)))  # overlaps 60..99
+    store.write(KEY, to_frame(rows(30, 20)))  # inside
+    times = stored_times(store)
+    assert np.array_equal(times, T0 + np.arange(160) * M5)
+
+
+def test_rewrite_wins_inside_range_and_keeps_what_page_lacks(store: OhlcvStore) -> None:
+    store.write(KEY, to_frame(rows(0, 10)))
+    # A page covering 2..8 that lacks candle 5 (exchange hole) must not delete stored candle 5.
+    page = [r for r in rows(2, 7, bump=0.5) if r[0] != T0 + 5 * M5]
+    store.write(KEY, to_frame(page))
+    back = store.read(KEY)
+    assert len(back) == 10
+    opens = back["open"].to_numpy()
+    assert opens[5] == 105.0  # the stored one kept
+    assert opens[3] == 103.5 and opens[0] == 100.0  # the page's values won in its range
+
+
+def test_write_before_and_after_stored_range(store: OhlcvStore) -> None:
+    store.write(KEY, to_frame(rows(100, 10)))
+    store.write(KEY, to_frame(rows(0, 10)))  # before, leaving a hole 10..99
+    store.write(KEY, to_frame(rows(200, 10)))
+    times = stored_times(store)
+    assert len(times) == 30 and np.all(np.diff(times) > 0)
+
+
+def test_read_by_date_range_is_inclusive(store: OhlcvStore) -> None:
+    store.write(KEY, to_frame(rows(0, 100)))
+    part = store.read(KEY, T0 + 10 * M5, T0 + 19 * M5)
+    assert len(part) == 10
+    assert open_times_ms(part.index)[0] == T0 + 10 * M5
+    assert len(store.open_times(KEY, T0 + 95 * M5)) == 5
+
+
+def test_describe_and_series_keys(store: OhlcvStore) -> None:
+    assert store.describe(KEY) is None
+    assert store.read(KEY).empty and len(store.open_times(KEY)) == 0
+    store.write(KEY, to_frame(rows(5, 20)))
+    other = SeriesKey("binance", "ETH/USDT", "1h")
+    store.write(other, to_frame([[T0, 1, 2, 0.5, 1.5, 3]]))
+    info = store.describe(KEY)
+    assert info is not None
+    assert (info.first_ms, info.last_ms, info.rows) == (T0 + 5 * M5, T0 + 24 * M5, 20)
+    assert store.series_keys() == sorted([KEY, other])
+    assert store.series_keys("kraken") == []
+
+
+def test_empty_write_is_a_no_op(store: OhlcvStore) -> None:
+    assert store.write(KEY, to_frame([])) == 0
+    assert store.describe(KEY) is None
