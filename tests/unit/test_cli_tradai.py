@@ -44,7 +44,7 @@ def gateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[Seen]:
         return httpx.Response(status, json=body, headers={"retry-after": "7"})
     real = httpx.Client
     monkeypatch.setattr(api_module.httpx, "Client",
-                        lambda **kw: real(transport=httpx.MockTransport(handler), **kw))
+                        lambda **kw: real(**{**kw, "transport": httpx.MockTransport(handler)}))
     seen.responses = responses
     yield seen
 
