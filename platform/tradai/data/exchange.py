@@ -146,7 +146,7 @@ class ExchangeGateway:
         try:
             return call_with_backoff(
                 attempt, self.backoff, (ccxt.NetworkError,),
-                retry_after=lambda exc: _retry_after(client), on_retry=self._on_retry,
+                retry_after=lambda exc: _retry_after(client, exc), on_retry=self._on_retry,
                 sleep=self._sleep)
         except ccxt.BadSymbol as exc:
             raise UnknownPair(self.exchange_id, [pair or what]) from exc
@@ -161,7 +161,10 @@ class ExchangeGateway:
             self.retries += 1
 
 
-def _retry_after(client: Any) -> float | None:
+def _retry_after(client: Any, exc: BaseException) -> float | None:
+    """The 429's Retry-After (the headers of a refused connection would be a stale answer's)."""
+    if not isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
+        return None
     headers = getattr(client, "last_response_headers", None) or {}
     value = headers.get("Retry-After") or headers.get("retry-after")
     try:

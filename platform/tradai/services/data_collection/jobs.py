@@ -91,6 +91,10 @@ class JobManager:
         self._pool.submit(self._run, job)
         return job
 
+    def running(self) -> int:
+        with self._lock:
+            return sum(1 for j in self._jobs.values() if not j.finished.is_set())
+
     def get(self, job_id: str) -> Job | None:
         with self._lock:
             return self._jobs.get(job_id)

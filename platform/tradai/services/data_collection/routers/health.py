@@ -16,7 +16,7 @@ def health(svc: ServiceDep) -> Health:
     status = svc.syncer.status
     return Health(
         status="ok", exchange=svc.data.exchange_id, exchange_url=svc.data.exchange_url,
-        store=svc.store.location,
+        store=svc.store.location, jobs_running=svc.jobs.running(),
         detail={"sync_ticks": status.ticks, "sync_errors": status.errors,
                 "exchange_requests": svc.gateway.requests,
                 "exchange_retries": svc.gateway.retries})
