@@ -170,18 +170,18 @@ def _service_extra(svc: Service, database: aws.rds.Instance,
                    db_secret: pulumi.Output[str]) -> dict[str, Any]:
     extra: dict[str, Any] = {
         "portMappings": [{"containerPort": svc.port, "protocol": "tcp"}],
-        "environment": [{"name": "TRADAI_SERVICE_PORT", "value": str(svc.port)}],
+        # The names the services read (tradai.services.*.settings): the port to listen on,
+        # and every interface, since the ALB reaches the task over its ENI.
+        "environment": [{"name": "PORT", "value": str(svc.port)},
+                        {"name": "TRADAI_BIND_HOST", "value": "0.0.0.0"}],
     }
     if svc.name == "mlflow":
-        # The backend store is the RDS instance; its credentials come from RDS's own secret.
+        # The backend store is the RDS instance; the service reads its credentials from RDS's
+        # own secret (the task role may read that one secret).
         extra["environment"] += [
-            {"name": "MLFLOW_DB_HOST", "value": database.address},
-            {"name": "MLFLOW_DB_NAME", "value": database.db_name},
-        ]
-        extra["secrets"] = [
-            {"name": "MLFLOW_DB_USER", "valueFrom": db_secret.apply(lambda a: f"{a}:username::")},
-            {"name": "MLFLOW_DB_PASSWORD",
-             "valueFrom": db_secret.apply(lambda a: f"{a}:password::")},
+            {"name": "TRADAI_MLFLOW_DB_HOST", "value": database.address},
+            {"name": "TRADAI_MLFLOW_DB_NAME", "value": database.db_name},
+            {"name": "TRADAI_MLFLOW_DATABASE_SECRET", "value": db_secret},
         ]
     return extra
 

@@ -6,7 +6,7 @@ import json
 
 from tests.integration.cloud import RunningCloud
 from tradai.topology import default_topology
-from tradai_sim.cloud.bootstrap.handlers import module_exists
+from tradai_sim.cloud.bootstrap.handlers import handler_exists
 from tradai_sim.cloud.bootstrap.scaling import scale_seconds
 
 SPEC = default_topology()
@@ -76,7 +76,7 @@ def test_buckets_topics_secrets_schedules_machines(cloud: RunningCloud) -> None:
 def test_implemented_lambdas_with_memory_timeout_and_vpc(cloud: RunningCloud) -> None:
     lam = cloud.client("lambda")
     for fn in SPEC.lambdas:
-        if not module_exists(fn.handler):
+        if not handler_exists(fn.handler):
             continue
         conf = lam.get_function_configuration(FunctionName=cloud.name(fn.name))
         assert (conf["MemorySize"], conf["Timeout"], conf["Handler"]) == (

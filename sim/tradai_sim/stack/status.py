@@ -7,7 +7,7 @@ from typing import Any
 import requests
 
 from tradai.topology.model import Topology
-from tradai_sim.cloud.bootstrap.handlers import module_exists
+from tradai_sim.cloud.bootstrap.handlers import handler_exists, module_exists
 from tradai_sim.stack.state import StackRecord, pid_alive
 
 
@@ -73,7 +73,7 @@ def stack_status(rec: StackRecord, topology: Topology) -> dict[str, Any]:
 def not_implemented(topology: Topology) -> dict[str, list[str]]:
     """Spec entries whose code does not exist yet (no placeholders stand in for them)."""
     return {
-        "lambdas": [fn.name for fn in topology.lambdas if not module_exists(fn.handler)],
+        "lambdas": [fn.name for fn in topology.lambdas if not handler_exists(fn.handler)],
         "services": [s.name for s in topology.services if not module_exists(s.entrypoint)],
         "task_definitions": [t.name for t in topology.task_definitions
                              if not module_exists(t.entrypoint)],

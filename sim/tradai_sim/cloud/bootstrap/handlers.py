@@ -13,9 +13,13 @@ from functools import lru_cache
 from pathlib import Path
 
 
-def module_exists(dotted: str) -> bool:
-    """True when the module of ``module.function`` (or a module path) can be imported."""
-    module = dotted.rpartition(".")[0] if dotted.count(".") else dotted
+def handler_exists(handler: str) -> bool:
+    """True when the module of a ``module.function`` handler can be imported."""
+    return module_exists(handler.rpartition(".")[0])
+
+
+def module_exists(module: str) -> bool:
+    """True when ``module`` (a container entrypoint run with ``python -m``) can be imported."""
     try:
         return importlib.util.find_spec(module) is not None
     except ModuleNotFoundError:

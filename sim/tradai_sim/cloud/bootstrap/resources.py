@@ -14,7 +14,11 @@ from botocore.exceptions import ClientError
 
 from tradai.topology.model import Topology
 from tradai.workflows.render import load_asl, render_asl
-from tradai_sim.cloud.bootstrap.handlers import module_exists, platform_package_zip
+from tradai_sim.cloud.bootstrap.handlers import (
+    handler_exists,
+    module_exists,
+    platform_package_zip,
+)
 from tradai_sim.cloud.bootstrap.scaling import ScaledDurations
 from tradai_sim.cloud.context import CloudContext
 
@@ -399,7 +403,7 @@ class Bootstrap:
         for fn in self.t.lambdas:
             name = self.ctx.name(fn.name)
             functions[fn.name] = self._function_arn(fn.name)
-            if not module_exists(fn.handler):
+            if not handler_exists(fn.handler):
                 self.not_implemented["lambdas"].append(fn.name)
                 continue
             if name not in have:
@@ -451,8 +455,7 @@ class Bootstrap:
                 container: dict[str, Any] = {
                     "name": name, "image": f"tradai/{name}:local", "essential": True,
                     "cpu": cpu, "memory": memory,
-                    "command": ["python", "-m", entrypoint.rpartition(".")[0]
-                                if entrypoint.endswith((".main", ".task")) else entrypoint],
+                    "command": ["python", "-m", entrypoint],
                     "environment": [{"name": k, "value": v}
                                     for k, v in sorted(self._environment().items())],
                 }
