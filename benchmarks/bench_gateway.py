@@ -17,6 +17,7 @@ import socket
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -67,18 +68,34 @@ def measure(calls: list[Callable[[httpx.Client], httpx.Response]], concurrency: 
 
 @contextlib.contextmanager
 def consumer_paused(cloud: RunningCloud) -> Any:
-    """Measure the edge, not the backtests: hold the queue's consumer if there is one."""
+    """Measure the edge, not the backtests: hold the queue's consumer if there is one, and
+    drain the queue meanwhile (moto's FIFO send rescans the whole queue: at 100 waiting
+    messages a send takes ~33 ms instead of ~3 ms, which AWS does not do)."""
     lam = cloud.client("lambda")
     arn = cloud.status()["resources"]["queues"]["arns"]["backtest-queue.fifo"]
     ids = [m["UUID"] for m in lam.list_event_source_mappings()["EventSourceMappings"]
            if m["EventSourceArn"] == arn]
     for i in ids:
         lam.update_event_source_mapping(UUID=i, Enabled=False)
+    sqs = cloud.client("sqs")
+    url = cloud.status()["resources"]["queues"]["urls"]["backtest-queue.fifo"]
+    stop = threading.Event()
+
+    def drain() -> None:
+        while not stop.is_set():
+            msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                       WaitTimeSeconds=1).get("Messages", [])
+            if msgs:
+                sqs.delete_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
+                    for n, m in enumerate(msgs)])
+    drainer = threading.Thread(target=drain, daemon=True)
+    drainer.start()
     try:
         yield
     finally:
-        sqs = cloud.client("sqs")
-        url = cloud.status()["resources"]["queues"]["urls"]["backtest-queue.fifo"]
+        stop.set()
+        drainer.join(timeout=5)
         sqs.purge_queue(QueueUrl=url)
         for i in ids:
             lam.update_event_source_mapping(UUID=i, Enabled=True)
