@@ -60,21 +60,20 @@ def test_state_machine_role_invokes_exactly_its_lambdas(deployed: Deployed):
                 "events:PutTargets", "events:DescribeRule", "iam:PassRole"} <= actions
 
 
-def test_backtest_submission_goes_straight_to_the_fifo_queue(deployed: Deployed):
-    [queue_route] = [r for r in deployed.topo.edge.routes if r.target == "queue"]
-    queue = deployed.one("aws:sqs/queue:Queue", deployed.name(queue_route.queue))
-    [integration] = deployed.where("aws:apigatewayv2/integration:Integration",
-                                   integrationSubtype="SQS-SendMessage")
-    params = integration.inputs["requestParameters"]
-    assert params["QueueUrl"] == f"https://mock/{queue.name}"
-    assert params["MessageBody"] == "$request.body" and params["MessageGroupId"]
+def test_backtest_submission_goes_through_the_backend(deployed: Deployed):
+    """Submission is validated and recorded by the backend before it is queued (README,
+    "Architecture notes"): the route uses the ALB integration, and the API holds no role that
+    could put messages on the queue."""
+    [submit] = [r for r in deployed.topo.edge.routes
+                if (r.method, r.path) == ("POST", "/api/v1/backtests")]
+    assert (submit.target, submit.service) == ("service", "backend-api")
+    [alb] = deployed.where("aws:apigatewayv2/integration:Integration",
+                           integrationType="HTTP_PROXY", connectionType="VPC_LINK")
     [route] = deployed.where("aws:apigatewayv2/route:Route",
-                             routeKey=f"{queue_route.method} {queue_route.path}")
-    assert route.inputs["target"] == f"integrations/{integration.id}"
-    [role] = [r for r in deployed.of_type("aws:iam/role:Role")
-              if f"arn:aws:mock:aws:iam/role:Role/{r.name}" == integration.inputs["credentialsArn"]]
-    assert deployed.role_policy(role)["Statement"] == [
-        {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [queue.arn]}]
+                             routeKey="POST /api/v1/backtests")
+    assert route.inputs["target"] == f"integrations/{alb.id}"
+    assert deployed.where("aws:apigatewayv2/integration:Integration",
+                          integrationSubtype="SQS-SendMessage") == []
 
 
 def test_every_route_requires_the_cognito_jwt(deployed: Deployed):
