@@ -323,8 +323,8 @@ def test_stack_runs_the_exchange_and_the_data_collection_service(cloud: RunningC
                  and t["last_status"] == "RUNNING"]
         return tasks[0] if tasks else None
 
-    port = wait_for(task, timeout=60, interval=0.5)["port"]
-    base = f"http://127.0.0.1:{port}"
+    running = wait_for(task, timeout=90, interval=0.5)
+    base = f"http://127.0.0.1:{running['port']}"
 
     def health() -> dict[str, Any] | None:
         try:
@@ -332,10 +332,16 @@ def test_stack_runs_the_exchange_and_the_data_collection_service(cloud: RunningC
         except requests.RequestException:
             return None
 
-    assert wait_for(health, timeout=60, interval=0.3)["exchange_url"] == url
+    assert wait_for(health, timeout=90, interval=0.3)["exchange_url"] == url
+    seen: list[Any] = []
 
     def fresh() -> bool:  # the background sync keeps BTC/USDT and ETH/USDT 5m fresh
         r = requests.get(f"{base}/api/v1/data/freshness", timeout=10).json()
+        seen[:] = [r, requests.get(f"{base}/api/v1/data/sync", timeout=10).json()]
         return {s["pair"]: s["verdict"] for s in r["series"]}.get("BTC/USDT") == "fresh"
 
-    wait_for(fresh, timeout=60, interval=1.0)
+    try:
+        wait_for(fresh, timeout=90, interval=1.0)
+    except AssertionError as exc:
+        log = Path(running["log"]).read_text()[-2000:] if running.get("log") else ""
+        raise AssertionError(f"not fresh: {seen}\ntask log: {log}") from exc
