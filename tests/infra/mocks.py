@@ -6,6 +6,7 @@ test can compute the value a reference should resolve to and compare.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,9 +64,22 @@ class RecordingMocks(pulumi.runtime.Mocks):
         raise NotImplementedError(f"unexpected provider call {args.token}")
 
 
+def _ensure_event_loop() -> None:
+    """Pulumi's mock runtime runs on the thread's current event loop; a test elsewhere in the
+    session (asyncio.run, an ASGI test client) may have closed it."""
+    try:
+        loop = asyncio.get_event_loop()
+        usable = not loop.is_closed()
+    except RuntimeError:
+        usable = False
+    if not usable:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def run_program(fn: Any, mocks: RecordingMocks | None = None) -> RecordingMocks:
     """Run ``fn`` (which declares resources) under fresh mocks; return what it declared."""
     mocks = mocks or RecordingMocks()
+    _ensure_event_loop()
     pulumi.runtime.set_mocks(mocks, project="tradai", stack=STACK, preview=False)
 
     @pulumi.runtime.test
