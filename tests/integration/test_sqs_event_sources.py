@@ -93,7 +93,9 @@ def test_partial_batch_failure_deletes_only_the_successes(
 def test_fifo_group_order_is_kept(cloud: RunningCloud, tmp_path: Path) -> None:
     log = tmp_path / "calls.jsonl"
     deploy_lambda(cloud, "t-esm-fifo", RECORDER, environment={"LOG": str(log)})
-    q, arn, _ = _queue_pair(cloud, "t-esm-fifo", max_receive=3, fifo=True)
+    # A visibility timeout well above the handler's time, so no message is redelivered on a
+    # busy machine: every message once, each group in order.
+    q, arn, _ = _queue_pair(cloud, "t-esm-fifo", max_receive=3, visibility=60, fifo=True)
     sqs = cloud.client("sqs")
     for i in range(6):
         sqs.send_message(QueueUrl=q, MessageBody=json.dumps({"n": i, "g": i % 2}),
@@ -104,4 +106,6 @@ def test_fifo_group_order_is_kept(cloud: RunningCloud, tmp_path: Path) -> None:
     for group in ("g0", "g1"):
         seen = [r["body"]["n"] for r in _records(log) if r["group"] == group]
         assert seen == sorted(seen)
+    wait_for(lambda: int(sqs.get_queue_attributes(QueueUrl=q, AttributeNames=[
+        "ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"]) == 0)
     assert sorted(r["body"]["n"] for r in _records(log)) == list(range(6))
