@@ -1,0 +1,122 @@
+"""What the backtest consumer does with one queue record, beyond starting the workflow.
+
+* At capacity the record fails (a partial batch failure) after its visibility is shortened to
+  a backoff, so it returns soon and waits on the queue; FIFO keeps the rest of the owner's
+  message group behind it, so one user's submissions still start in order.
+* Waiting must not exhaust maxReceiveCount (deferrals are not failures): on the last allowed
+  receive a deferred record is sent again as a fresh copy (same group, new deduplication id)
+  and the original is acknowledged. The copy goes to the back of its group.
+* Any other failure on the last allowed receive marks the ticket FAILED ("could not be started
+  after N attempts: ...") before failing, so the message that lands in the DLQ never leaves
+  a ticket QUEUED forever. Earlier failures are retried by redelivery.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from tradai.workflows.orchestration import AtCapacity, InvalidMessage, job_id_of
+from tradai.workflows.status import JobStatusStore
+
+log = logging.getLogger(__name__)
+DEFAULT_MAX_RECEIVE = 3  # the spec's backtest-queue maxReceiveCount, if the queue won't say
+
+
+@dataclass(frozen=True)
+class QueueRecord:
+    message_id: str
+    body: str
+    receipt_handle: str
+    receive_count: int
+    group_id: str | None
+    dedup_id: str | None
+    queue_arn: str
+
+
+class Deferred(RuntimeError):
+    """The record waits on the queue (reported as a batch item failure)."""
+
+
+class BacktestConsumer:
+    def __init__(self, sqs: Any, statuses: JobStatusStore,
+                 start: Callable[..., dict[str, Any]],
+                 backoff_seconds: int) -> None:
+        self.sqs = sqs
+        self.statuses = statuses
+        self.start = start
+        self.backoff_seconds = backoff_seconds
+
+    def handle(self, record: QueueRecord) -> dict[str, Any]:
+        last = record.receive_count >= self.max_receive(record.queue_arn)
+        try:
+            message = json.loads(record.body)
+            if not isinstance(message, dict):
+                raise InvalidMessage("message body is not a JSON object")
+            return self.start(message=message)
+        except AtCapacity as exc:
+            if last:
+                self._requeue(record)
+                return {"outcome": "requeued", "reason": str(exc)}
+            self._backoff(record)
+            raise Deferred(str(exc)) from exc
+        except Exception as exc:
+            if last:
+                self._give_up(record, exc)
+            raise
+
+    def max_receive(self, queue_arn: str) -> int:
+        return _max_receive(self.sqs, queue_arn)
+
+    def _queue_url(self, queue_arn: str) -> str:
+        return _queue_url(self.sqs, queue_arn)
+
+    def _backoff(self, record: QueueRecord) -> None:
+        try:
+            self.sqs.change_message_visibility(
+                QueueUrl=self._queue_url(record.queue_arn), ReceiptHandle=record.receipt_handle,
+                VisibilityTimeout=self.backoff_seconds)
+        except Exception as exc:  # the full visibility timeout applies instead: slower, safe
+            log.warning("could not shorten visibility of %s: %s", record.message_id, exc)
+
+    def _requeue(self, record: QueueRecord) -> None:
+        kwargs: dict[str, Any] = {"QueueUrl": self._queue_url(record.queue_arn),
+                                  "MessageBody": record.body}
+        if record.group_id:
+            kwargs["MessageGroupId"] = record.group_id
+            kwargs["MessageDeduplicationId"] = f"requeue-{uuid.uuid4().hex}"
+        self.sqs.send_message(**kwargs)
+
+    def _give_up(self, record: QueueRecord, exc: Exception) -> None:
+        try:
+            job_id = job_id_of(json.loads(record.body))
+        except Exception:
+            log.error("undeliverable message %s goes to the DLQ: %s", record.message_id, exc)
+            return
+        reason = (f"could not be started after {record.receive_count} attempts: "
+                  f"{type(exc).__name__}: {exc}")
+        try:
+            self.statuses.failed(job_id, reason)
+        except Exception:
+            log.exception("could not mark job %s FAILED", job_id)
+
+
+@lru_cache(maxsize=16)
+def _queue_url(sqs: Any, queue_arn: str) -> str:
+    _, _, _, _, account, name = queue_arn.split(":", 5)
+    return str(sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
+
+
+@lru_cache(maxsize=16)
+def _max_receive(sqs: Any, queue_arn: str) -> int:
+    try:
+        attrs = sqs.get_queue_attributes(QueueUrl=_queue_url(sqs, queue_arn),
+                                         AttributeNames=["RedrivePolicy"])["Attributes"]
+        return int(json.loads(attrs["RedrivePolicy"])["maxReceiveCount"])
+    except Exception:
+        return DEFAULT_MAX_RECEIVE
