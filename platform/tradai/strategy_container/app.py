@@ -1,0 +1,202 @@
+"""The container's run, step by step, and its exit code.
+
+1. the job (TRADAI_JOB_ID, TRADAI_MODE, the workflow-state item) and its strategy version;
+2. the runnable config; 3. market data from ArcticDB as feather files; 4. Freqtrade;
+5. results to S3, MLflow and the item. Any failure writes a user-actionable ``error`` to the
+item and ends with exit 1 (the run failed) or 2 (the job or its config is wrong).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tradai.clock import Clock
+from tradai.config.service import ConfigMergeService, base_config
+from tradai.data.arctic_uri import StoreNotConfigured
+from tradai.data.store import OhlcvStore
+from tradai.registry.adapter import MLflowAdapter
+from tradai.registry.config_store import ConfigStore
+from tradai.registry.models import (
+    InvalidStrategyVersion,
+    RegistryUnavailable,
+    StrategyNotFound,
+    StrategyVersion,
+)
+from tradai.settings import aws_client
+from tradai.strategy_container import data, runner
+from tradai.strategy_container.config import Workspace, resolve_timerange, runnable_config
+from tradai.strategy_container.errors import (
+    EXIT_OK,
+    BadJob,
+    DependencyFailed,
+    describe,
+)
+from tradai.strategy_container.job import JobItem, JobSpec, check_mode, job_spec
+from tradai.strategy_container.results import (
+    MlflowRecorder,
+    ResultsBucket,
+    RunReport,
+    backtest_report,
+    hyperopt_report,
+    write_files,
+)
+from tradai.strategy_container.settings import ContainerSettings
+
+log = logging.getLogger("tradai.strategy_container")
+
+PROGRESS_DATA_LOADED = 20
+PROGRESS_FREQTRADE_STARTED = 40
+
+
+class StrategyContainer:
+    def __init__(self, settings: ContainerSettings, clock: Clock,
+                 env: Mapping[str, str] | None = None) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.env = env
+        self.item: JobItem | None = None
+
+    # -- the run ------------------------------------------------------------------------------
+    def run(self) -> int:
+        try:
+            self._run()
+            return EXIT_OK
+        except Exception as exc:
+            message, code = describe(exc)
+            log.error("job %s failed (exit %d): %s", self.settings.job_id, code, message,
+                      exc_info=not isinstance(exc, BadJob))
+            self._report_failure(message)
+            return code
+
+    def _run(self) -> None:
+        s = self.settings
+        if not s.job_id:
+            raise BadJob("TRADAI_JOB_ID is not set")
+        if s.table:
+            self.item = JobItem(aws_client("dynamodb"), s.table, s.job_id, self.clock)
+        mode = check_mode(s.mode)
+        record = self.item.read() if self.item else None
+        if self.item and record is None:
+            raise BadJob(f"job {s.job_id} does not exist in {s.table}")
+        job = job_spec(s.job_id, mode, record, self.env)
+        adapter = self._registry()
+        version = self._version(adapter, job)
+        version_config = self._call_registry(lambda: adapter.load_config(version))
+        log.info("job %s: %s %s v%d (%s)", job.job_id, mode, version.name, version.version,
+                 version.strategy_class)
+        root = Path(tempfile.mkdtemp(prefix=f"tradai-{job.job_id[:8]}-", dir=s.work_dir))
+        try:
+            report = self._execute(job, adapter, version, version_config, Workspace(root))
+            self._publish(report, root / "publish")
+        finally:
+            if not s.keep_work_dir:
+                shutil.rmtree(root, ignore_errors=True)
+
+    def _execute(self, job: JobSpec, adapter: MLflowAdapter, version: StrategyVersion,
+                 version_config: dict[str, Any], ws: Workspace) -> RunReport:
+        from tradai.strategy_container.strategy_source import strategy_dir
+
+        ws.create()
+        code_dir = strategy_dir(adapter.client, version, ws.strategies)
+        timerange = resolve_timerange(job.timerange, self.clock.now_datetime())
+        assert adapter.config_store is not None  # set by _registry
+        merger = ConfigMergeService(adapter.config_store, base_config(self.settings.exchange_url))
+        config = runnable_config(merger, job, version, version_config, timerange, ws, code_dir,
+                                 self.settings.exchange_url)
+        ft_config = runner.freqtrade_config(config, ws, job.mode)
+        startup = runner.startup_candles(ft_config)
+        win = data.window(timerange, ft_config["timeframe"], startup)
+        data.export_feather(self._store(), list(ft_config["exchange"]["pair_whitelist"]),
+                            ft_config["timeframe"], win, ws.datadir)
+        self._progress(PROGRESS_DATA_LOADED)
+        self._progress(PROGRESS_FREQTRADE_STARTED)
+        if job.mode == "hyperopt":
+            return hyperopt_report(job, version, runner.run_hyperopt(ft_config), ft_config,
+                                   timerange)
+        return backtest_report(job, version, runner.run_backtest(ft_config), ft_config,
+                               timerange)
+
+    def _publish(self, report: RunReport, folder: Path) -> None:
+        s = self.settings
+        write_files(folder, report.files)
+        url = None
+        if s.mlflow_url:
+            recorder = MlflowRecorder(self._registry().client, s.mlflow_ui_base())
+            _, url = recorder.record(report, folder)
+        bucket = ResultsBucket(aws_client("s3"), s.results_bucket) if s.results_bucket else None
+        prefix = bucket.prefix(report.job.job_id) if bucket else None
+        files = {**report.files, "result.json": _json(report.summary(prefix, url))}
+        if bucket:
+            bucket.put(report.job.job_id, files)
+        else:
+            write_files(folder, files)
+            log.warning("TRADAI_BUCKET_RESULTS is not set: results kept in %s only", folder)
+        if self.item:
+            self.item.succeeded(report.result, url)
+        log.info("job %s done: %s; mlflow %s; files %s", report.job.job_id, report.result,
+                 url, prefix)
+
+    # -- dependencies -------------------------------------------------------------------------
+    def _registry(self) -> MLflowAdapter:
+        s = self.settings
+        if not s.mlflow_url:
+            raise DependencyFailed("TRADAI_MLFLOW_URL is not set: the strategy registry is "
+                                   "needed to resolve the version")
+        if not s.configs_bucket:
+            raise DependencyFailed("TRADAI_BUCKET_CONFIGS is not set: strategy configs live "
+                                   "in the configs bucket")
+        return MLflowAdapter(s.mlflow_url, ConfigStore(aws_client("s3"), s.configs_bucket))
+
+    def _version(self, adapter: MLflowAdapter, job: JobSpec) -> StrategyVersion:
+        version = self._call_registry(
+            lambda: adapter.get_model_version(job.strategy, job.version_ref))
+        if job.strategy_class and job.strategy_class != version.strategy_class:
+            raise BadJob(f"job expects class {job.strategy_class} but {version.name} "
+                         f"v{version.version} runs {version.strategy_class}")
+        return version
+
+    @staticmethod
+    def _call_registry(fn: Any) -> Any:
+        try:
+            return fn()
+        except (StrategyNotFound, InvalidStrategyVersion) as exc:
+            raise BadJob(str(exc)) from exc
+        except RegistryUnavailable as exc:
+            raise DependencyFailed(str(exc)) from exc
+
+    @staticmethod
+    def _store() -> OhlcvStore:
+        try:
+            return OhlcvStore.from_settings()
+        except StoreNotConfigured as exc:
+            raise DependencyFailed(str(exc)) from exc
+
+    def _progress(self, percent: float) -> None:
+        if self.item:
+            self.item.progress(percent)
+
+    def _report_failure(self, message: str) -> None:
+        if self.item is None:
+            return
+        try:
+            self.item.failed(message)
+        except Exception as exc:  # the exit code still tells the workflow
+            log.error("could not write the error to the job item: %s", exc)
+
+
+def _json(data: Any) -> str:
+    import json
+
+    return json.dumps(data, indent=2, sort_keys=True, default=str)
+
+
+def main(env: Mapping[str, str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return StrategyContainer(ContainerSettings(), Clock.from_env(), env).run()
