@@ -1,0 +1,22 @@
+"""cleanup-resources (Backtest Workflow failure path): stop the job's strategy tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from tradai.settings import aws_client
+from tradai.workflows.cleanup import TaskCleaner
+from tradai.workflows.settings import WorkflowSettings
+
+logger = Logger(service="cleanup-resources")
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    settings = WorkflowSettings()
+    cleaner = TaskCleaner(aws_client("ecs"), settings.cluster_name, settings.strategy_family)
+    stopped = cleaner.stop_job_tasks(event["job_id"], event.get("error"))
+    logger.info("job tasks stopped", extra={"job_id": event["job_id"], "stopped": stopped})
+    return {"job_id": event["job_id"], "stopped": stopped}
