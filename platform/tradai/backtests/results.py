@@ -16,6 +16,7 @@ had ``max_relative_drawdown`` / ``max_drawdown``), ``wins`` / ``losses`` / ``dra
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -102,7 +103,8 @@ def _first_number(stats: Mapping[str, Any], keys: tuple[str, ...]) -> float | No
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    # numbers.Real: Freqtrade hands numpy scalars too (np.int64 is no ``int``).
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
     number = float(value)
     return number if math.isfinite(number) else None
