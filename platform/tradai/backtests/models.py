@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -43,6 +43,10 @@ class BacktestRequest(BaseModel):
                                     description="Pairs such as BTC/USDT")
     timeframe: str | None = Field(default=None, description=f"One of {', '.join(TIMEFRAMES)}")
     timerange: str | None = Field(default=None, description="Freqtrade's YYYYMMDD-YYYYMMDD")
+    mode: Literal["backtest", "hyperopt"] | None = Field(
+        default=None, description="What the strategy container runs (default backtest)")
+    epochs: int | None = Field(default=None, ge=1, le=1000,
+                               description="Hyperopt epochs (hyperopt only; default 20)")
 
     @field_validator("pairs")
     @classmethod
@@ -80,6 +84,8 @@ class BacktestRequest(BaseModel):
     def _alias_or_version(self) -> BacktestRequest:
         if self.alias is not None and self.version is not None:
             raise ValueError("give alias or version, not both")
+        if self.epochs is not None and self.mode != "hyperopt":
+            raise ValueError("epochs applies to mode hyperopt only")
         return self
 
     def canonical(self) -> dict[str, Any]:

@@ -46,11 +46,18 @@ class ResolvedBacktest:
     timerange: str | None
     strategy_class: str
     config_s3_path: str
+    mode: str = "backtest"
+    epochs: int | None = None  # hyperopt only
 
     def as_message(self) -> dict[str, object]:
-        return {"strategy": self.strategy, "version": self.version, "alias": self.alias,
-                "pairs": self.pairs, "timeframe": self.timeframe, "timerange": self.timerange,
-                "strategy_class": self.strategy_class, "config_s3_path": self.config_s3_path}
+        message: dict[str, object] = {
+            "strategy": self.strategy, "version": self.version, "alias": self.alias,
+            "pairs": self.pairs, "timeframe": self.timeframe, "timerange": self.timerange,
+            "strategy_class": self.strategy_class, "config_s3_path": self.config_s3_path,
+            "mode": self.mode}
+        if self.epochs is not None:
+            message["epochs"] = self.epochs
+        return message
 
 
 def resolve(request: BacktestRequest, registry: StrategyRegistry,
@@ -73,7 +80,8 @@ def resolve(request: BacktestRequest, registry: StrategyRegistry,
     return ResolvedBacktest(
         strategy=request.strategy, version=version.version, alias=request.alias, pairs=pairs,
         timeframe=timeframe, timerange=request.timerange,
-        strategy_class=version.strategy_class, config_s3_path=version.config_s3_path)
+        strategy_class=version.strategy_class, config_s3_path=version.config_s3_path,
+        mode=request.mode or "backtest", epochs=request.epochs)
 
 
 def _version(request: BacktestRequest, registry: StrategyRegistry) -> StrategyVersion:
