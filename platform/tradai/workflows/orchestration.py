@@ -92,8 +92,9 @@ class WorkflowStarter:
         if not self.statuses.register(job_id, {**message, **payload}, arn).applied:
             return StartResult(job_id, "already-finished").as_dict()
         try:
+            # Same name and input while running: AWS answers with the same execution.
             self.sfn.start_execution(stateMachineArn=self.state_machine_arn, name=job_id,
                                      input=json.dumps(payload))
         except self.sfn.exceptions.ExecutionAlreadyExists:
             return StartResult(job_id, "already-started", arn).as_dict()
-        return StartResult(job_id, "started", arn).as_dict()
+        return StartResult(job_id, "already-started" if resumed else "started", arn).as_dict()

@@ -10,6 +10,7 @@ Every write is conditional: a terminal job never moves again, so a late or repea
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -20,8 +21,7 @@ from tradai.clock import Clock
 
 TERMINAL = (JobStatus.COMPLETED.value, JobStatus.FAILED.value)
 _NOT_TERMINAL = "(#s <> :completed AND #s <> :failed)"
-PROGRESS_REGISTERED = 5.0  # the consumer started the workflow
-PROGRESS_RUNNING = 20.0  # validated, data in place, the container is starting
+PROGRESS_REGISTERED = 5  # the consumer started the workflow
 MAX_REASON = 1000
 
 
@@ -37,8 +37,9 @@ class Transition:
     previous: str | None = None
 
 
-def _values(values: dict[str, Any]) -> dict[str, Any]:
-    return to_item(values)
+def _percent(value: float) -> Decimal:
+    """DynamoDB takes numbers as Decimal; progress is a percentage."""
+    return Decimal(str(round(min(max(float(value), 0.0), 100.0), 1)))
 
 
 class JobStatusStore:
@@ -73,7 +74,8 @@ class JobStatusStore:
         return self._update(job_id, sets, if_missing, must_exist=False)
 
     def running(self, job_id: str, progress: float) -> Transition:
-        return self._update(job_id, {"status": JobStatus.RUNNING.value, "progress": progress,
+        return self._update(job_id, {"status": JobStatus.RUNNING.value,
+                                     "progress": _percent(progress),
                                      "updated_at": self.clock.now_datetime().isoformat()})
 
     def completed(self, job_id: str) -> Transition:
@@ -107,7 +109,7 @@ class JobStatusStore:
             resp = self.ddb.update_item(
                 TableName=self.table, Key={"job_id": {"S": job_id}},
                 UpdateExpression="SET " + ", ".join(clauses), ConditionExpression=condition,
-                ExpressionAttributeNames=names, ExpressionAttributeValues=_values(values),
+                ExpressionAttributeNames=names, ExpressionAttributeValues=to_item(values),
                 ReturnValues="UPDATED_OLD")
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
