@@ -19,6 +19,7 @@ from mlflow.tracking import MlflowClient
 
 from tradai.registry import tags as T
 from tradai.registry.config_store import ConfigStore
+from tradai.registry.credentials import AuthSecretUnavailable, ensure_client_credentials
 from tradai.registry.models import (
     InvalidStrategyVersion,
     RegistryUnavailable,
@@ -45,6 +46,10 @@ def content_digest(config: Mapping[str, Any], source_code: str | None) -> str:
 class MLflowAdapter:
     def __init__(self, tracking_uri: str, config_store: ConfigStore | None = None) -> None:
         self.tracking_uri = tracking_uri
+        try:  # MLflow's basic auth: callers need not know about it (see credentials.py)
+            ensure_client_credentials(tracking_uri)
+        except AuthSecretUnavailable as exc:
+            raise RegistryUnavailable(str(exc)) from exc
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         self.config_store = config_store
 

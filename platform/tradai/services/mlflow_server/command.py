@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Mapping
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from tradai.services.mlflow_server.settings import MlflowServerSettings
 
 SQLITE_FILE = "mlflow.db"
+STORE_URI_ENV = "MLFLOW_BACKEND_STORE_URI"
 
 SecretReader = Callable[[str], str]
 
@@ -33,11 +34,17 @@ def backend_store_uri(settings: MlflowServerSettings,
     return f"sqlite:///{(settings.data_dir / SQLITE_FILE).resolve()}"
 
 
-def server_argv(settings: MlflowServerSettings, store_uri: str) -> list[str]:
+def server_argv(settings: MlflowServerSettings, store_uri: str,
+                app_name: str | None = None) -> list[str]:
     argv = [sys.executable, "-m", "mlflow", "server",
-            "--backend-store-uri", store_uri,
             "--host", settings.host, "--port", str(settings.port),
             "--workers", str(settings.workers)]
+    if not _has_password(store_uri):
+        # A URI with a password goes through the environment only (server_env): any local
+        # user can read a command line.
+        argv += ["--backend-store-uri", store_uri]
+    if app_name:  # e.g. "basic-auth" (see auth.py)
+        argv += ["--app-name", app_name]
     if settings.artifacts_bucket:
         # Proxied artifacts: clients never need S3 credentials, only the server does.
         argv += ["--serve-artifacts", "--artifacts-destination",
@@ -47,13 +54,23 @@ def server_argv(settings: MlflowServerSettings, store_uri: str) -> list[str]:
     return argv
 
 
-def server_env(settings: MlflowServerSettings, base: Mapping[str, str]) -> dict[str, str]:
+def server_env(settings: MlflowServerSettings, base: Mapping[str, str],
+               store_uri: str | None = None) -> dict[str, str]:
     env = dict(base)
+    if store_uri:
+        env[STORE_URI_ENV] = store_uri  # mlflow server reads --backend-store-uri from it
     # No MLflow jobs are used: this keeps ~10 job-consumer processes from starting.
     env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     if settings.aws_endpoint_url:
         env.setdefault("MLFLOW_S3_ENDPOINT_URL", settings.aws_endpoint_url)
     return env
+
+
+def _has_password(uri: str) -> bool:
+    try:
+        return urlsplit(uri).password is not None
+    except ValueError:
+        return True  # unparsable: keep it off the command line to be safe
 
 
 def _read_secret(secret_id: str) -> str:

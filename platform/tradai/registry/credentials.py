@@ -1,0 +1,144 @@
+"""MLflow basic-auth credentials from Secrets Manager, for the server and for its clients.
+
+The ``mlflow-basic-auth`` secret (JSON ``{"username", "password"}``) is the one source of the
+credentials. The server reads it at start to create its admin user; clients read it once per
+process and hand it to the mlflow client through ``MLFLOW_TRACKING_USERNAME`` /
+``MLFLOW_TRACKING_PASSWORD``, which mlflow reads on every request. Nothing here logs a value.
+
+``TRADAI_MLFLOW_AUTH``: ``basic`` (the secret must exist), ``none`` (no auth), or unset (basic
+when the secret exists, so a deployment without it still runs).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tradai.topology.naming import physical_name
+
+log = logging.getLogger(__name__)
+
+AUTH_SECRET = "mlflow-basic-auth"  # logical name in the topology spec
+USERNAME_ENV = "MLFLOW_TRACKING_USERNAME"
+PASSWORD_ENV = "MLFLOW_TRACKING_PASSWORD"
+_MISSING_CODES = {"ResourceNotFoundException"}
+# A client must not hang for minutes when Secrets Manager is not reachable.
+_CLIENT_CONFIG = Config(connect_timeout=3, read_timeout=5,
+                        retries={"max_attempts": 2, "mode": "standard"})
+
+
+class AuthSecretUnavailable(RuntimeError):
+    """Basic auth is required but its secret cannot be read."""
+
+
+@dataclass(frozen=True)
+class BasicAuth:
+    username: str
+    password: str = field(repr=False)  # never in a repr, so never in a log line or traceback
+
+
+class MlflowAuthSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    mode: Literal["basic", "none"] | None = Field(default=None,
+                                                   validation_alias="TRADAI_MLFLOW_AUTH")
+    # Name or ARN; by default the spec's secret under this deployment's naming.
+    secret: str | None = Field(default=None, validation_alias="TRADAI_MLFLOW_AUTH_SECRET")
+    project: str = Field(default="tradai", validation_alias="TRADAI_PROJECT")
+    # Every task and function is told TRADAI_ENV; "local" (as the backend's auth config) only
+    # for a process started by hand next to the local stack.
+    env: str = Field(default="local", validation_alias="TRADAI_ENV")
+
+    def secret_id(self) -> str:
+        return self.secret or physical_name(self.project, self.env, AUTH_SECRET)
+
+
+def parse_secret(secret_string: str) -> BasicAuth:
+    try:
+        value = json.loads(secret_string)
+        username, password = value["username"], value["password"]
+    except (ValueError, KeyError, TypeError):
+        raise AuthSecretUnavailable(
+            "the MLflow basic-auth secret must be JSON with username and password") from None
+    if not isinstance(username, str) or not isinstance(password, str) or not username:
+        raise AuthSecretUnavailable("the MLflow basic-auth secret has an empty username")
+    return BasicAuth(username, password)
+
+
+def read_basic_auth(secret_id: str, client: Any | None = None) -> BasicAuth | None:
+    """The credentials in the secret; None when the secret does not exist."""
+    if client is None:
+        from tradai.settings import aws_client
+
+        client = aws_client("secretsmanager", config=_CLIENT_CONFIG)
+    try:
+        secret_string = client.get_secret_value(SecretId=secret_id)["SecretString"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in _MISSING_CODES:
+            return None
+        raise
+    return parse_secret(str(secret_string))
+
+
+def resolve_basic_auth(settings: MlflowAuthSettings | None = None,
+                       client: Any | None = None) -> BasicAuth | None:
+    """What the configuration asks for: credentials, or None when auth is off."""
+    s = settings or MlflowAuthSettings()
+    if s.mode == "none":
+        return None
+    secret_id = s.secret_id()
+    try:
+        creds = read_basic_auth(secret_id, client)
+    except (ClientError, BotoCoreError) as exc:
+        if s.mode == "basic":
+            raise AuthSecretUnavailable(
+                f"cannot read the MLflow basic-auth secret {secret_id}: {exc}") from exc
+        log.warning("MLflow basic-auth secret %s not readable (%s): going without auth",
+                    secret_id, type(exc).__name__)
+        return None
+    if creds is None and s.mode == "basic":
+        raise AuthSecretUnavailable(
+            f"TRADAI_MLFLOW_AUTH=basic but the secret {secret_id} does not exist")
+    return creds
+
+
+_cache: dict[tuple[str, str | None], BasicAuth | None] = {}
+_cache_lock = threading.Lock()
+
+
+def ensure_client_credentials(tracking_uri: str) -> None:
+    """Give the in-process mlflow client the credentials, unless it already has some.
+
+    Only HTTP tracking URIs need them (a ``sqlite://`` or file store does not). Credentials
+    already in the environment win; otherwise the secret is read once per process.
+    """
+    if not tracking_uri.startswith(("http://", "https://")):
+        return
+    if os.environ.get(USERNAME_ENV) and os.environ.get(PASSWORD_ENV):
+        return
+    settings = MlflowAuthSettings()
+    if settings.mode == "none":
+        return
+    key = (settings.secret_id(), os.environ.get("AWS_ENDPOINT_URL"))
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = resolve_basic_auth(settings)
+        creds = _cache[key]
+    if creds is not None:
+        os.environ[USERNAME_ENV] = creds.username
+        os.environ[PASSWORD_ENV] = creds.password
+
+
+def clear_cache() -> None:
+    """Forget resolved credentials (after a rotation, and between tests)."""
+    with _cache_lock:
+        _cache.clear()
