@@ -35,5 +35,7 @@ def _registry() -> tuple[MLflowAdapter, ConfigStore]:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     registry, configs = _registry()
     version = validate(event, registry, configs)
-    logger.info("strategy version valid", extra={"job_id": event.get("job_id"), **version})
+    logger.info("strategy version valid", extra={"job_id": event.get("job_id"),
+                                                 "strategy": version["name"],
+                                                 "strategy_version": version["version"]})
     return version

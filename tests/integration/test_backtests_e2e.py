@@ -1,0 +1,246 @@
+"""Backtests end to end, as a user through the gateway: queue -> consumer -> Step Functions
+-> strategy container (Freqtrade) -> results; and the "nothing lost" rules: invalid versions
+and crashing strategies end FAILED with a reason and no task left, duplicates run once, a
+burst never runs more strategy tasks than allowed. Ranges are tiny (1 pair, 7 days)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.integration.cloud import RunningCloud, wait_for
+from tests.integration.test_edge_gateway import Edge
+
+pytestmark = pytest.mark.integration
+STRATEGY = "EmaCrossover"
+SMALL = {"strategy": STRATEGY, "alias": "champion", "pairs": ["BTC/USDT"], "timeframe": "5m",
+         "timerange": "20240110-20240117"}
+TERMINAL = ("COMPLETED", "FAILED")
+RUN_TIMEOUT = 300  # wall seconds for one job on a loaded 2-core machine
+
+
+@pytest.fixture(scope="module")
+def edge(cloud: RunningCloud) -> Edge:
+    status = cloud.status()
+    if "strategy" in status["resources"]["not_implemented"]["task_definitions"]:
+        pytest.skip("the strategy container (tradai.strategy_container) is not in this build")
+    e = Edge(cloud)
+    wait_for(lambda: e.healthy("backend-api"), timeout=60)
+    wait_for(lambda: cloud.status()["parts"]["seed"]["state"] == "done", timeout=240,
+             interval=1)
+    return e
+
+
+@pytest.fixture(scope="module")
+def token(edge: Edge) -> str:
+    return edge.user()["access"]
+
+
+def submit(edge: Edge, token: str, body: dict[str, Any], key: str | None = None) -> str:
+    resp = edge.post("/api/v1/backtests", token, body, key=key or uuid.uuid4().hex)
+    assert resp.status_code in (200, 201, 202), resp.text
+    return str(resp.json()["ticket_id"])
+
+
+def status_of(edge: Edge, token: str, job_id: str) -> dict[str, Any]:
+    resp = edge.get(f"/api/v1/backtests/{job_id}", token)
+    assert resp.status_code == 200, resp.text
+    return dict(resp.json())
+
+
+def wait_terminal(edge: Edge, token: str, job_id: str, timeout: float = RUN_TIMEOUT,
+                  seen: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    def done() -> dict[str, Any] | None:
+        body = status_of(edge, token, job_id)
+        if seen is not None:
+            seen.append(body)
+        return body if body["status"] in TERMINAL else None
+
+    return dict(wait_for(done, timeout=timeout, interval=1))
+
+
+def job_tasks(cloud: RunningCloud, job_id: str) -> list[dict[str, Any]]:
+    return [t for t in cloud.control("/ecs/tasks")["tasks"]
+            if t["group"] == f"backtest:{job_id}"]
+
+
+def executions(cloud: RunningCloud, name: str) -> list[dict[str, Any]]:
+    sfn = cloud.client("stepfunctions")
+    machine = cloud.status()["resources"]["state_machines"]["backtest-workflow"]
+    return [e for e in sfn.list_executions(stateMachineArn=machine)["executions"]
+            if e["name"] == name]
+
+
+# -- the happy path -------------------------------------------------------------------------
+def test_example_backtest_completes_with_metrics(edge: Edge, token: str,
+                                                 cloud: RunningCloud) -> None:
+    job_id = submit(edge, token, SMALL)
+    seen: list[dict[str, Any]] = []
+    final = wait_terminal(edge, token, job_id, seen=seen)
+    assert final["status"] == "COMPLETED", final.get("error")
+    assert final["progress"] == 100
+    result = final["result"]
+    for key in ("total_trades", "profit_total", "max_drawdown", "win_rate"):
+        assert key in result, result
+    assert final["mlflow_url"], final
+    assert {"RUNNING"} <= {s["status"] for s in seen}
+    assert all(t["last_status"] == "STOPPED" for t in job_tasks(cloud, job_id))
+
+
+def test_hyperopt_with_a_few_epochs_completes(edge: Edge, token: str) -> None:
+    job_id = submit(edge, token, {**SMALL, "mode": "hyperopt", "epochs": 3})
+    final = wait_terminal(edge, token, job_id)
+    assert final["status"] == "COMPLETED", final.get("error")
+    assert final["request"]["mode"] == "hyperopt"
+
+
+# -- failures end FAILED with a reason ------------------------------------------------------
+def _queue_url(cloud: RunningCloud) -> str:
+    return str(cloud.status()["resources"]["queues"]["urls"]["backtest-queue.fifo"])
+
+
+def _item(cloud: RunningCloud, job_id: str) -> dict[str, Any] | None:
+    from tradai.backtests.store import from_item
+
+    item = cloud.client("dynamodb").get_item(
+        TableName=cloud.name("workflow-state"), Key={"job_id": {"S": job_id}},
+        ConsistentRead=True).get("Item")
+    return from_item(item) if item else None
+
+
+def test_an_invalid_version_ends_failed_at_validation(edge: Edge, cloud: RunningCloud) -> None:
+    # The backend refuses unknown versions (422), so this job arrives as through a direct
+    # queue integration: only the workflow's validation can stop it.
+    job_id = str(uuid.uuid4())
+    body = {"job_id": job_id, "ticket_id": job_id, "owner": "direct", "strategy": STRATEGY,
+            "version": 999, "pairs": ["BTC/USDT"], "timeframe": "5m",
+            "timerange": "20240110-20240117"}
+    cloud.client("sqs").send_message(QueueUrl=_queue_url(cloud), MessageBody=json.dumps(body),
+                                     MessageGroupId="direct", MessageDeduplicationId=job_id)
+    item = wait_for(lambda: (i := _item(cloud, job_id)) and i["status"] in TERMINAL and i,
+                    timeout=120, interval=1)
+    assert item["status"] == "FAILED"
+    assert item["error"].startswith("strategy validation failed:")
+    assert "no version 999" in item["error"]
+    assert job_tasks(cloud, job_id) == []  # it never reached RunBacktest
+
+
+CRASHING = '''
+from freqtrade.strategy import IStrategy
+
+
+class CrashMidRun(IStrategy):
+    timeframe = "5m"
+    minimal_roi = {"0": 0.1}
+    stoploss = -0.1
+    startup_candle_count = 10
+
+    def populate_indicators(self, dataframe, metadata):
+        raise RuntimeError("indicator blew up on purpose")
+
+    def populate_entry_trend(self, dataframe, metadata):
+        return dataframe
+
+    def populate_exit_trend(self, dataframe, metadata):
+        return dataframe
+'''
+
+
+def _register_crashing(cloud: RunningCloud) -> str:
+    from tradai.registry.adapter import MLflowAdapter
+    from tradai.registry.config_store import ConfigStore
+
+    resources = cloud.status()["resources"]
+    mlflow = resources["endpoints"].get("mlflow") or cloud.status()["parts"]["seed"][
+        "mlflow_url"]
+    configs = ConfigStore(cloud.client("s3"), resources["buckets"]["configs"])
+    example = json.loads(
+        (__import__("tradai.strategies", fromlist=["STRATEGIES_DIR"]).STRATEGIES_DIR
+         / "configs" / "EmaCrossover.json").read_text())
+    config = {**example, "strategy": "CrashMidRun"}
+    name = f"CrashMidRun{uuid.uuid4().hex[:6]}"
+    MLflowAdapter(mlflow, configs).register_version(
+        name, "CrashMidRun", config, source_code=CRASHING, source_filename="crash.py",
+        warmup_days=1, aliases=["champion"])
+    return name
+
+
+def test_a_crashing_strategy_ends_failed_and_its_task_is_gone(edge: Edge, token: str,
+                                                             cloud: RunningCloud) -> None:
+    name = _register_crashing(cloud)
+    job_id = submit(edge, token, {**SMALL, "strategy": name})
+    final = wait_terminal(edge, token, job_id)
+    assert final["status"] == "FAILED"
+    assert final["error"].startswith("backtest container exited with code"), final["error"]
+    tasks = job_tasks(cloud, job_id)
+    assert tasks and all(t["last_status"] == "STOPPED" for t in tasks)
+
+
+# -- duplicates and capacity ----------------------------------------------------------------
+def test_the_same_submission_twice_runs_once(edge: Edge, token: str,
+                                             cloud: RunningCloud) -> None:
+    key = uuid.uuid4().hex
+    body = {**SMALL, "timerange": "20240111-20240118"}
+    first, second = submit(edge, token, body, key=key), submit(edge, token, body, key=key)
+    assert first == second
+    # And a redelivered message (same job, new queue message) does not start it again.
+    message = {"job_id": first, "ticket_id": first, "owner": "dup", "strategy": STRATEGY,
+               "version": 1, "pairs": ["BTC/USDT"], "timeframe": "5m"}
+    cloud.client("sqs").send_message(QueueUrl=_queue_url(cloud), MessageBody=json.dumps(
+        message), MessageGroupId="dup", MessageDeduplicationId=uuid.uuid4().hex)
+    assert wait_terminal(edge, token, first)["status"] == "COMPLETED"
+    time.sleep(3)  # the copy has been consumed by now (1 s polls)
+    assert len(executions(cloud, first)) == 1
+    tasks = [t for t in cloud.control("/ecs/tasks")["tasks"]
+             if t["group"] == f"backtest:{first}"]
+    assert len(tasks) == 1
+
+
+@pytest.fixture
+def limit_three(cloud: RunningCloud) -> Iterator[int]:
+    """Lower the consumer's limit to 3 so that 2 cores can show it is kept."""
+    lam = cloud.client("lambda")
+    name = cloud.name("backtest-consumer")
+    env = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {
+        **env, "TRADAI_BACKTEST_MAX_CONCURRENT": "3"}})
+    try:
+        yield 3
+    finally:
+        lam.update_function_configuration(FunctionName=name, Environment={"Variables": env})
+
+
+def test_twenty_submissions_complete_within_the_task_limit(
+        edge: Edge, token: str, cloud: RunningCloud, limit_three: int) -> None:
+    peak: list[int] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            tasks = cloud.control("/ecs/tasks")["tasks"]
+            peak.append(sum(1 for t in tasks if t["group"].startswith("backtest:")
+                            and t["last_status"] != "STOPPED"))
+            stop.wait(0.25)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.time()
+    try:
+        jobs = [submit(edge, token, {**SMALL, "timerange": f"202402{d:02d}-202402{d + 7:02d}"})
+                for d in range(1, 21)]
+        finals = [wait_terminal(edge, token, j, timeout=900) for j in jobs]
+    finally:
+        stop.set()
+        sampler.join()
+    elapsed = time.time() - started
+    failed = [f["error"] for f in finals if f["status"] != "COMPLETED"]
+    assert not failed, failed
+    assert max(peak) <= limit_three, max(peak)
+    assert max(peak) >= 2  # the limit, not a trickle, was what held them back
+    print(f"20 backtests in {elapsed:.0f} s, peak {max(peak)} strategy tasks")
