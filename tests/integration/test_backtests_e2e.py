@@ -5,7 +5,9 @@ burst never runs more strategy tasks than allowed. Ranges are tiny (1 pair, 7 da
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import threading
 import time
 import uuid
@@ -152,6 +154,25 @@ class CrashMidRun(IStrategy):
 '''
 
 
+@contextlib.contextmanager
+def _mlflow_login(cloud: RunningCloud) -> Iterator[None]:
+    """Log in to MLflow as the stack's tasks do (the basic-auth secret)."""
+    secret = json.loads(cloud.client("secretsmanager").get_secret_value(
+        SecretId=cloud.name("mlflow-basic-auth"))["SecretString"])
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_USERNAME",
+                                            "MLFLOW_TRACKING_PASSWORD")}
+    os.environ.update({"MLFLOW_TRACKING_USERNAME": secret["username"],
+                       "MLFLOW_TRACKING_PASSWORD": secret["password"]})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def _register_crashing(cloud: RunningCloud) -> str:
     from tradai.registry.adapter import MLflowAdapter
     from tradai.registry.config_store import ConfigStore
@@ -165,9 +186,10 @@ def _register_crashing(cloud: RunningCloud) -> str:
          / "configs" / "EmaCrossover.json").read_text())
     config = {**example, "strategy": "CrashMidRun"}
     name = f"CrashMidRun{uuid.uuid4().hex[:6]}"
-    MLflowAdapter(mlflow, configs).register_version(
-        name, "CrashMidRun", config, source_code=CRASHING, source_filename="crash.py",
-        warmup_days=1, aliases=["champion"])
+    with _mlflow_login(cloud):
+        MLflowAdapter(mlflow, configs).register_version(
+            name, "CrashMidRun", config, source_code=CRASHING, source_filename="crash.py",
+            warmup_days=1, aliases=["champion"])
     return name
 
 
