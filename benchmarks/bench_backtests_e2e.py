@@ -1,0 +1,143 @@
+"""Backtests through the platform versus Freqtrade directly.
+
+- one backtest (EmaCrossover, 2 pairs x 90 days of 5m): wall time from ``POST
+  /api/v1/backtests`` at the gateway to COMPLETED, first with the data still to fetch (cold:
+  EnsureData backfills from the exchange), then again on stored data (warm); and Freqtrade's
+  ``Backtesting`` run in this process on the same ArcticDB candles and config layers. The
+  ratio warm / direct is the platform's overhead (queue, workflow, Lambdas, task start,
+  reading ArcticDB, MLflow and S3 logging);
+- throughput: 20 backtests (1 pair x 7 days) queued at once, the spec's limit of 10 tasks.
+
+    .venv/bin/python benchmarks/bench_backtests_e2e.py [--endpoint http://127.0.0.1:PORT]
+
+Without ``--endpoint`` a local cloud (time scale 20) is started and stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.integration.cloud import RunningCloud, start_cloud, wait_for  # noqa: E402
+from tests.integration.test_edge_gateway import Edge  # noqa: E402
+
+STRATEGY = "EmaCrossover"
+PAIRS = ["BTC/USDT", "ETH/USDT"]
+TIMERANGE = "20250901-20251130"  # 90 days
+BASE_CONFIG = ROOT / "platform" / "tradai" / "config" / "base.json"
+
+
+def run_one(edge: Edge, token: str, body: dict[str, Any], timeout: float = 1800
+            ) -> tuple[float, dict[str, Any]]:
+    started = time.perf_counter()
+    resp = edge.post("/api/v1/backtests", token, body, key=uuid.uuid4().hex)
+    resp.raise_for_status()
+    job_id = resp.json()["ticket_id"]
+    final = wait_for(lambda: (b := edge.get(f"/api/v1/backtests/{job_id}", token).json())[
+        "status"] in ("COMPLETED", "FAILED") and b, timeout=timeout, interval=0.5)
+    if final["status"] != "COMPLETED":
+        raise RuntimeError(f"backtest {job_id} failed: {final.get('error')}")
+    return time.perf_counter() - started, final
+
+
+def direct(cloud: RunningCloud, tmp: Path) -> tuple[float, dict[str, Any]]:
+    """Freqtrade's Backtesting on the same stored candles and config layers (no platform)."""
+    from freqtrade.commands.optimize_commands import setup_optimize_configuration
+    from freqtrade.data.history import get_datahandler
+    from freqtrade.enums import CandleType, RunMode
+    from freqtrade.optimize.backtesting import Backtesting
+
+    from tradai.backtests.results import headline
+    from tradai.config.exchange import exchange_layer
+    from tradai.config.merge import deep_merge
+    from tradai.data.keys import SeriesKey
+    from tradai.data.settings import DataSettings
+    from tradai.data.store import OhlcvStore
+    from tradai.strategies import CONFIGS_DIR, STRATEGIES_DIR
+
+    store = OhlcvStore.from_settings(DataSettings(
+        AWS_ENDPOINT_URL=cloud.endpoint, AWS_DEFAULT_REGION=cloud.region,
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+        TRADAI_BUCKET_ARCTICDB=cloud.name("arcticdb")))  # type: ignore[call-arg]
+    started = time.perf_counter()
+    handler = get_datahandler(tmp / "data", "feather")
+    for pair in PAIRS:
+        frame = store.read(SeriesKey("binance", pair, "5m"), None, None)
+        handler.ohlcv_store(pair, "5m", frame.reset_index(), CandleType.SPOT)
+    exchange = cloud.status()["resources"]["endpoints"]["exchange"]
+    config = deep_merge(json.loads(BASE_CONFIG.read_text()),
+                        json.loads((CONFIGS_DIR / f"{STRATEGY}.json").read_text()),
+                        exchange_layer(exchange),
+                        {"exchange": {"pair_whitelist": PAIRS}, "timerange": TIMERANGE,
+                         "export": "none", "strategy_path": str(STRATEGIES_DIR),
+                         "dry_run": True})
+    (tmp / "user_data").mkdir(exist_ok=True)
+    (tmp / "config.json").write_text(json.dumps(config))
+    ft = setup_optimize_configuration(
+        {"config": [str(tmp / "config.json")], "user_data_dir": str(tmp / "user_data"),
+         "datadir": str(tmp / "data")}, RunMode.BACKTEST)
+    bt = Backtesting(ft)
+    bt.start()
+    Backtesting.cleanup()
+    return time.perf_counter() - started, headline(bt.results["strategy"][STRATEGY])
+
+
+def throughput(edge: Edge, token: str, n: int = 20) -> float:
+    started = time.perf_counter()
+    jobs = []
+    for i in range(n):
+        body = {"strategy": STRATEGY, "alias": "champion", "pairs": ["BTC/USDT"],
+                "timeframe": "5m", "timerange": f"202510{i + 1:02d}-202510{i + 8:02d}"}
+        jobs.append(edge.post("/api/v1/backtests", token, body,
+                              key=uuid.uuid4().hex).json()["ticket_id"])
+    for job_id in jobs:
+        wait_for(lambda j=job_id: edge.get(f"/api/v1/backtests/{j}", token).json()["status"]
+                 in ("COMPLETED", "FAILED"), timeout=1800, interval=1)
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--endpoint", help="a running local cloud (else one is started)")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-bt-"))
+    cloud = (RunningCloud(args.endpoint, tmp, None, 20.0) if args.endpoint
+             else start_cloud(tmp / "cloud", time_scale=20.0, timeout=180))
+    try:
+        edge = Edge(cloud)
+        wait_for(lambda: edge.healthy("backend-api"), timeout=120)
+        wait_for(lambda: cloud.status()["parts"]["seed"]["state"] == "done", timeout=300,
+                 interval=1)
+        token = edge.user()["access"]
+        body = {"strategy": STRATEGY, "alias": "champion", "pairs": PAIRS, "timeframe": "5m",
+                "timerange": TIMERANGE}
+        cold, _ = run_one(edge, token, body)
+        warm, final = run_one(edge, token, body)
+        direct_s, direct_result = direct(cloud, tmp)
+        burst = throughput(edge, token)
+        platform_result = {k: final["result"].get(k) for k in direct_result}
+        print(json.dumps({
+            "backtest_2_pairs_90_days_5m": {
+                "platform_cold_s": round(cold, 1), "platform_warm_s": round(warm, 1),
+                "freqtrade_direct_s": round(direct_s, 1),
+                "overhead_ratio_warm": round(warm / direct_s, 2),
+                "same_headline_metrics": platform_result == direct_result},
+            "throughput_20_queued": {"wall_s": round(burst, 1),
+                                     "backtests_per_minute": round(20 / burst * 60, 2)},
+        }, indent=2))
+    finally:
+        cloud.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
