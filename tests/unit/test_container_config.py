@@ -238,3 +238,32 @@ def test_freqtrade_exceptions_are_translated() -> None:
     with pytest.raises(StrategyFailed, match="strategy class Nope failed to load"), \
             runner.translated("strategy", "Nope"):
         raise OperationalException("Impossible to load Strategy 'Nope'.")
+
+
+def test_data_is_checked_then_written_as_freqtrade_reads_it(tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+    from freqtrade.data.history import get_datahandler
+    from freqtrade.enums import CandleType
+
+    from tradai.data.keys import SeriesKey
+    from tradai.data.store import OhlcvStore
+
+    store = OhlcvStore(f"lmdb://{tmp_path / 'lmdb'}")
+    index = pd.date_range("2026-01-01", periods=288, freq="5min", tz="UTC", name="date")
+    prices = np.linspace(100, 110, len(index))
+    store.write(SeriesKey("binance", "BTC/USDT", "5m"), pd.DataFrame(
+        {"open": prices, "high": prices + 1, "low": prices - 1, "close": prices,
+         "volume": np.ones(len(index))}, index=index))
+    win = data.window("20260101-20260102", "5m", 0)
+    data.check_available(store, ["BTC/USDT"], "5m", win)
+    with pytest.raises(NoMarketData, match="no market data for ETH/USDT 5m in 20260101-20260102"):
+        data.check_available(store, ["ETH/USDT"], "5m", win)
+    with pytest.raises(NoMarketData):
+        data.check_available(store, ["BTC/USDT"], "5m", data.window("20250101-20250102", "5m", 0))
+    assert data.export_feather(store, ["BTC/USDT"], "5m", win, tmp_path / "dd") == {
+        "BTC/USDT": 288}
+    back = get_datahandler(tmp_path / "dd", "feather").ohlcv_load(
+        "BTC/USDT", "5m", candle_type=CandleType.SPOT)
+    assert len(back) == 288 and str(back["date"].dt.tz) == "UTC"
+    assert np.allclose(back["close"].to_numpy(), prices)

@@ -103,8 +103,12 @@ class StrategyContainer:
         from tradai.strategy_container.strategy_source import strategy_dir
 
         ws.create()
-        code_dir = strategy_dir(adapter.client, version, ws.strategies)
+        timeframe = job.timeframe or version.timeframe
         timerange = resolve_timerange(job.timerange, self.clock.now_datetime())
+        store = self._store()
+        data.check_available(store, list(job.pairs or version.pairs), timeframe,
+                             data.window(timerange, timeframe, 0))
+        code_dir = strategy_dir(adapter.client, version, ws.strategies)
         assert adapter.config_store is not None  # set by _registry
         merger = ConfigMergeService(adapter.config_store, base_config(self.settings.exchange_url))
         config = runnable_config(merger, job, version, version_config, timerange, ws, code_dir,
@@ -112,7 +116,7 @@ class StrategyContainer:
         ft_config = runner.freqtrade_config(config, ws, job.mode)
         startup = runner.startup_candles(ft_config)
         win = data.window(timerange, ft_config["timeframe"], startup)
-        data.export_feather(self._store(), list(ft_config["exchange"]["pair_whitelist"]),
+        data.export_feather(store, list(ft_config["exchange"]["pair_whitelist"]),
                             ft_config["timeframe"], win, ws.datadir)
         self._progress(PROGRESS_DATA_LOADED)
         self._progress(PROGRESS_FREQTRADE_STARTED)

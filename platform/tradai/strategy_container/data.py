@@ -48,6 +48,19 @@ def window(timerange: str, timeframe: str, startup_candles: int) -> Window:
     return Window(start_ms, int(stop.timestamp() * 1000), timerange)
 
 
+def check_available(store: OhlcvStore, pairs: list[str], timeframe: str, win: Window) -> None:
+    """Fail fast (before Freqtrade is even imported) when a pair has no candle in the range."""
+    for pair in pairs:
+        key = SeriesKey(EXCHANGE, pair, timeframe)
+        try:
+            info = store.describe(key)
+        except StoreUnavailable as exc:
+            raise DependencyFailed(f"market data store unavailable: {exc}") from exc
+        if info is None or info.last_ms < win.start_ms or info.first_ms >= win.end_ms:
+            raise NoMarketData(f"no market data for {pair} {timeframe} in {win.timerange} "
+                               f"(ArcticDB symbol {key.symbol}); ensure the data first")
+
+
 def export_feather(store: OhlcvStore, pairs: list[str], timeframe: str, win: Window,
                    datadir: Path) -> dict[str, int]:
     """Write one feather file per pair; returns candles written per pair. A pair without any
