@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import psycopg
 import pytest
 import requests
@@ -28,6 +29,7 @@ from tests.integration.cloud import RunningCloud, free_port, wait_for
 from tradai.registry import credentials
 from tradai.registry.adapter import MLflowAdapter
 from tradai.registry.config_store import ConfigStore
+from tradai.settings import aws_settings
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(pg.available() is not None, reason=str(pg.available()))]
@@ -97,16 +99,24 @@ def client_env(cloud: RunningCloud, server: dict[str, Any]) -> Iterator[None]:
     os.environ.update({"AWS_ENDPOINT_URL": cloud.endpoint, "AWS_DEFAULT_REGION": cloud.region,
                        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                        "TRADAI_MLFLOW_AUTH_SECRET": server["auth_secret"]})
-    credentials.clear_cache()
+    _forget_aws()
     try:
         yield
     finally:
-        credentials.clear_cache()
+        _forget_aws()
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def _forget_aws() -> None:
+    """What this process cached about AWS (endpoint settings, boto3's resolved credentials,
+    the MLflow credentials), so nothing of this test's environment outlives it."""
+    credentials.clear_cache()
+    aws_settings.cache_clear()
+    boto3.DEFAULT_SESSION = None
 
 
 def _healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> bool:

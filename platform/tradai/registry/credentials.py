@@ -128,7 +128,9 @@ def ensure_client_credentials(tracking_uri: str) -> None:
     settings = MlflowAuthSettings()
     if settings.mode == "none":
         return
-    key = (settings.secret_id(), os.environ.get("AWS_ENDPOINT_URL"))
+    from tradai.settings import aws_settings
+
+    key = (settings.secret_id(), aws_settings().endpoint_url)
     with _cache_lock:
         if key not in _cache:
             _cache[key] = resolve_basic_auth(settings)

@@ -13,6 +13,7 @@ import threading
 import time
 from typing import Any
 
+from tradai.registry.credentials import AUTH_SECRET
 from tradai_sim.cloud.context import CloudContext
 from tradai_sim.cloud.seed.mlflow_task import healthy, task_urls
 
@@ -21,15 +22,19 @@ log = logging.getLogger(__name__)
 MLFLOW_WAIT_SECONDS = 180.0
 SEED_TIMEOUT_SECONDS = 120.0
 POLL_SECONDS = 0.5
+AUTH_SECRET_ENV = "TRADAI_MLFLOW_AUTH_SECRET"
 WATCH_SECONDS = 2.0  # how often the published task URL is refreshed after a task restart
 
 
 def prepare(ctx: CloudContext) -> None:
     """Before the bootstrap: MLflow's SQLite store outlives any one task (a restarted task
-    finds the registry where the previous one left it)."""
+    finds the registry where the previous one left it), and every task and function is told
+    which secret holds MLflow's basic-auth credentials (the server and its clients read it)."""
     data_dir = ctx.state_dir / "mlflow"
     data_dir.mkdir(parents=True, exist_ok=True)
-    ctx.resources.setdefault("task_env", {})["TRADAI_MLFLOW_DATA_DIR"] = str(data_dir)
+    task_env = ctx.resources.setdefault("task_env", {})
+    task_env["TRADAI_MLFLOW_DATA_DIR"] = str(data_dir)
+    task_env[AUTH_SECRET_ENV] = ctx.name(AUTH_SECRET)
 
 
 class SeedPart:
@@ -118,6 +123,7 @@ class SeedPart:
         env = self.ctx.child_env({
             "TRADAI_MLFLOW_URL": url,
             "TRADAI_BUCKET_CONFIGS": self.ctx.resources["buckets"]["configs"],
+            AUTH_SECRET_ENV: self.ctx.name(AUTH_SECRET),
             # The server is known healthy: fail fast rather than retry for minutes.
             "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
             "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
