@@ -243,7 +243,9 @@ def test_backtest_results_equal_freqtrade_run_directly(stack: Stack, tmp_path: P
     assert result == headline(direct)
 
     stats = stack.s3_json(job_id, "stats.json")["strategy"]["EmaCrossover"]
-    assert metrics(stats) == metrics(direct)
+    # The file goes through Freqtrade's JSON writer (rapidjson), which may move a float's last
+    # bit; the item above is the exact comparison.
+    assert metrics(stats) == pytest.approx(metrics(direct), rel=1e-12, abs=0)
     assert trade_keys(stack.s3_json(job_id, "trades.json")) == trade_keys(direct["trades"])
     summary = stack.s3_json(job_id, "result.json")
     assert summary["mlflow_url"] == item["mlflow_url"] and summary["timerange"] == TIMERANGE
