@@ -41,6 +41,8 @@ LAMBDA_ACCESS: dict[str, Access] = {
         tables_read=("idempotency", "workflow-state"),
         tables_write=("idempotency", "workflow-state"),
         start_workflows=("backtest-workflow",),
+        # A job still waiting for capacity on its last receive is re-sent, not dead-lettered.
+        queues_send=("backtest-queue.fifo",),
     ),
     "sqs-consumer": Access(
         tables_read=("idempotency", "retraining-state"),
@@ -73,7 +75,8 @@ LAMBDA_ACCESS: dict[str, Access] = {
     "cleanup-resources": Access(
         tables_read=("workflow-state",), tables_write=("workflow-state",), manage_tasks=True,
     ),
-    "notify-completion": Access(topics=("notifications",), secrets=("notification-webhook",)),
+    "notify-completion": Access(tables_read=("workflow-state",), topics=("notifications",),
+                                secrets=("notification-webhook",)),
     "check-retraining-needed": Access(tables_read=("drift-state", "retraining-state")),
     "compare-models": Access(secrets=MLFLOW_AUTH),
     "promote-model": Access(secrets=MLFLOW_AUTH),
@@ -95,7 +98,8 @@ SERVICE_ACCESS: dict[str, Access] = {
         buckets_read=("configs",), buckets_write=("configs",), secrets=MLFLOW_AUTH,
         run_tasks=("strategy", "strategy-service-task"), manage_tasks=True,
     ),
-    "mlflow": Access(buckets_read=("mlflow-artifacts",), buckets_write=("mlflow-artifacts",)),
+    "mlflow": Access(buckets_read=("mlflow-artifacts",), buckets_write=("mlflow-artifacts",),
+                     secrets=MLFLOW_AUTH),  # the admin login of MLflow's basic auth
 }
 
 TASK_ACCESS: dict[str, Access] = {
@@ -197,7 +201,9 @@ def statements(access: Access, arns: Arns) -> list[Statement]:
     add(("s3:PutObject", "s3:DeleteObject"), [_suffix(b, "/*") for b in buckets_w])
     add(("sns:Publish",), [arns.topics[n] for n in access.topics])
     add(("secretsmanager:GetSecretValue",), [arns.secrets[n] for n in access.secrets])
-    add(("states:StartExecution",), [arns.state_machines[n] for n in access.start_workflows])
+    # ListExecutions: the consumer counts running executions for its backpressure.
+    add(("states:StartExecution", "states:ListExecutions"),
+        [arns.state_machines[n] for n in access.start_workflows])
     add(("lambda:InvokeFunction",), [arns.lambdas[n] for n in access.invoke_lambdas])
     if access.run_tasks:
         add(("ecs:RunTask",), [arns.task_families[n] for n in access.run_tasks],

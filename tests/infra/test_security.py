@@ -188,7 +188,9 @@ def test_powerful_lambda_actions_belong_to_the_functions_that_need_them(deployed
         "sqs-consumer": {machine("retraining-workflow")},
     }
     assert holders("sqs:SendMessage") == {
-        "retraining-scheduler": {queue("retraining-queue.fifo")}}
+        "retraining-scheduler": {queue("retraining-queue.fifo")},
+        # re-sends a job still waiting for capacity instead of dead-lettering it
+        "backtest-consumer": {queue("backtest-queue.fifo")}}
     assert holders("sqs:DeleteMessage") == {
         "backtest-consumer": {queue("backtest-queue.fifo")},
         "sqs-consumer": {queue("retraining-queue.fifo")},

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,11 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
     """One cloud process for the integration suite (time scale 20), stopped at the end."""
     state_dir: Path = tmp_path_factory.mktemp("cloud")
     running = start_cloud(state_dir, time_scale=20.0)
+    # Tests talk to the stack's MLflow as its services do: with the basic-auth secret.
+    creds = json.loads(running.client("secretsmanager").get_secret_value(
+        SecretId=running.name("mlflow-basic-auth"))["SecretString"])
+    os.environ.setdefault("MLFLOW_TRACKING_USERNAME", creds["username"])
+    os.environ.setdefault("MLFLOW_TRACKING_PASSWORD", creds["password"])
     try:
         yield running
     finally:

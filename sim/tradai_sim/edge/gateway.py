@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import logging
 from pathlib import Path
@@ -21,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tradai.clock import Clock, default_clock
+from tradai.registry.credentials import AuthSecretUnavailable, resolve_basic_auth
 from tradai.services.backend_api.auth import CognitoConfig, JwksCache, TokenRejected, TokenVerifier
 from tradai.services.backend_api.auth.jwks import http_fetcher
 from tradai.services.backend_api.auth.verifier import KeysUnavailable, bearer_token
@@ -59,10 +61,22 @@ class Gateway:
         self.limiter = SlidingWindowLimiter(config.rate_limit_requests,
                                             config.rate_limit_seconds, clock or default_clock())
         self.client: httpx.AsyncClient | None = None
+        self.mlflow_authorization: str | None = None
         self.app = proxy.lifespan_app(self.handle, self.startup, self.shutdown)
 
     async def startup(self) -> None:
         self.client = proxy.client(self.config.timeout_seconds)
+        # The caller's Authorization header carries the Cognito token the gateway checked;
+        # MLflow wants its own basic auth there (from Secrets Manager), as an API Gateway
+        # integration's header override would send.
+        try:
+            creds = await asyncio.to_thread(resolve_basic_auth)
+        except AuthSecretUnavailable as exc:
+            log.warning("MLflow basic auth unavailable: %s", exc)
+            creds = None
+        if creds is not None:
+            token = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
+            self.mlflow_authorization = f"Basic {token}"
         try:  # warm the key cache off the event loop; a failure is retried per request
             await asyncio.to_thread(self.verifier.keys.key, "")
         except Exception as exc:
@@ -98,8 +112,12 @@ class Gateway:
         except proxy.BodyTooLarge:
             return proxy.error(413, "Request Entity Too Large", "body over 10 MB")
         url = self.config.upstream.rstrip("/") + request.url.path
+        replace = None
+        if request.url.path.startswith("/mlflow") and self.mlflow_authorization:
+            replace = {"authorization": self.mlflow_authorization}
         try:
-            upstream = await proxy.send(self.client, request, url, body, "tradai-gateway")
+            upstream = await proxy.send(self.client, request, url, body, "tradai-gateway",
+                                        replace)
         except httpx.HTTPError as exc:
             return proxy.upstream_failure(exc, "the load balancer")
         return proxy.passthrough(upstream)

@@ -54,10 +54,16 @@ def forward_headers(request: Request, hop: str) -> list[tuple[str, str]]:
 
 
 async def send(client: httpx.AsyncClient, request: Request, url: str, body: bytes,
-               hop: str) -> httpx.Response:
-    """Send upstream and return the response with its body still unread (streamed)."""
+               hop: str, replace: dict[str, str] | None = None) -> httpx.Response:
+    """Send upstream and return the response with its body still unread (streamed).
+    ``replace`` overrides request headers by (lower-case) name, as an integration's header
+    mapping does."""
+    headers = forward_headers(request, hop)
+    if replace:
+        headers = [(k, v) for k, v in headers if k.lower() not in replace]
+        headers += list(replace.items())
     upstream = client.build_request(request.method, url, params=request.url.query or None,
-                                    headers=forward_headers(request, hop), content=body)
+                                    headers=headers, content=body)
     return await client.send(upstream, stream=True)
 
 
