@@ -26,6 +26,7 @@ class Access:
     topics: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
     start_workflows: tuple[str, ...] = ()
+    watch_workflows: tuple[str, ...] = ()  # describe executions (the orphan scanner)
     invoke_lambdas: tuple[str, ...] = ()
     run_tasks: tuple[str, ...] = ()  # task definitions it may RunTask (and stop/describe)
     manage_tasks: bool = False  # list, describe and stop tasks in the cluster
@@ -51,7 +52,7 @@ LAMBDA_ACCESS: dict[str, Access] = {
     ),
     "orphan-scanner": Access(
         tables_read=("workflow-state",), tables_write=("workflow-state",), manage_tasks=True,
-        topics=("alerts",),
+        topics=("alerts",), watch_workflows=("backtest-workflow",),
     ),
     "health-check": Access(
         tables_read=("trading-heartbeats",), describe_services=True, topics=("alerts",),
@@ -124,6 +125,7 @@ def check_access(topo: Topology) -> None:
         "topics": {t.name for t in topo.topics},
         "secrets": {s.name for s in topo.secrets},
         "start_workflows": {m.name for m in topo.state_machines},
+        "watch_workflows": {m.name for m in topo.state_machines},
         "invoke_lambdas": {f.name for f in topo.lambdas},
         "run_tasks": {t.name for t in topo.task_definitions},
     }
@@ -204,6 +206,10 @@ def statements(access: Access, arns: Arns) -> list[Statement]:
     # ListExecutions: the consumer counts running executions for its backpressure.
     add(("states:StartExecution", "states:ListExecutions"),
         [arns.state_machines[n] for n in access.start_workflows])
+    add(("states:DescribeExecution",), [
+        pulumi.Output.from_input(arns.state_machines[n]).apply(
+            lambda a: a.replace(":stateMachine:", ":execution:") + ":*")
+        for n in access.watch_workflows])
     add(("lambda:InvokeFunction",), [arns.lambdas[n] for n in access.invoke_lambdas])
     if access.run_tasks:
         add(("ecs:RunTask",), [arns.task_families[n] for n in access.run_tasks],

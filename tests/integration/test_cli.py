@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.cloud import free_port
+from tradai.topology import default_topology
+from tradai_sim.cloud.bootstrap.handlers import handler_exists
 from tradai_sim.stack.state import StackRecord, pid_alive
 
 
@@ -49,7 +51,10 @@ def test_up_status_token_down_lifecycle(stack: tuple[Path, int]) -> None:
     assert status["processes"][0]["pid"] == rec.pid
     assert status["resources"]["sqs:queue"] == 4
     assert status["resources"]["dynamodb:table"] == 5
-    assert "backtest-consumer" in status["not_implemented"]["lambdas"]
+    spec = default_topology()
+    assert status["not_implemented"]["lambdas"] == [
+        fn.name for fn in spec.lambdas if not handler_exists(fn.handler)]
+    assert "update-nat-routes" not in status["not_implemented"]["lambdas"]
 
     again = sim("up", "--detach", "--state-dir", str(state), "--port", str(port), check=True)
     assert "nothing changed" in again.stderr

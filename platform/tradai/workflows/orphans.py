@@ -1,0 +1,98 @@
+"""Orphans: what a workflow left behind when it could not record its own end.
+
+Two kinds, both resolved so that nothing accepted stays RUNNING forever:
+- a job marked RUNNING whose Step Functions execution is no longer running (it timed out, was
+  aborted, or its UpdateStatusFailed step itself failed): its tasks are stopped and the job is
+  marked FAILED with the execution's status as the reason;
+- a strategy task of a job that is already COMPLETED or FAILED (or unknown): it is stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from tradai.backtests.store import from_item
+from tradai.workflows.cleanup import GROUP_PREFIX, TaskCleaner
+from tradai.workflows.status import TERMINAL, JobStatusStore
+
+STOPPED = "STOPPED"
+
+
+@dataclass
+class OrphanReport:
+    running_jobs: int = 0
+    failed_jobs: list[str] = field(default_factory=list)
+    stopped_tasks: list[str] = field(default_factory=list)
+
+
+class OrphanScanner:
+    def __init__(self, store: JobStatusStore, sfn: Any, cleaner: TaskCleaner) -> None:
+        self.store = store
+        self.sfn = sfn
+        self.cleaner = cleaner
+
+    def scan(self) -> OrphanReport:
+        report = OrphanReport()
+        for job in self._running_jobs():
+            report.running_jobs += 1
+            reason = self._ended_execution(job)
+            if reason is None:
+                continue
+            report.stopped_tasks += self.cleaner.stop_job_tasks(job["job_id"])
+            if self.store.failed(job["job_id"], reason).applied:
+                report.failed_jobs.append(job["job_id"])
+        report.stopped_tasks += self._stop_tasks_of_finished_jobs()
+        return report
+
+    def _running_jobs(self) -> list[dict[str, Any]]:
+        jobs: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.store.table, "FilterExpression": "#s = :running",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":running": {"S": "RUNNING"}},
+        }
+        while True:
+            page = self.store.ddb.scan(**kwargs)
+            jobs += [from_item(i) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return jobs
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _ended_execution(self, job: dict[str, Any]) -> str | None:
+        """Why a RUNNING job can no longer finish by itself, or None while it still can."""
+        arn = job.get("execution_arn")
+        if not arn:
+            return None  # the consumer has not started it yet; it registers before starting
+        try:
+            status = self.sfn.describe_execution(executionArn=arn)["status"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ExecutionDoesNotExist":
+                raise
+            return "its workflow execution no longer exists"
+        if status == "RUNNING":
+            return None
+        return (f"its workflow execution ended {status} without recording an outcome "
+                f"(found by the orphan scanner)")
+
+    def _stop_tasks_of_finished_jobs(self) -> list[str]:
+        ecs, cluster = self.cleaner.ecs, self.cleaner.cluster
+        arns = [arn for page in ecs.get_paginator("list_tasks").paginate(
+            cluster=cluster, family=self.cleaner.family, desiredStatus="RUNNING")
+            for arn in page["taskArns"]]
+        stopped = []
+        for i in range(0, len(arns), 100):
+            for task in ecs.describe_tasks(cluster=cluster, tasks=arns[i:i + 100])["tasks"]:
+                group = task.get("group") or ""
+                if not group.startswith(GROUP_PREFIX) or task.get("lastStatus") == STOPPED:
+                    continue
+                job_id = group[len(GROUP_PREFIX):]
+                job = self.store.get(job_id)
+                if job is None or job.get("status") in TERMINAL:
+                    ecs.stop_task(cluster=cluster, task=task["taskArn"],
+                                  reason=f"orphan: job {job_id} is "
+                                         f"{job.get('status') if job else 'unknown'}")
+                    stopped.append(task["taskArn"])
+        return stopped
