@@ -9,6 +9,7 @@ is checked as well.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -48,20 +49,27 @@ class TaskCleaner:
         except (ClientError, BotoCoreError) as exc:
             raise ECSUnavailable(f"ECS: {exc}") from exc
 
-    def _stop(self, job_id: str, known: str | None) -> list[str]:
+    def running_tasks(self, known: str | None = None) -> Iterator[dict[str, Any]]:
+        """The strategy tasks ECS still runs (plus ``known``), described."""
         arns = [arn for page in self.ecs.get_paginator("list_tasks").paginate(
             cluster=self.cluster, family=self.family, desiredStatus="RUNNING")
             for arn in page["taskArns"]]
         if known and known not in arns:
             arns.append(known)
+        for i in range(0, len(arns), 100):  # describe_tasks takes at most 100
+            for task in self.ecs.describe_tasks(cluster=self.cluster,
+                                                tasks=arns[i:i + 100])["tasks"]:
+                if task.get("lastStatus") != STOPPED:
+                    yield task
+
+    def stop(self, task_arn: str, reason: str) -> None:
+        self.ecs.stop_task(cluster=self.cluster, task=task_arn, reason=reason)
+
+    def _stop(self, job_id: str, known: str | None) -> list[str]:
         group = task_group(job_id)
         stopped = []
-        for i in range(0, len(arns), 100):  # describe_tasks takes at most 100
-            tasks = self.ecs.describe_tasks(cluster=self.cluster, tasks=arns[i:i + 100])["tasks"]
-            for task in tasks:
-                mine = task.get("group") == group or task["taskArn"] == known
-                if mine and task.get("lastStatus") != STOPPED:
-                    self.ecs.stop_task(cluster=self.cluster, task=task["taskArn"],
-                                       reason=f"backtest {job_id} failed: cleanup")
-                    stopped.append(task["taskArn"])
+        for task in self.running_tasks(known):
+            if task.get("group") == group or task["taskArn"] == known:
+                self.stop(task["taskArn"], f"backtest {job_id} failed: cleanup")
+                stopped.append(task["taskArn"])
         return stopped

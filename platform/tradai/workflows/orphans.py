@@ -18,8 +18,6 @@ from tradai.backtests.store import from_item
 from tradai.workflows.cleanup import GROUP_PREFIX, TaskCleaner
 from tradai.workflows.status import TERMINAL, JobStatusStore
 
-STOPPED = "STOPPED"
-
 
 @dataclass
 class OrphanReport:
@@ -78,21 +76,15 @@ class OrphanScanner:
                 f"(found by the orphan scanner)")
 
     def _stop_tasks_of_finished_jobs(self) -> list[str]:
-        ecs, cluster = self.cleaner.ecs, self.cleaner.cluster
-        arns = [arn for page in ecs.get_paginator("list_tasks").paginate(
-            cluster=cluster, family=self.cleaner.family, desiredStatus="RUNNING")
-            for arn in page["taskArns"]]
         stopped = []
-        for i in range(0, len(arns), 100):
-            for task in ecs.describe_tasks(cluster=cluster, tasks=arns[i:i + 100])["tasks"]:
-                group = task.get("group") or ""
-                if not group.startswith(GROUP_PREFIX) or task.get("lastStatus") == STOPPED:
-                    continue
-                job_id = group[len(GROUP_PREFIX):]
-                job = self.store.get(job_id)
-                if job is None or job.get("status") in TERMINAL:
-                    ecs.stop_task(cluster=cluster, task=task["taskArn"],
-                                  reason=f"orphan: job {job_id} is "
-                                         f"{job.get('status') if job else 'unknown'}")
-                    stopped.append(task["taskArn"])
+        for task in self.cleaner.running_tasks():
+            group = task.get("group") or ""
+            if not group.startswith(GROUP_PREFIX):
+                continue
+            job_id = group[len(GROUP_PREFIX):]
+            job = self.store.get(job_id)
+            if job is None or job.get("status") in TERMINAL:
+                state = job.get("status") if job else "unknown"
+                self.cleaner.stop(task["taskArn"], f"orphan: job {job_id} is {state}")
+                stopped.append(task["taskArn"])
         return stopped
