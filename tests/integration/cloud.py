@@ -21,6 +21,8 @@ import boto3
 import requests
 from botocore.config import Config
 
+from tradai_sim.stack import launcher
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -60,10 +62,12 @@ class RunningCloud:
             self.proc.send_signal(signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=20)
-        # the whole process group: workers and tasks included
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
+        # Workers, tasks and edge processes run in process groups of their own: reap whatever
+        # the cloud could not stop itself, as `tradai-sim down` does.
+        launcher.stop(self.state_dir)
 
 
 def start_cloud(state_dir: Path, time_scale: float = 20.0, timeout: float = 60.0) -> RunningCloud:
