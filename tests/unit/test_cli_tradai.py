@@ -132,6 +132,15 @@ def test_backtest_submit_sends_the_contract(gateway: Any) -> None:
     assert sent.headers["idempotency-key"] == "k1"
 
 
+def test_backtest_submit_hyperopt(gateway: Any) -> None:
+    gateway.responses["/api/v1/backtests"] = [(202, {"ticket_id": "t2", "job_id": "t2",
+                                                     "status": "QUEUED"})]
+    result = run("backtest", "submit", "-s", "Ema", "--mode", "hyperopt", "--epochs", "5")
+    assert result.exit_code == 0, result.output
+    assert json.loads(gateway[0].content) == {"strategy": "Ema", "mode": "hyperopt",
+                                              "epochs": 5}
+
+
 def _status(state: str, progress: float, **extra: Any) -> dict[str, Any]:
     return {"job_id": "j1", "status": state, "progress": progress, "strategy": "Ema",
             "version": 1, "request": {}, "created_at": "", **extra}

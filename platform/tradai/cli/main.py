@@ -113,15 +113,20 @@ def backtest() -> None:
 @click.option("--pair", "pairs", multiple=True, help="Repeat for several pairs: BTC/USDT")
 @click.option("--timeframe", help="e.g. 5m; the version's when left out")
 @click.option("--timerange", help="YYYYMMDD-YYYYMMDD")
+@click.option("--mode", type=click.Choice(["backtest", "hyperopt"]), default=None,
+              help="backtest (default) or hyperopt")
+@click.option("--epochs", type=int, help="Hyperopt epochs")
 @click.option("--idempotency-key", help="Retries with the same key get the same ticket")
 @click.option("--wait", "wait_", is_flag=True, help="Then wait for the result")
 @pass_ctx
 def backtest_submit(ctx: Ctx, strategy: str, alias: str | None, version_: int | None,
                     pairs: tuple[str, ...], timeframe: str | None, timerange: str | None,
-                    idempotency_key: str | None, wait_: bool) -> None:
+                    mode: str | None, epochs: int | None, idempotency_key: str | None,
+                    wait_: bool) -> None:
     body = {k: v for k, v in {"strategy": strategy, "alias": alias, "version": version_,
                               "pairs": list(pairs) or None, "timeframe": timeframe,
-                              "timerange": timerange}.items() if v is not None}
+                              "timerange": timerange, "mode": mode,
+                              "epochs": epochs}.items() if v is not None}
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
     client = ctx.client()
     ticket = client.request("POST", "/api/v1/backtests", json=body, headers=headers)
