@@ -8,7 +8,6 @@ CCXT ``fetch_ohlcv`` pagination itself is covered by ``test_exchange_clients.py`
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -25,6 +24,7 @@ import requests
 from fastapi.testclient import TestClient
 
 from tests.integration.cloud import RunningCloud, free_port, wait_for
+from tests.integration.exchange_process import ExchangeProcess
 from tradai.data.backfill import Backfiller
 from tradai.data.exchange import ExchangeGateway
 from tradai.data.keys import SeriesKey
@@ -44,34 +44,9 @@ DAY = 86_400_000
 BUCKET = "tradai-local-arcticdb"
 
 
-class Exchange:
-    """``python -m tradai_sim.exchange`` on a free port, wall clock (no shared-clock env)."""
-
+class Exchange(ExchangeProcess):
     def __init__(self, tmp: Path) -> None:
-        ready = tmp / "exchange.json"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TRADAI_")}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tradai_sim.exchange", "--port", "0", "--seed", str(SEED),
-             "--pairs", ",".join(PAIRS), "--ready-file", str(ready)],
-            env=env, stdout=subprocess.DEVNULL, start_new_session=True)
-        wait_for(lambda: ready.exists() and ready.read_text(), timeout=30, interval=0.05)
-        self.url: str = json.loads(ready.read_text())["url"]
-
-    def admin(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        if body is None and path != "reset":
-            r = requests.get(f"{self.url}/_admin/{path}", timeout=5)
-        else:
-            r = requests.post(f"{self.url}/_admin/{path}", json=body or {}, timeout=5)
-        r.raise_for_status()
-        return r.json()
-
-    def klines_calls(self) -> int:
-        return int(self.admin("stats")["paths"].get("/api/v3/klines", 0))
-
-    def stop(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        self.proc.wait(timeout=10)
+        super().__init__(tmp, SEED, PAIRS)
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,6 @@ leaves the fault state reset. Candles fetched through the clients must equal the
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,64 +16,17 @@ import numpy as np
 import pytest
 import requests
 
+from tests.integration.exchange_process import ExchangeProcess
 from tradai_sim.exchange.market import Market
-from tradai_sim.exchange.server import CCXT_API_PATHS
 
 SEED = 7
 PAIRS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "ETH/BTC"]
 M5 = 300_000
 
 
-class ExchangeProcess:
-    def __init__(self, tmp: Path) -> None:
-        ready = tmp / "exchange.json"
-        cmd = [
-            sys.executable,
-            "-m",
-            "tradai_sim.exchange",
-            "--port",
-            "0",
-            "--seed",
-            str(SEED),
-            "--pairs",
-            ",".join(PAIRS),
-            "--ready-file",
-            str(ready),
-        ]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TRADAI_")}
-        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while not ready.exists() or not ready.read_text():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("exchange process did not start")
-            time.sleep(0.05)
-        self.url: str = json.loads(ready.read_text())["url"]
-
-    def urls(self) -> dict[str, Any]:
-        return {"api": {name: self.url + path for name, path in CCXT_API_PATHS.items()}}
-
-    def admin(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        if body is None and path != "reset":
-            r = requests.get(f"{self.url}/_admin/{path}", timeout=5)
-        else:
-            r = requests.post(f"{self.url}/_admin/{path}", json=body or {}, timeout=5)
-        r.raise_for_status()
-        return r.json()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
 @pytest.fixture(scope="module")
 def exchange(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExchangeProcess]:
-    proc = ExchangeProcess(tmp_path_factory.mktemp("exchange"))
+    proc = ExchangeProcess(tmp_path_factory.mktemp("exchange"), SEED, PAIRS)
     try:
         yield proc
     finally:
