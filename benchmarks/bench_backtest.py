@@ -17,7 +17,6 @@ import argparse
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from typing import Any
 import boto3
 import pandas as pd
 from botocore.config import Config
+from common import free_port
 
 from tradai.backtests.store import from_item, to_item
 from tradai.config.exchange import exchange_layer
@@ -46,12 +46,6 @@ M5 = 300_000
 DAY = 86_400_000
 END = pd.Timestamp("2026-04-01", tz="UTC")
 BASE_CONFIG = Path(__file__).parents[1] / "platform" / "tradai" / "config" / "base.json"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait(pred: Any, timeout: float, interval: float = 0.2) -> Any:

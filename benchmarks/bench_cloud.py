@@ -10,7 +10,6 @@ import argparse
 import io
 import json
 import os
-import socket
 import statistics
 import tempfile
 import time
@@ -21,6 +20,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from common import free_port, pct
 
 from tradai_sim.stack import launcher
 
@@ -35,17 +35,6 @@ def handler(event, context):
 """
 
 NOOP = "def handler(event, context):\n    return event\n"
-
-
-def pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def client(endpoint: str, service: str) -> Any:

@@ -16,7 +16,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from common import free_port
 
 from tradai.data.backfill import Backfiller
 from tradai.data.exchange import ExchangeGateway
@@ -39,12 +39,6 @@ PAIRS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "BNB/USDT", "XRP/USDT", "ADA/USDT",
 M5 = 300_000
 DAY = 86_400_000
 BUCKET = "bench-arcticdb"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:

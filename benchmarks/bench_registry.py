@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,21 +22,11 @@ from typing import Any
 import boto3
 import requests
 from botocore.config import Config
+from common import free_port, pct
 
 from tradai.registry.adapter import MLflowAdapter
 from tradai.registry.config_store import ConfigStore
 from tradai_sim.stack import launcher
-
-
-def pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def healthy(url: str) -> bool:
