@@ -19,14 +19,22 @@ def ccxt_urls(exchange_url: str) -> dict[str, Any]:
     return {"api": {group: base + path for group, path in CCXT_API_PATHS.items()}}
 
 
-def ccxt_config(exchange_url: str | None) -> dict[str, Any]:
-    """CCXT constructor options (also Freqtrade's ``exchange.ccxt_config``)."""
+def ccxt_config(exchange_url: str | None, egress_proxy: str | None = None) -> dict[str, Any]:
+    """CCXT constructor options (also Freqtrade's ``exchange.ccxt_config``).
+
+    ``egress_proxy`` (``TRADAI_EGRESS_PROXY`` of the process that will make the calls) sets
+    ``httpProxy``, the one CCXT option that routes both its sync and async clients through a
+    forward proxy; unset on AWS, where the NAT is transparent.
+    """
     config: dict[str, Any] = {"options": dict(SPOT_OPTIONS)}
     if exchange_url:
         config["urls"] = ccxt_urls(exchange_url)
+    if egress_proxy:
+        config["httpProxy"] = egress_proxy
     return config
 
 
-def exchange_layer(exchange_url: str | None) -> dict[str, Any]:
+def exchange_layer(exchange_url: str | None, egress_proxy: str | None = None) -> dict[str, Any]:
     """The config layer that points a Freqtrade bot at the configured exchange."""
-    return {"exchange": {"ccxt_config": ccxt_config(exchange_url), "enable_ws": False}}
+    return {"exchange": {"ccxt_config": ccxt_config(exchange_url, egress_proxy),
+                         "enable_ws": False}}

@@ -112,7 +112,7 @@ class StrategyContainer:
         assert adapter.config_store is not None  # set by _registry
         merger = ConfigMergeService(adapter.config_store, base_config(self.settings.exchange_url))
         config = runnable_config(merger, job, version, version_config, timerange, ws, code_dir,
-                                 self.settings.exchange_url)
+                                 self.settings.exchange_url, self.settings.egress_proxy)
         ft_config = runner.freqtrade_config(config, ws, job.mode)
         startup = runner.startup_candles(ft_config)
         win = data.window(timerange, ft_config["timeframe"], startup)

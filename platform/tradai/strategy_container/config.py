@@ -71,7 +71,8 @@ def resolve_timerange(timerange: str | None, now: datetime,
 
 
 def run_overrides(job: JobSpec, version: StrategyVersion, timerange: str, ws: Workspace,
-                  strategy_path: Path, exchange_url: str | None) -> dict[str, Any]:
+                  strategy_path: Path, exchange_url: str | None,
+                  egress_proxy: str | None = None) -> dict[str, Any]:
     """This run's layer over the version's config (the job's own overrides first, so the
     platform's settings win)."""
     user = dict(job.config_overrides)
@@ -99,13 +100,15 @@ def run_overrides(job: JobSpec, version: StrategyVersion, timerange: str, ws: Wo
             "hyperopt_jobs": 1, "hyperopt_min_trades": 1,
             "hyperopt_ignore_missing_space": True,
         })
-    return deep_merge(user, platform, exchange_layer(exchange_url))
+    return deep_merge(user, platform, exchange_layer(exchange_url, egress_proxy))
 
 
 def runnable_config(merger: ConfigMergeService, job: JobSpec, version: StrategyVersion,
                     version_config: Mapping[str, Any], timerange: str, ws: Workspace,
-                    strategy_path: Path, exchange_url: str | None) -> dict[str, Any]:
-    overrides = run_overrides(job, version, timerange, ws, strategy_path, exchange_url)
+                    strategy_path: Path, exchange_url: str | None,
+                    egress_proxy: str | None = None) -> dict[str, Any]:
+    overrides = run_overrides(job, version, timerange, ws, strategy_path, exchange_url,
+                              egress_proxy)
     try:
         return merger.merge(version, version_config, overrides)
     except ConfigInvalid as exc:

@@ -19,6 +19,8 @@ class ContainerSettings(BaseSettings):
     mlflow_public_url: str | None = Field(default=None,
                                           validation_alias="TRADAI_MLFLOW_PUBLIC_URL")
     exchange_url: str | None = Field(default=None, validation_alias="TRADAI_EXCHANGE_URL")
+    # This task's way to the internet (its subnet's NAT, locally); unset on AWS.
+    egress_proxy: str | None = Field(default=None, validation_alias="TRADAI_EGRESS_PROXY")
     # Scratch space for Freqtrade's user_data (feather files, hyperopt results).
     work_dir: str | None = Field(default=None, validation_alias="TRADAI_WORK_DIR")
     # Kept after the run for inspection (default: removed).

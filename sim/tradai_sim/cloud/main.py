@@ -62,7 +62,8 @@ def build_parts(ctx: CloudContext) -> list[Part]:
 # ``prepare(ctx)``, run before the bootstrap (e.g. to publish an endpoint that task
 # definitions carry in their environment).
 OPTIONAL_PARTS = (
-    "tradai_sim.cloud.internet.part", "tradai_sim.cloud.ecs.part",
+    "tradai_sim.cloud.internet.part", "tradai_sim.cloud.network.part",
+    "tradai_sim.cloud.zones.part", "tradai_sim.cloud.ecs.part",
     "tradai_sim.cloud.scheduler.part", "tradai_sim.cloud.dynamodb_ttl.part",
     "tradai_sim.cloud.autoscaling.part", "tradai_sim.cloud.edge.part",
     "tradai_sim.cloud.seed.part",

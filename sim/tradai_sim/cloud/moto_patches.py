@@ -153,6 +153,14 @@ PATCHES: list[Patch] = [
         original_params=("self", "cluster_str", "task_str", "reason"),
     ),
     Patch(
+        "moto.ecs.responses:EC2ContainerServiceResponse.run_task",
+        "moto always answers failures []; tasks that found no capacity (an AZ outage) are "
+        "RunTask failures, as on AWS",
+        _lazy("tradai_sim.cloud.ecs.moto_adapter", "run_task_response"),
+        wrap=True,
+        original_params=("self",),
+    ),
+    Patch(
         "moto.ecs.models:Task.advance",
         "moto advances a task one state per describe_tasks; the process decides its state",
         _lazy("tradai_sim.cloud.ecs.moto_adapter", "task_advance"),
@@ -204,6 +212,15 @@ PATCHES: list[Patch] = [
         wrap=True,
         original_params=("self", "original_event", "transform_input"),
     ),
+    # -- Network (network/) ---------------------------------------------------------------
+    Patch(
+        "moto.ec2.models.route_tables:Route.state",
+        "moto reports every route active; AWS shows a route to a stopped or terminated NAT "
+        "instance as a blackhole",
+        _lazy("tradai_sim.cloud.network.moto_routes", "route_state"),
+        wrap=True,
+        original_params=("self",),
+    ),
 ]
 
 
@@ -226,6 +243,8 @@ def check_patches() -> list[str]:
             problems.append(f"{patch.target}: not found ({exc})")
             continue
         original = getattr(original, "__tradai_original__", original)
+        if isinstance(original, property):  # a patched property: its getter's parameters
+            original = original.fget
         params = tuple(inspect.signature(original).parameters)
         if params != patch.original_params:
             problems.append(f"{patch.target}: parameters {params}, expected "

@@ -56,6 +56,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="refuse (403) requests without this header, e.g. X-Tradai-Nat",
     )
     p.add_argument(
+        "--egress-token-env",
+        default=None,
+        metavar="VAR",
+        help="refuse (403) requests without the egress mark whose token is in $VAR "
+        "(the local cloud's NAT instances and internet gateway add it)",
+    )
+    p.add_argument(
         "--ready-file", default=None, help="write {url, port, pid} as JSON here once listening"
     )
     p.add_argument("--log-level", default="WARNING")
@@ -78,6 +85,15 @@ def initial_faults(args: argparse.Namespace) -> dict[str, Any]:
     return faults
 
 
+def egress_token(args: argparse.Namespace) -> str | None:
+    if not args.egress_token_env:
+        return None
+    token = os.environ.get(args.egress_token_env)
+    if not token:
+        raise SystemExit(f"error: --egress-token-env {args.egress_token_env}: variable not set")
+    return token
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(message)s")
@@ -90,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         clock=default_clock(),
         weight_per_minute=args.weight_per_minute or None,
         require_header=args.require_header,
+        egress_token=egress_token(args),
     )
     server.app.set_faults(initial_faults(args))
     stop = threading.Event()

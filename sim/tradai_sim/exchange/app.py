@@ -21,6 +21,7 @@ from tradai_sim.exchange.api import ApiError, SpotApi
 from tradai_sim.exchange.faults import FaultError, Faults
 from tradai_sim.exchange.market import Market
 from tradai_sim.exchange.ratelimit import BINANCE_WEIGHT_PER_MINUTE, WeightLimiter
+from tradai_sim.vpc.marks import EGRESS_HEADER, EGRESS_TOKEN_HEADER
 
 try:  # orjson (a Freqtrade dependency) is ~5x faster for kline pages; json is the fallback
     import orjson
@@ -102,6 +103,7 @@ class ExchangeApp:
         clock: Clock | None = None,
         weight_per_minute: int | None = BINANCE_WEIGHT_PER_MINUTE,
         require_header: str | None = None,
+        egress_token: str | None = None,
     ) -> None:
         self.market = market
         self.clock = clock or default_clock()
@@ -110,6 +112,8 @@ class ExchangeApp:
         self.faults = Faults()
         self.stats = Stats()
         self.require_header = require_header
+        # With a token, only requests an egress process of the VPC marked are served.
+        self.egress_token = egress_token
         self.api = SpotApi(market, lambda: self.limiter.weight_per_minute)
 
     def now_s(self) -> float:
@@ -125,23 +129,33 @@ class ExchangeApp:
     ) -> Response:
         if path.startswith("/_admin/"):
             return self._admin(method, path, body)
-        via = headers.get(self.require_header.lower()) if self.require_header else None
+        via, refusal = self._egress(headers)
         self.stats.seen(path, via)
-        response = self._market_data(method, path, params, via)
+        response = _text(403, refusal) if refusal else self._market_data(method, path, params)
         self.stats.answered(0 if response.close else response.status)
         return response
 
     # -- market data ----------------------------------------------------------------------
 
-    def _market_data(
-        self, method: str, path: str, params: dict[str, str], via: str | None
-    ) -> Response:
-        if self.require_header and not via:
-            return _text(
-                403,
-                f"Forbidden: no {self.require_header} header; requests must "
-                "reach the exchange through a NAT instance",
-            )
+    def _egress(self, headers: dict[str, str]) -> tuple[str | None, str | None]:
+        """Who forwarded the request, and why it is refused (None: served)."""
+        if self.egress_token is not None:
+            via = headers.get(EGRESS_HEADER.lower())
+            if headers.get(EGRESS_TOKEN_HEADER.lower()) != self.egress_token:
+                return via, ("Forbidden: this request did not leave the VPC through a NAT "
+                             "instance or the internet gateway (no valid "
+                             f"{EGRESS_TOKEN_HEADER}); a private subnet reaches the internet "
+                             "only through the NAT instance its route table names")
+            return via, None
+        if self.require_header:
+            via = headers.get(self.require_header.lower())
+            if not via:
+                return None, (f"Forbidden: no {self.require_header} header; requests must "
+                              "reach the exchange through a NAT instance")
+            return via, None
+        return None, None
+
+    def _market_data(self, method: str, path: str, params: dict[str, str]) -> Response:
         latency = self.faults.latency_ms
         if latency > 0:
             time.sleep(latency / 1000.0)  # wall time: what the client's socket experiences
@@ -246,6 +260,7 @@ class ExchangeApp:
                     "pairs": self.market.pairs,
                     "now_ms": int(self.now_s() * 1000),
                     "require_header": self.require_header,
+                    "egress_checked": self.egress_token is not None,
                 },
             )
         return _json(404, {"error": f"no admin route {method} {path}"})
@@ -256,5 +271,6 @@ def make_app(
     clock: Clock | None = None,
     weight_per_minute: int | None = BINANCE_WEIGHT_PER_MINUTE,
     require_header: str | None = None,
+    egress_token: str | None = None,
 ) -> ExchangeApp:
-    return ExchangeApp(market, clock, weight_per_minute, require_header)
+    return ExchangeApp(market, clock, weight_per_minute, require_header, egress_token)

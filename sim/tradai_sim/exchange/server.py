@@ -176,7 +176,8 @@ def make_server(
     clock: Clock | None = None,
     weight_per_minute: int | None = BINANCE_WEIGHT_PER_MINUTE,
     require_header: str | None = None,
+    egress_token: str | None = None,
 ) -> ExchangeServer:
     """An exchange server over ``market`` (not started: call ``start()`` or use ``with``)."""
-    app = make_app(market, clock, weight_per_minute, require_header)
+    app = make_app(market, clock, weight_per_minute, require_header, egress_token)
     return ExchangeServer(app, host, port)

@@ -22,8 +22,9 @@ def create_app(settings: StrategyServiceSettings | None = None,
                     "strategy version config from S3 + overrides) and registers strategy "
                     "versions in the MLflow registry.")
     app.state.settings = settings
-    app.state.markets = markets or CcxtMarketCatalog(settings.exchange_url,
-                                                     settings.markets_ttl_seconds)
+    app.state.markets = markets or CcxtMarketCatalog(
+        settings.exchange_url, settings.markets_ttl_seconds,
+        egress_proxy=settings.egress_proxy)
     app.state.loader = loader or StrategyLoader(settings.strategies_dir)
     app.state.registry = None  # built on first use from settings (dependencies.get_registry)
     for router in (health.router, validation.router, configs.router, strategies.router):

@@ -45,8 +45,9 @@ class CcxtMarketCatalog:
     """Binance spot markets via CCXT; ``exchange_url`` points CCXT at a compatible server."""
 
     def __init__(self, exchange_url: str | None, ttl_seconds: float = 300.0,
-                 timeout_ms: int = 10_000) -> None:
+                 timeout_ms: int = 10_000, egress_proxy: str | None = None) -> None:
         self.exchange_url = exchange_url
+        self.egress_proxy = egress_proxy
         self.ttl = ttl_seconds
         self.timeout_ms = timeout_ms
         self._cached: Markets | None = None
@@ -63,8 +64,8 @@ class CcxtMarketCatalog:
     def _load(self) -> Markets:
         import ccxt
 
-        options: dict[str, Any] = {**ccxt_config(self.exchange_url), "timeout": self.timeout_ms,
-                                   "enableRateLimit": False}
+        options: dict[str, Any] = {**ccxt_config(self.exchange_url, self.egress_proxy),
+                                   "timeout": self.timeout_ms, "enableRateLimit": False}
         client = ccxt.binance(options)
         try:
             loaded = client.load_markets(reload=True)

@@ -19,5 +19,7 @@ class StrategyServiceSettings(BaseSettings):
     configs_bucket: str | None = Field(default=None, validation_alias="TRADAI_BUCKET_CONFIGS")
     # A Binance-compatible server (the local exchange simulator); Binance itself when unset.
     exchange_url: str | None = Field(default=None, validation_alias="TRADAI_EXCHANGE_URL")
+    # This task's way to the internet (its subnet's NAT, locally); unset on AWS.
+    egress_proxy: str | None = Field(default=None, validation_alias="TRADAI_EGRESS_PROXY")
     markets_ttl_seconds: float = Field(default=300.0, validation_alias="TRADAI_MARKETS_TTL")
     strategies_dir: Path = Field(default=STRATEGIES_DIR, validation_alias="TRADAI_STRATEGIES_DIR")

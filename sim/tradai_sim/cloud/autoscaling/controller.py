@@ -6,6 +6,13 @@
   lifecycle action per hook and invokes the hook's target Lambda asynchronously; completion
   (CONTINUE -> InService, ABANDON -> terminated and replaced), heartbeats and the heartbeat
   timeout (DefaultResult) follow AWS.
+- Health checks: an InService instance that is no longer ``running`` (stopped by a fault or an
+  AZ power loss) is marked Unhealthy and terminated, then replaced after the delay, as EC2
+  health checks do.
+- Launches go only to available AZs, and fail in an AZ under an injected insufficient-capacity
+  fault (``aws:ec2:asg-insufficient-instance-capacity-error``) with AWS's
+  InsufficientInstanceCapacity message; a failed launch is retried after
+  ``LAUNCH_RETRY_SECONDS``.
 
 Methods run on moto request threads and on the timer thread; one re-entrant lock guards the
 controller's state (a replacement launch re-enters through ``launched``).
@@ -15,8 +22,11 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
+import uuid
 from collections import deque
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +46,24 @@ log = logging.getLogger(__name__)
 DEFAULT_REPLACEMENT_SECONDS = 120.0  # "ASG launches replacement (2 min)"
 PENDING_STATES = ("Pending", "Pending:Wait", "Pending:Proceed")
 HISTORY = 50
+HEALTH_CHECK_SECONDS = 10.0  # simulated; how soon a stopped instance is found unhealthy
+LAUNCH_RETRY_SECONDS = 30.0  # simulated; a launch that found no capacity is tried again
+
+
+@dataclass(frozen=True)
+class CapacityFault:
+    id: str
+    groups: frozenset[str]
+    azs: frozenset[str]
+    percentage: int
+    label: str
+
+
+def insufficient_capacity_message(instance_type: str, az: str) -> str:
+    """The status message of a failed launch activity (InsufficientInstanceCapacity)."""
+    return (f"We currently do not have sufficient {instance_type} capacity in the Availability "
+            f"Zone you requested ({az}). Our system will be working on provisioning additional "
+            "capacity. Launching EC2 instance failed.")
 
 
 class AutoScalingController:
@@ -47,8 +75,10 @@ class AutoScalingController:
         self.lock = threading.RLock()
         self.replacement_due: dict[str, float] = {}
         self.history: deque[dict[str, Any]] = deque(maxlen=HISTORY)
-        # AZs a fault has taken away: launches avoid them while another AZ is left.
+        # AZs an outage has taken away: launches go elsewhere, or fail.
         self.unavailable_azs: set[str] = set()
+        self.capacity_faults: dict[str, CapacityFault] = {}
+        self._random = random.Random(7)  # percentages of capacity faults, reproducibly
 
     # -- moto side --------------------------------------------------------------------------
     def backend(self) -> Any:
@@ -93,19 +123,79 @@ class AutoScalingController:
             group.set_desired_capacity(group.desired_capacity)
             self.backend().update_attached_elbs(name)
 
-    def pick_subnet(self, group: Any, subnets: list[str]) -> str:
-        """AWS balances a group over its AZs: the available AZ with the fewest instances."""
+    def pick_subnet(self, group: Any, subnets: list[str]) -> str | None:
+        """AWS balances a group over its AZs: the available AZ with the fewest instances.
+        None (and a failed activity, retried later) when no AZ can take a launch."""
         ec2 = self.backend().ec2_backend
         zone = {sid: ec2.get_subnet(sid).availability_zone for sid in subnets}
-        usable = [sid for sid in subnets if zone[sid] not in self.unavailable_azs] or subnets
+        usable = [sid for sid in subnets if zone[sid] not in self.unavailable_azs
+                  and not self._capacity_refused(group.name, zone[sid])]
+        if not usable:
+            az = ", ".join(sorted({zone[s] for s in subnets}))
+            itype = getattr(group, "instance_type", None) or "the requested instance type"
+            self._record("launch-failed", group.name, reason=insufficient_capacity_message(
+                str(itype), az))
+            self.timers.at(self.ctx.clock.now() + LAUNCH_RETRY_SECONDS,
+                           lambda: self._replace(group.name))
+            return None
         load = {sid: sum(1 for s in group.instance_states if s.availability_zone == zone[sid])
                 for sid in usable}
         return min(usable, key=lambda sid: load[sid])  # ties: the first listed
+
+    def _capacity_refused(self, group: str, az: str) -> bool:
+        return any(group in f.groups and az in f.azs and self._random.randrange(100) < f.percentage
+                   for f in self.capacity_faults.values())
 
     def set_unavailable_azs(self, body: dict[str, Any]) -> tuple[int, Any]:
         """Control route: ``{"unavailable": ["eu-central-1a"]}`` (a fault injector's AZ loss)."""
         self.unavailable_azs = set(body.get("unavailable", []))
         return 200, {"unavailable": sorted(self.unavailable_azs)}
+
+    # -- faults -------------------------------------------------------------------------------
+    def insufficient_capacity(self, groups: list[str], azs: list[str], percentage: int,
+                              label: str) -> str:
+        """``aws:ec2:asg-insufficient-instance-capacity-error``: launches of these groups in
+        these AZs fail (at ``percentage`` percent) until the fault ends."""
+        with self.lock:
+            unknown = [g for g in groups if g not in self.backend().autoscaling_groups]
+            if unknown or not groups:
+                raise ValueError(f"unknown Auto Scaling group(s): {', '.join(unknown) or '-'}")
+            fid = f"capacity-{uuid.uuid4().hex[:8]}"
+            self.capacity_faults[fid] = CapacityFault(fid, frozenset(groups), frozenset(azs),
+                                                      int(percentage), label)
+            self._record("capacity-fault-started", ",".join(groups), azs=sorted(azs),
+                         percentage=percentage)
+            return fid
+
+    def end_insufficient_capacity(self, fault_id: str) -> None:
+        with self.lock:
+            fault = self.capacity_faults.pop(fault_id, None)
+            if fault is not None:
+                self._record("capacity-fault-ended", ",".join(sorted(fault.groups)))
+
+    # -- health checks ------------------------------------------------------------------------
+    def start_health_checks(self) -> None:
+        self.timers.at(self.ctx.clock.now() + HEALTH_CHECK_SECONDS, self._health_check)
+
+    def _health_check(self) -> None:
+        """An InService instance that is not running is Unhealthy: terminate it (the group then
+        replaces it), as EC2 health checks make Auto Scaling do."""
+        try:
+            with self.lock:
+                for name, group in list(self.backend().autoscaling_groups.items()):
+                    sick = [s for s in group.instance_states
+                            if s.lifecycle_state == "InService"
+                            and s.instance.state not in ("pending", "running")]
+                    for state in sick:
+                        state.health_status = "Unhealthy"
+                        self._record("instance-unhealthy", name, state.instance.id,
+                                     ec2_state=state.instance.state)
+                    if sick:
+                        self.backend().ec2_backend.terminate_instances(
+                            [s.instance.id for s in sick])
+        finally:
+            if not self.ctx.stopping.is_set():
+                self.start_health_checks()
 
     # -- lifecycle hooks --------------------------------------------------------------------
     def launch_hooks(self, group: str) -> list[Any]:
@@ -214,5 +304,9 @@ class AutoScalingController:
                     "launch_hooks": [h.name for h in self.launch_hooks(name)],
                 }
             return {"groups": groups, "unavailable_azs": sorted(self.unavailable_azs),
+                    "capacity_faults": [{"id": f.id, "groups": sorted(f.groups),
+                                         "azs": sorted(f.azs), "percentage": f.percentage,
+                                         "label": f.label}
+                                        for f in self.capacity_faults.values()],
                     "pending_actions": [a.describe() for a in self.actions.by_token.values()],
                     "history": list(self.history)}

@@ -57,13 +57,15 @@ def replace_autoscaling_group_instances(original: Callable[..., Any]) -> Callabl
                                             propagated_tags: dict[str, str]) -> None:
         before = {id(s) for s in self.instance_states}
         subnets = [s for s in (self.vpc_zone_identifier or "").split(",") if s]
-        if _controller is None or len(subnets) < 2:
+        if _controller is None or not subnets:
             original(self, count_needed, propagated_tags)
         else:
             listed = self.vpc_zone_identifier
             try:
                 for _ in range(count_needed):
                     first = _controller.pick_subnet(self, subnets)
+                    if first is None:
+                        break  # no AZ can take it: a failed activity, retried later
                     # moto launches into the first subnet of the list
                     self.vpc_zone_identifier = ",".join(
                         [first, *[s for s in subnets if s != first]])

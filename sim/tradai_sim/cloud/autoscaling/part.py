@@ -15,9 +15,11 @@ class AutoScalingPart:
     def __init__(self, ctx: CloudContext, invoker: Any) -> None:
         self.controller = AutoScalingController(ctx, invoker)
         ctx.control_routes["/autoscaling/unavailable-azs"] = self.controller.set_unavailable_azs
+        ctx.resources["_autoscaling"] = self.controller
 
     def start(self) -> None:
         self.controller.timers.start()
+        self.controller.start_health_checks()
         moto_hooks.install(self.controller)
 
     def stop(self) -> None:

@@ -18,6 +18,7 @@ ESSENTIAL_CONTAINER_EXITED = "EssentialContainerExited"
 USER_INITIATED = "UserInitiated"
 SERVICE_SCHEDULER_INITIATED = "ServiceSchedulerInitiated"
 TASK_FAILED_TO_START = "TaskFailedToStart"
+TERMINATION_NOTICE = "TerminationNotice"  # the task's infrastructure went away
 
 ESSENTIAL_EXIT_REASON = "Essential container in task exited"
 

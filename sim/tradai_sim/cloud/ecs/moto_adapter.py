@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import copy
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
 from tradai_sim.cloud.ecs.models import RUNNING, STOPPED, USER_INITIATED, TaskRecord
+from tradai_sim.cloud.ecs.placement import NoCapacity
 from tradai_sim.cloud.ecs.runtime import EcsRuntime, TaskRequest
 
 log = logging.getLogger(__name__)
 
 _runtime: EcsRuntime | None = None
+# RunTask's ``failures`` of the current request (the backend and the response share a thread).
+_failures = threading.local()
 
 
 def install_runtime(runtime: EcsRuntime | None) -> None:
@@ -64,7 +68,11 @@ def run_task(original: Any) -> Any:
         tasks = []
         for _ in range(max(int(count or 1), 1)):
             with runtime.lock:
-                placement = runtime.place(subnets, task_group)
+                try:
+                    placement = runtime.place(subnets, task_group)
+                except NoCapacity as exc:
+                    _record_failure({"arn": task_def.arn, "reason": str(exc)})
+                    continue
                 # moto puts the task's network interface in the first subnet listed.
                 net = _first_subnet(networking_configuration, placement.subnet)
                 created = original(self, cluster_str, task_definition_str, 1, *args, net, *rest)
@@ -78,6 +86,26 @@ def run_task(original: Any) -> Any:
                         overrides=task.overrides or {}, placement=placement, handle=task))
                 tasks.extend(created)
         return tasks
+
+    return run
+
+
+def _record_failure(failure: dict[str, str]) -> None:
+    if getattr(_failures, "items", None) is None:
+        _failures.items = []
+    _failures.items.append(failure)
+
+
+def run_task_response(original: Any) -> Any:
+    """Wraps the RunTask response: tasks that could not be placed come back as ``failures``
+    (moto always answers an empty list)."""
+
+    def run(self: Any) -> Any:
+        _failures.items = []
+        result = original(self)
+        if _failures.items:
+            result.result["failures"] = list(_failures.items)
+        return result
 
     return run
 

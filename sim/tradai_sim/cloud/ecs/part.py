@@ -22,6 +22,7 @@ class EcsPart:
 
     def start(self) -> None:
         moto_adapter.install_runtime(self.runtime)
+        self.ctx.resources["_ecs"] = self
         self.ctx.control_routes["/ecs/tasks"] = lambda body: (200, {"tasks": self.tasks()})
         self.scheduler.start()
 

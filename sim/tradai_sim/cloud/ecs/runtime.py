@@ -22,6 +22,7 @@ from tradai_sim.cloud.ecs.models import (
     STOPPED,
     STOPPING,
     TASK_FAILED_TO_START,
+    TERMINATION_NOTICE,
     USER_INITIATED,
     Placement,
     TaskRecord,
@@ -65,9 +66,14 @@ class EcsRuntime:
 
     # -- launching ----------------------------------------------------------------------------
     def place(self, subnets: list[str], group: str) -> Placement:
+        """Raises ``NoCapacity`` when every subnet is in an unavailable AZ."""
         with self.lock:
             zones = (r.placement.az for r in self.tasks.values() if r.group == group and r.live)
-            return self.placer.place(subnets, zones)
+            return self.placer.place(subnets, zones, self.unavailable_azs())
+
+    def unavailable_azs(self) -> set[str]:
+        zones = self.ctx.resources.get("_zones")
+        return zones.unavailable_azs() if zones is not None else set()
 
     def launch(self, req: TaskRequest) -> TaskRecord:
         definition = req.container
@@ -111,10 +117,17 @@ class EcsRuntime:
             env["TRADAI_AZ"] = record.placement.az
         if record.placement.subnet:
             env["TRADAI_SUBNET_ID"] = record.placement.subnet
+        network = self.ctx.resources.get("_network")
+        if network is not None and record.placement.subnet:
+            env = network.localize(env, record.placement.subnet)  # its subnet's view
         if definition.get("portMappings"):
-            # Tasks share one host: each gets its own port; the ALB stand-in finds it here.
-            record.port = process.free_port()
-            env["PORT"] = str(record.port)
+            # Tasks share one host: each listens on its own port; the ALB stand-in and other
+            # clients reach it through its network interface on the VPC router, which the
+            # network can cut off.
+            port = process.free_port()
+            env["PORT"] = str(port)
+            record.port = (network.register_eni(record.task_id, record.placement.subnet, port)
+                           if network is not None else port)
         return process.ContainerLaunch(
             argv=process.container_command(definition, overrides), env=env,
             cwd=self.ctx.state_dir / "tasks" / record.short_id, log_path=record.log_path)
@@ -141,6 +154,9 @@ class EcsRuntime:
         record.stopped_at = self.ctx.clock.now()
         record.exited.set()
         log.info("task %s stopped: exit %s, %s", record.short_id, exit_code, stop_code)
+        network = self.ctx.resources.get("_network")
+        if network is not None and record.port is not None:
+            network.release_eni(record.task_id)
         self._publish(record)
 
     def stop(self, task_id: str, reason: str, stop_code: str) -> TaskRecord | None:
@@ -165,6 +181,17 @@ class EcsRuntime:
     def _kill_after_grace(self, record: TaskRecord) -> None:
         if not record.exited.wait(record.stop_grace_wall) and record.pid is not None:
             process.signal_group(record.pid, signal.SIGKILL)
+
+    def power_off(self, az: str, reason: str) -> list[TaskRecord]:
+        """The AZ's hosts lost power: its tasks die at once (no SIGTERM, no grace)."""
+        doomed = [r for r in list(self.tasks.values())
+                  if r.placement.az == az and r.last_status != STOPPED]
+        for r in doomed:
+            r.desired_status = STOPPED
+            r.stop_code, r.stopped_reason = TERMINATION_NOTICE, reason
+            if r.pid is not None:
+                process.signal_group(r.pid, signal.SIGKILL)
+        return doomed
 
     def stop_all(self, timeout: float = 10.0) -> None:
         """Stop every task process; nothing of the stack may outlive the cloud process."""

@@ -1,8 +1,15 @@
 """The ECS service scheduler: keeps each service's desired count of task processes running.
 
 A task that stops on its own is replaced after the spec's restart delay (simulated seconds on
-the shared clock); new tasks go to the AZ with the fewest of the service's tasks; a lower
-desired count stops the surplus, taken from the most crowded AZ.
+the shared clock); new tasks go to the AZ with the fewest of the service's tasks, among the AZs
+that have capacity; a lower desired count stops the surplus, taken from the most crowded AZ.
+
+A task that cannot be placed (every AZ of the service's subnets unavailable) is an event on the
+service, retried after ``PLACEMENT_RETRY_SECONDS``. Availability Zone rebalancing (on by default
+for new services, https://docs.aws.amazon.com/AmazonECS/latest/developerguide/
+service-rebalancing.html): when the tasks are spread unevenly over the available AZs, the
+scheduler starts a task in the AZ with the fewest, and once it has run for
+``REBALANCE_SETTLE_SECONDS`` stops one in the AZ with the most.
 """
 
 from __future__ import annotations
@@ -16,11 +23,14 @@ from typing import Any
 from tradai_sim.cloud.context import CloudContext
 from tradai_sim.cloud.ecs.models import SERVICE_SCHEDULER_INITIATED, TaskRecord
 from tradai_sim.cloud.ecs.moto_adapter import MotoServices, ServiceView
+from tradai_sim.cloud.ecs.placement import NO_CAPACITY
 from tradai_sim.cloud.ecs.runtime import EcsRuntime
 
 log = logging.getLogger(__name__)
 
 POLL_WALL_SECONDS = 0.1  # how soon a desired-count change is noticed
+PLACEMENT_RETRY_SECONDS = 10.0  # simulated
+REBALANCE_SETTLE_SECONDS = 30.0  # simulated: the new task serves before the old one goes
 
 
 class ServiceScheduler:
@@ -36,6 +46,8 @@ class ServiceScheduler:
         # Per service: wall times before which a crashed task's slot may not be refilled.
         self.holdoff: dict[str, list[float]] = {}
         self.replacements: list[dict[str, Any]] = []  # for status: when and why
+        self.placement_retry: dict[str, float] = {}  # group -> simulated time of next try
+        self.rebalancing: dict[str, str] = {}  # group -> the task started to rebalance
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="ecs-services", daemon=True)
@@ -81,12 +93,18 @@ class ServiceScheduler:
             desired = view.desired if view.active else 0
             if len(live) < desired:
                 self._start_tasks(view, desired - len(live))
+            elif view.group in self.rebalancing:
+                self._finish_rebalance(view, live, desired)
             elif len(live) > desired:
                 self._stop_surplus(view, live, len(live) - desired)
+            elif desired > 1:
+                self._rebalance(view, live)
             running = sum(1 for r in self.runtime.in_group(view.group) if r.live)
             self.moto.set_counts(view, running=running, pending=0)
 
     def _start_tasks(self, view: ServiceView, missing: int) -> None:
+        if self.placement_retry.get(view.group, 0.0) > self.ctx.clock.now():
+            return
         now = time.time()
         with self._lock:
             # A released hold-off is used up; the rest still block their slots.
@@ -95,6 +113,10 @@ class ServiceScheduler:
             self.holdoff[view.group] = waiting
         for _ in range(missing - len(waiting)):
             tasks = self.moto.run_task(view)
+            if not tasks:
+                self._unplaceable(view)
+                return
+            self.placement_retry.pop(view.group, None)
             for task in tasks:
                 record = self.runtime.find(task.id)
                 az = record.placement.az if record else None
@@ -102,6 +124,52 @@ class ServiceScheduler:
                 self.replacements.append({"service": view.name, "task": task.id, "az": az,
                                           "at": self.ctx.clock.now()})
                 del self.replacements[:-100]
+
+    def _unplaceable(self, view: ServiceView) -> None:
+        if view.group not in self.placement_retry:  # one event per streak of failures
+            self.moto.add_event(view, f"was unable to place a task. Reason: {NO_CAPACITY}.")
+            log.warning("service %s: no capacity in any AZ of its subnets", view.name)
+        self.placement_retry[view.group] = self.ctx.clock.now() + PLACEMENT_RETRY_SECONDS
+
+    # -- Availability Zone rebalancing --------------------------------------------------------
+    def _zones(self, view: ServiceView) -> list[str]:
+        down = self.runtime.unavailable_azs()
+        zones = {self.runtime.placer.zone(s) for s in view.subnets}
+        return sorted(z for z in zones if z not in down)
+
+    def _rebalance(self, view: ServiceView, live: list[TaskRecord]) -> None:
+        zones = self._zones(view)
+        if len(zones) < 2:
+            return
+        per_zone = Counter({z: 0 for z in zones})
+        per_zone.update(r.placement.az for r in live if r.placement.az in per_zone)
+        if max(per_zone.values()) - min(per_zone.values()) <= 1:
+            return
+        spread = ", ".join(f"{n} tasks in {z}" for z, n in sorted(per_zone.items()))
+        self.moto.add_event(view, f"is not AZ balanced with {spread}. AZ Rebalancing in "
+                                  "progress.")
+        tasks = self.moto.run_task(view)
+        if tasks:
+            self.rebalancing[view.group] = tasks[0].id
+            record = self.runtime.find(tasks[0].id)
+            az = record.placement.az if record else None
+            self.moto.add_event(view, f"has started 1 tasks in {az} to AZ Rebalance: "
+                                      f"{tasks[0].id}.")
+
+    def _finish_rebalance(self, view: ServiceView, live: list[TaskRecord], desired: int) -> None:
+        new = self.runtime.find(self.rebalancing[view.group])
+        if new is None or not new.live:
+            del self.rebalancing[view.group]  # it died: the next pass looks again
+            return
+        if (new.started_at or self.ctx.clock.now()) + REBALANCE_SETTLE_SECONDS > \
+                self.ctx.clock.now():
+            return
+        del self.rebalancing[view.group]
+        if len(live) > desired:
+            self._stop_surplus(view, [r for r in live if r is not new], len(live) - desired)
+        per_zone = Counter(r.placement.az for r in self.runtime.in_group(view.group) if r.live)
+        spread = ", ".join(f"{n} tasks in {z}" for z, n in sorted(per_zone.items()))
+        self.moto.add_event(view, f"is AZ balanced with {spread}.")
 
     def _stop_surplus(self, view: ServiceView, live: list[TaskRecord], surplus: int) -> None:
         for _ in range(surplus):
@@ -117,4 +185,5 @@ class ServiceScheduler:
             holdoff = {g: [round(d - time.time(), 2) for d in ds] for g, ds in
                        self.holdoff.items() if ds}
         return {"restart_seconds": self.restart_seconds, "holdoff_wall_seconds": holdoff,
-                "recent_starts": self.replacements[-20:]}
+                "recent_starts": self.replacements[-20:],
+                "unplaceable": sorted(self.placement_retry), "rebalancing": self.rebalancing}

@@ -5,7 +5,9 @@ process of the cloud, on the shared clock, with a fixed seed so the market is re
 ``endpoints.exchange`` and, as ``TRADAI_EXCHANGE_URL``, in every task definition and Lambda.
 Settings read from the cloud's environment: ``TRADAI_SIM_EXCHANGE_SEED`` (42),
 ``TRADAI_SIM_EXCHANGE_PAIRS`` (the simulator's default pairs),
-``TRADAI_SIM_EXCHANGE_REQUIRE_HEADER`` (refuse requests that did not come through a NAT).
+``TRADAI_SIM_EXCHANGE_OPEN=1`` (serve requests that did not leave the VPC through a NAT instance
+or the internet gateway; by default they are refused with 403, so a misrouted client fails
+loudly).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import requests
 
 from tradai_sim.cloud.context import CloudContext
+from tradai_sim.vpc.marks import EGRESS_HEADER, EGRESS_TOKEN_ENV, EGRESS_TOKEN_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -48,21 +51,28 @@ class ExchangePart:
         self.url = url
         self.seed = int(os.environ.get("TRADAI_SIM_EXCHANGE_SEED", DEFAULT_SEED))
         self.proc: subprocess.Popen[bytes] | None = None
+        self.token = "" if os.environ.get("TRADAI_SIM_EXCHANGE_OPEN") == "1" else str(
+            ctx.resources.get("_egress_token") or "")
 
     def command(self) -> list[str]:
         argv = [self.ctx.python(), "-m", "tradai_sim.exchange", "--host", "127.0.0.1",
                 "--port", str(self.port), "--seed", str(self.seed)]
         if pairs := os.environ.get("TRADAI_SIM_EXCHANGE_PAIRS"):
             argv += ["--pairs", pairs]
-        if header := os.environ.get("TRADAI_SIM_EXCHANGE_REQUIRE_HEADER"):
-            argv += ["--require-header", header]
+        if self.token:
+            argv += ["--egress-token-env", EGRESS_TOKEN_ENV]
         return argv
+
+    def headers(self) -> dict[str, str]:
+        """The harness's own requests are marked as the internet gateway's would be."""
+        return {EGRESS_HEADER: "harness", EGRESS_TOKEN_HEADER: self.token} if self.token else {}
 
     def start(self) -> None:
         with (self.ctx.log_dir / "exchange.log").open("ab") as out:
             self.proc = subprocess.Popen(
-                self.command(), env=self.ctx.child_env(), stdin=subprocess.DEVNULL,
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                self.command(), env=self.ctx.child_env({EGRESS_TOKEN_ENV: self.token}),
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True)
         self.ctx.register_child(self.proc.pid)
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self._pings():
@@ -89,14 +99,15 @@ class ExchangePart:
 
     def _pings(self, timeout: float = 1.0) -> bool:
         try:
-            return requests.get(f"{self.url}/api/v3/ping", timeout=timeout).status_code == 200
+            return requests.get(f"{self.url}/api/v3/ping", headers=self.headers(),
+                                timeout=timeout).status_code == 200
         except requests.RequestException:
             return False
 
     def status(self) -> dict[str, Any]:
         running = self.proc is not None and self.proc.poll() is None
         return {"pid": self.proc.pid if self.proc else None, "port": self.port, "url": self.url,
-                "seed": self.seed, "running": running,
+                "seed": self.seed, "running": running, "egress_checked": bool(self.token),
                 "healthy": running and self._pings(timeout=0.5)}
 
 

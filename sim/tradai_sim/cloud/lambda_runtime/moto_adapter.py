@@ -15,7 +15,7 @@ from uuid import uuid4
 from moto.core.exceptions import JsonRESTError
 
 from tradai_sim.cloud.lambda_runtime.invoker import Invoker
-from tradai_sim.cloud.lambda_runtime.runtime import FunctionConfig, Throttled
+from tradai_sim.cloud.lambda_runtime.runtime import FunctionConfig, NoSubnetAvailable, Throttled
 
 _invoker: Invoker | None = None
 
@@ -38,7 +38,16 @@ def function_config(fn: Any) -> FunctionConfig:
         code=getattr(fn, "code_bytes", b"") or b"",
         code_sha=fn.code_sha_256 or "",
         reserved_concurrency=int(reserved) if reserved not in (None, "") else None,
+        subnets=tuple((fn._vpc_config or {}).get("SubnetIds") or ()),
+        role=fn.role or "",
     )
+
+
+class Ec2Unexpected(JsonRESTError):
+    code = 502
+
+    def __init__(self, message: str) -> None:
+        super().__init__("EC2UnexpectedException", message)
 
 
 class TooManyRequests(JsonRESTError):
@@ -64,6 +73,8 @@ def lambda_function_invoke(
         outcome = _invoker.runtime.invoke(function_config(self), event)
     except Throttled as exc:
         raise TooManyRequests(str(exc)) from exc
+    except NoSubnetAvailable as exc:
+        raise Ec2Unexpected(str(exc)) from exc
     if outcome.error:
         response_headers["x-amz-function-error"] = "Unhandled"
     if (request_headers or {}).get("x-amz-log-type") == "Tail":

@@ -22,6 +22,7 @@ import threading
 import time
 import uuid
 import zipfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,10 @@ class Throttled(Exception):
     """No execution environment is free and the function is at its concurrency limit."""
 
 
+class NoSubnetAvailable(Exception):
+    """An in-VPC function whose subnets are all in unavailable AZs: no environment can start."""
+
+
 @dataclass(frozen=True)
 class FunctionConfig:
     name: str
@@ -56,20 +61,25 @@ class FunctionConfig:
     code: bytes
     code_sha: str
     reserved_concurrency: int | None = None
+    subnets: tuple[str, ...] = ()  # VpcConfig.SubnetIds; empty: not in a VPC
+    role: str = ""
 
     @property
     def key(self) -> str:
         """Environments are reused only for the same code and configuration."""
         h = hashlib.sha256()
-        h.update(json.dumps([self.handler, self.timeout, self.memory, self.environment],
-                            sort_keys=True).encode())
+        h.update(json.dumps([self.handler, self.timeout, self.memory, self.environment,
+                             self.subnets, self.role], sort_keys=True).encode())
         h.update(self.code_sha.encode())
         return f"{self.name}:{h.hexdigest()[:16]}"
 
 
 class ExecutionEnvironment:
-    def __init__(self, fn: FunctionConfig, code_dir: Path | None, ctx: CloudContext) -> None:
+    def __init__(self, fn: FunctionConfig, code_dir: Path | None, ctx: CloudContext,
+                 subnet: str | None = None, az: str | None = None) -> None:
         self.fn = fn
+        self.subnet = subnet  # where its network interface lives (in-VPC functions)
+        self.az = az
         self.busy = False
         self.last_used = time.time()
         req_r, self._req_w = os.pipe()
@@ -77,6 +87,9 @@ class ExecutionEnvironment:
         log_path = ctx.log_dir / f"lambda-{fn.name}.log"
         self._log = open(log_path, "ab")  # noqa: SIM115 - lives as long as the environment
         env = ctx.child_env(fn.environment)
+        network = ctx.resources.get("_network")
+        if network is not None:  # its subnet's view of the network (None: outside the VPC)
+            env = network.localize(env, subnet)
         env.update(
             {
                 "_HANDLER": fn.handler,
@@ -163,6 +176,7 @@ class LambdaRuntime:
         self._envs: dict[str, list[ExecutionEnvironment]] = {}
         self._lock = threading.Lock()
         self._code_dirs: dict[str, Path | None] = {}
+        self._zones: dict[str, str | None] = {}
         self.invocations = 0
         self.cold_starts = 0
         self.errors = 0
@@ -228,12 +242,54 @@ class LambdaRuntime:
             if sum(1 for e in group if e.busy) >= limit:
                 self.throttles += 1
                 raise Throttled(f"Rate Exceeded: {fn.name} is at its concurrency of {limit}")
+            subnet, az = self._place(fn, group)
             code_dir = self._code_dir(fn)
-            env = ExecutionEnvironment(fn, code_dir, self.ctx)
+            env = ExecutionEnvironment(fn, code_dir, self.ctx, subnet, az)
             env.busy = True
             group.append(env)
             self.cold_starts += 1
             return env
+
+    def _place(self, fn: FunctionConfig,
+               group: list[ExecutionEnvironment]) -> tuple[str | None, str | None]:
+        """Lambda spreads a VPC function's environments over the AZs of its subnets, and uses
+        only subnets of available AZs."""
+        if not fn.subnets:
+            return None, None
+        zones = self.ctx.resources.get("_zones")
+        down = zones.unavailable_azs() if zones is not None else set()
+        usable = [(s, self._zone_of(s)) for s in fn.subnets]
+        usable = [(s, z) for s, z in usable if z not in down]
+        if not usable:
+            raise NoSubnetAvailable(
+                f"Lambda could not create a network interface for {fn.name}: every subnet of "
+                f"its VPC configuration is in an unavailable Availability Zone "
+                f"({', '.join(sorted(down))})")
+        load = Counter(e.az for e in group if e.alive)
+        return min(usable, key=lambda sz: load[sz[1]])
+
+    def _zone_of(self, subnet: str) -> str | None:
+        if subnet not in self._zones:
+            from moto.ec2.models import ec2_backends
+
+            ec2 = ec2_backends[self.ctx.account_id][self.ctx.region]
+            self._zones[subnet] = str(ec2.get_subnet(subnet).availability_zone)
+        return self._zones[subnet]
+
+    def kill_in_az(self, az: str) -> int:
+        """An AZ lost power: its environments die (in-flight invocations end in
+        ``Runtime.ExitError``); returns how many."""
+        with self._lock:
+            doomed = [e for g in self._envs.values() for e in g if e.az == az and e.alive]
+            for group in self._envs.values():
+                group[:] = [e for e in group if e not in doomed or e.busy]
+        for env in doomed:
+            if env.busy:  # its invocation sees the runtime exit and cleans up after it
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(env.proc.pid, signal.SIGKILL)
+            else:
+                env.kill()
+        return len(doomed)
 
     def _code_dir(self, fn: FunctionConfig) -> Path | None:
         """Unpack the function's deployment package once per code version."""
