@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -17,6 +18,23 @@ def prepare_moto_environment(port: int) -> None:
     # The first EC2 call would otherwise load ~1,300 AMIs (3-5 s).
     os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+
+
+# Consulted in order before moto: one that returns a WSGI app answers the request itself
+# (the FIS part's API error injection); None lets moto serve it.
+RequestInterceptor = Callable[[dict[str, Any]], Any]
+request_interceptors: list[RequestInterceptor] = []
+
+
+def _intercepting(app: Any) -> Any:
+    def dispatch(environ: dict[str, Any], start_response: Any) -> Any:
+        for intercept in list(request_interceptors):
+            answer = intercept(environ)
+            if answer is not None:
+                return answer(environ, start_response)
+        return app(environ, start_response)
+
+    return dispatch
 
 
 def enable_state_machine_execution() -> None:
@@ -33,7 +51,7 @@ class EmulatorServer:
             create_backend_app,
         )
 
-        moto_app = DomainDispatcherApplication(create_backend_app)
+        moto_app = _intercepting(DomainDispatcherApplication(create_backend_app))
         app = DispatcherMiddleware(moto_app, {"/_sim": control_app})
         self._server: BaseWSGIServer = make_server(
             host, port, app, threaded=True, request_handler=MotoRequestHandler

@@ -46,6 +46,7 @@ def _lazy(module: str, name: str) -> Callable[..., Any]:
 
 
 _LAMBDA = "tradai_sim.cloud.lambda_runtime.moto_adapter"
+_FIS = "tradai_sim.cloud.fis.moto_hooks"
 
 PATCHES: list[Patch] = [
     # -- Lambda runtime (lambda_runtime/) ---------------------------------------------------
@@ -218,6 +219,61 @@ PATCHES: list[Patch] = [
         "moto reports every route active; AWS shows a route to a stopped or terminated NAT "
         "instance as a blackhole",
         _lazy("tradai_sim.cloud.network.moto_routes", "route_state"),
+        wrap=True,
+        original_params=("self",),
+    ),
+    # -- Fault Injection Service (fis/) -----------------------------------------------------
+    Patch(
+        "moto.fis.models:FISBackend.create_experiment_template",
+        "moto stores any template; FIS refuses unknown actions, bad targets and parameters",
+        _lazy(_FIS, "create_experiment_template"),
+        wrap=True,
+        original_params=("self", "client_token", "description", "stop_conditions", "targets",
+                         "actions", "role_arn", "tags", "log_configuration",
+                         "experiment_options", "experiment_report_configuration"),
+    ),
+    Patch(
+        "moto.fis.models:FISBackend.update_experiment_template",
+        "moto stores any update; FIS validates the template as it would be after the update",
+        _lazy(_FIS, "update_experiment_template"),
+        wrap=True,
+        original_params=("self", "id", "description", "stop_conditions", "targets", "actions",
+                         "role_arn", "log_configuration", "experiment_options",
+                         "experiment_report_configuration"),
+    ),
+    Patch(
+        "moto.fis.models:FISBackend.start_experiment",
+        "moto executes nothing; the local FIS executor runs the experiment's actions",
+        _lazy(_FIS, "start_experiment"),
+        wrap=True,
+        original_params=("self", "client_token", "experiment_template_id",
+                         "experiment_options", "tags"),
+    ),
+    Patch(
+        "moto.fis.models:FISBackend.stop_experiment",
+        "stopping must cancel pending actions and undo running ones before 'stopped'",
+        _lazy(_FIS, "stop_experiment"),
+        wrap=True,
+        original_params=("self", "id"),
+    ),
+    Patch(
+        "moto.fis.models:Experiment.to_dict",
+        "moto's experiment jumps to completed; report the executor's experiment and actions",
+        _lazy(_FIS, "experiment_to_dict"),
+        wrap=True,
+        original_params=("self", "tags"),
+    ),
+    Patch(
+        "moto.fis.models:Experiment.to_summary_dict",
+        "ListExperiments must show the executor's state, not moto's immediate completion",
+        _lazy(_FIS, "experiment_to_summary_dict"),
+        wrap=True,
+        original_params=("self", "tags"),
+    ),
+    Patch(
+        "moto.fis.models:Experiment.resolved_targets",
+        "moto resolves only resourceArns; report what tags, filters and selection resolved",
+        _lazy(_FIS, "resolved_targets"),
         wrap=True,
         original_params=("self",),
     ),

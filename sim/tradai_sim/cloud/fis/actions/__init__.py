@@ -1,0 +1,1 @@
+"""What each FIS action does to the local cloud, one module per kind of effect."""
