@@ -69,6 +69,7 @@ class Bench:
             "securityGroups": [res["security_groups"]["strategy-tasks"]],
             "assignPublicIp": "DISABLED"}}
         self.exchange_url = res["endpoints"]["exchange"]
+        self.egress_proxy = res["endpoints"]["egress"]  # "the internet" from outside the VPC
         self.library = f"bench_{uuid.uuid4().hex[:8]}"
         self.start = END - pd.Timedelta(days=days)
         self.timerange = f"{self.start:%Y%m%d}-{END:%Y%m%d}"
@@ -148,7 +149,7 @@ class Bench:
             handler.ohlcv_store(pair, "5m", frame.reset_index(), CandleType.SPOT)
         config = deep_merge(json.loads(BASE_CONFIG.read_text()),
                             json.loads((CONFIGS_DIR / f"{STRATEGY}.json").read_text()),
-                            exchange_layer(self.exchange_url),
+                            exchange_layer(self.exchange_url, self.egress_proxy),
                             {"exchange": {"pair_whitelist": PAIRS}, "dry_run": True})
         (tmp / "config.json").write_text(json.dumps(config))
         export = tmp / "results"

@@ -75,10 +75,10 @@ def direct(cloud: RunningCloud, tmp: Path) -> tuple[float, dict[str, Any]]:
     for pair in PAIRS:
         frame = store.read(SeriesKey("binance", pair, "5m"), None, None)
         handler.ohlcv_store(pair, "5m", frame.reset_index(), CandleType.SPOT)
-    exchange = cloud.status()["resources"]["endpoints"]["exchange"]
+    endpoints = cloud.status()["resources"]["endpoints"]
     config = deep_merge(json.loads(BASE_CONFIG.read_text()),
                         json.loads((CONFIGS_DIR / f"{STRATEGY}.json").read_text()),
-                        exchange_layer(exchange),
+                        exchange_layer(endpoints["exchange"], endpoints["egress"]),
                         {"exchange": {"pair_whitelist": PAIRS}, "timerange": TIMERANGE,
                          "export": "none", "strategy_path": str(STRATEGIES_DIR),
                          "dry_run": True})

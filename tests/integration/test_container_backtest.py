@@ -76,6 +76,7 @@ class Stack:
         res = status["resources"]
         self.mlflow_url: str = status["parts"]["seed"]["mlflow_url"]
         self.exchange_url: str = res["endpoints"]["exchange"]
+        self.egress_proxy: str = res["endpoints"]["egress"]  # "the internet" from outside
         self.cluster: str = res["cluster"]
         self.network = {"awsvpcConfiguration": {
             "subnets": list(res["subnets"]["private"].values()),
@@ -206,7 +207,7 @@ def direct_backtest(stack: Stack, tmp: Path, strategy: str, pairs: list[str]) ->
     config = deep_merge(
         json.loads(BASE_CONFIG.read_text()),
         json.loads((CONFIGS_DIR / f"{strategy}.json").read_text()),
-        exchange_layer(stack.exchange_url),
+        exchange_layer(stack.exchange_url, stack.egress_proxy),
         {"exchange": {"pair_whitelist": pairs}, "timerange": TIMERANGE, "export": "none",
          "strategy_path": str(STRATEGIES_DIR), "dry_run": True})
     (tmp / "config.json").write_text(json.dumps(config))

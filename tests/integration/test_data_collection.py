@@ -289,7 +289,8 @@ def test_freshness_and_sync_against_the_exchange(api: TestClient,
 def test_stack_runs_the_exchange_and_the_data_collection_service(cloud: RunningCloud) -> None:
     status = cloud.status()
     url = status["resources"]["endpoints"]["exchange"]
-    assert requests.get(f"{url}/api/v3/ping", timeout=5).status_code == 200
+    internet = {"http": status["resources"]["endpoints"]["egress"]}
+    assert requests.get(f"{url}/api/v3/ping", proxies=internet, timeout=5).status_code == 200
     assert status["parts"]["internet"]["healthy"] is True
 
     def task() -> dict[str, Any] | None:

@@ -224,3 +224,16 @@ def test_require_header_refuses_requests_that_bypassed_the_nat(market: Market) -
     assert app.handle("GET", "/api/v3/ping", {}, {"x-tradai-nat": "nat-a"}).status == 200
     stats = app.stats.snapshot()
     assert stats["via"] == {"nat-a": 1} and stats["statuses"] == {"403": 1, "200": 1}
+
+
+def test_egress_token_refuses_requests_that_did_not_leave_the_vpc_through_an_egress(
+        market: Market) -> None:
+    app = ExchangeApp(market, FakeClock(), egress_token="s3cret")  # type: ignore[arg-type]
+    refused = app.handle("GET", "/api/v3/ping", {}, {"x-tradai-egress": "nat:i-1"})
+    assert refused.status == 403 and b"NAT instance" in refused.body
+    wrong = {"x-tradai-egress": "nat:i-1", "x-tradai-egress-token": "guess"}
+    assert app.handle("GET", "/api/v3/ping", {}, wrong).status == 403
+    marked = {"x-tradai-egress": "nat:i-1", "x-tradai-egress-token": "s3cret"}
+    assert app.handle("GET", "/api/v3/ping", {}, marked).status == 200
+    assert app.handle("GET", "/_admin/health", {}, {}).status == 200  # the harness's own
+    assert app.stats.snapshot()["via"] == {"nat:i-1": 3}

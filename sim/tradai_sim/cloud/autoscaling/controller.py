@@ -191,8 +191,10 @@ class AutoScalingController:
                         self._record("instance-unhealthy", name, state.instance.id,
                                      ec2_state=state.instance.state)
                     if sick:
-                        self.backend().ec2_backend.terminate_instances(
-                            [s.instance.id for s in sick])
+                        ids = [s.instance.id for s in sick]
+                        self.backend().ec2_backend.terminate_instances(ids)
+                        # moto tells Auto Scaling only from the TerminateInstances API call
+                        self.backend().notify_terminate_instances(ids)
         finally:
             if not self.ctx.stopping.is_set():
                 self.start_health_checks()

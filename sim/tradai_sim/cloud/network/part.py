@@ -73,6 +73,9 @@ class NetworkPart:
         self.router.spawn()
         self.admin_url = f"http://127.0.0.1:{self.router.wait_ready()['admin_port']}"
         self.fleet.start()
+        # Clients outside the VPC (the harness, tests, a developer's tools) reach "the
+        # internet" through the internet gateway's egress, as a public subnet would.
+        self.ctx.publish_endpoint("egress", f"http://127.0.0.1:{self.fleet.igw_port()}")
         self._destinations()
         self.refresh(force=True)
         self.ctx.resources["_network"] = self
