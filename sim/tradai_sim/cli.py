@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tradai.topology import SpecError, load_topology
+from tradai_sim.fault_cli import fault
 from tradai_sim.stack import launcher
 from tradai_sim.stack.launcher import StackError
 from tradai_sim.stack.state import DEFAULT_STATE_DIR
@@ -172,6 +173,9 @@ def logs(process: str | None, lines: int, state_dir: Path) -> None:
         if len(matches) > 1:
             click.echo(f"== {f.stem} ==")
         click.echo("\n".join(f.read_text(errors="replace").splitlines()[-lines:]))
+
+
+cli.add_command(fault)
 
 
 def main() -> None:

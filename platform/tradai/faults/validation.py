@@ -103,9 +103,12 @@ def _check_target(name: str, target: Any, issues: list[Issue]) -> None:
     params, filters = target.get("parameters"), target.get("filters")
     if arns and tags:
         issues.append(Issue(path, "resourceArns and resourceTags cannot both be given"))
-    if not (arns or tags or params or filters):
-        issues.append(Issue(path, "needs resourceArns, resourceTags, parameters or filters to "
-                                  "identify its resources"))
+    # FIS identifies resources by ARNs or tags; types with target parameters (ECS tasks:
+    # cluster, service) may be identified by those instead.
+    by_params = bool(params) and rtype is not None and bool(rtype.parameters)
+    if not (arns or tags or by_params):
+        issues.append(Issue(path, "needs resourceArns or resourceTags to identify its resources"
+                                  + (" (or parameters)" if rtype and rtype.parameters else "")))
     if arns is not None and (not isinstance(arns, list)
                              or not all(isinstance(a, str) and a.startswith("arn:")
                                         for a in arns)):
