@@ -196,7 +196,10 @@ class LambdaRuntime:
     def status(self) -> dict[str, Any]:
         with self._lock:
             warm = {k.split(":")[0]: len(v) for k, v in self._envs.items() if v}
+            envs = [{"function": e.fn.name, "pid": e.proc.pid, "subnet": e.subnet, "az": e.az,
+                     "busy": e.busy} for g in self._envs.values() for e in g if e.alive]
         return {
+            "environments": envs,
             "invocations": self.invocations,
             "cold_starts": self.cold_starts,
             "errors": self.errors,

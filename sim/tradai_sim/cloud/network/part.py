@@ -246,6 +246,9 @@ class NetworkPart:
                     if route and route.kind != "none" else None,
                     "egress": {"allowed": "to" in decision,
                                "reason": decision.get("refuse")},
+                    # what a process of this subnet is given as TRADAI_EGRESS_PROXY
+                    "egress_proxy": self.url(rules.egress_key(s.id))
+                    if rules.egress_key(s.id) in self.ports else None,
                 }
                 subnets.append(entry)
             out: dict[str, Any] = {
