@@ -39,6 +39,7 @@ class CloudContext:
     control_routes: dict[str, ControlRoute] = field(default_factory=dict)
     stopping: threading.Event = field(default_factory=threading.Event)
     _clients: dict[str, Any] = field(default_factory=dict)
+    _role_creds: dict[str, dict[str, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -89,6 +90,24 @@ class CloudContext:
         )
         env.update(extra or {})
         return env
+
+    def role_env(self, role_arn: str | None, session: str) -> dict[str, str]:
+        """The credentials of the role a process runs as (a Lambda execution role, an ECS
+        task role), in its environment as AWS gives them, so the emulator can tell who calls
+        (FIS API faults target a role). Assumed through the emulator's STS."""
+        if not role_arn:
+            return {}
+        with self._lock:
+            creds = self._role_creds.get(role_arn)
+        if creds is None:
+            creds = self.client("sts").assume_role(
+                RoleArn=role_arn, RoleSessionName=session[:64] or "tradai",
+                DurationSeconds=43200)["Credentials"]
+            with self._lock:
+                self._role_creds[role_arn] = creds
+        return {"AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+                "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+                "AWS_SESSION_TOKEN": creds["SessionToken"]}
 
     def register_child(self, pid: int) -> None:
         """Record a process group the stack started, so ``down`` can reap it even if the

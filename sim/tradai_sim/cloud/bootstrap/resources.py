@@ -407,7 +407,9 @@ class Bootstrap:
                 self.not_implemented["lambdas"].append(fn.name)
                 continue
             if name not in have:
-                role = self._role(f"lambda-{fn.name}", "lambda.amazonaws.com")
+                # Role names as the Pulumi program gives them (<logical>-<kind>), so FIS
+                # templates can name a role the same way on both sides.
+                role = self._role(f"{fn.name}-fn", "lambda.amazonaws.com")
                 kwargs: dict[str, Any] = {}
                 if fn.in_vpc:
                     kwargs["VpcConfig"] = {
@@ -443,7 +445,7 @@ class Bootstrap:
         self.ctx.resources["cluster"] = cluster
         cluster_arn = ecs.describe_clusters(clusters=[cluster])["clusters"][0]["clusterArn"]
         self.ctx.resources["cluster_arn"] = cluster_arn
-        role = self._role("ecs-task", "ecs-tasks.amazonaws.com")
+        execution_role = self._role("ecs-execution", "ecs-tasks.amazonaws.com")
         families = set(ecs.list_task_definition_families(status="ACTIVE")["families"])
         task_defs = {}
         containers = [(s.name, s.entrypoint, s.cpu, s.memory, s.port) for s in self.t.services]
@@ -462,7 +464,8 @@ class Bootstrap:
                 if port:
                     container["portMappings"] = [{"containerPort": port, "protocol": "tcp"}]
                 ecs.register_task_definition(
-                    family=family, taskRoleArn=role, executionRoleArn=role,
+                    family=family, executionRoleArn=execution_role,
+                    taskRoleArn=self._role(f"{name}-task", "ecs-tasks.amazonaws.com"),
                     networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
                     cpu=str(cpu), memory=str(memory), containerDefinitions=[container])
                 self._count("ecs:task-definition")
@@ -496,7 +499,6 @@ class Bootstrap:
         sfn = self.ctx.client("stepfunctions")
         have = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()[
             "stateMachines"]}
-        role = self._role("states", "states.amazonaws.com")
         values: dict[str, Any] = {
             f"Lambda:{fn.name}": self._function_arn(fn.name) for fn in self.t.lambdas}
         values["Cluster"] = self.ctx.resources["cluster_arn"]
@@ -512,6 +514,7 @@ class Bootstrap:
                 arns[m.name] = have[name]
                 continue
             asl = self.scaled.asl(m.name, load_asl(m.asl))
+            role = self._role(f"{m.name}-sfn", "states.amazonaws.com")
             arns[m.name] = sfn.create_state_machine(
                 name=name, definition=render_asl(asl, values), roleArn=role,
                 type="STANDARD")["stateMachineArn"]
@@ -532,6 +535,10 @@ class Bootstrap:
             self._count("events:rule")
 
     def alarms(self) -> None:
+        """As the Pulumi program (infra/tradai_infra/monitoring.py): ALARM and OK go to the
+        spec's topic; target groups are named as the local ALB's metrics name them."""
+        from tradai_sim.cloud.alarms.dimensions import alarm_dimensions
+
         cw = self.ctx.client("cloudwatch")
         have = {a["AlarmName"] for a in cw.describe_alarms(
             AlarmNamePrefix=self.ctx.name(""))["MetricAlarms"]}
@@ -539,12 +546,14 @@ class Bootstrap:
             name = self.ctx.name(a.name)
             if name in have:
                 continue
+            topic = self.ctx.resources["topics"][a.topic]
+            statistic = {"ExtendedStatistic" if a.is_percentile else "Statistic": a.statistic}
             cw.put_metric_alarm(
-                AlarmName=name, MetricName=a.metric, Namespace=a.namespace, Statistic="Maximum",
-                Dimensions=[{"Name": "QueueName", "Value": self.ctx.name(a.queue)}],
-                Period=60, EvaluationPeriods=1, Threshold=a.threshold,
-                ComparisonOperator="GreaterThanOrEqualToThreshold",
-                AlarmActions=[self.ctx.resources["topics"][a.topic]])
+                AlarmName=name, MetricName=a.metric, Namespace=a.namespace, **statistic,
+                Dimensions=alarm_dimensions(self.ctx.name, a), Period=a.period,
+                EvaluationPeriods=a.evaluation_periods, DatapointsToAlarm=a.points_to_alarm,
+                Threshold=a.threshold, ComparisonOperator=a.comparison,
+                TreatMissingData=a.treat_missing_data, AlarmActions=[topic], OKActions=[topic])
             self._count("cloudwatch:alarm")
 
 

@@ -83,7 +83,9 @@ def run_task(original: Any) -> Any:
                         task_arn=task.task_arn, task_id=task.id, cluster=task.cluster_name,
                         family=task_def.family, group=task.group, started_by=task.started_by,
                         container=task_def.container_definitions[0],
-                        overrides=task.overrides or {}, placement=placement, handle=task))
+                        overrides=task.overrides or {}, placement=placement, handle=task,
+                        role_arn=(task.overrides or {}).get("taskRoleArn")
+                        or task_def.task_role_arn))
                 tasks.extend(created)
         return tasks
 

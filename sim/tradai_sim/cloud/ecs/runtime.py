@@ -51,6 +51,7 @@ class TaskRequest:
     overrides: Mapping[str, Any]
     placement: Placement
     handle: Any = None
+    role_arn: str | None = None  # the task role: its credentials go into the environment
 
 
 class EcsRuntime:
@@ -89,7 +90,7 @@ class EcsRuntime:
             self.tasks[record.task_id] = record
             self._forget_old_stopped()
         try:
-            launch = self._container_launch(record, definition, req.overrides)
+            launch = self._container_launch(record, definition, req.overrides, req.role_arn)
             record.proc = process.start(launch)
             self.ctx.register_child(record.proc.pid)
         except Exception as exc:  # a bad command is the task's failure, not RunTask's
@@ -108,8 +109,10 @@ class EcsRuntime:
         return record
 
     def _container_launch(self, record: TaskRecord, definition: Mapping[str, Any],
-                          overrides: Mapping[str, Any]) -> process.ContainerLaunch:
+                          overrides: Mapping[str, Any],
+                          role_arn: str | None) -> process.ContainerLaunch:
         env = self.ctx.child_env(process.container_environment(definition, overrides))
+        env.update(self.ctx.role_env(role_arn, record.family))
         # What the task can learn about itself (ECS offers this through its metadata endpoint).
         env.update({"TRADAI_TASK_ARN": record.task_arn, "TRADAI_CLUSTER": record.cluster,
                     "TRADAI_TASK_GROUP": record.group})

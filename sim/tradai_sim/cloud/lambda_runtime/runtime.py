@@ -87,6 +87,7 @@ class ExecutionEnvironment:
         log_path = ctx.log_dir / f"lambda-{fn.name}.log"
         self._log = open(log_path, "ab")  # noqa: SIM115 - lives as long as the environment
         env = ctx.child_env(fn.environment)
+        env.update(ctx.role_env(fn.role, fn.name))  # the execution role's credentials
         network = ctx.resources.get("_network")
         if network is not None:  # its subnet's view of the network (None: outside the VPC)
             env = network.localize(env, subnet)
