@@ -28,6 +28,7 @@ class Compute:
     services: dict[str, aws.ecs.Service]
     task_definitions: dict[str, aws.ecs.TaskDefinition]
     repositories: dict[str, aws.ecr.Repository]
+    target_groups: dict[str, aws.lb.TargetGroup]  # load-balanced services (their alarms)
 
 
 def build_compute(ctx: Context, net: Network, arns: Arns, database: aws.rds.Instance) -> Compute:
@@ -153,7 +154,7 @@ def build_compute(ctx: Context, net: Network, arns: Arns, database: aws.rds.Inst
         services[svc.name] = _service(ctx, svc, cluster, td, net, registry,
                                       target_groups.get(svc.name), listener)
     return Compute(cluster=cluster, listener=listener, load_balancer=alb, services=services,
-                   task_definitions=task_defs, repositories=repos)
+                   task_definitions=task_defs, repositories=repos, target_groups=target_groups)
 
 
 def _role(ctx: Context, name: str, stmts: list[Statement]) -> aws.iam.Role:

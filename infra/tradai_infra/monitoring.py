@@ -7,10 +7,14 @@ import json
 import pulumi
 import pulumi_aws as aws
 
+from tradai.topology.model import Alarm
+from tradai_infra.compute import Compute
 from tradai_infra.context import Context
 from tradai_infra.storage import private_bucket
 
-SUPPORTED_ALARM_NAMESPACES = ("AWS/SQS",)  # alarms are per queue (QueueName dimension)
+# Alarms watch one queue (QueueName) or one load-balanced service's target group
+# (TargetGroup and LoadBalancer, by ARN suffix).
+SUPPORTED_ALARM_NAMESPACES = ("AWS/SQS", "AWS/ApplicationELB")
 
 
 def build_topics(ctx: Context) -> dict[str, aws.sns.Topic]:
@@ -34,27 +38,40 @@ def build_topics(ctx: Context) -> dict[str, aws.sns.Topic]:
 
 
 def build_alarms(
-    ctx: Context, queues: dict[str, aws.sqs.Queue], topics: dict[str, aws.sns.Topic]
+    ctx: Context, queues: dict[str, aws.sqs.Queue], topics: dict[str, aws.sns.Topic],
+    compute: Compute,
 ) -> dict[str, aws.cloudwatch.MetricAlarm]:
+    """The spec's alarms, as the local bootstrap creates them: ALARM and OK go to the topic."""
     return {
         a.name: aws.cloudwatch.MetricAlarm(
             ctx.name(a.name),
             name=ctx.name(a.name),
             namespace=a.namespace,
             metric_name=a.metric,
-            dimensions={"QueueName": queues[a.queue].name},
-            statistic="Maximum",
-            period=60,
-            evaluation_periods=1,
+            dimensions=_alarm_dimensions(a, queues, compute),
+            **({"extended_statistic": a.statistic} if a.is_percentile
+               else {"statistic": a.statistic}),
+            period=a.period,
+            evaluation_periods=a.evaluation_periods,
+            datapoints_to_alarm=a.points_to_alarm,
             threshold=a.threshold,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            treat_missing_data="notBreaching",
+            comparison_operator=a.comparison,
+            treat_missing_data=a.treat_missing_data,
             alarm_actions=[topics[a.topic].arn],
             ok_actions=[topics[a.topic].arn],
             tags=ctx.tags,
         )
         for a in ctx.topo.alarms
     }
+
+
+def _alarm_dimensions(a: Alarm, queues: dict[str, aws.sqs.Queue],
+                      compute: Compute) -> dict[str, pulumi.Input[str]]:
+    if a.queue is not None:
+        return {"QueueName": queues[a.queue].name}
+    assert a.target_group is not None  # the spec loader requires a queue or a target group
+    return {"TargetGroup": compute.target_groups[a.target_group].arn_suffix,
+            "LoadBalancer": compute.load_balancer.arn_suffix}
 
 
 def build_trail(ctx: Context) -> aws.cloudtrail.Trail:

@@ -51,7 +51,7 @@ def deploy(settings: StackSettings, topo: Topology | None = None) -> Deployment:
     build_nat(ctx, net, functions[topo.network.nat.lifecycle_hook.target_lambda])
     machines = build_state_machines(ctx, compute, net, arns, functions)
     api = build_edge(ctx, net, compute, queues)
-    build_alarms(ctx, queues, topics)
+    build_alarms(ctx, queues, topics, compute)
     build_trail(ctx)
 
     pulumi.export("api_url", api.api_endpoint)

@@ -39,6 +39,12 @@ def mock_arn(typ: str, name: str) -> str:
     return f"arn:aws:mock:{typ}/{name}"
 
 
+def mock_arn_suffix(typ: str, name: str) -> str:
+    """What ``arn_suffix`` of a load balancer or target group resolves to (``targetgroup/NAME``;
+    AWS adds an ID)."""
+    return f"{typ.rsplit(':', 1)[-1].lower()}/{name}"
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.resources: list[Resource] = []
@@ -48,6 +54,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         outputs = {
             **args.inputs,
             "arn": mock_arn(args.typ, args.name),
+            "arnSuffix": mock_arn_suffix(args.typ, args.name),
             "name": args.inputs.get("name", args.name),
             "url": f"https://mock/{args.name}",
             "repositoryUrl": f"{ACCOUNT}.dkr.ecr.mock/{args.name}",

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pulumi
 
 import tradai
 from tests.infra.conftest import Deployed
+from tests.infra.mocks import mock_arn_suffix, run_program
+from tradai.topology import Topology
+from tradai.topology.model import Alarm
 
 FN = "aws:lambda/function:Function"
 QUEUE = "aws:sqs/queue:Queue"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 
 def test_every_lambda_has_the_spec_memory_timeout_handler_and_placement(deployed: Deployed):
@@ -219,18 +224,56 @@ def test_secrets_topics_buckets_and_alarms(deployed: Deployed):
     assert topics == {deployed.name(t.name) for t in topo.topics}
     buckets = {b.inputs["bucket"] for b in deployed.of_type("aws:s3/bucket:Bucket")}
     assert buckets == {deployed.name(b.name) for b in topo.buckets} | {deployed.name("cloudtrail")}
+    assert {a.inputs["name"] for a in deployed.of_type(ALARM)} == \
+        {deployed.name(a.name) for a in topo.alarms}
     for spec in topo.alarms:
-        alarm = deployed.one("aws:cloudwatch/metricAlarm:MetricAlarm", deployed.name(spec.name))
-        assert alarm.inputs["dimensions"] == {"QueueName": deployed.name(spec.queue)}
-        assert (alarm.inputs["namespace"], alarm.inputs["metricName"]) == \
-            (spec.namespace, spec.metric)
-        assert alarm.inputs["threshold"] == spec.threshold
-        assert alarm.inputs["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
-        topic = deployed.one("aws:sns/topic:Topic", deployed.name(spec.topic))
-        assert alarm.inputs["alarmActions"] == [topic.arn]
+        assert_alarm_as_spec(deployed, spec)
     trail = deployed.of_type("aws:cloudtrail/trail:Trail")[0]
     assert trail.inputs["s3BucketName"] == \
         deployed.one("aws:s3/bucket:Bucket", deployed.name("cloudtrail")).id
+
+
+def assert_alarm_as_spec(deployed: Deployed, spec: Alarm) -> None:
+    """Every setting the spec gives an alarm (or defaults to) is deployed, nothing else: a
+    setting the program drops, changes or adds fails here."""
+    alarm = deployed.one(ALARM, deployed.name(spec.name))
+    topic = deployed.one("aws:sns/topic:Topic", deployed.name(spec.topic))
+    if spec.queue is not None:
+        dimensions = {"QueueName": deployed.name(spec.queue)}
+    else:
+        alb = deployed.one("aws:lb/loadBalancer:LoadBalancer", deployed.name("alb"))
+        group = deployed.one("aws:lb/targetGroup:TargetGroup",
+                             deployed.name(f"tg-{spec.target_group}"))
+        dimensions = {"TargetGroup": mock_arn_suffix(group.typ, group.name),
+                      "LoadBalancer": mock_arn_suffix(alb.typ, alb.name)}
+    expected = {
+        "namespace": spec.namespace, "metricName": spec.metric, "dimensions": dimensions,
+        ("extendedStatistic" if spec.is_percentile else "statistic"): spec.statistic,
+        "period": spec.period, "evaluationPeriods": spec.evaluation_periods,
+        "datapointsToAlarm": spec.datapoints_to_alarm or spec.evaluation_periods,
+        "threshold": spec.threshold, "comparisonOperator": spec.comparison,
+        "treatMissingData": spec.treat_missing_data,
+        "alarmActions": [topic.arn], "okActions": [topic.arn],
+    }
+    deployed_settings = {k: v for k, v in alarm.inputs.items() if k not in ("name", "tags")}
+    assert deployed_settings == expected, spec.name
+
+
+def test_alarm_settings_other_than_the_defaults_are_deployed(topo: Topology, settings: Any):
+    """The spec's alarms mostly use the defaults; one with every setting changed (percentile,
+    5-minute period, 2 of 4, <=, breaching) must reach the program's alarm unchanged."""
+    from tradai_infra.program import deploy
+
+    odd = topo.alarms[0].model_copy(update={
+        "name": "odd-alarm", "statistic": "p99.5", "period": 300, "evaluation_periods": 4,
+        "datapoints_to_alarm": 2, "comparison": "LessThanOrEqualToThreshold",
+        "threshold": 7.5, "treat_missing_data": "breaching"})
+    health = next(a for a in topo.alarms if a.target_group is not None)
+    changed = topo.model_copy(update={"alarms": [odd, health]})
+    deployed = Deployed(run_program(lambda: deploy(settings, changed)), changed)
+    assert len(deployed.of_type(ALARM)) == 2
+    for spec in changed.alarms:
+        assert_alarm_as_spec(deployed, spec)
 
 
 def test_database_matches_spec(deployed: Deployed):

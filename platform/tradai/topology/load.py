@@ -166,9 +166,21 @@ def _check_references(t: Topology, source: str) -> None:
         if r.target == "service" and r.service not in services:
             fail(f"edge.routes[{r.path!r}] names unknown service {r.service!r}")
 
+    balanced = {s.name for s in t.services if s.load_balanced}
     for a in t.alarms:
-        if a.queue not in queues:
+        if (a.queue is None) == (a.target_group is None):
+            fail(f"alarms[{a.name!r}] names either a queue or a target_group (exactly one)")
+        if a.queue is not None and a.queue not in queues:
             fail(f"alarms[{a.name!r}] names unknown queue {a.queue!r}")
+        if a.target_group is not None and a.target_group not in balanced:
+            fail(f"alarms[{a.name!r}].target_group {a.target_group!r} is not a load-balanced "
+                 f"service")
+        if a.points_to_alarm > a.evaluation_periods:
+            fail(f"alarms[{a.name!r}]: datapoints_to_alarm {a.points_to_alarm} exceeds "
+                 f"evaluation_periods {a.evaluation_periods}")
+        # CloudWatch: at most one day of evaluation (seven for periods of an hour or more)
+        if a.period * a.evaluation_periods > (604800 if a.period >= 3600 else 86400):
+            fail(f"alarms[{a.name!r}]: period x evaluation_periods exceeds CloudWatch's limit")
         if a.topic not in topics:
             fail(f"alarms[{a.name!r}] names unknown topic {a.topic!r}")
     if t.database.secret not in secrets:

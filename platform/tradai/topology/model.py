@@ -190,13 +190,61 @@ class Database(_Entry):
     secret: str
 
 
+ALARM_STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
+
+
 class Alarm(_Entry):
+    """A CloudWatch metric alarm on one queue (dimension ``QueueName``) or on one load-balanced
+    service's target group (``TargetGroup`` and ``LoadBalancer``). Unset, it is the DLQ alarms'
+    shape: Maximum over 60 s, 1 of 1 datapoints, >= threshold; missing data is treated as
+    CloudWatch's default (``missing``)."""
+
     name: str
     metric: str
     namespace: str
-    queue: str
+    queue: str | None = None
+    target_group: str | None = None  # the name of a load-balanced service
+    statistic: str = "Maximum"  # one of ALARM_STATISTICS, or a percentile such as p99
+    period: int = 60
+    evaluation_periods: int = Field(default=1, ge=1)
+    datapoints_to_alarm: int | None = Field(default=None, ge=1)  # unset: every period ("N of N")
+    comparison: Literal["GreaterThanOrEqualToThreshold", "GreaterThanThreshold",
+                        "LessThanThreshold", "LessThanOrEqualToThreshold"] = \
+        "GreaterThanOrEqualToThreshold"
     threshold: float
+    treat_missing_data: Literal["missing", "notBreaching", "breaching", "ignore"] = "missing"
     topic: str
+
+    @field_validator("statistic")
+    @classmethod
+    def _statistic(cls, v: str) -> str:
+        if v in ALARM_STATISTICS:
+            return v
+        try:
+            ok = v.startswith("p") and 0 < float(v[1:]) <= 100
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f"statistic {v!r} is not one of {', '.join(ALARM_STATISTICS)} "
+                             f"or a percentile (p50, p99.9)")
+        return v
+
+    @field_validator("period")
+    @classmethod
+    def _period(cls, v: int) -> int:
+        if v not in (10, 20, 30) and (v <= 0 or v % 60):
+            raise ValueError("period must be 10, 20, 30 or a multiple of 60 seconds")
+        return v
+
+    @property
+    def points_to_alarm(self) -> int:
+        """DatapointsToAlarm (M of N); CloudWatch's default is every evaluation period."""
+        return self.datapoints_to_alarm or self.evaluation_periods
+
+    @property
+    def is_percentile(self) -> bool:
+        """A percentile goes to CloudWatch as ExtendedStatistic, the others as Statistic."""
+        return self.statistic not in ALARM_STATISTICS
 
 
 class Topology(_Entry):

@@ -46,6 +46,7 @@ def _lazy(module: str, name: str) -> Callable[..., Any]:
 
 
 _LAMBDA = "tradai_sim.cloud.lambda_runtime.moto_adapter"
+_ALARMS = "tradai_sim.cloud.alarms.moto_hooks"
 _FIS = "tradai_sim.cloud.fis.moto_hooks"
 
 PATCHES: list[Patch] = [
@@ -276,6 +277,56 @@ PATCHES: list[Patch] = [
         _lazy(_FIS, "resolved_targets"),
         wrap=True,
         original_params=("self",),
+    ),
+    # -- CloudWatch alarms (alarms/) and the SNS log (sns_log/) -------------------------------
+    Patch(
+        "moto.cloudwatch.models:CloudWatchBackend.put_metric_alarm",
+        "a new alarm starts INSUFFICIENT_DATA in AWS (moto: OK); an update keeps its state",
+        _lazy(_ALARMS, "put_metric_alarm"),
+        wrap=True,
+        original_params=("self", "name", "namespace", "metric_name", "comparison_operator",
+                         "evaluation_periods", "period", "threshold", "statistic",
+                         "description", "dimensions", "alarm_actions", "metric_data_queries",
+                         "datapoints_to_alarm", "extended_statistic", "ok_actions",
+                         "insufficient_data_actions", "unit", "actions_enabled",
+                         "treat_missing_data", "evaluate_low_sample_count_percentile",
+                         "threshold_metric_id", "rule", "tags"),
+    ),
+    Patch(
+        "moto.cloudwatch.models:CloudWatchBackend.set_alarm_state",
+        "AWS runs the new state's actions when SetAlarmState changes the state; moto runs none",
+        _lazy(_ALARMS, "set_alarm_state"),
+        wrap=True,
+        original_params=("self", "alarm_name", "reason", "reason_data", "state_value"),
+    ),
+    Patch(
+        "moto.cloudwatch.models:CloudWatchBackend.put_metric_data",
+        "a datapoint without Timestamp is stamped on arrival: simulated time, not moto's wall",
+        _lazy(_ALARMS, "put_metric_data"),
+        wrap=True,
+        original_params=("self", "namespace", "metric_data"),
+    ),
+    Patch(
+        "moto.cloudwatch.responses:CloudWatchResponse.call_action",
+        "DescribeAlarmHistory is not implemented in moto; serve the evaluator's history",
+        _lazy(_ALARMS, "call_action"),
+        wrap=True,
+        original_params=("self",),
+    ),
+    Patch(
+        "moto.sqs.models:Queue.add_message",
+        "ApproximateAgeOfOldestMessage counts from arrival in this queue (a DLQ move resets it)",
+        _lazy(_ALARMS, "queue_add_message"),
+        wrap=True,
+        original_params=("self", "message"),
+    ),
+    Patch(
+        "moto.sns.models:Topic.publish",
+        "record every message a topic accepts, for /_sim/sns/published and tradai-sim alerts",
+        _lazy("tradai_sim.cloud.sns_log.moto_hooks", "topic_publish"),
+        wrap=True,
+        original_params=("self", "message", "subject", "message_attributes", "group_id",
+                         "deduplication_id", "message_structure"),
     ),
 ]
 

@@ -1,0 +1,1 @@
+"""CloudWatch alarms that evaluate on the simulated clock, with the metrics AWS would publish."""

@@ -1,0 +1,83 @@
+"""The AWS/SQS metrics the local cloud derives every minute from moto's queues.
+
+From "Available CloudWatch metrics for Amazon SQS" (https://docs.aws.amazon.com/
+AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html), per
+queue (dimension ``QueueName``):
+
+* ``ApproximateNumberOfMessagesVisible``: messages available for retrieval (neither in flight
+  nor delayed). A FIFO message waiting behind an in-flight message of its group is counted:
+  it is not in flight. Reported while the queue is active; here always.
+* ``ApproximateNumberOfMessagesNotVisible``: in flight (received, neither deleted nor past
+  the visibility timeout). Reported only when there are some.
+* ``ApproximateAgeOfOldestMessage``: seconds (simulated) since the oldest unprocessed message
+  arrived in *this* queue: a message moved to a DLQ counts from its move. In-flight messages
+  count. In a standard queue a message received three times or more without being deleted is
+  moved to the back and skipped; a FIFO queue keeps its order. Reported only when the queue
+  holds a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from tradai.clock import Clock
+from tradai_sim.cloud.alarms.datum import Datum
+
+NAMESPACE = "AWS/SQS"
+POISON_RECEIVES = 3
+
+
+@dataclass(frozen=True)
+class MessageView:
+    arrived: float  # simulated epoch seconds it arrived in this queue
+    in_flight: bool
+    delayed: bool
+    receives: int  # receives since it arrived in this queue
+
+
+def queue_metrics(queue_name: str, fifo: bool, messages: Iterable[MessageView],
+                  at: float) -> list[Datum]:
+    messages = list(messages)
+    dims = (("QueueName", queue_name),)
+
+    def datum(name: str, value: float, unit: str = "Count") -> Datum:
+        return Datum(NAMESPACE, name, float(value), dims, at, unit)
+
+    in_flight = sum(m.in_flight for m in messages)
+    out = [datum("ApproximateNumberOfMessagesVisible",
+                 sum(not m.in_flight and not m.delayed for m in messages))]
+    if in_flight:
+        out.append(datum("ApproximateNumberOfMessagesNotVisible", in_flight))
+    unprocessed = [m for m in messages if not m.delayed
+                   and (fifo or m.receives < POISON_RECEIVES)]
+    if unprocessed:
+        oldest = min(m.arrived for m in unprocessed)
+        out.append(datum("ApproximateAgeOfOldestMessage", max(0.0, at - oldest), "Seconds"))
+    return out
+
+
+def sim_time_of_wall(clock: Clock, wall: float) -> float:
+    return clock.origin + (wall - clock.origin) * clock.scale
+
+
+def message_views(queue: Any, clock: Clock) -> list[MessageView]:
+    """moto's messages, read in-process (moto's own clocks are wall milliseconds)."""
+    views = []
+    for m in list(queue._messages):
+        arrived = getattr(m, "tradai_arrived", None)
+        if arrived is None:  # sent before the arrival stamp was installed
+            arrived = sim_time_of_wall(clock, (m.sent_timestamp or 0) / 1000)
+        views.append(MessageView(
+            arrived=arrived, in_flight=not m.visible, delayed=m.delayed,
+            receives=m.approximate_receive_count - getattr(m, "tradai_receives_before", 0)))
+    return views
+
+
+def sample(sqs_backend: Any, clock: Clock, at: float) -> list[Datum]:
+    out: list[Datum] = []
+    for queue in list(sqs_backend.queues.values()):
+        out.extend(queue_metrics(queue.name, bool(queue.fifo_queue),
+                                 message_views(queue, clock), at))
+    return out

@@ -1,0 +1,1 @@
+"""Every message published to an SNS topic, kept for the alerts route and CLI."""

@@ -1,0 +1,57 @@
+"""The published-message log: every message an SNS topic accepted, with simulated and wall
+time, newest last, bounded so a long run cannot grow it without end."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import deque
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+CAPACITY = 10_000
+
+
+@dataclass(frozen=True)
+class Published:
+    seq: int
+    topic_arn: str
+    topic: str
+    subject: str | None
+    message: str
+    message_id: str
+    simulated_time: float
+    wall_time: float
+
+    def as_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["simulated_iso"] = datetime.fromtimestamp(self.simulated_time, UTC).isoformat(
+            timespec="seconds").replace("+00:00", "Z")
+        return out
+
+
+class PublishedLog:
+    def __init__(self, capacity: int = CAPACITY) -> None:
+        self._items: deque[Published] = deque(maxlen=capacity)
+        self._seq = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def record(self, topic_arn: str, subject: str | None, message: str, message_id: str,
+               simulated_time: float, wall_time: float) -> Published:
+        with self._lock:
+            item = Published(next(self._seq), topic_arn, topic_arn.rsplit(":", 1)[-1], subject,
+                             message, message_id, simulated_time, wall_time)
+            self._items.append(item)
+            return item
+
+    def query(self, topic: str | None = None, since: float | None = None,
+              after: int | None = None) -> list[Published]:
+        """``topic`` matches a topic's name or ARN; ``since`` is simulated epoch seconds;
+        ``after`` a sequence number (for followers)."""
+        with self._lock:
+            items = list(self._items)
+        return [i for i in items
+                if (topic is None or topic in (i.topic, i.topic_arn))
+                and (since is None or i.simulated_time >= since)
+                and (after is None or i.seq > after)]
