@@ -219,10 +219,13 @@ class Executor:
                 run.action_to(action, FAILED, reason)
                 self._fail(run, f"Action {action.name!r} ({action.action_id}) failed: {reason}")
             return
+        try:
+            detail = injection.detail()
+        except Exception as exc:  # the report must never strand a started fault
+            detail = {"error": f"{type(exc).__name__}: {exc}"}
         with self.lock:
             action.injection = injection
-            detail = injection.detail()
-            run.event("action", "injected", action.action_id, action=action.name, **detail)
+            run.event("action", "injected", action.action_id, action=action.name, detail=detail)
             stopping = action.status == STOPPING
             if not stopping:
                 run.action_to(action, RUNNING, "")

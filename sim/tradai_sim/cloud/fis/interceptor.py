@@ -55,14 +55,15 @@ class ApiFaultInterceptor:
             wire = service_wire(who.service)
         except UnknownService:
             return None
-        operation = request_info.operation(environ, wire.protocol, wire.service_name)
+        protocol = request_info.request_protocol(environ, wire.protocol)
+        operation = request_info.operation(environ, protocol, wire.service_name)
         rule = self.rules.match(role, who.service, operation)
         if rule is None:
             return None
         log.info("FIS %s: %s error for %s %s.%s", rule.label, rule.kind, role, who.service,
                  operation)
         return wire.response(rule.kind, f"{wire.errors[rule.kind].code}: injected by AWS FIS "
-                                        f"({rule.label})")
+                                        f"({rule.label})", protocol)
 
     def _role(self, access_key: str) -> str | None:
         if access_key not in self._roles or self._roles[access_key] is None:

@@ -36,6 +36,19 @@ def caller(environ: dict[str, Any]) -> Caller | None:
     return Caller(match.group(1), match.group(2)) if match else None
 
 
+def request_protocol(environ: dict[str, Any], default: str) -> str:
+    """The protocol the request speaks (a service may accept several, e.g. CloudWatch: RPC v2
+    CBOR, JSON or query); the answer must speak the same."""
+    if environ.get("HTTP_SMITHY_PROTOCOL") == "rpc-v2-cbor":
+        return "smithy-rpc-v2-cbor"
+    if environ.get("HTTP_X_AMZ_TARGET"):
+        return "json"
+    if default in ("json", "smithy-rpc-v2-cbor") and "form-urlencoded" in environ.get(
+            "CONTENT_TYPE", ""):
+        return "query"
+    return default
+
+
 def operation(environ: dict[str, Any], protocol: str, service_name: str | None) -> str | None:
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:

@@ -1,11 +1,12 @@
 """API errors in each service's own wire protocol, so an SDK raises exactly what AWS would.
 
-The error code per kind is what the service itself names it: EC2's documented codes
-(``InternalError``, ``RequestLimitExceeded``, ``Unavailable``), else the first of the usual
-names the service's botocore model declares (DynamoDB ``InternalServerError``, ECS
-``ServerException``, Lambda ``ServiceException`` / ``TooManyRequestsException``, ...), else
-AWS's common errors (``InternalFailure`` 500, ``ThrottlingException`` 400,
-``ServiceUnavailable`` 503), which Step Functions and SQS answer with.
+The error code per kind is what the service itself names it: the codes EC2's and S3's API
+references document (``InternalError``, ``RequestLimitExceeded`` / ``SlowDown``,
+``Unavailable``), else the first of the usual names the service's botocore model declares
+(DynamoDB ``InternalServerError``, ECS ``ServerException``, Lambda ``ServiceException`` /
+``TooManyRequestsException``, ...), else AWS's common errors (``InternalFailure`` 500,
+``ThrottlingException`` 400, ``ServiceUnavailable`` 503), which Step Functions and SQS
+answer with.
 """
 
 from __future__ import annotations
@@ -24,8 +25,13 @@ from werkzeug.wrappers import Response
 SERVICE_NAMES = {"states": "stepfunctions", "monitoring": "cloudwatch", "email": "ses",
                  "execute-api": "apigateway", "cognito-idp": "cognito-idp"}
 
-EC2_ERRORS = {"internal": ("InternalError", 500), "throttle": ("RequestLimitExceeded", 503),
-              "unavailable": ("Unavailable", 503)}
+# Services whose models declare no such errors: the codes their API references document.
+DOCUMENTED = {
+    "ec2": {"internal": ("InternalError", 500), "throttle": ("RequestLimitExceeded", 503),
+            "unavailable": ("Unavailable", 503)},
+    "s3": {"internal": ("InternalError", 500), "throttle": ("SlowDown", 503),
+           "unavailable": ("ServiceUnavailable", 503)},
+}
 COMMON_ERRORS = {"internal": ("InternalFailure", 500), "throttle": ("ThrottlingException", 400),
                  "unavailable": ("ServiceUnavailable", 503)}
 # Modeled error shapes, in order of preference, per kind.
@@ -62,29 +68,31 @@ class ServiceWire:
     json_version: str
     errors: dict[str, ErrorSpec]
 
-    def response(self, kind: str, message: str) -> Response:
+    def response(self, kind: str, message: str, protocol: str | None = None) -> Response:
+        """The error as ``protocol`` (the one the request used; default: the service's)."""
         err = self.errors[kind]
+        protocol = protocol or self.protocol
         request_id = str(uuid.uuid4())
         headers = {"x-amzn-RequestId": request_id}
-        if self.protocol == "ec2":
+        if protocol == "ec2":
             body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
                     f"<Code>{err.code}</Code><Message>{escape(message)}</Message></Error>"
                     f"</Errors><RequestID>{request_id}</RequestID></Response>")
             return Response(body, err.status, headers, mimetype="text/xml")
-        if self.protocol == "query":
+        if protocol == "query":
             body = (f"<ErrorResponse><Error><Type>{err.fault}</Type><Code>{err.code}</Code>"
                     f"<Message>{escape(message)}</Message></Error>"
                     f"<RequestId>{request_id}</RequestId></ErrorResponse>")
             return Response(body, err.status, headers, mimetype="text/xml")
-        if self.protocol == "rest-xml":
+        if protocol == "rest-xml":
             body = (f"<Error><Code>{err.code}</Code><Message>{escape(message)}</Message>"
                     f"<RequestId>{request_id}</RequestId></Error>")
             return Response(body, err.status, headers, mimetype="application/xml")
-        if self.protocol == "smithy-rpc-v2-cbor":
+        if protocol == "smithy-rpc-v2-cbor":
             headers["smithy-protocol"] = "rpc-v2-cbor"
             return Response(cbor_map({"__type": err.code, "message": message}), err.status,
                             headers, content_type="application/cbor")
-        if self.protocol == "rest-json":
+        if protocol == "rest-json":
             headers["x-amzn-ErrorType"] = err.code
             return Response(json.dumps({"message": message}), err.status, headers,
                             mimetype="application/json")
@@ -104,9 +112,9 @@ def service_wire(signing_name: str) -> ServiceWire:
     except UnknownServiceError as exc:
         raise UnknownService(f"no AWS API namespace {signing_name!r} is known to botocore") \
             from exc
-    protocol = model.protocol
-    if protocol == "ec2":
-        errors = {k: ErrorSpec(*v) for k, v in EC2_ERRORS.items()}
+    protocol = getattr(model, "resolved_protocol", model.protocol)  # what botocore speaks
+    if service_name in DOCUMENTED:
+        errors = {k: ErrorSpec(*v) for k, v in DOCUMENTED[service_name].items()}
     else:
         errors = {kind: _modeled(model, kind) for kind in COMMON_ERRORS}
     return ServiceWire(signing_name, service_name, protocol,
