@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tradai.topology import SpecError, load_topology
+from tradai_sim.alerts_cli import alerts
 from tradai_sim.fault_cli import fault
 from tradai_sim.stack import launcher
 from tradai_sim.stack.launcher import StackError
@@ -176,6 +177,7 @@ def logs(process: str | None, lines: int, state_dir: Path) -> None:
 
 
 cli.add_command(fault)
+cli.add_command(alerts)
 
 
 def main() -> None:

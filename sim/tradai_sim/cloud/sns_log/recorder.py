@@ -36,6 +36,7 @@ class PublishedLog:
         self._items: deque[Published] = deque(maxlen=capacity)
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
+        self.last_seq = 0
 
     def record(self, topic_arn: str, subject: str | None, message: str, message_id: str,
                simulated_time: float, wall_time: float) -> Published:
@@ -43,15 +44,23 @@ class PublishedLog:
             item = Published(next(self._seq), topic_arn, topic_arn.rsplit(":", 1)[-1], subject,
                              message, message_id, simulated_time, wall_time)
             self._items.append(item)
+            self.last_seq = item.seq
             return item
 
     def query(self, topic: str | None = None, since: float | None = None,
               after: int | None = None) -> list[Published]:
-        """``topic`` matches a topic's name or ARN; ``since`` is simulated epoch seconds;
-        ``after`` a sequence number (for followers)."""
+        return self.page(topic, since, after)[0]
+
+    def page(self, topic: str | None = None, since: float | None = None,
+             after: int | None = None) -> tuple[list[Published], int]:
+        """The matching messages and the newest sequence number of any topic, taken together
+        (a follower continues after it and misses nothing). ``topic`` matches a topic's name,
+        ARN or the end of its name after a hyphen (the logical name: ``alerts``); ``since`` is
+        simulated epoch seconds; ``after`` a sequence number."""
         with self._lock:
-            items = list(self._items)
+            items, last = list(self._items), self.last_seq
         return [i for i in items
-                if (topic is None or topic in (i.topic, i.topic_arn))
+                if (topic is None or topic in (i.topic, i.topic_arn)
+                    or i.topic.endswith("-" + topic))
                 and (since is None or i.simulated_time >= since)
-                and (after is None or i.seq > after)]
+                and (after is None or i.seq > after)], last
