@@ -26,7 +26,9 @@ _EVENT_DETAIL_TYPES = {
 
 
 def nat_group_name(ctx: Context) -> str:
-    return ctx.name("nat")
+    """The group's AWS name, as the local cloud names it: the fault templates select the NAT
+    instance by the ``aws:autoscaling:groupName`` tag AWS sets to it."""
+    return ctx.name("nat-asg")
 
 
 def _user_data(vpc_cidr: str) -> str:
@@ -90,7 +92,7 @@ def build_nat(
     # The hook is declared with the group so that the very first instance already waits for
     # the route update; the rule and permission must exist before that first launch.
     return aws.autoscaling.Group(
-        group_name,
+        ctx.name("nat"),  # the Pulumi resource name, unchanged; AWS's name is name=
         name=group_name,
         min_size=spec.asg_min,
         max_size=spec.asg_max,
