@@ -14,6 +14,7 @@ AZS_KEY = "tradai:availabilityZones"
 IMAGE_TAG_KEY = "tradai:imageTag"
 ALERT_EMAIL_KEY = "tradai:alertEmail"
 LAMBDA_LAYERS_KEY = "tradai:lambdaLayers"
+FAULTS_DIR_KEY = "tradai:faultTemplatesDir"  # default: the repository's scenarios/faults
 
 AZS_EXAMPLE = '["eu-central-1a", "eu-central-1b"]'
 REQUIRED_AZ_COUNT = 2  # The architecture (section 6) runs in exactly two AZs.
@@ -29,6 +30,7 @@ class StackSettings:
     image_tag: str = "latest"
     alert_email: str | None = None
     lambda_layers: tuple[str, ...] = field(default_factory=tuple)
+    fault_templates_dir: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -59,6 +61,7 @@ def load_settings(env: str, get: ConfigGetter) -> StackSettings:
         image_tag=get(IMAGE_TAG_KEY) or "latest",
         alert_email=get(ALERT_EMAIL_KEY) or None,
         lambda_layers=layers,
+        fault_templates_dir=get(FAULTS_DIR_KEY) or None,
     )
 
 

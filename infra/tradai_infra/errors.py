@@ -9,3 +9,8 @@ class InfraConfigError(ValueError):
 
 class SpecMappingError(ValueError):
     """A topology spec entry has no AWS mapping in this program; the message names the entry."""
+
+
+class FaultTemplateError(ValueError):
+    """A fault template cannot be deployed to AWS FIS; the message names the template and the
+    field."""

@@ -13,6 +13,7 @@ from tradai_infra.config import StackSettings, load_settings
 from tradai_infra.context import Context
 from tradai_infra.database import build_database
 from tradai_infra.edge import build_edge
+from tradai_infra.faults import build_faults, plan_faults
 from tradai_infra.functions import build_functions
 from tradai_infra.monitoring import build_alarms, build_topics, build_trail
 from tradai_infra.nat import build_nat
@@ -34,6 +35,7 @@ class Deployment:
 def deploy(settings: StackSettings, topo: Topology | None = None) -> Deployment:
     topo = topo or default_topology()
     validate(topo, settings)  # raises before the first resource is declared
+    faults = plan_faults(topo, settings)  # likewise: every fault template checked
     missing = missing_handlers(topo)
     if missing:
         pulumi.log.warn(f"Lambda handler modules not found in tradai: {', '.join(missing)}")
@@ -51,7 +53,8 @@ def deploy(settings: StackSettings, topo: Topology | None = None) -> Deployment:
     build_nat(ctx, net, functions[topo.network.nat.lifecycle_hook.target_lambda])
     machines = build_state_machines(ctx, compute, net, arns, functions)
     api = build_edge(ctx, net, compute, queues)
-    build_alarms(ctx, queues, topics, compute)
+    alarms = build_alarms(ctx, queues, topics, compute)
+    build_faults(ctx, net, alarms, faults)
     build_trail(ctx)
 
     pulumi.export("api_url", api.api_endpoint)

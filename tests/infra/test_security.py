@@ -15,6 +15,11 @@ STAR_RESOURCE_ALLOWED = {
     "ec2:DescribeRouteTables", "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces",
     "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
+    # the FIS role (fis_permissions): describe calls, tag lookup, and the API-error injection
+    # that only its condition keys (ec2:FisActionId, ec2:FisTargetArns) can scope
+    "ec2:DescribeSubnets", "ec2:DescribeVpcs", "ec2:DescribeNetworkAcls",
+    "ec2:DescribeManagedPrefixLists", "autoscaling:DescribeAutoScalingGroups",
+    "tag:GetResources", "ec2:InjectApiError",
 }
 
 
