@@ -93,7 +93,8 @@ class TargetResolver:
                                            include=["TAGS"])["tasks"]
                 found += [Resource(t["taskArn"], "aws:ecs:task", t["taskArn"].rsplit("/", 1)[-1],
                                    _tag_map(t.get("tags"), "key", "value"), t)
-                          for t in tasks if t.get("lastStatus") != "STOPPED"]
+                          for t in tasks if t.get("lastStatus") != "STOPPED"
+                          and ("service" not in params or _in_service(t, params["service"]))]
         return found
 
     def _roles(self, target: Mapping[str, Any]) -> list[Resource]:
@@ -167,6 +168,12 @@ def path_values(detail: Mapping[str, Any], path: str, camel: bool = False) -> li
     for node in nodes:
         flat += [str(v) for v in (node if isinstance(node, list) else [node])]
     return flat
+
+
+def _in_service(task: Mapping[str, Any], service: str) -> bool:
+    """ECS names a service's tasks' group ``service:NAME`` (moto's ListTasks ignores
+    ``serviceName``, so the group decides)."""
+    return task.get("group") == f"service:{service.rsplit('/', 1)[-1]}"
 
 
 def _tag_map(tags: Iterable[Mapping[str, str]] | None, key: str = "Key",
