@@ -55,8 +55,9 @@ def test_alerts_lists_messages_of_a_topic_oldest_first(
     sns = cloud.client("sns")
     sns.publish(TopicArn=arn, Subject="first subject", Message="first message")
     sns.publish(TopicArn=arn, Message='{"AlarmName": "x"}')
-    sns.publish(TopicArn=cloud.client("sns").create_topic(Name=cloud.name("notifications"))[
-        "TopicArn"], Subject="elsewhere", Message="not this topic")
+    other = sns.create_topic(Name=f"{name}-other")["TopicArn"]
+    sns.publish(TopicArn=other, Subject="elsewhere", Message="not this topic")
+    sns.delete_topic(TopicArn=other)
 
     listed = sim("alerts", "--state-dir", str(state_dir), "--topic", name, "--json")
     assert listed.returncode == 0, listed.stderr
