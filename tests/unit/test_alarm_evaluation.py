@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from tradai_sim.cloud.alarms.definition import AlarmDefinition
 from tradai_sim.cloud.alarms.evaluation import (
     ALARM,
     INSUFFICIENT_DATA,
@@ -179,3 +180,19 @@ def test_rule_refuses_settings_cloudwatch_refuses() -> None:
         Rule(1, 1, "GreaterThanThreshold", 1.0, "sometimes")
     with pytest.raises(ValueError, match="comparison"):
         Rule(1, 1, "LessThanLowerOrGreaterThanUpperThreshold", 1.0)
+
+
+def test_dynamodb_alarms_always_ignore_missing_data() -> None:
+    """"Alarms that evaluate metrics in the AWS/DynamoDB namespace always ignore missing data
+    even if you choose a different option for how the alarm should treat missing data."
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-missing-data.html
+    """
+    def alarm(namespace: str) -> AlarmDefinition:
+        return AlarmDefinition(
+            name="a", arn="arn", namespace=namespace, metric="ThrottledRequests",
+            dimensions=(), statistic="Sum", period=60, evaluation_periods=1,
+            datapoints_to_alarm=1, comparison="GreaterThanThreshold", threshold=0.0,
+            treat_missing_data="breaching")
+
+    assert evaluate(alarm("AWS/DynamoDB").rule, points("- - -")).state is KEEP
+    assert evaluate(alarm("AWS/SQS").rule, points("- - -")).state == ALARM

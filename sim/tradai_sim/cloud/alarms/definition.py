@@ -37,8 +37,11 @@ class AlarmDefinition:
 
     @property
     def rule(self) -> Rule:
+        # AWS: "Alarms that evaluate metrics in the AWS/DynamoDB namespace always ignore
+        # missing data even if you choose a different option"
+        treatment = "ignore" if self.namespace == "AWS/DynamoDB" else self.treat_missing_data
         return Rule(self.evaluation_periods, self.datapoints_to_alarm, self.comparison,
-                    self.threshold, self.treat_missing_data,
+                    self.threshold, treatment,
                     ignore_low_samples=(self.is_percentile
                                         and self.low_sample_percentile == "ignore"))
 
