@@ -88,6 +88,34 @@ def test_asg_capacity_error_holds_in_the_given_azs_until_the_experiment_stops(
     assert faults() == []
 
 
+def test_network_disruption_and_capacity_error_complete_after_their_duration(
+        own_cloud: RunningCloud) -> None:
+    """https://docs.aws.amazon.com/fis/latest/userguide/fis-actions-reference.html (both
+    actions hold for ``duration``, then end) and
+    https://docs.aws.amazon.com/fis/latest/userguide/view-experiment-progress.html"""
+    group = own_cloud.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[own_cloud.name("nat-asg")])["AutoScalingGroups"][0]
+    targets = {
+        "S": {"resourceType": "aws:ec2:subnet", "selectionMode": "ALL",
+              "resourceTags": {"Name": own_cloud.name("database-b")}},
+        "G": {"resourceType": "aws:ec2:autoscaling-group", "selectionMode": "ALL",
+              "resourceArns": [group["AutoScalingGroupARN"]]}}
+    exp_id = start(own_cloud, template_body(own_cloud, {
+        "Cut": {"actionId": "aws:network:disrupt-connectivity", "targets": {"Subnets": "S"},
+                "parameters": {"duration": "PT1M", "scope": "availability-zone"}},
+        "Ice": {"actionId": "aws:ec2:asg-insufficient-instance-capacity-error",
+                "targets": {"AutoScalingGroups": "G"},
+                "parameters": {"availabilityZoneIdentifiers": "eu-central-1b",
+                               "duration": "PT1M"}}}, targets))
+    done = wait_until(own_cloud, exp_id, "completed", timeout=60)
+    for name in ("Cut", "Ice"):
+        action = done["actions"][name]
+        assert action["state"]["status"] == "completed"
+        assert (action["endTime"] - action["startTime"]).total_seconds() >= 60
+    assert _disruptions(own_cloud) == []
+    assert own_cloud.status()["parts"]["autoscaling"]["capacity_faults"] == []
+
+
 def test_az_power_interruption_scenario_runs_its_actions_and_undoes_them_on_stop(
         own_cloud: RunningCloud) -> None:
     """https://docs.aws.amazon.com/fis/latest/userguide/az-availability-scenario.html (AZ
