@@ -33,11 +33,13 @@ def _not_found(environ: dict[str, Any], start_response: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    emulator.prepare_moto_environment(0)
+    env = pytest.MonkeyPatch()
+    env.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # as the cloud runs it; then put back
     server = emulator.EmulatorServer("127.0.0.1", 0, _not_found)
     server.start()
     yield f"http://127.0.0.1:{server.port}"
     server.stop()
+    env.undo()
 
 
 @pytest.fixture()

@@ -34,7 +34,6 @@ def fis_client() -> Iterator[Any]:
         if patch.target.startswith("moto.fis."):
             owner, attr, original = patch.resolve()
             patcher.setattr(owner, attr, patch.make(original) if patch.wrap else patch.make())
-    emulator.prepare_moto_environment(0)
     server = emulator.EmulatorServer("127.0.0.1", 0, _not_found)
     server.start()
     yield boto3.client("fis", endpoint_url=f"http://127.0.0.1:{server.port}",
