@@ -212,7 +212,7 @@ def build_faults(ctx: Context, net: Network, alarms: Mapping[str, aws.cloudwatch
 
 def _report_left_out(left_out: Mapping[str, str]) -> None:
     if left_out:
-        pulumi.log.info("FIS experiment templates left out (local cloud only): " + "; ".join(
+        pulumi.log.info("FIS experiment templates left out: " + "; ".join(
             f"{name} ({reason})" for name, reason in left_out.items()))
     pulumi.export(LEFT_OUT_OUTPUT, dict(left_out))
 

@@ -22,6 +22,7 @@ from tradai.faults import FaultTemplate, RenderContext, load_templates
 from tradai.topology import Topology
 from tradai_infra.errors import FaultTemplateError, InfraConfigError
 from tradai_infra.faults import plan_faults
+from tradai_infra.fis_permissions import Scope, fis_statements
 
 FIS = "aws:fis/experimentTemplate:ExperimentTemplate"
 ROLE = "aws:iam/role:Role"
@@ -322,6 +323,32 @@ def test_fis_role_is_scoped_to_the_targets(deployed: Deployed):
         "fis:Targets": [f"arn:aws:iam::{ACCOUNT}:role/tradai-{STACK}-update-nat-routes-fn"]}}
     assert g["cloudwatch:DescribeAlarms"] == [
         ([arn % ("cloudwatch", f"alarm:tradai-{STACK}-backtest-dlq-not-empty")], {})]
+
+
+def test_targets_given_by_arn_scope_the_permissions_to_those_arns():
+    """The repository's templates select by tags; a template naming ARNs gets exactly those."""
+    scope = Scope(region=REGION, account=ACCOUNT, vpc_arn="arn:aws:ec2:vpc")
+    instance = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0123"
+    group = f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:u:autoScalingGroupName/g"
+    body = {
+        "targets": {"I": {"resourceType": "aws:ec2:instance", "resourceArns": [instance]},
+                    "G": {"resourceType": "aws:ec2:autoscaling-group", "resourceArns": [group]}},
+        "actions": {
+            "Stop": {"actionId": "aws:ec2:terminate-instances", "targets": {"Instances": "I"}},
+            "Ice": {"actionId": "aws:ec2:asg-insufficient-instance-capacity-error",
+                    "targets": {"AutoScalingGroups": "G"}},
+            "Wait": {"actionId": "aws:fis:wait"}},
+        "stopConditions": [{"source": "none"}]}
+    g: dict[str, list] = {}
+    for s in fis_statements([body], scope):
+        for action in s.actions:
+            g.setdefault(action, []).append((list(s.resources), s.conditions))
+    assert g["ec2:TerminateInstances"] == [([instance], {})]
+    assert g["ec2:InjectApiError"] == [(["*"], {
+        "StringEquals": {"ec2:FisActionId": "aws:ec2:asg-insufficient-instance-capacity-error"},
+        "ForAllValues:ArnLike": {"ec2:FisTargetArns": [group]}})]
+    assert set(g) == NEEDS["aws:ec2:terminate-instances"] | \
+        NEEDS["aws:ec2:asg-insufficient-instance-capacity-error"]
 
 
 def test_removing_a_template_removes_its_permissions(topo: Topology, settings: Any,
