@@ -248,14 +248,6 @@ def test_top_level_requirements() -> None:
         "colour", "description", "roleArn", "actions", "stopConditions"}
 
 
-def test_description_is_at_most_512_characters() -> None:
-    """https://docs.aws.amazon.com/fis/latest/APIReference/API_CreateExperimentTemplate.html
-    (description: maximum length of 512)"""
-    assert messages(template(description="d" * 512)) == []
-    assert messages(template(description="d" * 513)) == [
-        "description: is 513 characters; FIS allows at most 512"]
-
-
 def test_empty_target_resolution_mode_is_fail_or_skip() -> None:
     """https://docs.aws.amazon.com/fis/latest/userguide/experiment-options.html"""
     assert messages(template(experimentOptions={"emptyTargetResolutionMode": "skip"})) == []

@@ -21,7 +21,6 @@ TOP_LEVEL = {"description", "tags", "roleArn", "targets", "actions", "stopCondit
 TARGET_FIELDS = {"resourceType", "resourceArns", "resourceTags", "parameters", "filters",
                  "selectionMode"}
 ACTION_FIELDS = {"actionId", "description", "parameters", "targets", "startAfter"}
-MAX_DESCRIPTION = 512  # CreateExperimentTemplate: description, maximum length 512
 _ALARM_ARN = re.compile(r"^arn:aws[a-z-]*:cloudwatch:[a-z0-9-]+:\d{12}:alarm:.+$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
 
@@ -51,12 +50,8 @@ def validate_template(body: Mapping[str, Any]) -> list[Issue]:
     for key in body:
         if key not in TOP_LEVEL:
             issues.append(Issue(key, "is not a field of an experiment template"))
-    description = body.get("description")
-    if not isinstance(description, str) or not description:
+    if not isinstance(body.get("description"), str) or not body.get("description"):
         issues.append(Issue("description", "is required (a non-empty string)"))
-    elif len(description) > MAX_DESCRIPTION:
-        issues.append(Issue("description", f"is {len(description)} characters; FIS allows at "
-                                           f"most {MAX_DESCRIPTION}"))
     role = body.get("roleArn")
     if not isinstance(role, str) or not _ROLE_ARN.match(role):
         issues.append(Issue("roleArn", f"{role!r} is not an IAM role ARN"))
