@@ -153,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     # One line per emulator request would drown what the control plane has to say.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # parts poll the edge over HTTP
     progress_path = state_dir / PROGRESS_FILE
 
     def progress(msg: str) -> None:

@@ -85,7 +85,7 @@ def run_task(original: Any) -> Any:
                         container=task_def.container_definitions[0],
                         overrides=task.overrides or {}, placement=placement, handle=task,
                         role_arn=(task.overrides or {}).get("taskRoleArn")
-                        or task_def.task_role_arn))
+                        or getattr(task_def, "task_role_arn", None)))
                 tasks.extend(created)
         return tasks
 

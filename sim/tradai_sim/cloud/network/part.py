@@ -246,9 +246,12 @@ class NetworkPart:
                     if route and route.kind != "none" else None,
                     "egress": {"allowed": "to" in decision,
                                "reason": decision.get("refuse")},
-                    # what a process of this subnet is given as TRADAI_EGRESS_PROXY
+                    # what a process of this subnet is given as TRADAI_EGRESS_PROXY and as
+                    # AWS_ENDPOINT_URL
                     "egress_proxy": self.url(rules.egress_key(s.id))
                     if rules.egress_key(s.id) in self.ports else None,
+                    "aws_endpoint": self.url(rules.vpc_key(s.id, "aws"))
+                    if rules.vpc_key(s.id, "aws") in self.ports else None,
                 }
                 subnets.append(entry)
             out: dict[str, Any] = {
