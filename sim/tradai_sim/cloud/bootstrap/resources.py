@@ -164,6 +164,9 @@ class Bootstrap:
                 LaunchTemplate={"LaunchTemplateName": lt_name, "Version": "$Latest"},
                 MinSize=nat.asg_min, MaxSize=nat.asg_max, DesiredCapacity=nat.asg_min,
                 VPCZoneIdentifier=",".join(self.ctx.resources["subnets"]["public"].values()),
+                # As the Pulumi program tags it: FIS templates select the group by Name.
+                Tags=[{"Key": "Name", "Value": group, "PropagateAtLaunch": True,
+                       "ResourceId": group, "ResourceType": "auto-scaling-group"}],
             )
             self._count("autoscaling:group")
         hook = nat.lifecycle_hook
