@@ -12,3 +12,23 @@ def test_installed_moto_is_the_pinned_one_and_every_patched_target_matches() -> 
 def test_every_patch_says_why() -> None:
     for patch in PATCHES:
         assert len(patch.why) > 20, patch.target
+
+
+def test_patches_of_one_attribute_stack_and_apply_once_per_process() -> None:
+    """Two parts wrap moto's ``Queue.add_message`` (alarms, sqs_redrive): both apply, in the
+    order listed, and applying again wraps nothing twice. In a subprocess: applying patches
+    here would change moto for every other unit test."""
+    import subprocess
+    import sys
+
+    code = (
+        "from tradai_sim.cloud.moto_patches import PATCHES, apply_patches, unpatched\n"
+        "from moto.sqs.models import Queue\n"
+        "apply_patches(); first = Queue.add_message; apply_patches()\n"
+        "assert Queue.add_message is first\n"
+        "keys = {p.key for p in PATCHES if p.target == 'moto.sqs.models:Queue.add_message'}\n"
+        "assert len(keys) == 2 and first.__tradai_patches__ == keys, keys\n"
+        "assert unpatched(first).__module__ == 'moto.sqs.models'\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]

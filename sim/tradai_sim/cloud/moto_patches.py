@@ -25,6 +25,11 @@ class Patch:
     wrap: bool
     original_params: tuple[str, ...]
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """Identifies this patch among the ones applied to the same attribute."""
+        return self.target, self.why
+
     def resolve(self) -> tuple[Any, str, Any]:
         module_name, _, attr_path = self.target.partition(":")
         owner: Any = importlib.import_module(module_name)
@@ -48,6 +53,7 @@ def _lazy(module: str, name: str) -> Callable[..., Any]:
 _LAMBDA = "tradai_sim.cloud.lambda_runtime.moto_adapter"
 _ALARMS = "tradai_sim.cloud.alarms.moto_hooks"
 _FIS = "tradai_sim.cloud.fis.moto_hooks"
+_REDRIVE = "tradai_sim.cloud.sqs_redrive.moto_hooks"
 
 PATCHES: list[Patch] = [
     # -- Lambda runtime (lambda_runtime/) ---------------------------------------------------
@@ -320,6 +326,30 @@ PATCHES: list[Patch] = [
         wrap=True,
         original_params=("self", "message"),
     ),
+    # -- SQS dead-letter queue redrive (sqs_redrive/) ------------------------------------------
+    Patch(
+        "moto.sqs.responses:SQSResponse.call_action",
+        "StartMessageMoveTask, ListMessageMoveTasks, CancelMessageMoveTask are not "
+        "implemented (HTTP 500); the redrive part serves them",
+        _lazy(_REDRIVE, "call_action"),
+        wrap=True,
+        original_params=("self",),
+    ),
+    Patch(
+        "moto.sqs.models:Queue.add_message",
+        "a move to a DLQ must remember the source queue and, into a FIFO DLQ, replace the "
+        "deduplication id with the message id, as SQS does",
+        _lazy(_REDRIVE, "queue_add_message"),
+        wrap=True,
+        original_params=("self", "message"),
+    ),
+    Patch(
+        "moto.sqs.responses:SQSResponse.receive_message",
+        "moto does not return the DeadLetterQueueSourceArn message system attribute",
+        _lazy(_REDRIVE, "receive_message"),
+        wrap=True,
+        original_params=("self",),
+    ),
     Patch(
         "moto.sns.models:Topic.publish",
         "record every message a topic accepts, for /_sim/sns/published and tradai-sim alerts",
@@ -349,7 +379,7 @@ def check_patches() -> list[str]:
         except (ImportError, AttributeError) as exc:
             problems.append(f"{patch.target}: not found ({exc})")
             continue
-        original = getattr(original, "__tradai_original__", original)
+        original = unpatched(original)
         if isinstance(original, property):  # a patched property: its getter's parameters
             original = original.fget
         params = tuple(inspect.signature(original).parameters)
@@ -365,8 +395,17 @@ def apply_patches() -> None:
         raise RuntimeError("moto internals changed under the local cloud: " + "; ".join(problems))
     for patch in PATCHES:
         owner, attr, original = patch.resolve()
-        if getattr(original, "__tradai_original__", None) is not None:
+        applied = getattr(original, "__tradai_patches__", frozenset())
+        if patch.key in applied:
             continue  # already applied in this process
         new = patch.make(original) if patch.wrap else patch.make()
         new.__tradai_original__ = original
+        new.__tradai_patches__ = applied | {patch.key}
         setattr(owner, attr, new)
+
+
+def unpatched(fn: Any) -> Any:
+    """moto's own attribute under every patch applied to it (several parts may wrap one)."""
+    while getattr(fn, "__tradai_original__", None) is not None:
+        fn = fn.__tradai_original__
+    return fn
