@@ -26,7 +26,7 @@ class Access:
     topics: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
     start_workflows: tuple[str, ...] = ()
-    watch_workflows: tuple[str, ...] = ()  # describe executions (the orphan scanner)
+    watch_workflows: tuple[str, ...] = ()  # describe executions (orphans, replays)
     invoke_lambdas: tuple[str, ...] = ()
     run_tasks: tuple[str, ...] = ()  # task definitions it may RunTask (and stop/describe)
     manage_tasks: bool = False  # list, describe and stop tasks in the cluster
@@ -42,6 +42,8 @@ LAMBDA_ACCESS: dict[str, Access] = {
         tables_read=("idempotency", "workflow-state"),
         tables_write=("idempotency", "workflow-state"),
         start_workflows=("backtest-workflow",),
+        # A replayed job that could not be started is reopened only if it has no execution.
+        watch_workflows=("backtest-workflow",),
         # A job still waiting for capacity on its last receive is re-sent, not dead-lettered.
         queues_send=("backtest-queue.fifo",),
     ),

@@ -111,7 +111,7 @@ def _consumer(env: Env, start: Any) -> BacktestConsumer:
     return BacktestConsumer(env.sqs, env.store, start, backoff_seconds=1)
 
 
-def _full(message: dict[str, Any]) -> dict[str, Any]:
+def _full(message: dict[str, Any], **_: Any) -> dict[str, Any]:
     raise AtCapacity("full")
 
 
@@ -133,7 +133,7 @@ def test_waiting_never_exhausts_the_receive_count(env: Env) -> None:
 
 
 def test_last_receive_of_a_failing_job_marks_it_failed(env: Env) -> None:
-    def broken(message: dict[str, Any]) -> dict[str, Any]:
+    def broken(message: dict[str, Any], **_: Any) -> dict[str, Any]:
         raise RuntimeError("Step Functions throttled")
 
     early = _record(env, _message("f1"), receive_count=1)

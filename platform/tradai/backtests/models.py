@@ -124,6 +124,22 @@ class BacktestResult(BaseModel):
     win_rate: float | None = None
 
 
+class JobEventKind(StrEnum):
+    START_FAILED = "start-failed"  # could not be started; its message went to the DLQ
+    REPLAYED = "replayed"  # its message came back (DLQ redrive): queued again
+    RUNNING = "running"  # the workflow runs it
+    COMPLETED = "completed"
+    FAILED = "failed"  # it ran (or failed validation) and failed: final
+
+
+class JobEvent(BaseModel):
+    """One step of a job's history, oldest first."""
+
+    at: str = Field(description="When (ISO 8601, UTC)")
+    event: JobEventKind
+    detail: str | None = Field(default=None, description="The reason or where it came from")
+
+
 class BacktestStatus(BaseModel):
     """``GET /api/v1/backtests/{job_id}`` (pattern 3)."""
 
@@ -138,6 +154,9 @@ class BacktestStatus(BaseModel):
     result: BacktestResult | None = None
     error: str | None = None
     mlflow_url: str | None = None
+    events: list[JobEvent] = Field(default_factory=list,
+                                   description="The job's history: start failures, replays "
+                                               "from the dead-letter queue, run, outcome")
 
 
 class BacktestList(BaseModel):

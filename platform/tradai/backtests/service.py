@@ -20,6 +20,7 @@ from tradai.backtests.models import (
     BacktestResult,
     BacktestStatus,
     BacktestTicket,
+    JobEvent,
     JobStatus,
 )
 from tradai.backtests.queue import BacktestQueue
@@ -149,8 +150,19 @@ def to_status(item: dict[str, Any]) -> BacktestStatus:
         result=_result(item.get("result")) if status == JobStatus.COMPLETED else None,
         error=(str(item.get("error") or "failed without a reason")
                if status == JobStatus.FAILED else None),
-        mlflow_url=item.get("mlflow_url"),
+        mlflow_url=item.get("mlflow_url"), events=_events(item.get("events")),
     )
+
+
+def _events(value: Any) -> list[JobEvent]:
+    """The recorded history; an entry the contract does not know is left out, not an error."""
+    events = []
+    for raw in value if isinstance(value, list) else []:
+        try:
+            events.append(JobEvent.model_validate(raw))
+        except ValidationError:
+            continue
+    return events
 
 
 def _status(value: Any) -> JobStatus:

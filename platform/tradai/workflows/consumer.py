@@ -8,7 +8,8 @@
   and the original is acknowledged. The copy goes to the back of its group.
 * Any other failure on the last allowed receive marks the ticket FAILED ("could not be started
   after N attempts: ...") before failing, so the message that lands in the DLQ never leaves
-  a ticket QUEUED forever. Earlier failures are retried by redelivery.
+  a ticket QUEUED forever. Earlier failures are retried by redelivery. The ticket is marked
+  as one that never started: replayed from the DLQ, its message starts it after all.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from tradai.workflows.orchestration import AtCapacity, InvalidMessage, job_id_of
-from tradai.workflows.status import JobStatusStore
+from tradai.workflows.status import REPLAYED_FROM_DLQ, JobStatusStore
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_RECEIVE = 3  # the spec's backtest-queue maxReceiveCount, if the queue won't say
@@ -58,7 +59,7 @@ class BacktestConsumer:
             message = json.loads(record.body)
             if not isinstance(message, dict):
                 raise InvalidMessage("message body is not a JSON object")
-            return self.start(message=message)
+            return self.start(message=message, replay_detail=replay_detail(record))
         except AtCapacity as exc:
             if last:
                 self._requeue(record)
@@ -101,9 +102,17 @@ class BacktestConsumer:
         reason = (f"could not be started after {record.receive_count} attempts: "
                   f"{type(exc).__name__}: {exc}")
         try:
-            self.statuses.failed(job_id, reason)
+            self.statuses.start_failed(job_id, reason)
         except Exception:
             log.exception("could not mark job %s FAILED", job_id)
+
+
+def replay_detail(record: QueueRecord) -> str:
+    """Where a message that reopens a job came from: a redriven message is a new message (its
+    first receive); a later receive is the same message delivered again."""
+    if record.receive_count <= 1:
+        return REPLAYED_FROM_DLQ
+    return f"message delivered again (receive {record.receive_count})"
 
 
 @lru_cache(maxsize=16)

@@ -5,6 +5,11 @@ consumer (Powertools, keyed by job id), the job's status (a finished job is neve
 and the execution name, which is the job id: Step Functions itself refuses a second execution
 with that name (ExecutionAlreadyExists counts as success).
 
+The one finished job that starts after all: FAILED because it could not be started (the
+``start_failed`` mark) and with no execution of its name, i.e. it never ran. When its message
+comes back (replayed from the dead-letter queue) it moves back to QUEUED and starts as any
+queued job; the move is conditional, so a second delivery starts nothing twice.
+
 Capacity: every running execution will hold (or holds) one strategy task, so counting the
 workflow's RUNNING executions bounds the tasks from above; at the limit the job is not
 started and its message waits on the queue (see ``consumer``).
@@ -17,7 +22,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from tradai.workflows.status import TERMINAL, JobStatusStore
+from botocore.exceptions import ClientError
+
+from tradai.workflows.status import REPLAYED_FROM_DLQ, START_FAILED, TERMINAL, JobStatusStore
 
 DEFAULT_MODE = "backtest"
 MODES = ("backtest", "hyperopt")
@@ -78,14 +85,18 @@ class WorkflowStarter:
             stateMachineArn=self.state_machine_arn, statusFilter="RUNNING")
         return sum(len(p["executions"]) for p in pages)
 
-    def start(self, message: dict[str, Any]) -> dict[str, Any]:
-        """Start the job's execution (idempotent; raises AtCapacity at the limit)."""
+    def start(self, message: dict[str, Any], replay_detail: str = REPLAYED_FROM_DLQ
+              ) -> dict[str, Any]:
+        """Start the job's execution (idempotent; raises AtCapacity at the limit).
+        ``replay_detail`` says where the message came from if it reopens a job."""
         job_id = job_id_of(message)
         payload = workflow_input({**message, "job_id": job_id})
         arn = execution_arn(self.state_machine_arn, job_id)
         item = self.statuses.get(job_id)
         if item is not None and item.get("status") in TERMINAL:
-            return StartResult(job_id, "already-finished").as_dict()
+            item = self._replay(job_id, item, arn, replay_detail)
+            if item is None:
+                return StartResult(job_id, "already-finished").as_dict()
         resumed = item is not None and item.get("execution_arn") == arn
         if not resumed and self.running() >= self.max_concurrent:
             raise AtCapacity(f"{self.max_concurrent} backtests running; job {job_id} waits")
@@ -98,3 +109,23 @@ class WorkflowStarter:
         except self.sfn.exceptions.ExecutionAlreadyExists:
             return StartResult(job_id, "already-started", arn).as_dict()
         return StartResult(job_id, "already-started" if resumed else "started", arn).as_dict()
+
+    def _replay(self, job_id: str, item: dict[str, Any], arn: str, detail: str
+                ) -> dict[str, Any] | None:
+        """The job to go on with if a finished one may start after all, else None."""
+        if not item.get(START_FAILED) or self._execution_exists(arn):
+            return None  # it ran (or is running): its outcome stands
+        self.statuses.reopen(job_id, detail)  # not applied: a concurrent delivery did it
+        again = self.statuses.get(job_id)
+        if again is None or again.get("status") in TERMINAL:
+            return None
+        return again
+
+    def _execution_exists(self, arn: str) -> bool:
+        try:
+            self.sfn.describe_execution(executionArn=arn)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ExecutionDoesNotExist":
+                return False
+            raise
+        return True

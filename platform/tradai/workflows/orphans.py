@@ -3,7 +3,8 @@
 Two kinds, both resolved so that nothing accepted stays RUNNING forever:
 - a job marked RUNNING whose Step Functions execution is no longer running (it timed out, was
   aborted, or its UpdateStatusFailed step itself failed): its tasks are stopped and the job is
-  marked FAILED with the execution's status as the reason;
+  marked FAILED with the execution's status as the reason; a job with no execution at all
+  never started, and is marked so (a replay of its message may still start it);
 - a strategy task of a job that is already COMPLETED or FAILED (or unknown): it is stopped.
 """
 
@@ -36,11 +37,13 @@ class OrphanScanner:
         report = OrphanReport()
         for job in self._running_jobs():
             report.running_jobs += 1
-            reason = self._ended_execution(job)
-            if reason is None:
+            ended = self._ended_execution(job)
+            if ended is None:
                 continue
+            reason, ran = ended
             report.stopped_tasks += self.cleaner.stop_job_tasks(job["job_id"])
-            if self.store.failed(job["job_id"], reason).applied:
+            mark = self.store.failed if ran else self.store.start_failed
+            if mark(job["job_id"], reason).applied:
                 report.failed_jobs.append(job["job_id"])
         report.stopped_tasks += self._stop_tasks_of_finished_jobs()
         return report
@@ -59,8 +62,9 @@ class OrphanScanner:
                 return jobs
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _ended_execution(self, job: dict[str, Any]) -> str | None:
-        """Why a RUNNING job can no longer finish by itself, or None while it still can."""
+    def _ended_execution(self, job: dict[str, Any]) -> tuple[str, bool] | None:
+        """Why a RUNNING job can no longer finish by itself and whether it ran, or None while
+        it still can."""
         arn = job.get("execution_arn")
         if not arn:
             return None  # the consumer has not started it yet; it registers before starting
@@ -69,11 +73,11 @@ class OrphanScanner:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ExecutionDoesNotExist":
                 raise
-            return "its workflow execution no longer exists"
+            return "its workflow execution no longer exists", False
         if status == "RUNNING":
             return None
         return (f"its workflow execution ended {status} without recording an outcome "
-                f"(found by the orphan scanner)")
+                f"(found by the orphan scanner)"), True
 
     def _stop_tasks_of_finished_jobs(self) -> list[str]:
         stopped = []

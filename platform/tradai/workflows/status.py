@@ -5,6 +5,15 @@ strategy container adds progress, ``result`` and ``mlflow_url``) -> COMPLETED or
 Every write is conditional: a terminal job never moves again, so a late or repeated step
 (a retried Lambda, a redelivered message, a cleanup after success) cannot undo an outcome.
 ``ttl`` is set once (if missing) so every item the workflow touches expires as the spec says.
+
+One exception, for a job that never ran: FAILED *because it could not be started*
+(``start_failed``: the consumer gave up on its last allowed receive, or the orphan scanner
+found no execution for it) may move back to QUEUED once its message comes back (replayed
+from the dead-letter queue). The move clears the mark, so a job that then runs and fails
+stays FAILED. COMPLETED never moves.
+
+``events`` is the job's history as its owner sees it (``at``, ``event``, ``detail``),
+appended in the same conditional write as the transition it records.
 """
 
 from __future__ import annotations
@@ -23,6 +32,8 @@ TERMINAL = (JobStatus.COMPLETED.value, JobStatus.FAILED.value)
 _NOT_TERMINAL = "(#s <> :completed AND #s <> :failed)"
 PROGRESS_REGISTERED = 5  # the consumer started the workflow
 MAX_REASON = 1000
+START_FAILED = "start_failed"  # FAILED because it could not be started: may be replayed
+REPLAYED_FROM_DLQ = "from the dead-letter queue"
 
 
 class JobMissing(LookupError):
@@ -74,43 +85,91 @@ class JobStatusStore:
         return self._update(job_id, sets, if_missing, must_exist=False)
 
     def running(self, job_id: str, progress: float) -> Transition:
-        return self._update(job_id, {"status": JobStatus.RUNNING.value,
-                                     "progress": _percent(progress),
-                                     "updated_at": self.clock.now_datetime().isoformat()})
+        """Progress of a running workflow; its first report is the job's "running" event."""
+        sets = {"status": JobStatus.RUNNING.value, "progress": _percent(progress),
+                "updated_at": self.clock.now_datetime().isoformat()}
+        first = self._update(job_id, sets, event=self._event("running"), once=True)
+        if first.applied or first.status in TERMINAL:
+            return first
+        return self._update(job_id, sets)  # "running" is recorded already
 
     def completed(self, job_id: str) -> Transition:
         stamp = self.clock.now_datetime().isoformat()
         return self._update(job_id, {"status": JobStatus.COMPLETED.value, "progress": 100,
-                                     "updated_at": stamp, "finished_at": stamp})
+                                     "updated_at": stamp, "finished_at": stamp},
+                            event=self._event("completed"))
 
     def failed(self, job_id: str, reason: str) -> Transition:
+        """The job ran (or was refused by validation) and failed: it never restarts."""
+        reason = reason[:MAX_REASON] or "failed without a reason"
         stamp = self.clock.now_datetime().isoformat()
-        return self._update(job_id, {"status": JobStatus.FAILED.value,
-                                     "error": reason[:MAX_REASON] or "failed without a reason",
+        return self._update(job_id, {"status": JobStatus.FAILED.value, "error": reason,
                                      "updated_at": stamp, "finished_at": stamp},
-                            must_exist=False)
+                            must_exist=False, event=self._event("failed", reason))
+
+    def start_failed(self, job_id: str, reason: str) -> Transition:
+        """FAILED because the job could not be started: a replay of its message may start it
+        after all (``reopen``)."""
+        reason = reason[:MAX_REASON] or "could not be started"
+        stamp = self.clock.now_datetime().isoformat()
+        return self._update(job_id, {"status": JobStatus.FAILED.value, "error": reason,
+                                     START_FAILED: True, "updated_at": stamp,
+                                     "finished_at": stamp},
+                            must_exist=False, event=self._event("start-failed", reason))
+
+    def reopen(self, job_id: str, detail: str = REPLAYED_FROM_DLQ) -> Transition:
+        """FAILED-because-not-started -> QUEUED, once: the mark is cleared in the same write,
+        so neither a second delivery nor a later failure of the run can reopen it again."""
+        expr = _Expression()
+        expr.set("status", JobStatus.QUEUED.value)
+        expr.set("progress", 0)
+        expr.set("updated_at", self.clock.now_datetime().isoformat())
+        expr.append_event(self._event("replayed", detail))
+        # execution_arn too: no execution of it exists, so the next start is a fresh one.
+        for attr in (START_FAILED, "error", "finished_at", "execution_arn"):
+            expr.remove(attr)
+        expr.values.update({":failed": JobStatus.FAILED.value, ":true": True})
+        condition = f"attribute_exists(job_id) AND #s = :failed AND {expr.name(START_FAILED)} " \
+                    f"= :true"
+        return self._write(job_id, expr, condition, JobStatus.QUEUED.value)
+
+    def _event(self, kind: str, detail: str | None = None) -> dict[str, Any]:
+        event = {"at": self.clock.now_datetime().isoformat(), "event": kind}
+        if detail:
+            event["detail"] = detail[:MAX_REASON]
+        return event
 
     def _update(self, job_id: str, sets: dict[str, Any], if_missing: dict[str, Any] | None = None,
-                must_exist: bool = True) -> Transition:
+                must_exist: bool = True, event: dict[str, Any] | None = None,
+                once: bool = False) -> Transition:
+        """Move a job that is not terminal; ``event`` joins its history (``once``: unless it
+        is already the latest event)."""
         if_missing = {k: v for k, v in (if_missing or {}).items() if v is not None}
         if_missing.setdefault("ttl", int(self.clock.now()) + self.ttl_days * 86400)
-        names = {"#s": "status"}
-        values: dict[str, Any] = {":completed": "COMPLETED", ":failed": "FAILED"}
-        clauses = []
-        for i, (k, v) in enumerate(sets.items()):
-            names[f"#a{i}"], values[f":a{i}"] = k, v
-            clauses.append(f"#a{i} = :a{i}")
-        for i, (k, v) in enumerate(if_missing.items()):
-            names[f"#m{i}"], values[f":m{i}"] = k, v
-            clauses.append(f"#m{i} = if_not_exists(#m{i}, :m{i})")
+        expr = _Expression()
+        for k, v in sets.items():
+            expr.set(k, v)
+        for k, v in if_missing.items():
+            expr.set_if_missing(k, v)
+        if event is not None:
+            expr.append_event(event)
         exists = "attribute_exists(job_id) AND " if must_exist else ""
         condition = f"{exists}(attribute_not_exists(#s) OR {_NOT_TERMINAL})"
+        expr.values.update({":completed": JobStatus.COMPLETED.value,
+                            ":failed": JobStatus.FAILED.value})
+        if event is not None and once:
+            last = expr.name("last_event")
+            condition += f" AND (attribute_not_exists({last}) OR {last} <> :event)"
+        return self._write(job_id, expr, condition, str(sets["status"]))
+
+    def _write(self, job_id: str, expr: _Expression, condition: str, status: str
+               ) -> Transition:
         try:
             resp = self.ddb.update_item(
                 TableName=self.table, Key={"job_id": {"S": job_id}},
-                UpdateExpression="SET " + ", ".join(clauses), ConditionExpression=condition,
-                ExpressionAttributeNames=names, ExpressionAttributeValues=to_item(values),
-                ReturnValues="UPDATED_OLD")
+                UpdateExpression=expr.update_expression(), ConditionExpression=condition,
+                ExpressionAttributeNames=expr.names,
+                ExpressionAttributeValues=to_item(expr.values), ReturnValues="UPDATED_OLD")
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
@@ -120,5 +179,50 @@ class JobStatusStore:
             return Transition(job_id, str(item.get("status")), applied=False,
                               previous=str(item.get("status")))
         old = from_item(resp.get("Attributes") or {})
-        return Transition(job_id, str(sets["status"]), applied=True,
-                          previous=old.get("status"))
+        return Transition(job_id, status, applied=True, previous=old.get("status"))
+
+
+class _Expression:
+    """An UpdateExpression with its placeholders: SET, if-missing SET, list append, REMOVE."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {"#s": "status"}
+        self.values: dict[str, Any] = {}
+        self._sets: list[str] = []
+        self._removes: list[str] = []
+
+    def name(self, attr: str) -> str:
+        if attr == "status":
+            return "#s"
+        placeholder = f"#n{len(self.names)}"
+        found = next((k for k, v in self.names.items() if v == attr), None)
+        if found is not None:
+            return found
+        self.names[placeholder] = attr
+        return placeholder
+
+    def _value(self, value: Any) -> str:
+        placeholder = f":v{len(self.values)}"
+        self.values[placeholder] = value
+        return placeholder
+
+    def set(self, attr: str, value: Any) -> None:
+        self._sets.append(f"{self.name(attr)} = {self._value(value)}")
+
+    def set_if_missing(self, attr: str, value: Any) -> None:
+        n = self.name(attr)
+        self._sets.append(f"{n} = if_not_exists({n}, {self._value(value)})")
+
+    def append_event(self, event: dict[str, Any]) -> None:
+        events = self.name("events")
+        self.values[":event"] = event["event"]
+        self._sets.append(f"{events} = list_append(if_not_exists({events}, "
+                          f"{self._value([])}), {self._value([event])})")
+        self._sets.append(f"{self.name('last_event')} = :event")
+
+    def remove(self, attr: str) -> None:
+        self._removes.append(self.name(attr))
+
+    def update_expression(self) -> str:
+        text = "SET " + ", ".join(self._sets)
+        return text + (" REMOVE " + ", ".join(self._removes) if self._removes else "")
