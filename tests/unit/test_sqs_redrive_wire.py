@@ -22,46 +22,16 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.unit.fis_fakes import until
+from tests.unit.redrive_emulator import redrive_emulator
 from tradai.clock import Clock
-from tradai_sim.cloud import emulator
-from tradai_sim.cloud.moto_patches import PATCHES
-from tradai_sim.cloud.sqs_redrive import moto_hooks
-from tradai_sim.cloud.sqs_redrive.api import MoveTaskService
-from tradai_sim.cloud.sqs_redrive.queues import MotoQueues
-from tradai_sim.cloud.sqs_redrive.runner import Mover
-from tradai_sim.cloud.sqs_redrive.tasks import MoveTasks
-
-REDRIVE_PATCHES = {"moto.sqs.responses:SQSResponse.call_action": moto_hooks.call_action,
-                   "moto.sqs.models:Queue.add_message": moto_hooks.queue_add_message,
-                   "moto.sqs.responses:SQSResponse.receive_message": moto_hooks.receive_message}
-
-
-def _not_found(environ: dict[str, Any], start_response: Any) -> Any:
-    start_response("404 Not Found", [])
-    return [b""]
 
 
 @pytest.fixture(scope="module")
 def sqs() -> Iterator[Any]:
-    patcher = pytest.MonkeyPatch()
-    for target, hook in REDRIVE_PATCHES.items():  # only these: the others are not under test
-        [patch] = [p for p in PATCHES if p.target == target and p.make() is hook]
-        owner, attr, original = patch.resolve()
-        patcher.setattr(owner, attr, patch.make(original))
-    tasks = MoveTasks()
-    mover = Mover(tasks, MotoQueues(), Clock(scale=100.0))
-    moto_hooks.install(MoveTaskService(MotoQueues(), Clock(scale=100.0), tasks, mover.launch,
-                                       mover.wake))
-    server = emulator.EmulatorServer("127.0.0.1", 0, _not_found)
-    server.start()
-    yield boto3.client("sqs", endpoint_url=f"http://127.0.0.1:{server.port}",
-                       region_name="eu-central-1", aws_access_key_id="testing",
-                       aws_secret_access_key="testing",
-                       config=Config(retries={"total_max_attempts": 1}))
-    server.stop()
-    mover.stop()
-    moto_hooks.install(None)
-    patcher.undo()
+    with redrive_emulator(Clock(scale=100.0)) as endpoint:
+        yield boto3.client("sqs", endpoint_url=endpoint, region_name="eu-central-1",
+                           aws_access_key_id="testing", aws_secret_access_key="testing",
+                           config=Config(retries={"total_max_attempts": 1}))
 
 
 def _arn(sqs: Any, url: str) -> str:

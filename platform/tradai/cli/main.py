@@ -1,4 +1,4 @@
-"""The ``tradai`` command: ``login``, ``strategies``, ``data``, ``backtest``."""
+"""The ``tradai`` command: ``login``, ``strategies``, ``data``, ``backtest``, ``dlq``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import click
 
 from tradai.cli import cognito, credentials, render
 from tradai.cli.api import Api, CliError, resolve
+from tradai.cli.dlq import dlq
 from tradai.cli.wait import wait_for_backtest
 
 
@@ -176,6 +177,9 @@ def _finish(ctx: Ctx, status: dict[str, Any]) -> None:
     if status["status"] == "FAILED":
         render.err.print(f"Error: backtest failed: {status.get('error')}")
         sys.exit(1)
+
+
+cli.add_command(dlq)
 
 
 def main() -> None:

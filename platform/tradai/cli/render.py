@@ -45,6 +45,10 @@ def backtest(status: dict[str, Any]) -> None:
         console.print(f"  [red]error:[/red] {status['error']}")
     if status.get("mlflow_url"):
         console.print(f"  mlflow: {status['mlflow_url']}")
+    for event in status.get("events") or []:
+        detail = f"  {event['detail']}" if event.get("detail") else ""
+        console.print(f"  {event.get('at', '')}  {event.get('event')}{detail}",
+                      highlight=False)
 
 
 def freshness(data: dict[str, Any]) -> None:
