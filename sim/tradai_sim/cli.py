@@ -15,6 +15,7 @@ from rich.table import Table
 
 from tradai.topology import SpecError, load_topology
 from tradai_sim.alerts_cli import alerts
+from tradai_sim.drill_cli import drill
 from tradai_sim.fault_cli import fault
 from tradai_sim.stack import launcher
 from tradai_sim.stack.launcher import StackError
@@ -178,6 +179,7 @@ def logs(process: str | None, lines: int, state_dir: Path) -> None:
 
 cli.add_command(fault)
 cli.add_command(alerts)
+cli.add_command(drill)
 
 
 def main() -> None:

@@ -65,7 +65,8 @@ def test_up_status_token_down_lifecycle(stack: tuple[Path, int]) -> None:
 
     logs = sim("logs", "--state-dir", str(state), check=True).stdout.split()
     assert "cloud" in logs
-    assert "ready in" in sim("logs", "cloud", "--state-dir", str(state), check=True).stdout
+    assert "ready in" in sim("logs", "cloud", "-n", "100000", "--state-dir", str(state),
+                          check=True).stdout
 
     sim("down", "--state-dir", str(state), check=True)
     assert not pid_alive(rec.pid)

@@ -119,6 +119,7 @@ class Cloud:
             "region": self.ctx.region,
             "time_scale": self.ctx.clock.scale,
             "simulated_now": self.ctx.clock.now(),
+            "clock_origin": self.ctx.clock.origin,  # with time_scale: the stack's clock
             "ready_seconds": (self.ready_at - self.started_at) if self.ready_at else None,
             "resources_created": self.resources_created,
             "resources": {k: v for k, v in self.ctx.resources.items() if not k.startswith("_")},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -78,6 +79,9 @@ def running_stack(state_dir: Path) -> StackRecord | None:
     return rec
 
 
+STALE_DIRS = ("mlflow", "tasks", "network", "lambda-code", "edge")
+
+
 def start(state_dir: Path, port: int, time_scale: float, host: str = "127.0.0.1",
           spec: str | None = None, on_progress: Callable[[str], None] | None = None,
           ) -> StackRecord:
@@ -92,6 +96,10 @@ def start(state_dir: Path, port: int, time_scale: float, host: str = "127.0.0.1"
     for stale in (PROGRESS_FILE, CHILDREN_FILE, "cloud.json"):
         with contextlib.suppress(FileNotFoundError):
             (state_dir / stale).unlink()
+    # The emulator keeps its state in memory: what processes derived from a previous stack
+    # (MLflow's database, whose artifacts lived in the old S3) must go with it.
+    for stale_dir in STALE_DIRS:
+        shutil.rmtree(state_dir / stale_dir, ignore_errors=True)
     cmd = [sys.executable, "-m", "tradai_sim.cloud.main", "--state-dir", str(state_dir),
            "--host", host, "--port", str(port), "--time-scale", str(time_scale)]
     if spec:

@@ -149,18 +149,21 @@ class EcsRuntime:
 
     def _stopped(self, record: TaskRecord, exit_code: int | None, stop_code: str,
                  reason: str) -> None:
-        record.exit_code = exit_code
-        record.stop_code = stop_code
-        record.stopped_reason = reason
-        record.last_status = STOPPED
-        record.desired_status = STOPPED
-        record.stopped_at = self.ctx.clock.now()
-        record.exited.set()
-        log.info("task %s stopped: exit %s, %s", record.short_id, exit_code, stop_code)
+        # Under the lock, so the service scheduler never sees the task gone before its
+        # listeners (the restart hold-off) have heard of it.
+        with self.lock:
+            record.exit_code = exit_code
+            record.stop_code = stop_code
+            record.stopped_reason = reason
+            record.last_status = STOPPED
+            record.desired_status = STOPPED
+            record.stopped_at = self.ctx.clock.now()
+            record.exited.set()
+            log.info("task %s stopped: exit %s, %s", record.short_id, exit_code, stop_code)
+            self._publish(record)
         network = self.ctx.resources.get("_network")
         if network is not None and record.port is not None:
             network.release_eni(record.task_id)
-        self._publish(record)
 
     def stop(self, task_id: str, reason: str, stop_code: str) -> TaskRecord | None:
         """StopTask: SIGTERM to the process group, SIGKILL after the stop timeout."""

@@ -89,7 +89,8 @@ class ServiceScheduler:
 
     def reconcile(self) -> None:
         for view in self.moto.services():
-            live = [r for r in self.runtime.in_group(view.group) if r.live]
+            with self.runtime.lock:  # a consistent view: a stopped task's hold-off is known
+                live = [r for r in self.runtime.in_group(view.group) if r.live]
             desired = view.desired if view.active else 0
             if len(live) < desired:
                 self._start_tasks(view, desired - len(live))

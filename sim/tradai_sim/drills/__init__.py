@@ -1,0 +1,1 @@
+"""Failure drills: Chaos Toolkit playbooks run against the stack, with reports."""
