@@ -109,6 +109,14 @@ class MotoQueues:
 
     def take(self, arn: str, count: int) -> list[DeadLetter]:
         backend, name = self._require(arn)
+        queue = backend.queues[name]
+        # moto forgets a received message's in-flight mark only when a receive meets it, and
+        # then skips its FIFO group's other expired messages: clear the expired marks first,
+        # so the oldest message moves first ("in the order they are received", developer
+        # guide).
+        for message in list(queue.pending_messages):
+            if message.visible:
+                queue.pending_messages.discard(message)
         got = backend.receive_message(name, count, 0, HOLD_SECONDS,
                                       message_attribute_names=["All"])
         return [DeadLetter(message_id=m.id, body=m.body, receipt=str(m.receipt_handle),
