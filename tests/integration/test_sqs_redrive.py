@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.integration.cloud import RunningCloud, wait_for
-from tradai.clock import Clock
+from tests.integration.stack_clock import stack_clock
 
 pytestmark = pytest.mark.integration
 
@@ -181,20 +180,6 @@ def test_a_fifo_dlq_redrives_only_to_a_fifo_destination(queues: Queues) -> None:
         queues.sqs.start_message_move_task(SourceArn=dlq_arn,
                                            DestinationArn=queues.arn(standard))
     assert exc.value.response["Error"]["Code"] == "InvalidParameterValue"
-
-
-def stack_clock(cloud: RunningCloud) -> tuple[Clock, float]:
-    """The cloud's clock and how far off (simulated s) it may be: exact when the status says
-    its origin, else derived from its simulated now (off by the request's time, scaled)."""
-    before = time.time()
-    status = cloud.status()
-    after = time.time()
-    scale = float(status["time_scale"])
-    if status.get("clock_origin") is not None:
-        return Clock(scale=scale, origin=float(status["clock_origin"])), 0.0
-    wall = (before + after) / 2
-    origin = (float(status["simulated_now"]) - wall * scale) / (1 - scale)
-    return Clock(scale=scale, origin=origin), (after - before) * scale
 
 
 def test_messages_move_no_faster_than_the_rate_in_simulated_time(cloud: RunningCloud,
