@@ -58,6 +58,7 @@ class DrillContext:
     marks: dict[str, float] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    watches: dict[str, Any] = field(default_factory=dict)  # invariant name -> invariants.Watch
     started_at: float = 0.0  # simulated
     _token: tuple[str, float] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)

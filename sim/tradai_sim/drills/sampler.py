@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from tradai_sim.drills import accounting
+from tradai_sim.drills import accounting, invariants
 from tradai_sim.drills.context import DrillContext
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class Sampler:
                 self.samples.append(self.sample(with_tickets=n % TICKETS_EVERY == 0))
             except Exception as exc:  # the stack is being broken on purpose; try again
                 log.debug("sample failed: %s", exc)
+            invariants.watch_all(self.ctx)
             n += 1
 
     def sample(self, with_tickets: bool = False) -> dict[str, Any]:
