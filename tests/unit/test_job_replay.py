@@ -221,3 +221,14 @@ def test_the_orphan_scanner_marks_a_job_without_execution_as_never_started(env: 
     assert env.store.get("j1")["start_failed"] is True
     assert env.starter().start(_message())["outcome"] == "started"
     assert _events(env) == ["start-failed", "replayed"]
+
+
+def test_the_openapi_document_shows_the_history_of_a_backtest() -> None:
+    from tradai.services.backend_api.main import create_app
+
+    schemas = create_app().openapi()["components"]["schemas"]
+    events = schemas["BacktestStatus"]["properties"]["events"]
+    assert events["items"]["$ref"] == "#/components/schemas/JobEvent"
+    assert set(schemas["JobEvent"]["required"]) == {"at", "event"}
+    assert schemas["JobEventKind"]["enum"] == ["start-failed", "replayed", "running",
+                                               "completed", "failed"]

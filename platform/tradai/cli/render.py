@@ -48,7 +48,7 @@ def backtest(status: dict[str, Any]) -> None:
     for event in status.get("events") or []:
         detail = f"  {event['detail']}" if event.get("detail") else ""
         console.print(f"  {event.get('at', '')}  {event.get('event')}{detail}",
-                      highlight=False)
+                      highlight=False, markup=False)  # details quote errors verbatim
 
 
 def freshness(data: dict[str, Any]) -> None:
