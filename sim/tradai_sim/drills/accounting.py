@@ -21,8 +21,10 @@ TERMINAL = ("COMPLETED", "FAILED")
 
 def services_state(ctx: DrillContext, minimum: int = 1) -> tuple[bool, str]:
     status = ctx.control("/status")
-    running = Counter(t["group"] for t in status["parts"]["ecs"]["tasks"]
-                      if t["last_status"] == "RUNNING")
+    tasks = [t for t in status["parts"]["ecs"]["tasks"]
+             if t["last_status"] == "RUNNING" and t["desired_status"] == "RUNNING"]
+    running = Counter(t["group"] for t in tasks)
+    live_ids = {t["task_arn"].rsplit("/", 1)[-1] for t in tasks}
     targets = status["parts"]["edge"].get("targets") or {}
     problems = []
     for service in SERVICES:
@@ -30,7 +32,9 @@ def services_state(ctx: DrillContext, minimum: int = 1) -> tuple[bool, str]:
         if n < minimum:
             problems.append(f"{service}: {n} running")
     for service in LOAD_BALANCED:
-        healthy = sum(1 for t in targets.get(service, []) if t["state"] == "healthy")
+        # a target counts only while its task still runs (the ALB notices a death late)
+        healthy = sum(1 for t in targets.get(service, [])
+                      if t["state"] == "healthy" and t["task_id"] in live_ids)
         if healthy < minimum:
             problems.append(f"{service}: {healthy} healthy targets")
     return not problems, "; ".join(problems) or "every service running and healthy"

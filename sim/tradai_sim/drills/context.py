@@ -59,6 +59,7 @@ class DrillContext:
     events: list[Event] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     watches: dict[str, Any] = field(default_factory=dict)  # invariant name -> invariants.Watch
+    stop_load: threading.Event = field(default_factory=threading.Event)
     started_at: float = 0.0  # simulated
     _token: tuple[str, float] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)

@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from tradai_sim.drills import accounting
+from tradai_sim.drills import accounting, load, queues, workflow
 from tradai_sim.drills.context import DrillContext, Ticket, current
 from tradai_sim.drills.invariants import holds, recovers
 
@@ -197,3 +197,218 @@ def candles_intact(pairs: list[str] | None = None, timeframe: str = "5m",
         return accounting.candles_state(ctx, pairs, timeframe)
 
     return recovers(ctx, "candles-intact", check, deadline_s).as_dict()
+
+
+# -- API load and its error window -------------------------------------------------------------
+def api_load(path: str = "/api/v1/strategies", interval_s: float = 6.0,
+             duration_s: float = 900.0, configuration: Configuration | None = None) -> dict:
+    """Background action: a user calling the API every ``interval_s`` simulated seconds until
+    the invariants are checked (or ``duration_s``); every answer is recorded."""
+    return load.run(current(configuration), path, interval_s, duration_s)
+
+
+def stop_api_load(configuration: Configuration | None = None) -> None:
+    """End the background API load (the method's recovery is over)."""
+    current(configuration).stop_load.set()
+
+
+def api_error_window(max_window_s: float | None = None, allow_lost: int = 0,
+                     configuration: Configuration | None = None) -> dict[str, Any]:
+    """What users saw during the drill: the error rate, the window from the first error to
+    the last (simulated seconds), and requests lost silently (no answer: timeouts, resets).
+    Holds when nothing was lost and the window is within ``max_window_s``."""
+    return load.verdict(current(configuration), max_window_s, allow_lost).as_dict()
+
+
+# -- ECS and the workflow ------------------------------------------------------------------------
+def scale_service(service: str, desired: int,
+                  configuration: Configuration | None = None) -> dict[str, Any]:
+    ctx = current(configuration)
+    ctx.client("ecs").update_service(cluster=ctx.name("strategies"), service=ctx.name(service),
+                                     desiredCount=desired)
+    ctx.event("activity", f"{service} scaled to {desired} task(s)")
+    return {"service": service, "desired": desired}
+
+
+def mark(name: str, configuration: Configuration | None = None) -> float:
+    """Remember this simulated instant (``since_mark`` of later probes)."""
+    ctx = current(configuration)
+    ctx.event("activity", f"mark {name}")
+    return ctx.mark(name)
+
+
+def stop_strategy_task(label: str, timeout_s: float = 900.0,
+                       configuration: Configuration | None = None) -> dict[str, Any]:
+    """The strategy task of the last ticket submitted with ``label`` dies mid-run: wait until
+    it runs, then stop it (ECS StopTask, as FIS's aws:ecs:stop-task does)."""
+    ctx = current(configuration)
+    job = _ticket(ctx, label)
+    task = _wait(ctx, lambda: workflow.running_task(ctx, job), timeout_s,
+                 f"no running strategy task for job {job}")
+    ctx.client("ecs").stop_task(cluster=ctx.name("strategies"), task=task,
+                                reason="drill: the strategy task dies mid-backtest")
+    started = ctx.now()
+    ctx.faults.append({"template": "strategy-task-stop", "experiment_id": None,
+                       "started_at": started})
+    ctx.event("fault", f"strategy task of job {job[:8]} stopped mid-run", started)
+    return {"job_id": job, "task": task}
+
+
+def stop_workflow(label: str, timeout_s: float = 900.0,
+                  configuration: Configuration | None = None) -> dict[str, Any]:
+    """The workflow of the last ticket with ``label`` ends while its strategy task runs (a
+    Step Functions StopExecution): the task is left an orphan."""
+    ctx = current(configuration)
+    job = _ticket(ctx, label)
+    _wait(ctx, lambda: workflow.running_task(ctx, job), timeout_s,
+          f"no running strategy task for job {job}")
+    arn = workflow.execution_arn(ctx, job)
+    ctx.client("stepfunctions").stop_execution(executionArn=arn, error="Drill.Orphaned",
+                                               cause="drill: the workflow ends, its task runs on")
+    started = ctx.now()
+    ctx.faults.append({"template": "workflow-stop", "experiment_id": None,
+                       "started_at": started})
+    ctx.event("fault", f"workflow of job {job[:8]} stopped; its task is an orphan", started)
+    return {"job_id": job, "execution": arn}
+
+
+def no_task_left(label: str, deadline_s: float | None = None,
+                 configuration: Configuration | None = None) -> dict[str, Any]:
+    """No strategy task of the ``label`` tickets is still running (cleaned up)."""
+    ctx = current(configuration)
+    jobs = [t.job_id for t in ctx.tickets if t.label == label]
+
+    def check() -> tuple[bool, str]:
+        running = [j[:8] for j in jobs if workflow.running_task(ctx, j)]
+        return not running, (f"still running: {', '.join(running)}" if running
+                             else "no strategy task left running")
+
+    return recovers(ctx, f"{label}-tasks-cleaned-up", check, deadline_s).as_dict()
+
+
+def tickets_end(label: str, status: str, reason_contains: str = "",
+                deadline_s: float = 1800.0,
+                configuration: Configuration | None = None) -> dict[str, Any]:
+    """Every ticket submitted with ``label`` ends ``status`` (FAILED: with a reason that
+    contains ``reason_contains``)."""
+    ctx = current(configuration)
+    jobs = {t.job_id for t in ctx.tickets if t.label == label}
+
+    def check() -> tuple[bool, str]:
+        seen = [j for j in accounting.tickets(ctx) if j["job_id"] in jobs]
+        bad = [f"{j['job_id'][:8]} {j['status']} {j.get('error') or ''}".strip() for j in seen
+               if j["status"] != status or reason_contains not in (j.get("error") or "")]
+        return bool(seen) and not bad, "; ".join(bad) or f"{len(seen)} {status}"
+
+    since = max((t.submitted_at for t in ctx.tickets if t.label == label), default=None)
+    return recovers(ctx, f"{label}-tickets-{status.lower()}", check, deadline_s,
+                    since=since).as_dict()
+
+
+def one_execution_each(configuration: Configuration | None = None) -> dict[str, Any]:
+    """Exactly once: every ticket of the drill has one workflow execution, no more."""
+    ctx = current(configuration)
+    counts = {t.job_id: workflow.execution_count(ctx, t.job_id) for t in ctx.tickets}
+    bad = {j[:8]: n for j, n in counts.items() if n != 1}
+    return holds("one-execution-per-ticket", not bad, len(counts) - len(bad),
+                 f"executions per ticket not 1: {bad}" if bad else
+                 f"{len(counts)} tickets, one execution each", unit="tickets").as_dict()
+
+
+def service_replaced(service: str, deadline_s: float,
+                     configuration: Configuration | None = None) -> dict[str, Any]:
+    """After the fault, the service runs a task started after it (ECS replaced the one lost)."""
+    ctx = current(configuration)
+    start = ctx.last_fault_at()
+    if start is None:
+        ok = bool(workflow.service_tasks(ctx, service))
+        return holds(f"{service}-replaced", ok, None, f"{service} runs", phase="baseline",
+                     unit="s").as_dict()
+
+    def fresh() -> list[dict[str, Any]]:
+        return [t for t in workflow.service_tasks(ctx, service)
+                if (t.get("started_at") or 0) > start]
+
+    found = _wait(ctx, fresh, deadline_s * 2, f"no {service} task started after the fault")
+    took = round(min(t["started_at"] for t in found) - start, 1)
+    return holds(f"{service}-replaced", took <= deadline_s, took,
+                 f"replacement {found[0]['short_id']} started in {found[0]['az']}",
+                 deadline=deadline_s, unit="s").as_dict()
+
+
+def service_spread(service: str, deadline_s: float, since_mark: str,
+                   configuration: Configuration | None = None) -> dict[str, Any]:
+    """The service's tasks run in every AZ again (ECS rebalancing), measured from a mark."""
+    ctx = current(configuration)
+
+    def check() -> tuple[bool, str]:
+        azs = sorted({t["az"] for t in workflow.service_tasks(ctx, service)})
+        return len(azs) >= 2, f"{service} tasks in {', '.join(azs) or 'no AZ'}"
+
+    return recovers(ctx, f"{service}-spread-over-azs", check, deadline_s,
+                    since=ctx.marks.get(since_mark)).as_dict()
+
+
+# -- queues ---------------------------------------------------------------------------------------
+def wait_for_queue(queue: str, at_least: int, timeout_s: float = 1800.0,
+                   configuration: Configuration | None = None) -> int:
+    """Wait until ``queue`` holds at least ``at_least`` messages (visible or in flight)."""
+    ctx = current(configuration)
+    depth = _wait(ctx, lambda: (n := queues.depth(ctx, queue)) >= at_least and n, timeout_s,
+                  f"{queue} never held {at_least} messages")
+    ctx.event("infra", f"{queue} holds {depth} message(s)")
+    return int(depth)
+
+
+def replay_dlq(queue: str = "backtest-dlq.fifo", rate: int | None = None,
+               timeout_s: float = 1800.0, configuration: Configuration | None = None) -> dict:
+    """``tradai dlq replay``: an SQS message move task back to each message's source queue."""
+    ctx = current(configuration)
+    task = queues.replay(ctx, queue, rate)
+    ctx.event("recovery", f"DLQ replay started: {task['handle'][-12:]}")
+    done = _wait(ctx, lambda: (t := queues.move_task(ctx, queue, task["handle"]))["Status"]
+                 in ("COMPLETED", "FAILED", "CANCELLED") and t, timeout_s,
+                 "the DLQ replay did not finish")
+    ctx.event("recovery", f"DLQ replay {done['Status'].lower()}: "
+                          f"{done.get('ApproximateNumberOfMessagesMoved')} message(s) moved")
+    return {"status": done["Status"], "moved": done.get("ApproximateNumberOfMessagesMoved")}
+
+
+def queue_empty(queue: str, deadline_s: float | None = None,
+                configuration: Configuration | None = None) -> dict[str, Any]:
+    ctx = current(configuration)
+
+    def check() -> tuple[bool, str]:
+        n = queues.depth(ctx, queue)
+        return n == 0, f"{queue} holds {n} message(s)"
+
+    return recovers(ctx, f"{queue}-empty", check, deadline_s).as_dict()
+
+
+def alarm_notified_once(alarm: str, configuration: Configuration | None = None) -> dict:
+    """The alarm went to ALARM and said so once (one SNS notification), not once per check."""
+    ctx = current(configuration)
+    if not ctx.local:
+        return holds(f"{alarm}-notified-once", True, None, "not measurable on AWS from here",
+                     phase="skipped").as_dict()
+    n = queues.alarm_notifications(ctx, ctx.name(alarm), "ALARM")
+    return holds(f"{alarm}-notified-once", n == 1, n, f"{n} ALARM notification(s) published",
+                 unit="notifications").as_dict()
+
+
+def _ticket(ctx: DrillContext, label: str) -> str:
+    found = [t for t in ctx.tickets if t.label == label]
+    if not found:
+        raise ValueError(f"no ticket was submitted with label {label!r}")
+    return found[-1].job_id
+
+
+def _wait(ctx: DrillContext, probe: Any, timeout_s: float, what: str) -> Any:
+    deadline = ctx.now() + timeout_s
+    while True:
+        value = probe()
+        if value:
+            return value
+        if ctx.now() > deadline:
+            raise RuntimeError(f"{what} within {timeout_s:g} simulated s")
+        time.sleep(0.5)

@@ -96,6 +96,7 @@ class _Follow(RunEventHandler):  # type: ignore[misc]
         self.ctx.event("activity", "method started")
 
     def start_hypothesis_after(self, experiment: Any) -> None:
+        self.ctx.stop_load.set()
         self.ctx.event("activity", "checking the invariants")
         self.progress("checking the invariants")
 
