@@ -81,6 +81,7 @@ def recovers(ctx: DrillContext, name: str, check: Check, deadline_s: float | Non
     ``since`` (the last fault's start) until it held again for good, failed if later than
     ``deadline_s``."""
     watch = ctx.watches.setdefault(name, Watch(check))
+    watch.check = check  # the latest probe's view (e.g. tickets submitted since the baseline)
     start = since if since is not None else ctx.last_fault_at()
     if start is None:
         ok, detail = _poll(ctx, watch, ctx.now() + baseline_wait_s)

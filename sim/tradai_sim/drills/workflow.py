@@ -32,12 +32,6 @@ def state_machine_arn(ctx: DrillContext) -> str:
     return str(cached)
 
 
-def execution_arn(ctx: DrillContext, job_id: str) -> str:
-    """Executions are named after their job (one per job)."""
-    machine = state_machine_arn(ctx)
-    return machine.replace(":stateMachine:", ":execution:") + f":{job_id}"
-
-
 def execution_count(ctx: DrillContext, job_id: str) -> int:
     sfn = ctx.client("stepfunctions")
     return sum(1 for page in sfn.get_paginator("list_executions").paginate(
@@ -50,3 +44,21 @@ def service_tasks(ctx: DrillContext, service: str) -> list[dict[str, Any]]:
     group = f"service:{ctx.name(service)}"
     return [t for t in ctx.control("/ecs/tasks")["tasks"]
             if t["group"] == group and t["last_status"] == "RUNNING"]
+
+
+def run_stray_task(ctx: DrillContext, job_id: str) -> str:
+    """A strategy task in the job's task group that only waits (it would be billed until
+    someone stops it), placed like the workflow's own tasks."""
+    ecs = ctx.client("ecs")
+    cluster = ctx.name("strategies")
+    family = ctx.name("strategy")
+    service = ecs.describe_services(cluster=cluster, services=[ctx.name("backend-api")])
+    net = service["services"][0]["networkConfiguration"]
+    resp = ecs.run_task(
+        cluster=cluster, taskDefinition=family, launchType="FARGATE", group=f"backtest:{job_id}",
+        networkConfiguration=net, startedBy="drill",
+        overrides={"containerOverrides": [{"name": "strategy", "command": [
+            "python", "-c", "import time; time.sleep(7200)"]}]})
+    if not resp["tasks"]:
+        raise RuntimeError(f"RunTask failed: {resp['failures']}")
+    return str(resp["tasks"][0]["taskArn"])
