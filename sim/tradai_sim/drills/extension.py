@@ -376,6 +376,7 @@ def replay_dlq(queue: str = "backtest-dlq.fifo", rate: int | None = None,
                timeout_s: float = 1800.0, configuration: Configuration | None = None) -> dict:
     """``tradai dlq replay``: an SQS message move task back to each message's source queue."""
     ctx = current(configuration)
+    ctx.mark("replay")
     task = queues.replay(ctx, queue, rate)
     ctx.event("recovery", f"DLQ replay started: {task['handle'][-12:]}")
     done = _wait(ctx, lambda: (t := queues.move_task(ctx, queue, task["handle"]))["Status"]
@@ -386,15 +387,17 @@ def replay_dlq(queue: str = "backtest-dlq.fifo", rate: int | None = None,
     return {"status": done["Status"], "moved": done.get("ApproximateNumberOfMessagesMoved")}
 
 
-def queue_empty(queue: str, deadline_s: float | None = None,
+def queue_empty(queue: str, deadline_s: float | None = None, since_mark: str | None = None,
                 configuration: Configuration | None = None) -> dict[str, Any]:
+    """``queue`` holds nothing, within ``deadline_s`` of the fault (or of a mark)."""
     ctx = current(configuration)
 
     def check() -> tuple[bool, str]:
         n = queues.depth(ctx, queue)
         return n == 0, f"{queue} holds {n} message(s)"
 
-    return recovers(ctx, f"{queue}-empty", check, deadline_s).as_dict()
+    since = ctx.marks.get(since_mark) if since_mark else None
+    return recovers(ctx, f"{queue}-empty", check, deadline_s, since=since).as_dict()
 
 
 def alarm_notified_once(alarm: str, configuration: Configuration | None = None) -> dict:

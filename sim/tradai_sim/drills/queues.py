@@ -35,10 +35,11 @@ def replay(ctx: DrillContext, queue: str, rate: int | None) -> dict[str, Any]:
 
 
 def move_task(ctx: DrillContext, queue: str, handle: str) -> dict[str, Any]:
+    """Our move task: AWS lists the handle only while it runs, newest task first."""
     tasks = ctx.client("sqs").list_message_move_tasks(SourceArn=arn(ctx, queue),
                                                       MaxResults=10)["Results"]
-    return next((dict(t) for t in tasks if t.get("TaskHandle") == handle),
-                {"Status": "RUNNING"})
+    mine = next((t for t in tasks if t.get("TaskHandle") == handle), None)
+    return dict(mine or (tasks[0] if tasks else {"Status": "RUNNING"}))
 
 
 def alarm_notifications(ctx: DrillContext, alarm_name: str, state: str) -> int:
