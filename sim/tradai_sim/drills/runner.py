@@ -136,7 +136,7 @@ def run_drill(name: str, state_dir: Path, report_dir: Path,
     wall = time.perf_counter() - wall0
     outs = outcomes(journal)
     bad = failed(journal)
-    ok = not bad and journal.get("status") == "completed"
+    ok = not bad and journal.get("status") == "completed" and not journal.get("deviated")
     summary = RunSummary(
         drill=name, title=str(experiment.get("title", name)),
         description=str(experiment.get("description", "")), ok=ok,

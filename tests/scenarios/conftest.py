@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tradai_sim.drill_cli import DEFAULT_TIME_SCALE
+from tradai_sim.stack import launcher
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One stack for the drills (the drills' time scale), taken down at the end."""
+    state = tmp_path_factory.mktemp("drill-stack")
+    launcher.start(state, _free_port(), DEFAULT_TIME_SCALE)
+    try:
+        yield state
+    finally:
+        launcher.stop(state)
