@@ -1,6 +1,7 @@
 """``tradai-sim drill``: run failure playbooks against the local stack, with reports.
 
     tradai-sim drill nat-failover [--report DIR] [--json]
+    tradai-sim drill nat-failover az-loss dlq-replay     (several, with an index page)
     tradai-sim drill --list
     tradai-sim drill --all [--report DIR]
 
@@ -33,7 +34,7 @@ console = Console(stderr=True, soft_wrap=True)
 
 
 @click.command(name="drill")
-@click.argument("name", required=False)
+@click.argument("names", nargs=-1)
 @click.option("--list", "list_", is_flag=True, help="List the playbooks and what each proves.")
 @click.option("--all", "all_", is_flag=True, help="Run every playbook, then write an index.")
 @click.option("--report", type=click.Path(path_type=Path), default=None,
@@ -45,35 +46,36 @@ console = Console(stderr=True, soft_wrap=True)
               help="AWS endpoint port, if the drill starts the stack.")
 @click.option("--time-scale", type=float, default=DEFAULT_TIME_SCALE, show_default=True,
               help="Simulated seconds per wall second, if the drill starts the stack.")
-def drill(name: str | None, list_: bool, all_: bool, report: Path | None, as_json: bool,
-          state_dir: Path, port: int, time_scale: float) -> None:
-    """Run a failure playbook (or all of them) and report what recovered."""
+def drill(names: tuple[str, ...], list_: bool, all_: bool, report: Path | None,
+          as_json: bool, state_dir: Path, port: int, time_scale: float) -> None:
+    """Run failure playbooks (NAMES, or --all) and report what recovered."""
     from tradai_sim.drills import runner
 
     if list_:
         _list(runner)
         return
-    names = list(runner.playbooks()) if all_ else [name] if name else []
-    if not names:
+    chosen = list(runner.playbooks()) if all_ else list(names)
+    if not chosen:
         _fail("name a drill, or pass --list or --all")
     try:
-        for n in names:
+        for n in chosen:
             runner.load(n)  # an unknown or invalid playbook is refused before anything starts
     except runner.DrillError as exc:
         _fail(str(exc))
+    several = len(chosen) > 1
     folder = report or DEFAULT_REPORTS / time.strftime("%Y%m%d-%H%M%S")
     started_stack = _ensure_stack(state_dir, port, time_scale)
     try:
-        results = [_run_one(runner, n, state_dir, folder / n if all_ else folder)
-                   for n in names]
+        results = [_run_one(runner, n, state_dir, folder / n if several else folder)
+                   for n in chosen]
     finally:
         if started_stack:
             launcher.stop(state_dir)
-    if all_:
+    if several:
         from tradai_sim.drills.reports.html import index_page
 
         (folder / "index.html").write_text(index_page([r.summary for r in results]))
-    _finish(results, folder, as_json, all_)
+    _finish(results, folder, as_json, several)
 
 
 def _run_one(runner: object, name: str, state_dir: Path, folder: Path) -> object:
