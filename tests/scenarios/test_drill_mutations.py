@@ -1,0 +1,67 @@
+"""A drill must fail, naming the invariant, when the recovery it proves is broken.
+
+Each case breaks one recovery mechanism on a stack of its own, runs the drill that relies on
+it, and checks the run fails on that invariant (with its measured value and deadline).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tradai_sim.cloud.context import EMULATOR_CREDENTIALS
+from tradai_sim.drill_cli import DEFAULT_TIME_SCALE
+from tradai_sim.drills.runner import run_drill
+from tradai_sim.stack import launcher
+from tradai_sim.stack.state import StackRecord
+
+pytestmark = pytest.mark.all_drills
+
+
+def _client(state: Path, service: str) -> object:
+    rec = StackRecord.read(state)
+    assert rec is not None
+    return boto3.client(service, endpoint_url=rec.endpoint, region_name="eu-central-1",
+                        **{k.lower(): v for k, v in EMULATOR_CREDENTIALS.items()})
+
+
+def _no_nat_hook(state: Path) -> None:
+    """The launch lifecycle hook's EventBridge rule is gone: nobody repoints the routes."""
+    events = _client(state, "events")
+    rule = "tradai-local-nat-launch-hook"
+    ids = [t["Id"] for t in events.list_targets_by_rule(Rule=rule)["Targets"]]  # type: ignore
+    events.remove_targets(Rule=rule, Ids=ids)  # type: ignore[attr-defined]
+    events.delete_rule(Name=rule)  # type: ignore[attr-defined]
+
+
+def _no_orphan_scanner(state: Path) -> None:
+    """The orphan scanner's schedule is disabled."""
+    _client(state, "events").disable_rule(Name="tradai-local-orphan-scanner")  # type: ignore
+
+
+@pytest.mark.timeout(1500)
+@pytest.mark.parametrize(("drill", "breakage", "invariant"), [
+    ("nat-failover", _no_nat_hook, "private-egress-restored"),
+    ("orphan-scan", _no_orphan_scanner, "orphan-tasks-cleaned-up"),
+])
+def test_drill_fails_naming_the_invariant_when_its_recovery_is_broken(
+        drill: str, breakage: Callable[[Path], None], invariant: str, tmp_path: Path) -> None:
+    state = tmp_path / "stack"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    launcher.start(state, port, DEFAULT_TIME_SCALE)
+    try:
+        breakage(state)
+        run = run_drill(drill, state, tmp_path / "report")
+    finally:
+        launcher.stop(state)
+    assert not run.summary.ok
+    failed = [o for o in run.outcomes if not o.ok]
+    assert [o.name for o in failed] == [invariant]
+    assert run.summary.failures[0].startswith(f"{invariant}: measured ")
+    assert "deadline" in run.summary.failures[0]
