@@ -117,6 +117,9 @@ def test_a_backtest_that_could_not_start_is_replayed_from_the_dlq_and_completes(
     assert replay.returncode == 0, replay.stdout + replay.stderr
     assert "COMPLETED 1 of 1 moved" in replay.stdout, replay.stdout
 
+    # the job is FAILED until the consumer takes the replayed message: wait for the replay
+    wait_for(lambda: any(e["event"] == "replayed" for e in status_of(edge, token, job_id)
+                         .get("events") or []), timeout=120, interval=1)
     final = wait_terminal(edge, token, job_id)
     assert final["status"] == "COMPLETED", final.get("error")
     assert [e["name"] for e in executions(cloud, job_id)] == [job_id]  # exactly one

@@ -18,8 +18,9 @@ def test_down_reaps_workers_of_a_killed_cloud(tmp_path: Path) -> None:
         cloud = RunningCloud(rec.endpoint, state, None, 20.0)
         deploy_lambda(cloud, "t-reap", "def handler(e, c):\n    return 1\n")
         cloud.client("lambda").invoke(FunctionName="t-reap", Payload=b"{}")
-        workers = wait_for(lambda: cloud.status()["parts"]["lambda"]["warm_environments"])
-        assert workers == {"t-reap": 1}
+        workers = wait_for(lambda: cloud.status()["parts"]["lambda"]["warm_environments"].get(
+            "t-reap"))
+        assert workers == 1  # scheduled functions may have environments of their own too
         children = [int(x) for x in (state / "children.pids").read_text().split()]
         assert children and all(pid_alive(p) for p in children)
 

@@ -53,6 +53,14 @@ def _ping_from(subnet: dict[str, Any], exchange: str) -> requests.Response:
                      timeout=5)
 
 
+def _refused(subnet: dict[str, Any], exchange: str) -> bool:
+    try:
+        _ping_from(subnet, exchange)
+    except requests.ConnectionError:
+        return True
+    return False
+
+
 def _data_collection(cloud: RunningCloud) -> dict[str, Any]:
     tasks = [t for t in cloud.control("/ecs/tasks")["tasks"]
              if t["group"] == f"service:{cloud.name('data-collection')}"
@@ -104,6 +112,7 @@ def test_terminated_nat_instance_blackholes_egress_until_the_replacement_is_rout
 
     wait_for(blackholed, timeout=5, interval=0.05)
     for subnet in private:  # egress fails fast with a connection error, not a timeout
+        wait_for(lambda subnet=subnet: _refused(subnet, exchange), timeout=5, interval=0.05)
         started = time.monotonic()
         with pytest.raises(requests.ConnectionError):
             _ping_from(subnet, exchange)

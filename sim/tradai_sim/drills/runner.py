@@ -30,7 +30,7 @@ from tradai_sim.drills.verdicts import Outcome, failed, outcomes
 
 SCENARIOS = Path(__file__).resolve().parents[3] / "scenarios"
 SETTINGS = {"runtime": {"rollbacks": {"strategy": "always"}}}
-READY_TIMEOUT_WALL_S = 240.0
+READY_TIMEOUT_WALL_S = 600.0  # MLflow's first start and the seed, on a busy machine
 
 Progress = Callable[[str], None]
 
@@ -79,7 +79,8 @@ def wait_ready(ctx: drill_context.DrillContext, progress: Progress) -> None:
             return
         progress(f"waiting for the stack: {detail}; seed {seed.get('state')}")
         time.sleep(1.0)
-    raise DrillError(f"the stack did not become ready: {detail}")
+    raise DrillError(f"the stack did not become ready: {detail}; seed "
+                     f"{ctx.control('/status')['parts'].get('seed', {})}")
 
 
 class _Follow(RunEventHandler):  # type: ignore[misc]

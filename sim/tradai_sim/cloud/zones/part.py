@@ -116,6 +116,9 @@ class ZonesPart:
         if ids:
             ec2.stop_instances(InstanceIds=ids, Force=True)
         outage.stopped_instances = ids
+        network = self.ctx.resources.get("_network")
+        if network is not None:  # their NAT egress processes die now, not at the next pass
+            network.refresh(force=True)
         log.info("%s: killed %d tasks, %d Lambda environments, stopped %s", outage.id,
                  len(outage.killed_tasks), outage.killed_environments, ids)
 
