@@ -126,7 +126,12 @@ def test_queue_depth_alarm_goes_to_alarm_when_messages_wait_on_the_dlq_and_publi
         _drain(sqs, url, marker)
 
     [ok_notice] = wait_for(lambda: notices(cloud, name, "OK", since), timeout=60)
-    assert json.loads(ok_notice["message"])["OldStateValue"] == "ALARM"
+    history = cloud.client("cloudwatch").describe_alarm_history(
+        AlarmName=name, ScanBy="TimestampAscending",
+        StartDate=datetime.fromtimestamp(since, UTC))["AlarmHistoryItems"]
+    assert json.loads(ok_notice["message"])["OldStateValue"] == "ALARM", (
+        [(h["HistorySummary"], h.get("HistoryData", "")[:400]) for h in history],
+        report(cloud, name))
     evaluated = report(cloud, name)["evaluations"]
     wait_for(lambda: report(cloud, name)["evaluations"] >= evaluated + 1, timeout=30)
     assert len(notices(cloud, name, "ALARM", since)) == 1

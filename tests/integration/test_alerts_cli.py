@@ -105,7 +105,12 @@ def test_alerts_follow_prints_new_messages_as_they_are_published(
         assert (item["subject"], item["message"]) == ("live", "after")
     finally:
         os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            _, err = proc.communicate()
+            raise AssertionError(f"the follower ignored Ctrl-C: {err[-2000:]}") from None
     assert proc.returncode == 0
 
 

@@ -20,6 +20,7 @@ from tradai.topology.naming import physical_name
 ACCOUNT_ID = "123456789012"  # moto's default account
 # Credentials for the emulator only; it accepts any value. Never real secrets.
 EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+INHERITED_NOT = ("AWS_", "TRADAI_", "MLFLOW_TRACKING_")
 
 CHILDREN_FILE = "children.pids"
 
@@ -75,7 +76,9 @@ class CloudContext:
 
     def child_env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         """The environment of a process of the stack: where AWS is, which clock, which env."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TRADAI_"))}
+        # Inherited AWS, TradAI and MLflow client settings would point a process at another
+        # account, stack or MLflow server (its credentials come from this stack's secret).
+        env = {k: v for k, v in os.environ.items() if not k.startswith(INHERITED_NOT)}
         env.update(EMULATOR_CREDENTIALS)
         env.update(self.clock.env())
         env.update(

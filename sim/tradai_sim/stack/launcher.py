@@ -105,7 +105,9 @@ def start(state_dir: Path, port: int, time_scale: float, host: str = "127.0.0.1"
     if spec:
         cmd += ["--spec", spec]
     with open(state_dir / "logs" / "cloud.stderr", "ab") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err,
+        # MLflow client credentials of the caller's shell belong to another server
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_")}
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     rec = StackRecord(proc.pid, port, f"http://{host}:{port}", time_scale, time.time())
     rec.write(state_dir)

@@ -24,6 +24,8 @@ SEED_TIMEOUT_SECONDS = 120.0
 POLL_SECONDS = 0.5
 AUTH_SECRET_ENV = "TRADAI_MLFLOW_AUTH_SECRET"
 WATCH_SECONDS = 2.0  # how often the published task URL is refreshed after a task restart
+SEED_ATTEMPTS = 3  # the seed is idempotent: a request lost to a busy or restarting task is retried
+RETRY_PAUSE_SECONDS = 3.0
 
 
 def prepare(ctx: CloudContext) -> None:
@@ -73,7 +75,7 @@ class SeedPart:
                 return
             self.mlflow_url = url
             self.state = "seeding"
-            self.registered = self._seed(url)
+            self.registered = self._seed_with_retries(url)
             self.state = "done"
         except Exception as exc:
             log.exception("seeding failed")
@@ -118,6 +120,19 @@ class SeedPart:
                 self._publish()
             except Exception:
                 log.exception("refreshing the MLflow endpoint failed")
+
+    def _seed_with_retries(self, url: str) -> list[dict[str, Any]]:
+        for attempt in range(1, SEED_ATTEMPTS + 1):
+            try:
+                return self._seed(url)
+            except RuntimeError as exc:
+                if attempt == SEED_ATTEMPTS or self.ctx.stopping.is_set():
+                    raise RuntimeError(f"{exc} (attempt {attempt} of {SEED_ATTEMPTS})") from None
+                log.warning("seeding attempt %d failed (%s); retrying", attempt, exc)
+                self.ctx.stopping.wait(RETRY_PAUSE_SECONDS)
+                # a replaced MLflow task has a new address
+                url = self._stable_url() or next(iter(task_urls(self.ctx)), None) or url
+        raise AssertionError("unreachable")
 
     def _seed(self, url: str) -> list[dict[str, Any]]:
         env = self.ctx.child_env({
