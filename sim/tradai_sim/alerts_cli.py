@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import sys
 import time
 from datetime import datetime
@@ -93,6 +94,10 @@ def alerts(topic: str | None, since: str | None, as_json: bool, follow: bool,
         if not follow:
             return
         params.pop("within", None)  # from here on: whatever comes after what was listed
+        # Ctrl-C (or a TERM) ends the follow cleanly, even when started from a shell or a
+        # background job that ignores SIGINT (Python keeps an inherited SIG_IGN)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         while True:
             last = answer["last_seq"]
             time.sleep(FOLLOW_POLL_SECONDS)
