@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
@@ -22,6 +22,7 @@ from tradai.clock import Clock
 from tradai.workflows.consumer import BacktestConsumer, QueueRecord, replay_detail
 from tradai.workflows.orchestration import WorkflowStarter
 from tradai.workflows.orphans import OrphanScanner
+from tradai.workflows.settings import WorkflowSettings
 from tradai.workflows.status import REPLAYED_FROM_DLQ, JobStatusStore
 from tradai.workflows.updates import apply
 
@@ -221,6 +222,44 @@ def test_the_orphan_scanner_marks_a_job_without_execution_as_never_started(env: 
     assert env.store.get("j1")["start_failed"] is True
     assert env.starter().start(_message())["outcome"] == "started"
     assert _events(env) == ["start-failed", "replayed"]
+
+
+def test_the_orphan_scanner_leaves_a_job_whose_start_sqs_may_still_retry(env: Env) -> None:
+    """Between two deliveries of its message (a failed StartExecution, the visibility timeout,
+    the next receive) a job is RUNNING without an execution: that is not an orphan until the
+    queue can deliver it no more (visibility timeout x maxReceiveCount), else a retry would
+    look like a DLQ replay in the job's history."""
+    class NoTasks:
+        def stop_job_tasks(self, job_id: str) -> list[str]:
+            return []
+
+        def running_tasks(self) -> list[dict[str, Any]]:
+            return []
+
+    class Later:
+        def __init__(self, clock: Any, seconds: float) -> None:
+            self.clock, self.seconds = clock, seconds
+
+        def now(self) -> float:
+            return float(self.clock.now()) + self.seconds
+
+        def now_datetime(self) -> Any:
+            return self.clock.now_datetime() + timedelta(seconds=self.seconds)
+
+    _queued(env)
+    env.store.register("j1", _message(), f"{env.machine}:j1".replace(
+        ":stateMachine:", ":execution:"))
+    window = WorkflowSettings().start_retry_window_seconds
+    assert window == 180 * 3  # backtest-queue.fifo in the topology spec
+    scanner = OrphanScanner(env.store, env.sfn, NoTasks(), start_grace_seconds=window)  # type: ignore[arg-type]
+    assert scanner.scan().failed_jobs == []
+    assert env.store.get("j1")["status"] == "RUNNING"
+    real = env.store.clock
+    env.store.clock = Later(real, window - 5)  # type: ignore[assignment]
+    assert scanner.scan().failed_jobs == []
+    env.store.clock = Later(real, window + 1)  # type: ignore[assignment]
+    assert scanner.scan().failed_jobs == ["j1"]
+    assert env.store.get("j1")["error"] == "its workflow execution no longer exists"
 
 
 def test_the_openapi_document_shows_the_history_of_a_backtest() -> None:

@@ -22,6 +22,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     store = JobStatusStore(aws_client("dynamodb"), settings.table, default_clock(),
                            settings.ttl_days)
     cleaner = TaskCleaner(aws_client("ecs"), settings.cluster_name, settings.strategy_family)
-    report = OrphanScanner(store, aws_client("stepfunctions"), cleaner).scan()
+    report = OrphanScanner(store, aws_client("stepfunctions"), cleaner,
+                           start_grace_seconds=settings.start_retry_window_seconds).scan()
     logger.info("orphan scan", extra=report.__dict__)
     return report.__dict__

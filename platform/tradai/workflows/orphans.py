@@ -4,13 +4,16 @@ Two kinds, both resolved so that nothing accepted stays RUNNING forever:
 - a job marked RUNNING whose Step Functions execution is no longer running (it timed out, was
   aborted, or its UpdateStatusFailed step itself failed): its tasks are stopped and the job is
   marked FAILED with the execution's status as the reason; a job with no execution at all
-  never started, and is marked so (a replay of its message may still start it);
+  never started, and is marked so (a replay of its message may still start it) once the
+  queue can no longer deliver its message again (before that, the consumer's next attempt
+  starts it, or its last attempt marks it);
 - a strategy task of a job that is already COMPLETED or FAILED (or unknown): it is stopped.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -28,10 +31,15 @@ class OrphanReport:
 
 
 class OrphanScanner:
-    def __init__(self, store: JobStatusStore, sfn: Any, cleaner: TaskCleaner) -> None:
+    def __init__(self, store: JobStatusStore, sfn: Any, cleaner: TaskCleaner,
+                 start_grace_seconds: float = 0.0) -> None:
+        """``start_grace_seconds``: how long after its last registration a job without an
+        execution may still be started by a redelivery of its message (the queue's visibility
+        timeout times its maxReceiveCount); until then it is not an orphan."""
         self.store = store
         self.sfn = sfn
         self.cleaner = cleaner
+        self.start_grace_seconds = start_grace_seconds
 
     def scan(self) -> OrphanReport:
         report = OrphanReport()
@@ -73,11 +81,25 @@ class OrphanScanner:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ExecutionDoesNotExist":
                 raise
+            if self._start_may_be_retried(job):
+                return None  # the consumer's next attempt starts it or marks it itself
             return "its workflow execution no longer exists", False
         if status == "RUNNING":
             return None
         return (f"its workflow execution ended {status} without recording an outcome "
                 f"(found by the orphan scanner)"), True
+
+    def _start_may_be_retried(self, job: dict[str, Any]) -> bool:
+        registered = job.get("started_at")
+        if not registered or self.start_grace_seconds <= 0:
+            return False
+        try:
+            at = datetime.fromisoformat(str(registered))
+        except ValueError:
+            return False
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        return self.store.clock.now() - at.timestamp() < self.start_grace_seconds
 
     def _stop_tasks_of_finished_jobs(self) -> list[str]:
         stopped = []

@@ -18,6 +18,7 @@ from tradai.topology.naming import physical_name
 
 BACKTEST_WORKFLOW = "backtest-workflow"
 STRATEGY_TASK = "strategy"
+BACKTEST_QUEUE = "backtest-queue.fifo"
 STRATEGY_CONTAINER = "strategy"  # the container name in the strategy task definition
 
 
@@ -45,6 +46,13 @@ class WorkflowSettings(BaseSettings):
 
     def name(self, logical: str) -> str:
         return physical_name(self.project, self.env, logical)
+
+    @property
+    def start_retry_window_seconds(self) -> int:
+        """How long SQS may deliver a backtest message again after a failed start: its
+        visibility timeout times maxReceiveCount (the orphan scanner waits that long)."""
+        queue = default_topology().queue(BACKTEST_QUEUE)
+        return queue.visibility_timeout * (queue.max_receive_count or 1)
 
     @property
     def table(self) -> str:
