@@ -206,14 +206,17 @@ def test_a_redriven_message_is_a_replay_a_later_receive_a_redelivery() -> None:
     assert replay_detail(record(2)) == "message delivered again (receive 2)"
 
 
+class NoTasks:
+    """The orphan scanner's task side, with no strategy task running."""
+
+    def stop_job_tasks(self, job_id: str) -> list[str]:
+        return []
+
+    def running_tasks(self) -> list[dict[str, Any]]:
+        return []
+
+
 def test_the_orphan_scanner_marks_a_job_without_execution_as_never_started(env: Env) -> None:
-    class NoTasks:
-        def stop_job_tasks(self, job_id: str) -> list[str]:
-            return []
-
-        def running_tasks(self) -> list[dict[str, Any]]:
-            return []
-
     _queued(env)
     env.store.register("j1", _message(), f"{env.machine}:j1".replace(
         ":stateMachine:", ":execution:"))
@@ -229,13 +232,6 @@ def test_the_orphan_scanner_leaves_a_job_whose_start_sqs_may_still_retry(env: En
     the next receive) a job is RUNNING without an execution: that is not an orphan until the
     queue can deliver it no more (visibility timeout x maxReceiveCount), else a retry would
     look like a DLQ replay in the job's history."""
-    class NoTasks:
-        def stop_job_tasks(self, job_id: str) -> list[str]:
-            return []
-
-        def running_tasks(self) -> list[dict[str, Any]]:
-            return []
-
     class Later:
         def __init__(self, clock: Any, seconds: float) -> None:
             self.clock, self.seconds = clock, seconds
