@@ -78,8 +78,12 @@ def nat_failover(stack: Stack) -> dict[str, float]:
     group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["tradai-local-nat-asg"])
     old = group["AutoScalingGroups"][0]["Instances"][0]["InstanceId"]
     until(stack.private_egress_works, 60)
-    return timed(stack, lambda: ec2.terminate_instances(InstanceIds=[old]),
-                 stack.private_egress_works, 300)
+
+    def terminate() -> None:
+        ec2.terminate_instances(InstanceIds=[old])
+        until(lambda: not stack.private_egress_works(), 30, 0.05)  # it did break egress
+
+    return timed(stack, terminate, stack.private_egress_works, 300)
 
 
 def az_outage(stack: Stack) -> tuple[dict[str, float], dict[str, float]]:
