@@ -57,23 +57,34 @@ def start_fault(template: str, configuration: Configuration | None = None) -> di
     return {"experiment_id": exp["id"], "template": template}
 
 
-def wait_for_fault(state: str = "completed", timeout_s: float = 1800,
+def wait_for_fault(state: str = "completed", timeout_s: float = 1800, action: str | None = None,
                    configuration: Configuration | None = None) -> dict[str, Any]:
-    """Wait (simulated seconds) until the last fault's experiment reaches ``state``."""
+    """Wait (simulated seconds) until the last fault's experiment reaches ``state``, or with
+    ``action`` until that action does: an experiment is ``running`` before its actions are
+    injected (they go through ``initiating``), so "the fault is on" is the action's state."""
     ctx = current(configuration)
     if not ctx.faults:
         return {"skipped": "no fault started"}
     fault = ctx.faults[-1]
+    if not fault.get("experiment_id"):
+        return {"skipped": "the fault was not started as an experiment"}
     fis = ctx.client("fis")
     deadline = ctx.now() + timeout_s
+    what = f"fault {fault['template']}" + (f" action {action}" if action else "")
     while True:
         exp = fis.get_experiment(id=fault["experiment_id"])["experiment"]
-        status = exp["state"]["status"]
+        overall = exp["state"]["status"]
+        current_state = (exp.get("actions", {}).get(action, {}).get("state", {})
+                         if action else exp["state"])
+        status = current_state.get("status", "pending")
         if status == state or (status in TERMINAL and state in TERMINAL):
-            ctx.event("fault", f"fault {fault['template']} {status}")
-            return {"status": status, "reason": exp["state"].get("reason")}
+            ctx.event("fault", f"{what} {status}")
+            return {"status": status, "reason": current_state.get("reason")}
+        if action and overall in TERMINAL:
+            raise RuntimeError(f"{what} never {state}: the experiment ended {overall} "
+                               f"({exp['state'].get('reason')})")
         if ctx.now() > deadline:
-            raise RuntimeError(f"fault {fault['template']} still {status} after {timeout_s} s")
+            raise RuntimeError(f"{what} still {status} after {timeout_s} s")
         time.sleep(0.2)
 
 
