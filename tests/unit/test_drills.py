@@ -189,3 +189,31 @@ def test_drill_cli_lists_the_playbooks() -> None:
 def test_drill_cli_needs_a_name(args: list[str]) -> None:
     result = CliRunner().invoke(drill, args)
     assert result.exit_code == 1 and "name a drill" in result.output
+
+
+def test_waiting_for_a_faults_action_waits_past_the_experiments_running_state(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """GetExperiment shows the experiment ``running`` while its actions are ``initiating``
+    (ExperimentActionState: pending | initiating | running | ...,
+    https://docs.aws.amazon.com/fis/latest/APIReference/API_ExperimentActionState.html):
+    a drill that needs the fault on waits for the action, not the experiment."""
+    from tradai_sim.drills import context as context_module
+    from tradai_sim.drills import extension
+
+    c = ctx()
+    answers = iter(["initiating", "initiating", "running"])
+    calls: list[str] = []
+
+    class Fis:
+        def get_experiment(self, id: str) -> dict[str, Any]:
+            status = next(answers)
+            calls.append(status)
+            return {"experiment": {"state": {"status": "running"}, "actions": {
+                "Fail": {"state": {"status": status, "reason": ""}}}}}
+
+    monkeypatch.setattr(context_module, "_current", c)
+    monkeypatch.setattr(c, "client", lambda service: Fis())
+    monkeypatch.setattr(extension.time, "sleep", lambda s: None)
+    c.faults.append({"template": "t", "experiment_id": "EXP1", "started_at": c.now()})
+    assert extension.wait_for_fault(state="running", action="Fail")["status"] == "running"
+    assert calls == ["initiating", "initiating", "running"]
