@@ -29,6 +29,7 @@ from tradai.strategy_container.errors import (
     EXIT_RUN_FAILED,
     BadJob,
     DependencyFailed,
+    ExchangeUnavailable,
     ModeNotSupported,
     NoMarketData,
     StrategyFailed,
@@ -228,8 +229,8 @@ def test_freqtrade_exceptions_are_translated() -> None:
     from freqtrade.exceptions import ConfigurationError, OperationalException, TemporaryError
 
     cases = [(ConfigurationError("stake too big"), BadJob, "refused the configuration"),
-             (TemporaryError("timeout"), DependencyFailed, "exchange unavailable"),
-             (OperationalException("Could not load markets"), DependencyFailed, "markets"),
+             (TemporaryError("timeout"), ExchangeUnavailable, "exchange unavailable"),
+             (OperationalException("Could not load markets"), ExchangeUnavailable, "markets"),
              (OperationalException("No data found. Terminating."), Exception, "No data found"),
              (ZeroDivisionError("division by zero"), StrategyFailed, "ZeroDivisionError")]
     for raised, expected, fragment in cases:

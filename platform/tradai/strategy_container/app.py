@@ -8,13 +8,14 @@ item and ends with exit 1 (the run failed) or 2 (the job or its config is wrong)
 
 from __future__ import annotations
 
+import copy
 import logging
 import shutil
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tradai.clock import Clock
 from tradai.config.service import ConfigMergeService, base_config
@@ -35,6 +36,7 @@ from tradai.strategy_container.errors import (
     EXIT_OK,
     BadJob,
     DependencyFailed,
+    ExchangeUnavailable,
     describe,
 )
 from tradai.strategy_container.job import JobItem, JobSpec, check_mode, job_spec
@@ -49,6 +51,13 @@ from tradai.strategy_container.results import (
 from tradai.strategy_container.settings import ContainerSettings
 
 log = logging.getLogger("tradai.strategy_container")
+
+T = TypeVar("T")
+# How long (simulated seconds) a run waits for the exchange to answer again before it fails:
+# a NAT instance is replaced within minutes; a job should outlive that, not fail with it.
+EXCHANGE_WAIT_SECONDS = 600.0
+EXCHANGE_RETRY_FIRST_S = 5.0
+EXCHANGE_RETRY_MAX_S = 60.0
 
 PROGRESS_DATA_LOADED = 20
 PROGRESS_FREQTRADE_STARTED = 40
@@ -121,10 +130,29 @@ class StrategyContainer:
         self._progress(PROGRESS_DATA_LOADED)
         self._progress(PROGRESS_FREQTRADE_STARTED)
         if job.mode == "hyperopt":
-            return hyperopt_report(job, version, runner.run_hyperopt(ft_config), ft_config,
-                                   timerange)
-        return backtest_report(job, version, runner.run_backtest(ft_config), ft_config,
-                               timerange)
+            hyperopt = self._exchange_retried(runner.run_hyperopt, ft_config)
+            return hyperopt_report(job, version, hyperopt, ft_config, timerange)
+        backtest = self._exchange_retried(runner.run_backtest, ft_config)
+        return backtest_report(job, version, backtest, ft_config, timerange)
+
+    def _exchange_retried(self, run: Callable[[dict[str, Any]], T],
+                          ft_config: dict[str, Any]) -> T:
+        """Freqtrade loads the exchange's markets before it runs: while the exchange cannot
+        be reached, try again with backoff for up to EXCHANGE_WAIT_SECONDS."""
+        deadline = self.clock.now() + EXCHANGE_WAIT_SECONDS
+        delay = EXCHANGE_RETRY_FIRST_S
+        pristine = copy.deepcopy(ft_config)  # Freqtrade edits the config it is given
+        while True:
+            try:
+                return run(ft_config)
+            except ExchangeUnavailable as exc:
+                if self.clock.now() + delay > deadline:
+                    raise
+                log.warning("%s; trying again in %.0f s", exc.message, delay)
+                self.clock.sleep(delay)
+                delay = min(delay * 2, EXCHANGE_RETRY_MAX_S)
+                ft_config.clear()
+                ft_config.update(copy.deepcopy(pristine))
 
     def _publish(self, report: RunReport, folder: Path) -> None:
         s = self.settings

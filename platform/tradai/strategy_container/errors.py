@@ -42,6 +42,11 @@ class DependencyFailed(ContainerError):
     """A service the run needs (table, registry, store, exchange, MLflow) failed."""
 
 
+class ExchangeUnavailable(DependencyFailed):
+    """The exchange did not answer (its markets, a temporary error): worth another try, as
+    the way out may be coming back (a NAT instance being replaced)."""
+
+
 def describe(exc: BaseException) -> tuple[str, int]:
     """(message for the job item, exit code) for any exception that ends the run."""
     if isinstance(exc, ContainerError):

@@ -20,6 +20,7 @@ from tradai.strategy_container.errors import (
     BadJob,
     ContainerError,
     DependencyFailed,
+    ExchangeUnavailable,
     StrategyFailed,
 )
 
@@ -119,14 +120,14 @@ def translated(stage: str, strategy: str | None = None) -> Iterator[None]:
     except ConfigurationError as exc:
         raise BadJob(f"Freqtrade refused the configuration: {exc}") from exc
     except (TemporaryError, ExchangeError) as exc:
-        raise DependencyFailed(f"exchange unavailable during {stage}: {exc}") from exc
+        raise ExchangeUnavailable(f"exchange unavailable during {stage}: {exc}") from exc
     except OperationalException as exc:
         text = str(exc)
         if stage == "strategy" or "Impossible to load Strategy" in text:
             raise StrategyFailed(f"strategy class {strategy or '?'} failed to load: {text}"
                                  ) from exc
         if "Could not load markets" in text:
-            raise DependencyFailed(f"exchange markets unavailable: {text}") from exc
+            raise ExchangeUnavailable(f"exchange markets unavailable: {text}") from exc
         raise ContainerError(f"Freqtrade {stage} failed: {text}") from exc
     except Exception as exc:
         # Anything else escaped from Freqtrade's loop is the strategy's code failing.
