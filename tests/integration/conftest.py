@@ -18,16 +18,13 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
     # Tests talk to the stack's MLflow as its services do: with the basic-auth secret.
     creds = json.loads(running.client("secretsmanager").get_secret_value(
         SecretId=running.name("mlflow-basic-auth"))["SecretString"])
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_USERNAME",
-                                            "MLFLOW_TRACKING_PASSWORD")}
-    os.environ.setdefault("MLFLOW_TRACKING_USERNAME", creds["username"])
-    os.environ.setdefault("MLFLOW_TRACKING_PASSWORD", creds["password"])
-    try:
-        yield running
-    finally:
-        running.stop()
-        for k, v in saved.items():  # later suites (the drills) start stacks of their own
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    # Undone at the end: later suites (the drills) start stacks of their own.
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in (("MLFLOW_TRACKING_USERNAME", creds["username"]),
+                           ("MLFLOW_TRACKING_PASSWORD", creds["password"])):
+            if key not in os.environ:
+                mp.setenv(key, value)
+        try:
+            yield running
+        finally:
+            running.stop()

@@ -87,7 +87,7 @@ class SeedPart:
     def _wait_for_mlflow(self) -> str | None:
         deadline = time.time() + MLFLOW_WAIT_SECONDS
         while not self.ctx.stopping.is_set():
-            url = self._stable_url() or next(iter(task_urls(self.ctx)), None)
+            url = self._current_url()
             if url and healthy(url):
                 self._publish()
                 return url
@@ -103,13 +103,17 @@ class SeedPart:
         url = self.ctx.resources.get("task_env", {}).get("TRADAI_MLFLOW_URL")
         return str(url).rstrip("/") if url else None
 
+    def _current_url(self) -> str | None:
+        """The edge's stable URL, else the first running MLflow task's."""
+        return self._stable_url() or next(iter(task_urls(self.ctx)), None)
+
     def _publish(self) -> None:
         """``endpoints.mlflow`` for ``tradai-sim status``, unless the edge set it."""
         endpoints = self.ctx.resources.get("endpoints", {})
         current = endpoints.get("mlflow")
         if current is not None and current != self._published:
             return
-        url = self._stable_url() or next(iter(task_urls(self.ctx)), None)
+        url = self._current_url()
         if url and url != current:
             self.ctx.publish_endpoint("mlflow", url)
             self._published = url
@@ -131,7 +135,7 @@ class SeedPart:
                 log.warning("seeding attempt %d failed (%s); retrying", attempt, exc)
                 self.ctx.stopping.wait(RETRY_PAUSE_SECONDS)
                 # a replaced MLflow task has a new address
-                url = self._stable_url() or next(iter(task_urls(self.ctx)), None) or url
+                url = self._current_url() or url
         raise AssertionError("unreachable")
 
     def _seed(self, url: str) -> list[dict[str, Any]]:
