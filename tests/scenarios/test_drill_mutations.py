@@ -43,13 +43,23 @@ def _no_orphan_scanner(state: Path) -> None:
     _client(state, "events").disable_rule(Name="tradai-local-orphan-scanner")  # type: ignore
 
 
+def _no_dlq_alarm_actions(state: Path) -> None:
+    """The DLQ alarm's actions are disabled: it changes state but notifies nobody
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DisableAlarmActions.html)."""
+    _client(state, "cloudwatch").disable_alarm_actions(  # type: ignore[attr-defined]
+        AlarmNames=["tradai-local-backtest-dlq-not-empty"])
+
+
 @pytest.mark.timeout(1500)
-@pytest.mark.parametrize(("drill", "breakage", "invariant"), [
-    ("nat-failover", _no_nat_hook, "private-egress-restored"),
-    ("orphan-scan", _no_orphan_scanner, "orphan-tasks-cleaned-up"),
+@pytest.mark.parametrize(("drill", "breakage", "invariant", "timed"), [
+    ("nat-failover", _no_nat_hook, "private-egress-restored", True),
+    ("orphan-scan", _no_orphan_scanner, "orphan-tasks-cleaned-up", True),
+    # a count, not a deadline: the alarm notified exactly once
+    ("dlq-replay", _no_dlq_alarm_actions, "backtest-dlq-not-empty-notified-once", False),
 ])
 def test_drill_fails_naming_the_invariant_when_its_recovery_is_broken(
-        drill: str, breakage: Callable[[Path], None], invariant: str, tmp_path: Path) -> None:
+        drill: str, breakage: Callable[[Path], None], invariant: str, timed: bool,
+        tmp_path: Path) -> None:
     state = tmp_path / "stack"
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -64,4 +74,4 @@ def test_drill_fails_naming_the_invariant_when_its_recovery_is_broken(
     failed = [o for o in run.outcomes if not o.ok]
     assert [o.name for o in failed] == [invariant]
     assert run.summary.failures[0].startswith(f"{invariant}: measured ")
-    assert "deadline" in run.summary.failures[0]
+    assert ("deadline" in run.summary.failures[0]) is timed
