@@ -8,7 +8,13 @@
   timeout (DefaultResult) follow AWS.
 - Health checks: an InService instance that is no longer ``running`` (stopped by a fault or an
   AZ power loss) is marked Unhealthy and terminated, then replaced after the delay, as EC2
-  health checks do.
+  health checks do; not before the group's HealthCheckGracePeriod (simulated) has passed since
+  it came InService. SetInstanceHealth Unhealthy does the same (respecting the grace period
+  unless ShouldRespectGracePeriod is false).
+- A termination Auto Scaling decides for health (checks, SetInstanceHealth) runs the group's
+  termination hooks: the instance waits in Terminating:Wait until they complete or time out
+  (their DefaultResult), then Terminating:Proceed and Terminated; the replacement is launched
+  after the delay, from then.
 - Launches go only to available AZs, and fail in an AZ under an injected insufficient-capacity
   fault (``aws:ec2:asg-insufficient-instance-capacity-error``) with AWS's
   InsufficientInstanceCapacity message; a failed launch is retried after
@@ -32,6 +38,7 @@ from typing import Any
 
 from tradai_sim.cloud.autoscaling.lifecycle import (
     LAUNCHING,
+    TERMINATING,
     LifecycleAction,
     PendingActions,
     lifecycle_event,
@@ -79,6 +86,8 @@ class AutoScalingController:
         self.unavailable_azs: set[str] = set()
         self.capacity_faults: dict[str, CapacityFault] = {}
         self._random = random.Random(7)  # percentages of capacity faults, reproducibly
+        # When each instance came InService (simulated): the health check grace period's start.
+        self.in_service_at: dict[str, float] = {}
 
     # -- moto side --------------------------------------------------------------------------
     def backend(self) -> Any:
@@ -103,6 +112,7 @@ class AutoScalingController:
         with self.lock:
             for iid in instance_ids:
                 self.actions.drop_instance(iid)
+                self.in_service_at.pop(iid, None)
                 self._record("instance-lost", group.name, iid)
             self._schedule_replacement(group.name)
 
@@ -177,32 +187,101 @@ class AutoScalingController:
     def start_health_checks(self) -> None:
         self.timers.at(self.ctx.clock.now() + HEALTH_CHECK_SECONDS, self._health_check)
 
+    def in_grace(self, group: Any, instance_id: str) -> bool:
+        """Within HealthCheckGracePeriod of coming InService (an instance never seen coming
+        InService, e.g. launched before the controller was installed, is past it)."""
+        since = self.in_service_at.get(instance_id)
+        grace = float(group.health_check_grace_period or 0)
+        return since is not None and self.ctx.clock.now() - since < grace
+
     def _health_check(self) -> None:
         """An InService instance that is not running is Unhealthy: terminate it (the group then
-        replaces it), as EC2 health checks make Auto Scaling do."""
+        replaces it), as EC2 health checks make Auto Scaling do, once past the grace period."""
         try:
             with self.lock:
                 for name, group in list(self.backend().autoscaling_groups.items()):
                     sick = [s for s in group.instance_states
                             if s.lifecycle_state == "InService"
-                            and s.instance.state not in ("pending", "running")]
+                            and s.instance.state not in ("pending", "running")
+                            and not self.in_grace(group, s.instance.id)]
                     for state in sick:
-                        state.health_status = "Unhealthy"
                         self._record("instance-unhealthy", name, state.instance.id,
                                      ec2_state=state.instance.state)
-                    if sick:
-                        ids = [s.instance.id for s in sick]
-                        self.backend().ec2_backend.terminate_instances(ids)
-                        # moto tells Auto Scaling only from the TerminateInstances API call
-                        self.backend().notify_terminate_instances(ids)
+                        self._unhealthy(group, state, "an EC2 health check failed")
         finally:
             if not self.ctx.stopping.is_set():
                 self.start_health_checks()
 
+    def set_instance_health(self, instance_id: str, status: str, respect_grace: bool) -> None:
+        """SetInstanceHealth: Unhealthy takes the instance out of service, terminates and
+        replaces it; within the grace period the call is ignored unless told not to respect it."""
+        with self.lock:
+            found = self._find(instance_id)
+            if found is None:
+                raise LookupError(f"Instance Id not found - No managed instance found for "
+                                  f"instance ID: {instance_id}")
+            group, state = found
+            if status == "Healthy":
+                state.health_status = "Healthy"
+                return
+            if respect_grace and self.in_grace(group, instance_id):
+                self._record("set-health-ignored", group.name, instance_id,
+                             reason="within HealthCheckGracePeriod")
+                return
+            self._record("instance-unhealthy", group.name, instance_id, source="SetInstanceHealth")
+            self._unhealthy(group, state, "SetInstanceHealth Unhealthy")
+
+    def _find(self, instance_id: str) -> tuple[Any, Any] | None:
+        for group in self.backend().autoscaling_groups.values():
+            for state in group.instance_states:
+                if state.instance.id == instance_id:
+                    return group, state
+        return None
+
+    def _unhealthy(self, group: Any, state: Any, reason: str) -> None:
+        state.health_status = "Unhealthy"
+        if not str(state.lifecycle_state).startswith("Terminating"):
+            self.terminate(group, state, reason, replace=True)
+
+    # -- termination ------------------------------------------------------------------------
+    def terminate(self, group: Any, state: Any, reason: str, replace: bool) -> None:
+        """Auto Scaling terminates ``state``'s instance: through its termination hooks
+        (Terminating:Wait) when the group has any, then Terminating:Proceed -> Terminated."""
+        iid = state.instance.id
+        self.actions.drop_instance(iid)  # a launch still waiting on its hooks ends here
+        hooks = self.hooks(group.name, TERMINATING)
+        self._record("instance-terminating", group.name, iid, reason=reason,
+                     hooks=[h.name for h in hooks])
+        if not hooks:
+            self._terminated(group, state, reason, replace)
+            return
+        state.lifecycle_state = "Terminating:Wait"
+        state.replace_after_terminate = replace
+        state.terminate_reason = reason
+        now = self.ctx.clock.now()
+        for hook in hooks:
+            action = self.actions.open(group.name, hook, iid, now)
+            self.timers.at(action.deadline, lambda a=action: self._timeout(a))
+            self._notify(action, group.arn, now)
+
+    def _terminated(self, group: Any, state: Any, reason: str, replace: bool) -> None:
+        iid = state.instance.id
+        state.lifecycle_state = "Terminating:Proceed"
+        group.instance_states = [s for s in group.instance_states if s is not state]
+        self.in_service_at.pop(iid, None)
+        self.backend().ec2_backend.terminate_instances([iid])
+        self.backend().update_attached_elbs(group.name)
+        self._record("instance-terminated", group.name, iid, reason=reason)
+        if replace:
+            self._schedule_replacement(group.name)
+
     # -- lifecycle hooks --------------------------------------------------------------------
-    def launch_hooks(self, group: str) -> list[Any]:
+    def hooks(self, group: str, transition: str) -> list[Any]:
         return [h for h in self.backend().lifecycle_hooks.values()
-                if h.auto_scaling_group_name == group and h.lifecycle_transition == LAUNCHING]
+                if h.auto_scaling_group_name == group and h.lifecycle_transition == transition]
+
+    def launch_hooks(self, group: str) -> list[Any]:
+        return self.hooks(group, LAUNCHING)
 
     def launched(self, group: Any, states: list[Any]) -> None:
         """New instances of ``group``: hold them in Pending:Wait while its launch hooks run."""
@@ -213,6 +292,7 @@ class AutoScalingController:
                 self._record("instance-launched", group.name, state.instance.id,
                              az=state.availability_zone, hooks=[h.name for h in hooks])
                 if not hooks:
+                    self.in_service_at[state.instance.id] = now  # moto made it InService
                     continue
                 state.lifecycle_state = "Pending:Wait"
                 for hook in hooks:
@@ -278,6 +358,13 @@ class AutoScalingController:
         if state is None:
             self.actions.drop_instance(action.instance_id)
             return
+        if action.transition == TERMINATING:
+            if result == "ABANDON":  # the remaining termination hooks are skipped
+                self.actions.drop_instance(action.instance_id)
+            if not self.actions.for_instance(action.instance_id):
+                self._terminated(group, state, getattr(state, "terminate_reason", how),
+                                 getattr(state, "replace_after_terminate", True))
+            return
         if result == "ABANDON":
             self.actions.drop_instance(action.instance_id)
             group.instance_states = [s for s in group.instance_states if s is not state]
@@ -287,6 +374,7 @@ class AutoScalingController:
             self._schedule_replacement(group.name)
         elif not self.actions.for_instance(action.instance_id):
             state.lifecycle_state = "InService"
+            self.in_service_at[action.instance_id] = self.ctx.clock.now()
             self._record("instance-in-service", group.name, action.instance_id)
             self.backend().update_attached_elbs(group.name)
 
@@ -304,6 +392,8 @@ class AutoScalingController:
                                    "lifecycle_state": s.lifecycle_state,
                                    "health": s.health_status} for s in g.instance_states],
                     "launch_hooks": [h.name for h in self.launch_hooks(name)],
+                    "terminate_hooks": [h.name for h in self.hooks(name, TERMINATING)],
+                    "health_check_grace_period": g.health_check_grace_period,
                 }
             return {"groups": groups, "unavailable_azs": sorted(self.unavailable_azs),
                     "capacity_faults": [{"id": f.id, "groups": sorted(f.groups),

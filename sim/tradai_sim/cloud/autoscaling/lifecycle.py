@@ -1,7 +1,9 @@
 """Pending lifecycle actions: who is waiting on which hook, until when, and the event AWS sends.
 
-One action per (instance, launch hook). The instance stays in Pending:Wait until every action
+One action per (instance, hook). A launching instance stays in Pending:Wait until every action
 is completed with CONTINUE; any ABANDON, or a timeout whose DefaultResult is ABANDON, ends it.
+A terminating instance stays in Terminating:Wait until its actions end, whatever the result:
+ABANDON only skips its remaining hooks.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from typing import Any
 from tradai_sim.cloud.scheduler.event import iso_z
 
 LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
+TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
+_DETAIL_TYPE = {LAUNCHING: "EC2 Instance-launch Lifecycle Action",
+                TERMINATING: "EC2 Instance-terminate Lifecycle Action"}
 
 
 class NoActiveAction(LookupError):
@@ -49,7 +54,7 @@ def target_lambda(metadata: str | None) -> str | None:
 
 def lifecycle_event(action: LifecycleAction, group_arn: str, sim_ts: float, account: str,
                     region: str) -> dict[str, Any]:
-    """The EventBridge "EC2 Instance-launch Lifecycle Action" event."""
+    """The EventBridge "EC2 Instance-launch / Instance-terminate Lifecycle Action" event."""
     detail: dict[str, Any] = {
         "LifecycleActionToken": action.token,
         "AutoScalingGroupName": action.group,
@@ -64,7 +69,7 @@ def lifecycle_event(action: LifecycleAction, group_arn: str, sim_ts: float, acco
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
-        "detail-type": "EC2 Instance-launch Lifecycle Action",
+        "detail-type": _DETAIL_TYPE[action.transition],
         "source": "aws.autoscaling",
         "account": account,
         "time": iso_z(sim_ts),

@@ -111,10 +111,35 @@ def _heartbeat(controller: AutoScalingController, response: Any) -> None:
                          response._get_param("InstanceId"))
 
 
+def _set_instance_health(controller: AutoScalingController, response: Any) -> None:
+    status = response._get_param("HealthStatus")
+    if status not in ("Healthy", "Unhealthy"):
+        raise _validation("Valid instance health states are: [Healthy, Unhealthy]")
+    try:
+        controller.set_instance_health(
+            response._get_param("InstanceId"), status,
+            response._get_bool_param("ShouldRespectGracePeriod", True))
+    except LookupError as exc:
+        raise _validation(str(exc)) from exc
+
+
 _ACTIONS: dict[str, Callable[[AutoScalingController, Any], None]] = {
     "CompleteLifecycleAction": _complete,
     "RecordLifecycleActionHeartbeat": _heartbeat,
+    "SetInstanceHealth": _set_instance_health,
 }
+
+
+def create_auto_scaling_group(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto makes an absent (or 0) HealthCheckGracePeriod 300 s; the API's default is 0."""
+
+    def create_auto_scaling_group(self: Any, *args: Any, **kwargs: Any) -> Any:
+        group = original(self, *args, **kwargs)
+        given = kwargs.get("health_check_period")
+        group.health_check_grace_period = int(given) if given not in (None, "") else 0
+        return group
+
+    return create_auto_scaling_group
 
 
 def _validation(message: str) -> Exception:
@@ -124,7 +149,8 @@ def _validation(message: str) -> Exception:
 
 
 def call_action(original: Callable[..., Any]) -> Callable[..., Any]:
-    """Serve the lifecycle-action calls moto does not implement; everything else is moto's."""
+    """Serve the lifecycle-action calls moto does not implement, and SetInstanceHealth (moto
+    only records the status); everything else is moto's."""
 
     def call_action(self: Any) -> Any:
         handler = _ACTIONS.get(self._get_action())
