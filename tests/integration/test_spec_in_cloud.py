@@ -7,7 +7,6 @@ import json
 from tests.integration.cloud import RunningCloud
 from tradai.topology import default_topology
 from tradai_sim.cloud.bootstrap.handlers import handler_exists
-from tradai_sim.cloud.bootstrap.scaling import scale_seconds
 
 SPEC = default_topology()
 
@@ -24,14 +23,14 @@ def test_network(cloud: RunningCloud) -> None:
             assert subnets[cidr] == f"{SPEC.region}{az.name}"
 
 
-def test_queues_with_dlq_and_scaled_visibility(cloud: RunningCloud) -> None:
+def test_queues_with_dlq_and_declared_visibility(cloud: RunningCloud) -> None:
     sqs = cloud.client("sqs")
     for q in SPEC.queues:
         url = sqs.get_queue_url(QueueName=cloud.name(q.name))["QueueUrl"]
         attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         assert attrs.get("FifoQueue") == ("true" if q.fifo else None)
-        assert int(attrs["VisibilityTimeout"]) == scale_seconds(q.visibility_timeout,
-                                                                cloud.time_scale)
+        # Not scaled: it bounds the consumer's work (the time model, README)
+        assert int(attrs["VisibilityTimeout"]) == q.visibility_timeout
         if q.dlq:
             policy = json.loads(attrs["RedrivePolicy"])
             assert policy["maxReceiveCount"] == q.max_receive_count

@@ -6,7 +6,6 @@ import pytest
 
 from tradai.topology import default_topology
 from tradai.workflows.render import AslRenderError, load_asl, placeholders, render_asl
-from tradai_sim.cloud.bootstrap.scaling import ScaledDurations
 
 
 def test_backtest_workflow_has_the_pattern_2_states() -> None:
@@ -32,13 +31,3 @@ def test_render_fills_lists_and_refuses_missing_values() -> None:
     assert out == {"A": {"Subnets": ["s1", "s2"], "F": "arn"}}
     with pytest.raises(AslRenderError, match="PrivateSubnets"):
         render_asl(asl, {"Lambda:x": "arn"})
-
-
-def test_emulator_durations_are_scaled_and_recorded() -> None:
-    scaled = ScaledDurations(scale=20)
-    out = scaled.asl("m", {"TimeoutSeconds": 7200, "States": {"W": {"Seconds": 10},
-                                                              "R": {"IntervalSeconds": 2}}})
-    assert out == {"TimeoutSeconds": 360, "States": {"W": {"Seconds": 1},
-                                                     "R": {"IntervalSeconds": 1}}}
-    assert {r["what"] for r in scaled.records} == {"m:TimeoutSeconds", "m:States.W.Seconds",
-                                                   "m:States.R.IntervalSeconds"}

@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from tradai.topology.model import Topology
+from tradai.topology.relations import duration_relations
 from tradai.topology.schedule import ScheduleError, parse_schedule
 
 DEFAULT_SPEC = "topology.yaml"
@@ -120,11 +121,6 @@ def _check_references(t: Topology, source: str) -> None:
         if trig.type == "sqs":
             if trig.queue not in queues:
                 fail(f"lambdas[{fn.name!r}].trigger names unknown queue {trig.queue!r}")
-            if queues[trig.queue].visibility_timeout < fn.timeout:
-                fail(
-                    f"lambdas[{fn.name!r}]: queue {trig.queue!r} visibility timeout is shorter "
-                    f"than the function timeout ({fn.timeout} s)"
-                )
         elif trig.type == "schedule" and trig.schedule not in schedules:
             fail(f"lambdas[{fn.name!r}].trigger names unknown schedule {trig.schedule!r}")
         elif trig.type == "stepfunctions":
@@ -187,6 +183,8 @@ def _check_references(t: Topology, source: str) -> None:
         fail(f"database.secret names unknown secret {t.database.secret!r}")
 
     _check_network(t, fail)
+    for problem in duration_relations(t):
+        fail(problem)
 
 
 def _check_network(t: Topology, fail: Any) -> None:

@@ -165,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     prepare_moto_environment(args.port)
     from tradai_sim.cloud.control_api import ControlApi
     from tradai_sim.cloud.moto_patches import apply_patches
+    from tradai_sim.cloud.stepfunctions.waits import install_clock as install_sfn_clock
 
     clock = Clock(scale=args.time_scale, origin=args.clock_origin or time.time())
     topology = load_topology(args.spec)
@@ -172,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                        env=args.env, clock=clock, state_dir=state_dir, topology=topology)
     progress("starting the AWS emulator")
     apply_patches()
+    install_sfn_clock(clock)  # Wait states and Retry intervals wait in simulated time
     enable_state_machine_execution()
     server = EmulatorServer(args.host, args.port, ControlApi(ctx))
     cloud = Cloud(ctx, server)

@@ -64,7 +64,7 @@ def stack_status(rec: StackRecord, topology: Topology) -> dict[str, Any]:
         "processes": processes,
         "resources": counts,
         "not_implemented": not_implemented(topology),
-        "scaled_durations": cloud.get("resources", {}).get("scaled_durations", []),
+        "time_model": cloud.get("resources", {}).get("time_model", []),
         "control_plane": parts,
         "cloud_alive": pid_alive(rec.pid),
     }

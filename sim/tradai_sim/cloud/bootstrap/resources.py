@@ -19,8 +19,8 @@ from tradai_sim.cloud.bootstrap.handlers import (
     module_exists,
     platform_package_zip,
 )
-from tradai_sim.cloud.bootstrap.scaling import ScaledDurations
 from tradai_sim.cloud.context import CloudContext
+from tradai_sim.cloud.time_model import time_model
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,6 @@ class Bootstrap:
         self.ctx = ctx
         self.t: Topology = ctx.topology
         self.progress = progress or (lambda msg: None)
-        self.scaled = ScaledDurations(ctx.clock.scale)
         self.created: dict[str, int] = {}
         self.not_implemented: dict[str, list[str]] = {"lambdas": [], "services": [],
                                                        "task_definitions": []}
@@ -52,7 +51,7 @@ class Bootstrap:
         for label, step in steps:
             self.progress(f"creating {label}")
             step()
-        self.ctx.resources["scaled_durations"] = self.scaled.records
+        self.ctx.resources["time_model"] = time_model()
         self.ctx.resources["not_implemented"] = self.not_implemented
         return self.ctx.resources
 
@@ -239,8 +238,9 @@ class Bootstrap:
         for q in ordered:
             name = self.ctx.name(q.name)
             attrs = {
-                "VisibilityTimeout": str(self.scaled.seconds(
-                    f"sqs:{q.name}:VisibilityTimeout", q.visibility_timeout)),
+                # As declared: it bounds the consumer's work (wall); the event-source mapping
+                # lets what is left after a failed invocation pass in simulated time.
+                "VisibilityTimeout": str(q.visibility_timeout),
                 "MessageRetentionPeriod": str(q.retention_seconds),
             }
             if q.fifo:
@@ -516,7 +516,7 @@ class Bootstrap:
             if name in have:
                 arns[m.name] = have[name]
                 continue
-            asl = self.scaled.asl(m.name, load_asl(m.asl))
+            asl = load_asl(m.asl)  # as written: waits follow the clock in the interpreter
             role = self._role(f"{m.name}-sfn", "states.amazonaws.com")
             arns[m.name] = sfn.create_state_machine(
                 name=name, definition=render_asl(asl, values), roleArn=role,
