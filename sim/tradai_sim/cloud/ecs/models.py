@@ -8,9 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# lastStatus values a task passes through (AWS task lifecycle, shortened: no image pull).
+# lastStatus values a Fargate task passes through, in order (AWS "Amazon ECS task lifecycle",
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-lifecycle-explanation.html).
+PROVISIONING = "PROVISIONING"  # its network interface is set up
+PENDING = "PENDING"  # its container is being started
+ACTIVATING = "ACTIVATING"  # load balancer / service discovery registration
 RUNNING = "RUNNING"
-STOPPING = "STOPPING"
+DEACTIVATING = "DEACTIVATING"  # load balancer deregistration: the target drains
+STOPPING = "STOPPING"  # SIGTERM, SIGKILL after the container's stopTimeout
+DEPROVISIONING = "DEPROVISIONING"  # its network interface is released
 STOPPED = "STOPPED"
 
 # stopCode values, as AWS reports them.
@@ -44,7 +50,7 @@ class TaskRecord:
     created_at: float  # simulated epoch seconds, like every timestamp here
     port: int | None = None
     pid: int | None = None
-    last_status: str = "PROVISIONING"
+    last_status: str = PROVISIONING
     desired_status: str = RUNNING
     exit_code: int | None = None
     stop_code: str | None = None
@@ -55,10 +61,16 @@ class TaskRecord:
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     exited: threading.Event = field(default_factory=threading.Event, repr=False)
     handle: Any = field(default=None, repr=False)  # the emulator's own task object
+    # Every lastStatus the task had, with the simulated time it entered it.
+    history: list[tuple[str, float]] = field(default_factory=list)
 
     @property
     def short_id(self) -> str:
         return self.task_id[:12]
+
+    @property
+    def reached_running(self) -> bool:
+        return self.started_at is not None
 
     @property
     def live(self) -> bool:
@@ -72,6 +84,8 @@ class TaskRecord:
             "port": self.port, "az": self.placement.az, "subnet": self.placement.subnet,
             "last_status": self.last_status, "desired_status": self.desired_status,
             "exit_code": self.exit_code, "stop_code": self.stop_code,
-            "stopped_reason": self.stopped_reason, "started_at": self.started_at,
-            "stopped_at": self.stopped_at, "log": str(self.log_path),
+            "stopped_reason": self.stopped_reason, "created_at": self.created_at,
+            "started_at": self.started_at,
+            "stopping_at": self.stopping_at, "stopped_at": self.stopped_at,
+            "log": str(self.log_path), "history": [[s, t] for s, t in self.history],
         }

@@ -15,11 +15,22 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
-from tradai_sim.cloud.ecs.models import RUNNING, STOPPED, USER_INITIATED, TaskRecord
+from tradai_sim.cloud.ecs.models import (
+    ACTIVATING,
+    DEPROVISIONING,
+    PENDING,
+    PROVISIONING,
+    RUNNING,
+    STOPPED,
+    USER_INITIATED,
+    TaskRecord,
+)
 from tradai_sim.cloud.ecs.placement import NoCapacity
 from tradai_sim.cloud.ecs.runtime import EcsRuntime, TaskRequest
 
 log = logging.getLogger(__name__)
+
+DEFAULT_DEREGISTRATION_DELAY = 300.0  # ELBv2 target group default, seconds
 
 _runtime: EcsRuntime | None = None
 # RunTask's ``failures`` of the current request (the backend and the response share a thread).
@@ -79,6 +90,7 @@ def run_task(original: Any) -> Any:
                 for task in created:
                     task.network_configuration = networking_configuration
                     task.availability_zone = placement.az
+                    _record_view(_provisioning_view(task))
                     runtime.launch(TaskRequest(
                         task_arn=task.task_arn, task_id=task.id, cluster=task.cluster_name,
                         family=task_def.family, group=task.group, started_by=task.started_by,
@@ -92,6 +104,22 @@ def run_task(original: Any) -> Any:
     return run
 
 
+def _provisioning_view(task: Any) -> Any:
+    """The task as RunTask answers it on Fargate: PROVISIONING, desired RUNNING. A copy, since
+    the task itself moves on (in another thread) before the response is written."""
+    view = copy.copy(task)
+    view.containers = [copy.copy(c) for c in task.containers]
+    view.last_status, view.desired_status = PROVISIONING, RUNNING
+    for container in view.containers:
+        container.last_status, container.exitCode = PENDING, None
+    return view
+
+
+def _record_view(view: Any) -> None:
+    if getattr(_failures, "views", None) is not None:  # only inside a RunTask request
+        _failures.views.append(view)
+
+
 def _record_failure(failure: dict[str, str]) -> None:
     if getattr(_failures, "items", None) is None:
         _failures.items = []
@@ -103,11 +131,16 @@ def run_task_response(original: Any) -> Any:
     (moto always answers an empty list)."""
 
     def run(self: Any) -> Any:
-        _failures.items = []
-        result = original(self)
-        if _failures.items:
-            result.result["failures"] = list(_failures.items)
-        return result
+        _failures.items, _failures.views = [], []
+        try:
+            result = original(self)
+            if _failures.items:
+                result.result["failures"] = list(_failures.items)
+            if _failures.views:  # the tasks as they were when RunTask created them
+                result.result["tasks"] = list(_failures.views)
+            return result
+        finally:
+            _failures.views = None
 
     return run
 
@@ -156,7 +189,7 @@ def publish(record: TaskRecord) -> None:
     task.stop_code = record.stop_code
     task.stopped_reason = record.stopped_reason or ""
     for container in task.containers:
-        container.last_status = RUNNING if record.last_status != STOPPED else STOPPED
+        container.last_status = _container_status(record.last_status)
         container.exitCode = record.exit_code
         container.runtime_id = str(record.pid) if record.pid else None
         if record.last_status == STOPPED and record.exit_code is None:
@@ -164,6 +197,35 @@ def publish(record: TaskRecord) -> None:
         if record.port:
             container.network_bindings = [{"bindIP": "127.0.0.1", "containerPort": record.port,
                                            "hostPort": record.port, "protocol": "tcp"}]
+
+
+def _container_status(task_status: str) -> str:
+    if task_status in (PROVISIONING, PENDING, ACTIVATING):
+        return PENDING
+    return STOPPED if task_status in (DEPROVISIONING, STOPPED) else RUNNING
+
+
+def deregistration_delay(account_id: str, region: str) -> Any:
+    """Simulated seconds a stopping service task's targets drain: the largest
+    ``deregistration_delay.timeout_seconds`` of the service's target groups (ELBv2's default
+    300 for a target group the emulator does not know); 0 without a load balancer."""
+
+    def delay(record: TaskRecord) -> float:
+        if not record.group.startswith("service:"):
+            return 0.0
+        name = record.group.split(":", 1)[1]
+        svc = ecs_backend(account_id, region).services.get(f"{record.cluster}:{name}")
+        arns = [lb.get("targetGroupArn") for lb in (svc.load_balancers or [])
+                if lb.get("targetGroupArn")] if svc is not None else []
+        if not arns:
+            return 0.0
+        from moto.elbv2.models import elbv2_backends
+
+        groups = elbv2_backends[account_id][region].target_groups
+        return max(float(groups[a].attributes.get("deregistration_delay.timeout_seconds", 300))
+                   if a in groups else DEFAULT_DEREGISTRATION_DELAY for a in arns)
+
+    return delay
 
 
 def _ts(sim_seconds: float | None) -> datetime | None:

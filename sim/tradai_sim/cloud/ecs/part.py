@@ -15,8 +15,9 @@ class EcsPart:
 
     def __init__(self, ctx: CloudContext) -> None:
         self.ctx = ctx
-        self.runtime = EcsRuntime(ctx, moto_adapter.subnet_zone(ctx.account_id, ctx.region),
-                                  sink=moto_adapter.publish)
+        self.runtime = EcsRuntime(
+            ctx, moto_adapter.subnet_zone(ctx.account_id, ctx.region), sink=moto_adapter.publish,
+            deregistration_delay=moto_adapter.deregistration_delay(ctx.account_id, ctx.region))
         self.scheduler = ServiceScheduler(
             ctx, self.runtime, moto_adapter.MotoServices(ctx.account_id, ctx.region))
 

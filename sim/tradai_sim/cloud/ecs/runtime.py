@@ -16,8 +16,13 @@ from typing import Any
 from tradai_sim.cloud.context import CloudContext
 from tradai_sim.cloud.ecs import process
 from tradai_sim.cloud.ecs.models import (
+    ACTIVATING,
+    DEACTIVATING,
+    DEPROVISIONING,
     ESSENTIAL_CONTAINER_EXITED,
     ESSENTIAL_EXIT_REASON,
+    PENDING,
+    PROVISIONING,
     RUNNING,
     STOPPED,
     STOPPING,
@@ -35,6 +40,8 @@ DEFAULT_STOP_TIMEOUT = 30  # seconds; ECS's default stopTimeout on Fargate
 KEEP_STOPPED = 200  # stopped tasks kept for status and describe, as ECS keeps them a while
 
 Listener = Callable[[TaskRecord], None]
+_ORDER = {s: i for i, s in enumerate((PROVISIONING, PENDING, ACTIVATING, RUNNING, DEACTIVATING,
+                                      STOPPING, DEPROVISIONING, STOPPED))}
 
 
 @dataclass(frozen=True)
@@ -56,8 +63,11 @@ class TaskRequest:
 
 class EcsRuntime:
     def __init__(self, ctx: CloudContext, zone_of: Callable[[str], str],
-                 sink: Listener | None = None) -> None:
+                 sink: Listener | None = None,
+                 deregistration_delay: Callable[[TaskRecord], float] | None = None) -> None:
         self.ctx = ctx
+        # Simulated seconds a stopping task's load balancer targets drain before SIGTERM.
+        self.deregistration_delay = deregistration_delay or (lambda record: 0.0)
         self.placer = Placer(zone_of)
         self.sink = sink or (lambda record: None)
         self.listeners: list[Listener] = []
@@ -77,36 +87,64 @@ class EcsRuntime:
         return zones.unavailable_azs() if zones is not None else set()
 
     def launch(self, req: TaskRequest) -> TaskRecord:
+        """RunTask's part: the task exists as PROVISIONING; it starts in the background, as on
+        Fargate, and is RUNNING only once its container process is up."""
         definition = req.container
+        # stopTimeout bounds real work (the container shutting down): wall seconds.
         grace = float(definition.get("stopTimeout") or DEFAULT_STOP_TIMEOUT)
         record = TaskRecord(
             task_arn=req.task_arn, task_id=req.task_id, cluster=req.cluster, family=req.family,
             group=req.group, started_by=req.started_by, container=str(definition.get("name")),
-            placement=req.placement, stop_grace_wall=self.ctx.clock.to_wall(grace),
+            placement=req.placement, stop_grace_wall=grace,
             log_path=self.ctx.log_dir / f"task-{req.task_id[:12]}.log",
             created_at=self.ctx.clock.now(), handle=req.handle,
         )
         with self.lock:
             self.tasks[record.task_id] = record
             self._forget_old_stopped()
-        try:
-            launch = self._container_launch(record, definition, req.overrides, req.role_arn)
-            record.proc = process.start(launch)
-            self.ctx.register_child(record.proc.pid)
-        except Exception as exc:  # a bad command is the task's failure, not RunTask's
-            log.warning("task %s failed to start: %s", record.short_id, exc)
-            self._stopped(record, None, TASK_FAILED_TO_START,
-                          f"CannotStartContainerError: {exc}")
-            return record
-        record.pid = record.proc.pid
-        record.last_status = RUNNING
-        record.started_at = self.ctx.clock.now()
-        log.info("task %s (%s) pid %s in %s", record.short_id, record.group, record.pid,
-                 record.placement.az)
-        self._publish(record)
-        threading.Thread(target=self._watch, args=(record,), name=f"ecs-{record.short_id}",
+            self._to(record, PROVISIONING)
+        threading.Thread(target=self._start, args=(record, req), name=f"ecs-{record.short_id}",
                          daemon=True).start()
         return record
+
+    def _start(self, record: TaskRecord, req: TaskRequest) -> None:
+        """PROVISIONING -> PENDING -> ACTIVATING -> RUNNING, then watch the process."""
+        try:
+            launch = self._container_launch(record, req.container, req.overrides, req.role_arn)
+        except Exception as exc:  # a bad definition is the task's failure, not RunTask's
+            log.warning("task %s failed to start: %s", record.short_id, exc)
+            self._stopped(record, None, TASK_FAILED_TO_START, f"CannotStartContainerError: {exc}")
+            return
+        with self.lock:
+            if record.desired_status == STOPPED:  # stopped (or powered off) before it started
+                cancelled = True
+            else:
+                cancelled = False
+                self._to(record, PENDING)
+        if cancelled:
+            self._stopped(record, None, record.stop_code or USER_INITIATED,
+                          record.stopped_reason or "Task stopped before it started")
+            return
+        try:
+            proc = process.start(launch)
+            self.ctx.register_child(proc.pid)
+        except Exception as exc:  # never reached RUNNING: counts for the throttle logic
+            log.warning("task %s failed to start: %s", record.short_id, exc)
+            self._stopped(record, None, TASK_FAILED_TO_START, f"CannotStartContainerError: {exc}")
+            return
+        with self.lock:
+            record.proc, record.pid = proc, proc.pid
+            self._to(record, ACTIVATING)
+            record.started_at = self.ctx.clock.now()
+            self._to(record, RUNNING)
+            stop_now = record.desired_status == STOPPED  # stopped while it was starting
+        log.info("task %s (%s) pid %s in %s", record.short_id, record.group, record.pid,
+                 record.placement.az)
+        if stop_now and record.stop_code == TERMINATION_NOTICE:
+            process.signal_group(proc.pid, signal.SIGKILL)  # its AZ lost power meanwhile
+        elif stop_now:
+            self._begin_stop(record)
+        self._watch(record)
 
     def _container_launch(self, record: TaskRecord, definition: Mapping[str, Any],
                           overrides: Mapping[str, Any],
@@ -149,54 +187,92 @@ class EcsRuntime:
 
     def _stopped(self, record: TaskRecord, exit_code: int | None, stop_code: str,
                  reason: str) -> None:
-        # Under the lock, so the service scheduler never sees the task gone before its
-        # listeners (the restart hold-off) have heard of it.
+        """The container is gone: the remaining states pass at once (nothing is left to drain
+        or signal), DEPROVISIONING releases the network interface, then STOPPED. A task that
+        never reached RUNNING goes from PENDING straight to STOPPED, as AWS documents."""
         with self.lock:
             record.exit_code = exit_code
             record.stop_code = stop_code
             record.stopped_reason = reason
-            record.last_status = STOPPED
             record.desired_status = STOPPED
-            record.stopped_at = self.ctx.clock.now()
             record.exited.set()
-            log.info("task %s stopped: exit %s, %s", record.short_id, exit_code, stop_code)
-            self._publish(record)
+            if record.reached_running:
+                for state in (DEACTIVATING, STOPPING):
+                    if _ORDER[record.last_status] < _ORDER[state]:
+                        self._to(record, state)
+                if record.stopping_at is None:
+                    record.stopping_at = self.ctx.clock.now()
+                self._to(record, DEPROVISIONING)
         network = self.ctx.resources.get("_network")
         if network is not None and record.port is not None:
             network.release_eni(record.task_id)
+        # Under the lock, so the service scheduler sees the task's end with its listeners.
+        with self.lock:
+            record.stopped_at = self.ctx.clock.now()
+            self._to(record, STOPPED)
+            log.info("task %s stopped: exit %s, %s", record.short_id, exit_code, stop_code)
 
     def stop(self, task_id: str, reason: str, stop_code: str) -> TaskRecord | None:
-        """StopTask: SIGTERM to the process group, SIGKILL after the stop timeout."""
-        record = self.find(task_id)
-        if record is None or record.last_status == STOPPED:
-            return record
-        if record.desired_status == STOPPED:
-            return record  # already stopping
-        record.desired_status = STOPPED
-        record.last_status = STOPPING
-        record.stop_code = stop_code
-        record.stopped_reason = reason
-        record.stopping_at = self.ctx.clock.now()
-        self._publish(record)
-        if record.pid is not None:
-            process.signal_group(record.pid, signal.SIGTERM)
-            threading.Thread(target=self._kill_after_grace, args=(record,), daemon=True,
-                             name=f"ecs-stop-{record.short_id}").start()
+        """StopTask: DEACTIVATING (the load balancer target drains for its target group's
+        deregistration delay), then STOPPING: SIGTERM, SIGKILL after the stop timeout."""
+        with self.lock:
+            record = self.find(task_id)
+            if record is None or record.last_status == STOPPED:
+                return record
+            if record.desired_status == STOPPED:
+                return record  # already stopping
+            record.desired_status = STOPPED
+            record.stop_code = stop_code
+            record.stopped_reason = reason
+            started = record.pid is not None
+            self._publish(record)
+        if started:  # otherwise the starting thread sees desiredStatus STOPPED
+            self._begin_stop(record)
         return record
 
-    def _kill_after_grace(self, record: TaskRecord) -> None:
-        if not record.exited.wait(record.stop_grace_wall) and record.pid is not None:
+    def _begin_stop(self, record: TaskRecord) -> None:
+        with self.lock:
+            if record.exited.is_set():
+                return
+            self._to(record, DEACTIVATING)
+        threading.Thread(target=self._drain_then_terminate, args=(record,), daemon=True,
+                         name=f"ecs-stop-{record.short_id}").start()
+
+    def _drain_then_terminate(self, record: TaskRecord) -> None:
+        # Deregistration delay: pure waiting, simulated time; the process keeps serving the
+        # requests it already has. ECS sends SIGTERM only once the target has drained.
+        delay = self._drain_seconds(record)
+        if delay > 0 and record.exited.wait(self.ctx.clock.to_wall(delay)):
+            return
+        with self.lock:
+            if record.exited.is_set():
+                return
+            record.stopping_at = self.ctx.clock.now()
+            self._to(record, STOPPING)
+        if record.pid is None:
+            return
+        process.signal_group(record.pid, signal.SIGTERM)
+        # stopTimeout bounds the container's shutdown work: wall seconds.
+        if not record.exited.wait(record.stop_grace_wall):
             process.signal_group(record.pid, signal.SIGKILL)
+
+    def _drain_seconds(self, record: TaskRecord) -> float:
+        try:
+            return float(self.deregistration_delay(record))
+        except Exception:
+            log.exception("deregistration delay of %s", record.short_id)
+            return 0.0
 
     def power_off(self, az: str, reason: str) -> list[TaskRecord]:
         """The AZ's hosts lost power: its tasks die at once (no SIGTERM, no grace)."""
-        doomed = [r for r in list(self.tasks.values())
-                  if r.placement.az == az and r.last_status != STOPPED]
-        for r in doomed:
-            r.desired_status = STOPPED
-            r.stop_code, r.stopped_reason = TERMINATION_NOTICE, reason
-            if r.pid is not None:
-                process.signal_group(r.pid, signal.SIGKILL)
+        with self.lock:
+            doomed = [r for r in list(self.tasks.values())
+                      if r.placement.az == az and r.last_status != STOPPED]
+            for r in doomed:
+                r.desired_status = STOPPED
+                r.stop_code, r.stopped_reason = TERMINATION_NOTICE, reason
+                if r.pid is not None:
+                    process.signal_group(r.pid, signal.SIGKILL)
         return doomed
 
     def stop_all(self, timeout: float = 10.0) -> None:
@@ -221,6 +297,12 @@ class EcsRuntime:
 
     def snapshot(self) -> list[dict[str, Any]]:
         return [r.status() for r in sorted(list(self.tasks.values()), key=lambda r: r.created_at)]
+
+    def _to(self, record: TaskRecord, state: str) -> None:
+        """Enter a lifecycle state (callers hold the lock) and tell the listeners."""
+        record.last_status = state
+        record.history.append((state, self.ctx.clock.now()))
+        self._publish(record)
 
     def _publish(self, record: TaskRecord) -> None:
         for fn in [self.sink, *self.listeners]:

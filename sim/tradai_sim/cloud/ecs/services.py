@@ -1,8 +1,16 @@
 """The ECS service scheduler: keeps each service's desired count of task processes running.
 
-A task that stops on its own is replaced after the spec's restart delay (simulated seconds on
-the shared clock); new tasks go to the AZ with the fewest of the service's tasks, among the AZs
-that have capacity; a lower desired count stops the surplus, taken from the most crowded AZ.
+A task that stops is replaced at once: it no longer counts once its desiredStatus is STOPPED,
+and the time until the replacement is RUNNING is that task's own start-up. New tasks go to the
+AZ with the fewest of the service's tasks, among the AZs that have capacity; a lower desired
+count stops the surplus, taken from the most crowded AZ.
+
+Service throttle logic (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/
+service-throttle-logic.html): when a service's tasks repeatedly stop without ever reaching
+RUNNING, the time between launch attempts grows (``THROTTLE_FIRST_SECONDS`` doubling, at most
+``THROTTLE_MAX_SECONDS``, simulated: it is waiting) and the service event says it "is unable to
+consistently start tasks successfully". A task that reaches RUNNING, or a new task definition,
+ends the throttle. Tasks that stop after RUNNING are never throttled.
 
 A task that cannot be placed (every AZ of the service's subnets unavailable) is an event on the
 service, retried after ``PLACEMENT_RETRY_SECONDS``. Availability Zone rebalancing (on by default
@@ -16,12 +24,18 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from tradai_sim.cloud.context import CloudContext
-from tradai_sim.cloud.ecs.models import SERVICE_SCHEDULER_INITIATED, TaskRecord
+from tradai_sim.cloud.ecs.models import (
+    RUNNING,
+    SERVICE_SCHEDULER_INITIATED,
+    STOPPED,
+    TASK_FAILED_TO_START,
+    TaskRecord,
+)
 from tradai_sim.cloud.ecs.moto_adapter import MotoServices, ServiceView
 from tradai_sim.cloud.ecs.placement import NO_CAPACITY
 from tradai_sim.cloud.ecs.runtime import EcsRuntime
@@ -31,23 +45,38 @@ log = logging.getLogger(__name__)
 POLL_WALL_SECONDS = 0.1  # how soon a desired-count change is noticed
 PLACEMENT_RETRY_SECONDS = 10.0  # simulated
 REBALANCE_SETTLE_SECONDS = 30.0  # simulated: the new task serves before the old one goes
+# Throttle logic: the delay after the n-th consecutive start failure (n >= 2) is
+# THROTTLE_FIRST_SECONDS * 2**(n-2), at most AWS's documented maximum of 27 minutes.
+THROTTLE_FIRST_SECONDS = 15.0
+THROTTLE_MAX_SECONDS = 27 * 60.0
+THROTTLED_EVENT = "is unable to consistently start tasks successfully."
+
+
+@dataclass
+class Throttle:
+    """A service's streak of tasks that stopped without reaching RUNNING."""
+
+    task_definition: str | None
+    failures: int = 0
+    next_start: float = 0.0  # simulated time before which no task is launched
+
+    def delay(self) -> float:
+        if self.failures < 2:
+            return 0.0
+        return min(THROTTLE_FIRST_SECONDS * 2 ** (self.failures - 2), THROTTLE_MAX_SECONDS)
 
 
 class ServiceScheduler:
     name = "ecs-services"
 
-    def __init__(self, ctx: CloudContext, runtime: EcsRuntime, services: MotoServices,
-                 restart_seconds: float | None = None) -> None:
+    def __init__(self, ctx: CloudContext, runtime: EcsRuntime, services: MotoServices) -> None:
         self.ctx = ctx
         self.runtime = runtime
         self.moto = services
-        self.restart_seconds = float(restart_seconds if restart_seconds is not None
-                                     else ctx.topology.service_restart_seconds)
-        # Per service: wall times before which a crashed task's slot may not be refilled.
-        self.holdoff: dict[str, list[float]] = {}
         self.replacements: list[dict[str, Any]] = []  # for status: when and why
         self.placement_retry: dict[str, float] = {}  # group -> simulated time of next try
         self.rebalancing: dict[str, str] = {}  # group -> the task started to rebalance
+        self.throttles: dict[str, Throttle] = {}  # group -> its start-failure streak
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="ecs-services", daemon=True)
@@ -63,13 +92,30 @@ class ServiceScheduler:
         self._thread.join(timeout=5)
 
     def _on_task_change(self, record: TaskRecord) -> None:
-        if not record.group.startswith("service:") or record.last_status != "STOPPED":
+        if not record.group.startswith("service:"):
             return
-        if record.stop_code != SERVICE_SCHEDULER_INITIATED:
-            due = time.time() + self.ctx.clock.to_wall(self.restart_seconds)
+        if record.last_status == RUNNING:
             with self._lock:
-                self.holdoff.setdefault(record.group, []).append(due)
-        self._wake.set()
+                self.throttles.pop(record.group, None)  # it starts tasks again
+        elif record.last_status == STOPPED:
+            if not record.reached_running and record.stop_code == TASK_FAILED_TO_START:
+                self._start_failed(record)
+            self._wake.set()
+
+    def _start_failed(self, record: TaskRecord) -> None:
+        task_definition = getattr(record.handle, "task_definition_arn", None)
+        with self._lock:
+            t = self.throttles.get(record.group)
+            if t is None or t.task_definition != task_definition:
+                t = self.throttles[record.group] = Throttle(task_definition)
+            t.failures += 1
+            t.next_start = self.ctx.clock.now() + t.delay()
+            announce = t.failures == 2
+        if announce:
+            view = next((v for v in self.moto.services() if v.group == record.group), None)
+            if view is not None:
+                self.moto.add_event(view, THROTTLED_EVENT)
+                log.warning("service %s: tasks fail to start; launches throttled", view.name)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -77,15 +123,16 @@ class ServiceScheduler:
                 self.reconcile()
             except Exception:
                 log.exception("service reconcile failed")
-            self._wake.wait(self._next_wait())
+            self._wake.wait(POLL_WALL_SECONDS)
             self._wake.clear()
 
-    def _next_wait(self) -> float:
+    def _throttled(self, view: ServiceView) -> bool:
         with self._lock:
-            dues = [d for ds in self.holdoff.values() for d in ds]
-        if not dues:
-            return POLL_WALL_SECONDS
-        return max(0.0, min(POLL_WALL_SECONDS, min(dues) - time.time()))
+            t = self.throttles.get(view.group)
+            if t is not None and t.task_definition != view.task_definition:
+                del self.throttles[view.group]  # a new task definition: back to normal at once
+                return False
+            return t is not None and t.next_start > self.ctx.clock.now()
 
     def reconcile(self) -> None:
         for view in self.moto.services():
@@ -106,13 +153,9 @@ class ServiceScheduler:
     def _start_tasks(self, view: ServiceView, missing: int) -> None:
         if self.placement_retry.get(view.group, 0.0) > self.ctx.clock.now():
             return
-        now = time.time()
-        with self._lock:
-            # A released hold-off is used up; the rest still block their slots.
-            waiting = sorted(d for d in self.holdoff.get(view.group, []) if d > now)
-            waiting = waiting[:missing]
-            self.holdoff[view.group] = waiting
-        for _ in range(missing - len(waiting)):
+        if self._throttled(view):
+            return
+        for _ in range(missing):
             tasks = self.moto.run_task(view)
             if not tasks:
                 self._unplaceable(view)
@@ -183,8 +226,9 @@ class ServiceScheduler:
 
     def status(self) -> dict[str, Any]:
         with self._lock:
-            holdoff = {g: [round(d - time.time(), 2) for d in ds] for g, ds in
-                       self.holdoff.items() if ds}
-        return {"restart_seconds": self.restart_seconds, "holdoff_wall_seconds": holdoff,
-                "recent_starts": self.replacements[-20:],
+            throttled = {g: {"failures": t.failures,
+                             "next_start_in": round(max(0.0, t.next_start - self.ctx.clock.now()),
+                                                    1)}
+                         for g, t in self.throttles.items()}
+        return {"recent_starts": self.replacements[-20:], "throttled": throttled,
                 "unplaceable": sorted(self.placement_retry), "rebalancing": self.rebalancing}

@@ -1,0 +1,249 @@
+"""ECS conformance: task lifecycle, service replacement and throttling, stopTimeout, draining.
+
+Each test is one AWS behaviour, named after it, citing the page it follows. The cloud runs at
+time scale 20: waits (deregistration delay, throttle delays) are simulated seconds; a
+container's stopTimeout is wall seconds (it bounds real shutdown work).
+"""
+
+from __future__ import annotations
+
+import itertools
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.integration.cloud import RunningCloud, wait_for
+
+
+@pytest.fixture(scope="module")
+def net(cloud: RunningCloud) -> dict[str, Any]:
+    res = cloud.status()["resources"]
+    return {"cluster": res["cluster"], "subnets": res["subnets"]["private"],
+            "sg": res["security_groups"]["strategy-tasks"], "vpc": res.get("vpc")}
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def _awsvpc(net: dict[str, Any]) -> dict[str, Any]:
+    return {"awsvpcConfiguration": {"subnets": list(net["subnets"].values()),
+                                    "securityGroups": [net["sg"]], "assignPublicIp": "DISABLED"}}
+
+
+def _register(cloud: RunningCloud, source: str | None = None, *, argv: list[str] | None = None,
+              port: int | None = None, stop_timeout: int | None = None) -> str:
+    container: dict[str, Any] = {
+        "name": "main", "image": "test:local", "essential": True, "memory": 128,
+        "command": argv or ["python", "-c", textwrap.dedent(source or "")]}
+    if port:
+        container["portMappings"] = [{"containerPort": port, "protocol": "tcp"}]
+    if stop_timeout:
+        container["stopTimeout"] = stop_timeout
+    return cloud.client("ecs").register_task_definition(
+        family=_unique("conf-ecs"), networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
+        cpu="256", memory="512", containerDefinitions=[container])["taskDefinition"][
+        "taskDefinitionArn"]
+
+
+def _describe(cloud: RunningCloud, net: dict[str, Any], arn: str) -> dict[str, Any]:
+    return cloud.client("ecs").describe_tasks(cluster=net["cluster"], tasks=[arn])["tasks"][0]
+
+
+def _runtime(cloud: RunningCloud, arn: str) -> dict[str, Any]:
+    return next(t for t in cloud.control("/ecs/tasks")["tasks"] if t["task_arn"] == arn)
+
+
+def _in_group(cloud: RunningCloud, group: str) -> list[dict[str, Any]]:
+    return [t for t in cloud.control("/ecs/tasks")["tasks"] if t["group"] == group]
+
+
+def _wait_status(cloud: RunningCloud, net: dict[str, Any], arn: str, status: str,
+                 timeout: float = 30) -> dict[str, Any]:
+    return wait_for(lambda: (t := _describe(cloud, net, arn))["lastStatus"] == status and t,
+                    timeout=timeout)
+
+
+SLEEP = """
+import time
+time.sleep(300)
+"""
+
+# Takes 2 wall seconds to shut down cleanly on SIGTERM (files in its cwd unless told).
+SLOW_SHUTDOWN = """
+import os, signal, sys, time
+def term(*_):
+    open(os.environ.get("TERM_LOG", "term"), "w").write("term")
+    time.sleep(2.0)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, term)
+open(os.environ.get("READY", "ready"), "w").write("ready")
+while True:
+    time.sleep(0.05)
+"""
+
+
+@pytest.fixture
+def services(cloud: RunningCloud, net: dict[str, Any]) -> Iterator[list[str]]:
+    """Services a test creates; scaled to 0 and deleted afterwards."""
+    names: list[str] = []
+    yield names
+    ecs = cloud.client("ecs")
+    for name in names:
+        ecs.update_service(cluster=net["cluster"], service=name, desiredCount=0)
+    for name in names:
+        wait_for(lambda n=name: all(t["last_status"] == "STOPPED"
+                                    for t in _in_group(cloud, f"service:{n}")), timeout=60)
+        ecs.delete_service(cluster=net["cluster"], service=name, force=True)
+
+
+def test_fargate_task_moves_through_the_documented_lifecycle_states(
+        cloud: RunningCloud, net: dict[str, Any]) -> None:
+    """RunTask answers PROVISIONING / desired RUNNING; the task passes PROVISIONING, PENDING,
+    ACTIVATING, RUNNING, and on StopTask DEACTIVATING, STOPPING, DEPROVISIONING, STOPPED.
+
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-lifecycle-explanation.html
+    """
+    ecs = cloud.client("ecs")
+    [task] = ecs.run_task(cluster=net["cluster"], taskDefinition=_register(cloud, SLEEP),
+                          launchType="FARGATE", networkConfiguration=_awsvpc(net))["tasks"]
+    assert (task["lastStatus"], task["desiredStatus"]) == ("PROVISIONING", "RUNNING")
+    running = _wait_status(cloud, net, task["taskArn"], "RUNNING")
+    assert running["containers"][0]["lastStatus"] == "RUNNING"
+    assert _runtime(cloud, task["taskArn"])["pid"]  # RUNNING only once the process is up
+    ecs.stop_task(cluster=net["cluster"], task=task["taskArn"], reason="conformance stop")
+    stopped = _wait_status(cloud, net, task["taskArn"], "STOPPED")
+    assert stopped["desiredStatus"] == "STOPPED"
+    assert stopped["stopCode"] == "UserInitiated"
+    assert stopped["stoppedReason"] == "conformance stop"
+    history = [s for s, _ in _runtime(cloud, task["taskArn"])["history"]]
+    assert history == ["PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING",
+                       "STOPPING", "DEPROVISIONING", "STOPPED"]
+
+
+def test_service_scheduler_launches_a_replacement_as_soon_as_a_task_stops(
+        cloud: RunningCloud, net: dict[str, Any], services: list[str]) -> None:
+    """A stopped service task is replaced at once (no hold-off): the replacement's wait is only
+    its own start-up.
+
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_services.html
+    """
+    name = _unique("conf-replace")
+    services.append(name)
+    ecs = cloud.client("ecs")
+    ecs.create_service(cluster=net["cluster"], serviceName=name, desiredCount=1,
+                       taskDefinition=_register(cloud, SLEEP), launchType="FARGATE",
+                       networkConfiguration=_awsvpc(net))
+    group = f"service:{name}"
+    [first] = wait_for(lambda: [t for t in _in_group(cloud, group)
+                                if t["last_status"] == "RUNNING"], timeout=20)
+    ecs.stop_task(cluster=net["cluster"], task=first["task_arn"], reason="conformance stop")
+    [new] = wait_for(lambda: [t for t in _in_group(cloud, group) if t["task_arn"] !=
+                              first["task_arn"] and t["last_status"] == "RUNNING"], timeout=20)
+    stop_requested = _runtime(cloud, first["task_arn"])["history"][4][1]  # DEACTIVATING
+    # Created within a second or two of wall time of the stop (20-40 simulated s at 20x at
+    # most, on a loaded machine), not after the old 30 s hold-off plus the task's shutdown.
+    assert new["created_at"] - stop_requested < 20
+    assert new["started_at"] - new["created_at"] < 20  # its real start-up
+
+
+def test_service_throttle_logic_delays_tasks_that_repeatedly_fail_to_start(
+        cloud: RunningCloud, net: dict[str, Any], services: list[str]) -> None:
+    """Tasks that go from PENDING to STOPPED again and again are relaunched with increasing
+    delays, and the service event says it "is unable to consistently start tasks
+    successfully".
+
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-throttle-logic.html
+    """
+    name = _unique("conf-throttle")
+    services.append(name)
+    ecs = cloud.client("ecs")
+    td = _register(cloud, argv=["/nonexistent/conformance-entrypoint"])
+    ecs.create_service(cluster=net["cluster"], serviceName=name, desiredCount=1,
+                       taskDefinition=td, launchType="FARGATE",
+                       networkConfiguration=_awsvpc(net))
+    group = f"service:{name}"
+    tasks = wait_for(lambda: len(t := _in_group(cloud, group)) >= 5 and t, timeout=60)
+    starts = sorted(t["created_at"] for t in tasks)[:5]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert all(t["stop_code"] == "TaskFailedToStart" and t["started_at"] is None
+               for t in tasks if t["last_status"] == "STOPPED")
+    # After the second failure the delays grow: 15, 30, 60 simulated seconds.
+    assert gaps[1] >= 15 - 1 and gaps[2] >= 30 - 1 and gaps[3] >= 60 - 1
+    assert gaps[3] > gaps[2] > gaps[1]
+    events = ecs.describe_services(cluster=net["cluster"], services=[name])["services"][0][
+        "events"]
+    assert any(e["message"] == f"(service {name}) is unable to consistently start tasks "
+               "successfully." for e in events)
+
+
+def test_stop_timeout_is_the_wall_time_a_container_gets_to_shut_down(
+        cloud: RunningCloud, net: dict[str, Any], tmp_path: Any) -> None:
+    """SIGTERM, then SIGKILL only after the container's stopTimeout: a container that needs 2 s
+    to exit with stopTimeout 5 exits cleanly (code 0), whatever the clock's scale.
+
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_definition_parameters.html
+    (Container timeouts: stopTimeout)
+    """
+    ecs = cloud.client("ecs")
+    ready, term_log = tmp_path / "ready", tmp_path / "term"
+    [task] = ecs.run_task(
+        cluster=net["cluster"], taskDefinition=_register(cloud, SLOW_SHUTDOWN, stop_timeout=5),
+        launchType="FARGATE", networkConfiguration=_awsvpc(net),
+        overrides={"containerOverrides": [{"name": "main", "environment": [
+            {"name": "READY", "value": str(ready)},
+            {"name": "TERM_LOG", "value": str(term_log)}]}]})["tasks"]
+    wait_for(ready.exists, timeout=20)
+    asked = time.time()
+    ecs.stop_task(cluster=net["cluster"], task=task["taskArn"])
+    stopped = _wait_status(cloud, net, task["taskArn"], "STOPPED", timeout=20)
+    assert term_log.exists()
+    assert stopped["containers"][0]["exitCode"] == 0  # exited on its own, not SIGKILLed (137)
+    assert time.time() - asked >= 2.0  # it was given its 2 wall seconds
+
+
+def test_stopping_a_service_task_drains_its_target_for_the_deregistration_delay(
+        cloud: RunningCloud, net: dict[str, Any], services: list[str], tmp_path: Any) -> None:
+    """ECS deregisters a stopping task from its target group and waits the group's
+    deregistration delay (DEACTIVATING, out of the RUNNING task list the load balancer
+    registers) before it sends SIGTERM; the replacement starts meanwhile.
+
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-target-group-attributes.html#deregistration-delay
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-lifecycle-explanation.html
+    """
+    elbv2 = cloud.client("elbv2")
+    vpc = cloud.client("ec2").describe_subnets(SubnetIds=[next(iter(net["subnets"].values()))])[
+        "Subnets"][0]["VpcId"]
+    tg = elbv2.create_target_group(Name=_unique("conf-tg"), Protocol="HTTP", Port=8080,
+                                   VpcId=vpc, TargetType="ip")["TargetGroups"][0]
+    elbv2.modify_target_group_attributes(TargetGroupArn=tg["TargetGroupArn"], Attributes=[
+        {"Key": "deregistration_delay.timeout_seconds", "Value": "60"}])
+    name = _unique("conf-drain")
+    services.append(name)
+    ecs = cloud.client("ecs")
+    ecs.create_service(
+        cluster=net["cluster"], serviceName=name, desiredCount=1, launchType="FARGATE",
+        taskDefinition=_register(cloud, SLOW_SHUTDOWN, port=8080, stop_timeout=5),
+        networkConfiguration=_awsvpc(net),
+        loadBalancers=[{"targetGroupArn": tg["TargetGroupArn"], "containerName": "main",
+                        "containerPort": 8080}])
+    group = f"service:{name}"
+    [first] = wait_for(lambda: [t for t in _in_group(cloud, group)
+                                if t["last_status"] == "RUNNING"], timeout=20)
+    ecs.stop_task(cluster=net["cluster"], task=first["task_arn"])
+    draining = _describe(cloud, net, first["task_arn"])
+    assert (draining["lastStatus"], draining["desiredStatus"]) == ("DEACTIVATING", "STOPPED")
+    registered = ecs.list_tasks(cluster=net["cluster"], desiredStatus="RUNNING")["taskArns"]
+    assert first["task_arn"] not in registered  # the load balancer no longer sends it requests
+    # The replacement starts while the old task drains.
+    wait_for(lambda: [t for t in _in_group(cloud, group) if t["task_arn"] != first["task_arn"]
+                      and t["last_status"] == "RUNNING"], timeout=20)
+    assert _describe(cloud, net, first["task_arn"])["lastStatus"] == "DEACTIVATING"
+    done = _wait_status(cloud, net, first["task_arn"], "STOPPED", timeout=30)
+    history = dict(_runtime(cloud, first["task_arn"])["history"])
+    assert history["STOPPING"] - history["DEACTIVATING"] >= 60 - 1  # drained 60 simulated s
+    assert done["containers"][0]["exitCode"] == 0
