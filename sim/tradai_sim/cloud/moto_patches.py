@@ -72,13 +72,58 @@ PATCHES: list[Patch] = [
         original_params=("self", "message", "message_id", "subject", "message_attributes",
                          "group_id", "deduplication_id", "message_structure"),
     ),
+    Patch(
+        "moto.awslambda.models:LambdaFunction.__init__",
+        "moto drops DeadLetterConfig; the async invoker sends discarded events to it",
+        _lazy(_LAMBDA, "lambda_function_init"),
+        wrap=True,
+        original_params=("self", "account_id", "spec", "region", "version"),
+    ),
+    Patch(
+        "moto.awslambda.models:LambdaFunction.update_configuration",
+        "UpdateFunctionConfiguration may set or clear DeadLetterConfig; moto ignores it",
+        _lazy(_LAMBDA, "lambda_function_update_configuration"),
+        wrap=True,
+        original_params=("self", "config_updates"),
+    ),
+    Patch(
+        "moto.awslambda.models:LambdaFunction.get_configuration",
+        "GetFunctionConfiguration reports DeadLetterConfig on AWS",
+        _lazy(_LAMBDA, "lambda_function_get_configuration"),
+        wrap=True,
+        original_params=("self", "on_create"),
+    ),
+    Patch(
+        "moto.awslambda.models:LambdaBackend.put_function_event_invoke_config",
+        "PutFunctionEventInvokeConfig replaces the configuration on AWS; moto appends and "
+        "keeps the first",
+        _lazy(_LAMBDA, "put_function_event_invoke_config"),
+        wrap=True,
+        original_params=("self", "function_name", "config"),
+    ),
+    Patch(
+        "moto.awslambda.models:LambdaBackend.update_function_event_invoke_config",
+        "UpdateFunctionEventInvokeConfig changes only the settings given; moto replaces all",
+        _lazy(_LAMBDA, "update_function_event_invoke_config"),
+        wrap=True,
+        original_params=("self", "function_name", "config"),
+    ),
     # -- SQS event-source mappings (event_sources/) -----------------------------------------
     Patch(
         "moto.awslambda.models:LambdaBackend.create_event_source_mapping",
-        "moto invokes inside send_message; our pollers deliver with receive counts and DLQ",
+        "moto invokes inside send_message; our pollers deliver with receive counts and DLQ; "
+        "Lambda refuses an SQS BatchSize/window combination it cannot run",
         _lazy(_LAMBDA, "create_event_source_mapping"),
         wrap=True,
         original_params=("self", "spec"),
+    ),
+    Patch(
+        "moto.awslambda.models:LambdaBackend.update_event_source_mapping",
+        "Lambda refuses an SQS mapping's BatchSize/window combination it cannot run; moto "
+        "stores it",
+        _lazy(_LAMBDA, "update_event_source_mapping"),
+        wrap=True,
+        original_params=("self", "uuid", "spec"),
     ),
     # -- Step Functions (stepfunctions/) ----------------------------------------------------
     Patch(

@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
+from moto.awslambda.exceptions import InvalidParameterValueException
 from moto.core.exceptions import JsonRESTError
 
+from tradai_sim.cloud.event_sources.validation import sqs_mapping_problem
 from tradai_sim.cloud.lambda_runtime.invoker import Invoker
 from tradai_sim.cloud.lambda_runtime.runtime import FunctionConfig, NoSubnetAvailable, Throttled
 
@@ -28,6 +30,9 @@ def install_invoker(invoker: Invoker) -> None:
 def function_config(fn: Any) -> FunctionConfig:
     """A snapshot of a moto ``LambdaFunction``'s configuration."""
     reserved = fn.reserved_concurrency
+    configs = getattr(fn, "event_invoke_config", None) or []
+    async_cfg: dict[str, Any] = configs[-1].config if configs else {}
+    destinations = async_cfg.get("DestinationConfig") or {}
     return FunctionConfig(
         name=fn.function_name,
         arn=fn.function_arn,
@@ -40,6 +45,11 @@ def function_config(fn: Any) -> FunctionConfig:
         reserved_concurrency=int(reserved) if reserved not in (None, "") else None,
         subnets=tuple((fn._vpc_config or {}).get("SubnetIds") or ()),
         role=fn.role or "",
+        max_retry_attempts=int(async_cfg.get("MaximumRetryAttempts", 2)),
+        max_event_age=int(async_cfg.get("MaximumEventAgeInSeconds", 21600)),
+        on_success=(destinations.get("OnSuccess") or {}).get("Destination") or None,
+        on_failure=(destinations.get("OnFailure") or {}).get("Destination") or None,
+        dead_letter=(getattr(fn, "dead_letter_config", None) or {}).get("TargetArn") or None,
     )
 
 
@@ -51,10 +61,14 @@ class Ec2Unexpected(JsonRESTError):
 
 
 class TooManyRequests(JsonRESTError):
+    """AWS's throttle answer: HTTP 429 with the limit that was hit in ``Reason``."""
+
     code = 429
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, reason: str) -> None:
         super().__init__("TooManyRequestsException", message)
+        self.description = json.dumps({"__type": "TooManyRequestsException", "Type": "User",
+                                       "message": message, "Reason": reason})
 
 
 def lambda_function_invoke(
@@ -72,7 +86,7 @@ def lambda_function_invoke(
     try:
         outcome = _invoker.runtime.invoke(function_config(self), event)
     except Throttled as exc:
-        raise TooManyRequests(str(exc)) from exc
+        raise TooManyRequests(str(exc), exc.reason) from exc
     except NoSubnetAvailable as exc:
         raise Ec2Unexpected(str(exc)) from exc
     if outcome.error:
@@ -129,6 +143,10 @@ def create_event_source_mapping(original: Any) -> Any:
     """
 
     def create(self: Any, spec: dict[str, Any]) -> Any:
+        problem = sqs_mapping_problem(spec.get("EventSourceArn") or "", spec.get("BatchSize"),
+                                      spec.get("MaximumBatchingWindowInSeconds"))
+        if problem:
+            raise InvalidParameterValueException(problem)
         esm = original(self, spec)
         from moto.sqs.models import sqs_backends
 
@@ -137,6 +155,82 @@ def create_event_source_mapping(original: Any) -> Any:
         return esm
 
     return create
+
+
+def update_event_source_mapping(original: Any) -> Any:
+    """Wraps ``LambdaBackend.update_event_source_mapping``: the mapping as it would be after
+    the update must be valid, as Lambda checks (moto stores any batch size and window)."""
+
+    def update(self: Any, uuid: str, spec: dict[str, Any]) -> Any:
+        esm = self.get_event_source_mapping(uuid)
+        if esm is not None:
+            problem = sqs_mapping_problem(
+                esm.event_source_arn, spec.get("BatchSize", esm.batch_size),
+                spec.get("MaximumBatchingWindowInSeconds", esm.max_batch_window))
+            if problem:
+                raise InvalidParameterValueException(problem)
+        return original(self, uuid, spec)
+
+    return update
+
+
+def lambda_function_init(original: Any) -> Any:
+    """Wraps ``LambdaFunction.__init__``: keep DeadLetterConfig (moto drops it)."""
+
+    def init(self: Any, account_id: str, spec: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        original(self, account_id, spec, *args, **kwargs)
+        self.dead_letter_config = spec.get("DeadLetterConfig") or None
+
+    return init
+
+
+def lambda_function_update_configuration(original: Any) -> Any:
+    """Wraps ``LambdaFunction.update_configuration``: UpdateFunctionConfiguration may set or
+    clear (empty TargetArn) the dead-letter target."""
+
+    def update(self: Any, config_updates: dict[str, Any]) -> dict[str, Any]:
+        if "DeadLetterConfig" in config_updates:
+            dlc = config_updates["DeadLetterConfig"] or {}
+            self.dead_letter_config = dlc if dlc.get("TargetArn") else None
+        return original(self, config_updates)
+
+    return update
+
+
+def lambda_function_get_configuration(original: Any) -> Any:
+    """Wraps ``LambdaFunction.get_configuration``: report DeadLetterConfig, as AWS does."""
+
+    def get(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        config = original(self, *args, **kwargs)
+        dlc = getattr(self, "dead_letter_config", None)
+        if dlc:
+            config["DeadLetterConfig"] = dlc
+        return config
+
+    return get
+
+
+def put_function_event_invoke_config(original: Any) -> Any:
+    """Wraps ``LambdaBackend.put_function_event_invoke_config``: AWS's Put replaces the
+    configuration; moto appends and keeps reporting the first one."""
+
+    def put(self: Any, function_name: str, config: dict[str, Any]) -> dict[str, Any]:
+        self.get_function(function_name).event_invoke_config = []
+        return original(self, function_name, config)
+
+    return put
+
+
+def update_function_event_invoke_config(original: Any) -> Any:
+    """Wraps ``LambdaBackend.update_function_event_invoke_config``: AWS's Update changes only
+    the settings given; moto replaces the whole configuration."""
+
+    def update(self: Any, function_name: str, config: dict[str, Any]) -> dict[str, Any]:
+        current = self.get_function(function_name).event_invoke_config
+        merged = {**(current[-1].config if current else {}), **config}
+        return original(self, function_name, merged)
+
+    return update
 
 
 def new_request_id() -> str:

@@ -42,8 +42,20 @@ DEFAULT_CONCURRENCY = 10  # per function, locally; AWS's account default is 1000
 IDLE_RETIRE_SECONDS = 600.0
 
 
+RESERVED_LIMIT = "ReservedFunctionConcurrentInvocationLimitExceeded"
+ACCOUNT_LIMIT = "ConcurrentInvocationLimitExceeded"
+
+
 class Throttled(Exception):
-    """No execution environment is free and the function is at its concurrency limit."""
+    """No execution environment is free and the function is at its concurrency limit.
+
+    ``reason`` is the Reason member of AWS's TooManyRequestsException: the function's reserved
+    concurrency, or (no reservation) the account's unreserved pool, here the local default.
+    """
+
+    def __init__(self, message: str, reason: str = RESERVED_LIMIT) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class NoSubnetAvailable(Exception):
@@ -63,6 +75,12 @@ class FunctionConfig:
     reserved_concurrency: int | None = None
     subnets: tuple[str, ...] = ()  # VpcConfig.SubnetIds; empty: not in a VPC
     role: str = ""
+    # Asynchronous invocation (PutFunctionEventInvokeConfig, DeadLetterConfig); AWS defaults.
+    max_retry_attempts: int = 2
+    max_event_age: int = 21600  # seconds (simulated: waiting in the event queue)
+    on_success: str | None = None
+    on_failure: str | None = None
+    dead_letter: str | None = None
 
     @property
     def key(self) -> str:
@@ -230,8 +248,15 @@ class LambdaRuntime:
             self.errors += 1
         return outcome
 
+    def concurrency_limit(self, fn: FunctionConfig) -> int:
+        """Reserved concurrency when set (0 included: every invocation throttles), else the
+        local stand-in for the account's unreserved pool."""
+        if fn.reserved_concurrency is not None:
+            return fn.reserved_concurrency
+        return self.default_concurrency
+
     def _acquire(self, fn: FunctionConfig) -> ExecutionEnvironment:
-        limit = fn.reserved_concurrency or self.default_concurrency
+        limit = self.concurrency_limit(fn)
         with self._lock:
             # Configuration changed: environments of the old version retire.
             for key in [k for k in self._envs if k.startswith(fn.name + ":") and k != fn.key]:
@@ -239,13 +264,16 @@ class LambdaRuntime:
                     if not old.busy:
                         old.kill()
             group = self._envs.setdefault(fn.key, [])
+            # Checked before reusing a warm environment: a limit lowered (to 0, say) below
+            # the warm count still throttles.
+            if sum(1 for e in group if e.busy) >= limit:
+                self.throttles += 1
+                reason = RESERVED_LIMIT if fn.reserved_concurrency is not None else ACCOUNT_LIMIT
+                raise Throttled("Rate Exceeded.", reason)
             for env in group:
                 if not env.busy and env.alive:
                     env.busy = True
                     return env
-            if sum(1 for e in group if e.busy) >= limit:
-                self.throttles += 1
-                raise Throttled(f"Rate Exceeded: {fn.name} is at its concurrency of {limit}")
             subnet, az = self._place(fn, group)
             code_dir = self._code_dir(fn)
             env = ExecutionEnvironment(fn, code_dir, self.ctx, subnet, az)
