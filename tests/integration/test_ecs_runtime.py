@@ -152,7 +152,7 @@ def test_stop_task_terminates_the_process_group(cloud: RunningCloud,
                                                 net: dict[str, Any]) -> None:
     td = register(cloud, "t-ecs-sleep", SLEEP)
     [task] = run(cloud, net, td)
-    pid = runtime_task(cloud, task["taskArn"])["pid"]
+    pid = wait_for(lambda: runtime_task(cloud, task["taskArn"])["pid"], timeout=10)  # RUNNING
     assert alive(pid)
     cloud.client("ecs").stop_task(cluster=net["cluster"], task=task["taskArn"],
                                   reason="test says stop")
@@ -165,16 +165,16 @@ def test_stop_task_terminates_the_process_group(cloud: RunningCloud,
 
 def test_stop_task_kills_after_the_stop_timeout(cloud: RunningCloud,
                                                 net: dict[str, Any]) -> None:
-    # stopTimeout 20 simulated seconds = 1 wall second at time scale 20
-    td = register(cloud, "t-ecs-stubborn", IGNORE_SIGTERM, stop_timeout=20)
+    # stopTimeout bounds real shutdown work: 2 wall seconds whatever the time scale
+    td = register(cloud, "t-ecs-stubborn", IGNORE_SIGTERM, stop_timeout=2)
     [task] = run(cloud, net, td)
-    pid = runtime_task(cloud, task["taskArn"])["pid"]
+    pid = wait_for(lambda: runtime_task(cloud, task["taskArn"])["pid"], timeout=10)  # RUNNING
     wait_for(lambda: ignores_sigterm(pid), timeout=10)  # its handler is installed
     started = time.time()
     cloud.client("ecs").stop_task(cluster=net["cluster"], task=task["taskArn"])
     done = wait_stopped(cloud, net, task["taskArn"])
     assert done["containers"][0]["exitCode"] == 137  # SIGKILL
-    assert (time.time() - started) * cloud.time_scale >= 20 - 1
+    assert time.time() - started >= 2 - 0.1
 
 
 def ignores_sigterm(pid: int) -> bool:
@@ -232,11 +232,10 @@ def test_service_keeps_its_desired_count_and_replaces_a_crashed_task(
 
     new = wait_for(lambda: [t for t in live(cloud, service)
                             if t["task_arn"] not in {f["task_arn"] for f in first}], timeout=10)
-    replaced_after = (time.time() - killed_at) * cloud.time_scale
-    assert 30 <= replaced_after <= 30 + 5  # the spec's restart delay, in simulated seconds
-    # the runtime's own timestamps (simulated): from the crash to the replacement's start
+    # replaced at once, as ECS does: only the new task's own start-up passes
+    assert time.time() - killed_at < 5
     stopped_at = runtime_task(cloud, victim["task_arn"])["stopped_at"]
-    assert new[0]["started_at"] - stopped_at == pytest.approx(30, abs=2.5)
+    assert new[0]["created_at"] - stopped_at < 20  # simulated: within 1 wall s at 20x
     assert new[0]["az"] == victim["az"]  # back into the AZ that lost its task
     assert new[0]["group"] == f"service:{service}"
 
