@@ -3,7 +3,8 @@
 moto raises NotImplementedError for Lambda and Step Functions targets, and lets a rule that has
 only a schedule (or is disabled) match every ``put_events``. The patched ``send_to_targets``
 skips those rules and hands Lambda / Step Functions targets to the local delivery (Lambda
-asynchronously, as EventBridge invokes it); every other target stays with moto.
+asynchronously, as EventBridge invokes it; failures retried and dead-lettered per the target's
+RetryPolicy and DeadLetterConfig); every other target stays with moto.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from tradai_sim.cloud.scheduler.dispatch import Dispatcher
 from tradai_sim.cloud.scheduler.event import iso_z, target_input
-from tradai_sim.cloud.scheduler.targets import TargetDelivery
 
-_delivery: TargetDelivery | None = None
+_delivery: Dispatcher | None = None
 _OURS = ("lambda", "states")
 
 
-def install(delivery: TargetDelivery | None) -> None:
+def install(delivery: Dispatcher | None) -> None:
     global _delivery
     _delivery = delivery
 
@@ -48,7 +49,7 @@ def send_to_targets(original: Callable[..., Any]) -> Callable[..., Any]:
                 event["time"] = iso_z(float(when))
             for target in ours:
                 payload = target_input(target, event) if transform_input else event
-                _delivery.deliver(target, payload)
+                _delivery.send(self.arn, target, payload, event)
         rest = [t for t in self.targets if _service(t["Arn"]) not in _OURS]
         if rest:
             # A shallow copy with moto's targets only: the shared rule is never mutated.

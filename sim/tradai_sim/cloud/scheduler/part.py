@@ -9,6 +9,7 @@ from typing import Any
 
 from tradai_sim.cloud.context import CloudContext
 from tradai_sim.cloud.scheduler import moto_hooks
+from tradai_sim.cloud.scheduler.dispatch import Dispatcher
 from tradai_sim.cloud.scheduler.event import iso_z, scheduled_event, target_input
 from tradai_sim.cloud.scheduler.rules import RuleBook, RuleClock
 from tradai_sim.cloud.scheduler.targets import MISSING, TargetDelivery
@@ -25,13 +26,15 @@ class SchedulerPart:
         self.ctx = ctx
         self.book = RuleBook()
         self.delivery = TargetDelivery(ctx, invoker)
+        self.dispatch = Dispatcher(ctx, self.delivery)
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.sync_errors = 0
 
     def start(self) -> None:
-        moto_hooks.install(self.delivery)  # put_events -> Lambda / Step Functions targets
+        self.dispatch.start()
+        moto_hooks.install(self.dispatch)  # put_events -> Lambda / Step Functions targets
         self._sync()
         self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
         self._thread.start()
@@ -41,6 +44,7 @@ class SchedulerPart:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=5)
+        self.dispatch.stop()
 
     def _run(self) -> None:
         next_sync = time.time() + SYNC_WALL_SECONDS
@@ -82,7 +86,7 @@ class SchedulerPart:
             targets = []
         missing = []
         for target in targets:
-            outcome = self.delivery.deliver(target, target_input(target, event))
+            outcome = self.dispatch.send(rule.arn, target, target_input(target, event), event)
             rule.outcomes[outcome] = rule.outcomes.get(outcome, 0) + 1
             if outcome == MISSING:
                 missing.append(target["Arn"])
@@ -97,6 +101,7 @@ class SchedulerPart:
         with self._lock:
             return {
                 "sync_errors": self.sync_errors,
+                "delivery": self.dispatch.status(),
                 "rules": {r.name: {
                     "expression": r.expression, "state": r.state, "error": r.error,
                     "count": r.count, "last_fire": r.last_fire, "next_fire": r.next_fire,

@@ -10,9 +10,10 @@ import json
 import uuid
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from tradai_sim.cloud.context import CloudContext
+from tradai_sim.cloud.scheduler.retry import Failure, classify
 
 MISSING = "missing"
 DELIVERED = "delivered"
@@ -26,22 +27,29 @@ class TargetDelivery:
         self.invoker = invoker
 
     def deliver(self, target: dict[str, Any], payload: Any) -> str:
+        return self.attempt(target, payload)[0]
+
+    def attempt(self, target: dict[str, Any], payload: Any) -> tuple[str, Failure | None]:
+        """One delivery attempt: its outcome, and why it failed (None when it did not)."""
         arn: str = target["Arn"]
         service = arn.split(":")[2] if arn.count(":") >= 5 else ""
         try:
             if service == "lambda":
-                return self._lambda(arn, payload)
+                return self._lambda(arn, payload), None
             if service == "sqs":
-                return self._sqs(arn, target, payload)
+                return self._sqs(arn, target, payload), None
             if service == "states":
                 self.ctx.client("stepfunctions").start_execution(
                     stateMachineArn=arn, input=json.dumps(payload))
-                return DELIVERED
+                return DELIVERED, None
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            return MISSING if "NotFound" in code or "NonExistent" in code or \
-                "DoesNotExist" in code else FAILED
-        return UNSUPPORTED
+            err = exc.response.get("Error", {})
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            failure = classify(str(err.get("Code", "")), str(err.get("Message") or exc), status)
+            return (MISSING if failure.code == "NO_RESOURCE" else FAILED), failure
+        except BotoCoreError as exc:  # the service could not be reached: retried
+            return FAILED, Failure("CONNECTION_FAILURE", str(exc), retriable=True)
+        return UNSUPPORTED, None
 
     def _lambda(self, arn: str, payload: Any) -> str:
         # Checked first so a missing function is reported now rather than after async retries.
