@@ -55,6 +55,21 @@ _ALARMS = "tradai_sim.cloud.alarms.moto_hooks"
 _FIS = "tradai_sim.cloud.fis.moto_hooks"
 _REDRIVE = "tradai_sim.cloud.sqs_redrive.moto_hooks"
 
+_SFN_ECS = "tradai_sim.cloud.stepfunctions.ecs_sync"
+# Every moto module that binds extract_json by name (`from ...json_path import extract_json`
+# or a star import) keeps the unpatched function, so each site is patched.
+_SFN_EXTRACT_JSON_SITES = (
+    "asl.utils.json_path",
+    "asl.component.common.string.string_expression",
+    "asl.component.intrinsic.argument.argument",
+    "asl.component.state.choice.comparison.operator.factory",  # a star import (unused)
+    "asl.component.state.choice.comparison.operator.implementations.boolean_equals",
+    "asl.component.state.choice.comparison.operator.implementations.numeric",
+    "asl.component.state.choice.comparison.operator.implementations.string_operators",
+    "asl.component.state.choice.comparison.operator.implementations.timestamp_operators",
+    "asl.eval.states",
+)
+
 PATCHES: list[Patch] = [
     # -- Lambda runtime (lambda_runtime/) ---------------------------------------------------
     Patch(
@@ -146,39 +161,22 @@ PATCHES: list[Patch] = [
         "moto.stepfunctions.parser.asl.component.state.exec.state_task.service"
         ".state_task_service_ecs:StateTaskServiceEcs._build_sync_resolver",
         "moto's runTask.sync succeeds whatever the exit code; AWS fails with States.TaskFailed",
-        _lazy("tradai_sim.cloud.stepfunctions.ecs_sync", "build_sync_resolver"),
+        _lazy(_SFN_ECS, "build_sync_resolver"),
         wrap=True,
         original_params=("self", "env", "resource_runtime_part", "normalised_parameters",
                          "state_credentials"),
     ),
-    Patch(
-        "moto.stepfunctions.parser.asl.utils.json_path:extract_json",
-        "moto returns [v] for a definite path through an index ($.A[0].B); AWS returns v",
-        _lazy("tradai_sim.cloud.stepfunctions.json_path", "extract_json"),
-        wrap=True,
-        original_params=("path", "data"),
-    ),
-    Patch(
-        "moto.stepfunctions.parser.asl.component.common.string.string_expression:extract_json",
-        "moto returns [v] for a definite path through an index ($.A[0].B); AWS returns v",
-        _lazy("tradai_sim.cloud.stepfunctions.json_path", "extract_json"),
-        wrap=True,
-        original_params=("path", "data"),
-    ),
-    Patch(
-        "moto.stepfunctions.parser.asl.component.intrinsic.argument.argument:extract_json",
-        "moto returns [v] for a definite path through an index ($.A[0].B); AWS returns v",
-        _lazy("tradai_sim.cloud.stepfunctions.json_path", "extract_json"),
-        wrap=True,
-        original_params=("path", "data"),
-    ),
-    Patch(
-        "moto.stepfunctions.parser.asl.component.state.choice.comparison.operator"
-        ".implementations.timestamp_operators:extract_json",
-        "moto returns [v] for a definite path through an index ($.A[0].B); AWS returns v",
-        _lazy("tradai_sim.cloud.stepfunctions.json_path", "extract_json"),
-        wrap=True,
-        original_params=("path", "data"),
+    # moto's JSONPath fix reaches every module that imported extract_json by name
+    # (tests/unit/test_sfn_json_path_sites.py finds them all).
+    *(
+        Patch(
+            f"moto.stepfunctions.parser.{site}:extract_json",
+            "moto returns [v] for a definite path through an index ($.A[0].B); AWS returns v",
+            _lazy("tradai_sim.cloud.stepfunctions.json_path", "extract_json"),
+            wrap=True,
+            original_params=("path", "data"),
+        )
+        for site in _SFN_EXTRACT_JSON_SITES
     ),
     Patch(
         "moto.stepfunctions.parser.models:StepFunctionsParserBackend.start_execution",
@@ -187,6 +185,35 @@ PATCHES: list[Patch] = [
         wrap=True,
         original_params=("self", "state_machine_arn", "name", "execution_input",
                          "trace_header"),
+    ),
+    Patch(
+        "moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl"
+        ":ErrorEqualsDecl._eval_body",
+        "States.ALL matches every error in moto; AWS: it cannot catch States.Runtime or "
+        "States.DataLimitExceeded, and States.Runtime is never retried or caught",
+        _lazy("tradai_sim.cloud.stepfunctions.error_matching", "error_equals_eval_body"),
+        wrap=False,
+        original_params=("self", "env"),
+    ),
+    Patch(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service"
+        ".state_task_service_ecs:StateTaskServiceEcs._eval_service_task",
+        "RunTask failures (no capacity) fail a .sync state with AmazonECS.Unknown; moto "
+        "indexes the empty Tasks list (States.Runtime)",
+        _lazy(_SFN_ECS, "eval_service_task"),
+        wrap=False,
+        original_params=("self", "env", "resource_runtime_part", "normalised_parameters",
+                         "state_credentials"),
+    ),
+    Patch(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service"
+        ".state_task_service_ecs:StateTaskServiceEcs._eval_sync",
+        "a .sync ECS task outlives its state's timeout or stopped execution in moto; Step "
+        "Functions stops it (StopTask)",
+        _lazy(_SFN_ECS, "eval_sync"),
+        wrap=True,
+        original_params=("self", "env", "sync_resolver", "timeout_seconds",
+                         "callback_endpoint", "heartbeat_endpoint"),
     ),
     # -- ECS runtime (ecs/) -----------------------------------------------------------------
     Patch(

@@ -1,9 +1,20 @@
-"""``ecs:runTask.sync``: a task whose essential container failed fails the state.
+"""``ecs:runTask.sync``: how the task's outcome reaches the state, as in AWS Step Functions.
 
-moto's sync resolver returns the stopped task whatever its exit code. AWS Step Functions
-fails the state with ``States.TaskFailed`` (cause: the task description as JSON) when the task
-stopped for any reason other than its essential containers exiting with 0, so the ASL's Retry
-and Catch see the failure. Installed by ``tradai_sim.cloud.moto_patches``.
+- A task whose essential container failed fails the state with ``States.TaskFailed`` (cause:
+  the task description as JSON); moto's sync resolver returns the stopped task whatever its
+  exit code.
+- RunTask answering HTTP 200 with a non-empty ``failures`` (no capacity in an AZ outage) fails
+  a ``.sync`` / ``.waitForTaskToken`` state with ``AmazonECS.Unknown``; a request-response
+  state returns the response
+  (https://docs.aws.amazon.com/step-functions/latest/dg/connect-ecs.html). moto indexed
+  ``Tasks[0]`` of the empty list and failed with ``States.Runtime``.
+- A task the state was waiting for is stopped (StopTask) when the state stops waiting without
+  its outcome: TimeoutSeconds elapsed or the execution was stopped. The ``.sync`` role policy
+  grants ``ecs:StopTask`` for this; "you can only stop Amazon ECS tasks that were started by
+  Step Functions" (https://docs.aws.amazon.com/step-functions/latest/dg/ecs-iam.html).
+  moto left the task running.
+
+Installed by ``tradai_sim.cloud.moto_patches``.
 """
 
 from __future__ import annotations
@@ -12,7 +23,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from tradai_sim.cloud.stepfunctions.failures import failure
+
 log = logging.getLogger(__name__)
+
+_STOP_REASON = ("The Task state in AWS Step Functions execution [{execution}] which was "
+                "managing this resource was aborted")
 
 
 def task_failure(task: dict[str, Any]) -> str | None:
@@ -33,6 +49,7 @@ def build_sync_resolver(original: Callable[..., Any]) -> Callable[..., Any]:
 
     def build(self: Any, env: Any, resource_runtime_part: Any, normalised_parameters: dict,
               state_credentials: Any) -> Callable[[], Any] | None:
+        submitted = env.stack[-1]  # the original pops the RunTask output
         resolver = original(self, env, resource_runtime_part, normalised_parameters,
                             state_credentials)
         if resolver is None:
@@ -41,39 +58,72 @@ def build_sync_resolver(original: Callable[..., Any]) -> Callable[..., Any]:
         def resolve() -> Any:
             task = resolver()
             if isinstance(task, dict) and (reason := task_failure(task)) is not None:
-                raise _task_failed(self, env, task, reason)
+                log.info("ecs:runTask.sync task %s failed: %s", task.get("TaskArn"), reason)
+                raise failure(self, env, "States.TaskFailed", task)
             return task
 
+        task = submitted["Tasks"][0]
+        resolve.stop_task = lambda: _stop_task(  # type: ignore[attr-defined]
+            env, resource_runtime_part.region, state_credentials, task["ClusterArn"],
+            task["TaskArn"])
         return resolve
 
     return build
 
 
-def _task_failed(state: Any, env: Any, task: dict[str, Any], reason: str) -> Exception:
-    log.info("ecs:runTask.sync task %s failed: %s", task.get("TaskArn"), reason)
-    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
-    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
-        FailureEvent,
-        FailureEventException,
-    )
-    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
-        StatesErrorName,
-    )
-    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
-        StatesErrorNameType,
-    )
-    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+def eval_sync(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wraps ``StateTaskServiceEcs._eval_sync`` (inherited from the callback base): the
+    polling loop returns without a result when the state's frame stopped running, which is
+    a timeout or a stopped execution; the task it waited for is then stopped."""
 
-    error = StatesErrorNameType.StatesTaskFailed
-    return FailureEventException(failure_event=FailureEvent(
-        env=env,
-        error_name=StatesErrorName(typ=error),
-        event_type=HistoryEventType.TaskFailed,
-        event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
-            error=error.to_name(),
-            cause=to_json_str(task),  # as in AWS: the task description
-            resource=state._get_sfn_resource(),
-            resourceType=state._get_sfn_resource_type(),
-        )),
-    ))
+    def evaluate(self: Any, env: Any, sync_resolver: Callable[[], Any] | None,
+                 timeout_seconds: int | None, callback_endpoint: Any,
+                 heartbeat_endpoint: Any) -> Any:
+        outcome = original(self, env, sync_resolver, timeout_seconds, callback_endpoint,
+                           heartbeat_endpoint)
+        stop = getattr(sync_resolver, "stop_task", None)
+        if not outcome and stop is not None and not env.is_running():
+            stop()
+        return outcome
+
+    return evaluate
+
+
+def _stop_task(env: Any, region: str, credentials: Any, cluster: str, task: str) -> None:
+    from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+
+    execution = env.states.context_object.context_object_data["Execution"]["Id"]
+    try:
+        boto_client_for(region=region, service="ecs", state_credentials=credentials).stop_task(
+            cluster=cluster, task=task, reason=_STOP_REASON.format(execution=execution))
+        log.info("stopped ECS task %s: its Task state in %s ended without it", task, execution)
+    except Exception:  # AWS "attempts" the stop; a failed attempt does not change the state
+        log.exception("could not stop ECS task %s", task)
+
+
+def eval_service_task(self: Any, env: Any, resource_runtime_part: Any,
+                      normalised_parameters: dict, state_credentials: Any) -> None:
+    """Replaces ``StateTaskServiceEcs._eval_service_task`` (same steps, plus the failures)."""
+    from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+
+    api_action = self._get_boto_service_action()
+    ecs = boto_client_for(region=resource_runtime_part.region,
+                          service=self._get_boto_service_name(),
+                          state_credentials=state_credentials)
+    response = getattr(ecs, api_action)(**normalised_parameters)
+    response.pop("ResponseMetadata", None)
+    if api_action != "run_task":
+        env.stack.append(response)
+        return
+    self._normalise_response(response=response, service_action_name="run_task")
+    if response.get("Failures"):
+        if self.resource.condition is not None:  # .sync or .waitForTaskToken
+            raise failure(self, env, "AmazonECS.Unknown", response)
+        env.stack.append(response)  # request-response: the response, not a failure
+        return
+    # AWS outputs the description of the task, not the output of run_task.
+    task = response["Tasks"][0]
+    described = ecs.describe_tasks(cluster=task["ClusterArn"], tasks=[task["TaskArn"]])
+    described.pop("ResponseMetadata", None)
+    self._normalise_response(response=described, service_action_name="describe_tasks")
+    env.stack.append(described)
