@@ -278,10 +278,25 @@ PATCHES: list[Patch] = [
     ),
     Patch(
         "moto.autoscaling.responses:AutoScalingResponse.call_action",
-        "complete_lifecycle_action / record_lifecycle_action_heartbeat are not implemented",
+        "complete_lifecycle_action / record_lifecycle_action_heartbeat are not implemented; "
+        "set_instance_health only records the status (AWS terminates and replaces)",
         _lazy("tradai_sim.cloud.autoscaling.moto_hooks", "call_action"),
         wrap=True,
         original_params=("self",),
+    ),
+    Patch(
+        "moto.autoscaling.models:AutoScalingBackend.create_auto_scaling_group",
+        "moto defaults HealthCheckGracePeriod to 300 s (and turns 0 into 300); the API's "
+        "default is 0",
+        _lazy("tradai_sim.cloud.autoscaling.moto_hooks", "create_auto_scaling_group"),
+        wrap=True,
+        original_params=("self", "name", "availability_zones", "desired_capacity", "max_size",
+                         "min_size", "launch_config_name", "launch_template",
+                         "vpc_zone_identifier", "default_cooldown", "health_check_period",
+                         "health_check_type", "load_balancers", "target_group_arns",
+                         "placement_group", "termination_policies", "tags",
+                         "capacity_rebalance", "new_instances_protected_from_scale_in",
+                         "instance_id", "mixed_instances_policy"),
     ),
     # -- EventBridge (scheduler/) -----------------------------------------------------------
     Patch(
