@@ -70,7 +70,7 @@ def _execution(sfn: Any, name: str, stop: bool) -> str:
 
 
 def _job(ddb: Any, job_id: str, status: str, execution_arn: str | None = None) -> None:
-    item = {"job_id": {"S": job_id}, "status": {"S": status}, "ttl": {"N": "1"}}
+    item = {"job_id": {"S": job_id}, "status": {"S": status}, "ttl": {"N": "4000000000"}}  # live
     if execution_arn:
         item["execution_arn"] = {"S": execution_arn}
     ddb.put_item(TableName=TABLE, Item=item)

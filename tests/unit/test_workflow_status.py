@@ -16,6 +16,7 @@ from tradai.workflows.status import JobStatusStore
 from tradai.workflows.updates import JobAlreadyFinished, apply
 
 TABLE = "tradai-test-workflow-state"
+LIVE_TTL = 4_000_000_000  # a ticket that has not expired (readers drop expired ones)
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def store() -> Iterator[JobStatusStore]:
 def _queued(store: JobStatusStore, job_id: str = "j1", **extra: Any) -> None:
     store.ddb.put_item(TableName=TABLE, Item={
         "job_id": {"S": job_id}, "status": {"S": "QUEUED"}, "owner": {"S": "alice"},
-        "ttl": {"N": "123"}, **extra})
+        "ttl": {"N": str(LIVE_TTL)}, **extra})
 
 
 def test_register_moves_queued_to_running_and_keeps_the_ttl(store: JobStatusStore) -> None:
@@ -41,7 +42,7 @@ def test_register_moves_queued_to_running_and_keeps_the_ttl(store: JobStatusStor
     item = store.get("j1")
     assert t.applied and t.previous == "QUEUED"
     assert item["status"] == "RUNNING" and item["execution_arn"] == "arn:exec"
-    assert item["ttl"] == 123 and item["owner"] == "alice"  # kept, not overwritten
+    assert item["ttl"] == LIVE_TTL and item["owner"] == "alice"  # kept, not overwritten
 
 
 def test_register_creates_a_ticket_that_arrived_without_one(store: JobStatusStore) -> None:

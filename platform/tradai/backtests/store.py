@@ -1,6 +1,9 @@
 """Tickets in the workflow-state table (hash key ``job_id``, GSI ``by-owner`` on owner +
 created_at, TTL attribute ``ttl``). The backend writes the QUEUED ticket; the workflow's
-update-status Lambda moves it on (status, progress, result, error, mlflow_url)."""
+update-status Lambda moves it on (status, progress, result, error, mlflow_url).
+
+A ticket whose ``ttl`` has passed is gone for every read here, and a new ticket may take its
+id, even before DynamoDB's TTL process deleted it (``tradai.expiry``)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tradai.backtests.errors import DependencyUnavailable
+from tradai.clock import Clock, default_clock
+from tradai.expiry import is_expired, live, not_expired_condition
 
 OWNER_INDEX = "by-owner"
 _ser, _de = TypeSerializer(), TypeDeserializer()
@@ -39,15 +44,20 @@ def _plain(value: Any) -> Any:
 
 
 class TicketStore:
-    def __init__(self, dynamodb: Any, table: str) -> None:
+    def __init__(self, dynamodb: Any, table: str, clock: Clock | None = None) -> None:
         self.ddb = dynamodb
         self.table = table
+        self.clock = clock or default_clock()
 
     def create(self, record: dict[str, Any]) -> bool:
-        """Write a new ticket; False if one with this job id exists (a duplicate won)."""
+        """Write a new ticket; False if a live one with this job id exists (a duplicate won).
+        An expired ticket not yet deleted counts as absent, as it does for ``get``."""
+        expired, names, values = _expired_condition(self.clock.now())
         try:
             self.ddb.put_item(TableName=self.table, Item=to_item(record),
-                              ConditionExpression="attribute_not_exists(job_id)")
+                              ConditionExpression=f"attribute_not_exists(job_id) OR {expired}",
+                              ExpressionAttributeNames=names,
+                              ExpressionAttributeValues=values)
             return True
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
@@ -62,7 +72,8 @@ class TicketStore:
                                      ConsistentRead=True).get("Item")
         except (ClientError, BotoCoreError) as exc:
             raise _unavailable("read the ticket", exc) from exc
-        return from_item(item) if item else None
+        ticket = from_item(item) if item else None
+        return None if ticket is None or is_expired(ticket, self.clock.now()) else ticket
 
     def get_many(self, job_ids: list[str]) -> list[dict[str, Any]]:
         try:
@@ -70,7 +81,8 @@ class TicketStore:
                 "Keys": [{"job_id": {"S": j}} for j in job_ids], "ConsistentRead": True}})
         except (ClientError, BotoCoreError) as exc:
             raise _unavailable("read tickets", exc) from exc
-        return [from_item(i) for i in resp.get("Responses", {}).get(self.table, [])]
+        return live([from_item(i) for i in resp.get("Responses", {}).get(self.table, [])],
+                    self.clock.now())
 
     def mark_enqueued(self, job_id: str, message_id: str) -> None:
         # Only these two attributes: the workflow may already be updating the status.
@@ -92,10 +104,15 @@ class TicketStore:
 
     def list_by_owner(self, owner: str, limit: int,
                       cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        # The filter runs after Limit: a page may hold fewer than ``limit`` tickets, and the
+        # cursor still continues after the last item read.
+        alive, names, values = not_expired_condition(self.clock.now())
         kwargs: dict[str, Any] = {
             "TableName": self.table, "IndexName": OWNER_INDEX, "Limit": limit,
-            "KeyConditionExpression": "#o = :o", "ExpressionAttributeNames": {"#o": "owner"},
-            "ExpressionAttributeValues": {":o": {"S": owner}}, "ScanIndexForward": False}
+            "KeyConditionExpression": "#o = :o", "FilterExpression": alive,
+            "ExpressionAttributeNames": {"#o": "owner", **names},
+            "ExpressionAttributeValues": {":o": {"S": owner}, **values},
+            "ScanIndexForward": False}
         if cursor:
             kwargs["ExclusiveStartKey"] = decode_cursor(cursor, owner)
         try:
@@ -104,6 +121,10 @@ class TicketStore:
             raise _unavailable("list tickets", exc) from exc
         last = resp.get("LastEvaluatedKey")
         return [from_item(i) for i in resp.get("Items", [])], encode_cursor(last)
+
+
+def _expired_condition(now: float) -> tuple[str, dict[str, str], dict[str, Any]]:
+    return "#ttl <= :now", {"#ttl": "ttl"}, {":now": {"N": str(int(now))}}
 
 
 def encode_cursor(key: dict[str, Any] | None) -> str | None:

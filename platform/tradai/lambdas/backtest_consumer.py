@@ -34,7 +34,14 @@ logger = Logger(service="backtest-consumer")
 # message group in the batch, so an owner's jobs never start out of order.
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 settings = WorkflowSettings()
-idempotency = IdempotencyConfig(event_key_jmespath="job_id", expires_after_seconds=86400)
+# A job id is honoured as started for one day (simulated). Powertools measures the record's
+# expiry on the wall clock (datetime.now()), so the day is given in wall seconds: on AWS the
+# same 86400, under a dilated local clock one simulated day (the TTL part reads this table's
+# ``expiration`` as wall time, so its deletion agrees).
+IDEMPOTENCY_SIMULATED_SECONDS = 86400
+idempotency = IdempotencyConfig(
+    event_key_jmespath="job_id",
+    expires_after_seconds=max(1, round(default_clock().to_wall(IDEMPOTENCY_SIMULATED_SECONDS))))
 persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency,
                                        boto3_client=aws_client("dynamodb"))
 BACKOFF_SIMULATED_SECONDS = 60  # how long a deferred job waits before it is tried again

@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from tradai.backtests.store import from_item, to_item
 from tradai.clock import Clock
+from tradai.expiry import is_expired
 from tradai.strategy_container.errors import BadJob, DependencyFailed, ModeNotSupported
 
 RUNNABLE_MODES = ("backtest", "hyperopt")
@@ -153,7 +154,9 @@ class JobItem:
         except (ClientError, BotoCoreError) as exc:
             raise DependencyFailed(f"workflow-state table {self.table} unavailable: "
                                    f"{type(exc).__name__}") from exc
-        return from_item(item) if item else None
+        job = from_item(item) if item else None
+        # An expired ticket not yet deleted by TTL is gone, as for every reader of the table.
+        return None if job is None or is_expired(job, self.clock.now()) else job
 
     def progress(self, percent: float) -> None:
         self._set({"progress": percent})

@@ -19,6 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tradai.backtests.store import from_item
+from tradai.expiry import not_expired_condition
 from tradai.workflows.cleanup import GROUP_PREFIX, TaskCleaner
 from tradai.workflows.status import TERMINAL, JobStatusStore
 
@@ -58,10 +59,12 @@ class OrphanScanner:
 
     def _running_jobs(self) -> list[dict[str, Any]]:
         jobs: list[dict[str, Any]] = []
+        # An expired ticket not yet deleted by TTL is gone: nothing to settle.
+        alive, names, values = not_expired_condition(self.store.clock.now())
         kwargs: dict[str, Any] = {
-            "TableName": self.store.table, "FilterExpression": "#s = :running",
-            "ExpressionAttributeNames": {"#s": "status"},
-            "ExpressionAttributeValues": {":running": {"S": "RUNNING"}},
+            "TableName": self.store.table, "FilterExpression": f"#s = :running AND {alive}",
+            "ExpressionAttributeNames": {"#s": "status", **names},
+            "ExpressionAttributeValues": {":running": {"S": "RUNNING"}, **values},
         }
         while True:
             page = self.store.ddb.scan(**kwargs)

@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from tradai.backtests.models import JobStatus
 from tradai.backtests.store import from_item, to_item
 from tradai.clock import Clock
+from tradai.expiry import is_expired
 
 TERMINAL = (JobStatus.COMPLETED.value, JobStatus.FAILED.value)
 _NOT_TERMINAL = "(#s <> :completed AND #s <> :failed)"
@@ -61,9 +62,11 @@ class JobStatusStore:
         self.ttl_days = ttl_days
 
     def get(self, job_id: str) -> dict[str, Any] | None:
+        """The job, or None; an expired ticket not yet deleted by TTL is None too."""
         item = self.ddb.get_item(TableName=self.table, Key={"job_id": {"S": job_id}},
                                  ConsistentRead=True).get("Item")
-        return from_item(item) if item else None
+        job = from_item(item) if item else None
+        return None if job is None or is_expired(job, self.clock.now()) else job
 
     # -- transitions ------------------------------------------------------------------------
     def register(self, job_id: str, message: dict[str, Any], execution_arn: str) -> Transition:

@@ -69,6 +69,7 @@ OPTIONAL_PARTS = (
     "tradai_sim.cloud.seed.part",
     "tradai_sim.cloud.sns_log.part", "tradai_sim.cloud.alarms.part",
     "tradai_sim.cloud.fis.part", "tradai_sim.cloud.sqs_redrive.part",
+    "tradai_sim.cloud.sqs_fifo.part",
 )
 
 

@@ -371,6 +371,16 @@ PATCHES: list[Patch] = [
         wrap=True,
         original_params=("self",),
     ),
+    # -- SQS FIFO deduplication (sqs_fifo/); before the alarms and redrive wraps of ---------
+    # Queue.add_message, so it runs innermost, after a DLQ move replaced the dedup id
+    Patch(
+        "moto.sqs.models:Queue.add_message",
+        "moto forgets a dedup id once its message is deleted and times the interval in wall "
+        "seconds; SQS remembers it 5 (simulated) minutes from the send",
+        _lazy("tradai_sim.cloud.sqs_fifo.moto_hooks", "queue_add_message"),
+        wrap=True,
+        original_params=("self", "message"),
+    ),
     # -- CloudWatch alarms (alarms/) and the SNS log (sns_log/) -------------------------------
     Patch(
         "moto.cloudwatch.models:CloudWatchBackend.put_metric_alarm",

@@ -107,7 +107,8 @@ def get_backtests(request: Request,
                           "(TRADAI_QUEUE_BACKTEST_QUEUE / TRADAI_TABLE_WORKFLOW_STATE)")
 
     def build() -> dict[str, Any]:
-        return {"store": TicketStore(aws_client("dynamodb"), settings.table or ""),
+        return {"store": TicketStore(aws_client("dynamodb"), settings.table or "",
+                                     default_clock()),
                 "queue": BacktestQueue(aws_client("sqs"), settings.queue_url or "")}
     clients = _component(request, "aws", build)
     return BacktestService(clients["store"], clients["queue"], registry, default_clock(),
@@ -120,7 +121,8 @@ def get_store(request: Request,
     if not settings.table:
         raise unavailable("workflow-state table not configured (TRADAI_TABLE_WORKFLOW_STATE)")
     return _component(request, "store",
-                      lambda: TicketStore(aws_client("dynamodb"), settings.table or ""))
+                      lambda: TicketStore(aws_client("dynamodb"), settings.table or "",
+                                          default_clock()))
 
 
 OwnerDep = Annotated[Owner, Depends(get_owner)]

@@ -1,19 +1,28 @@
-"""The TTL part: every ``SWEEP_SECONDS`` of simulated time, sweep each table with TTL enabled."""
+"""The TTL part: every ``SWEEP_SECONDS`` of simulated time, sweep each table with TTL enabled,
+deleting the items expired for longer than the deletion lag (``settings``); ``/_sim/dynamodb-ttl``
+shows and changes the lag."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from tradai_sim.cloud.context import CloudContext
+from tradai_sim.cloud.dynamodb_ttl.settings import (
+    WALL_CLOCK_LOGICAL_TABLES,
+    BadSetting,
+    TtlSettings,
+    lag_from_env,
+)
 from tradai_sim.cloud.dynamodb_ttl.sweeper import sweep_table
 
 log = logging.getLogger(__name__)
 
-SWEEP_SECONDS = 30.0  # simulated; AWS deletes "within a few days", usually minutes
+SWEEP_SECONDS = 30.0  # simulated: how often expired items are looked for
 
 
 class DynamoDbTtlPart:
@@ -29,6 +38,10 @@ class DynamoDbTtlPart:
         self.sweeps = 0
         self.last_sweep: float | None = None
         self.errors: list[str] = []
+        self.settings = TtlSettings(
+            default_lag=lag_from_env(),
+            wall_clock_tables=frozenset(ctx.name(t) for t in WALL_CLOCK_LOGICAL_TABLES))
+        ctx.control_routes["/dynamodb-ttl"] = self.route
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="dynamodb-ttl", daemon=True)
@@ -60,7 +73,8 @@ class DynamoDbTtlPart:
                 if ttl.get("TimeToLiveStatus") != "ENABLED":
                     continue
                 enabled[table] = ttl["AttributeName"]
-                n = sweep_table(ddb, table, ttl["AttributeName"], self._key_names(table), now)
+                n = sweep_table(ddb, table, ttl["AttributeName"], self._key_names(table), now,
+                                self.settings.lag(table), self._value_clock(table))
             except ClientError as exc:
                 if exc.response["Error"]["Code"] == "ResourceNotFoundException":
                     self._keys.pop(table, None)  # deleted while we swept
@@ -73,6 +87,21 @@ class DynamoDbTtlPart:
         self.sweeps += 1
         self.last_sweep = now
 
+    def _value_clock(self, table: str) -> Callable[[float], float] | None:
+        """Maps a wall-clock table's TTL value onto the simulated clock."""
+        if table not in self.settings.wall_clock_tables:
+            return None
+        clock = self.ctx.clock
+        return lambda wall_ts: clock.origin + (wall_ts - clock.origin) * clock.scale
+
+    def route(self, body: dict[str, Any]) -> tuple[int, Any]:
+        if body.get("method") == "POST":
+            try:
+                self.settings.update(body)
+            except BadSetting as exc:
+                return 400, {"error": str(exc)}
+        return 200, self.status()
+
     def _key_names(self, table: str) -> list[str]:
         if table not in self._keys:
             schema = self.ctx.client("dynamodb").describe_table(TableName=table)["Table"][
@@ -81,7 +110,7 @@ class DynamoDbTtlPart:
         return self._keys[table]
 
     def status(self) -> dict[str, Any]:
-        return {"sweep_seconds": SWEEP_SECONDS, "sweeps": self.sweeps,
+        return {"sweep_seconds": SWEEP_SECONDS, **self.settings.view(), "sweeps": self.sweeps,
                 "last_sweep": self.last_sweep, "ttl_tables": dict(self.ttl_tables),
                 "deleted": dict(self.deleted), "errors": list(self.errors)}
 

@@ -2,12 +2,17 @@
 
 An item expires when its TTL attribute is a number of epoch seconds below "now". Like AWS, a
 value more than five years in the past is ignored (it is taken for a mistake), and a non-number
-attribute never expires. The delete is conditional on the value read, so an item whose TTL was
-pushed back meanwhile survives.
+attribute never expires. AWS deletes an expired item later, "typically within two days of
+expiration", and until then "items that have expired and not been deleted will still show up
+in reads, queries, and scans"
+(https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTimeToLive.html):
+an item is deleted only once it has been expired for ``lag`` seconds. The delete is
+conditional on the value read, so an item whose TTL was pushed back meanwhile survives.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -15,20 +20,32 @@ from botocore.exceptions import ClientError
 FIVE_YEARS = 5 * 365 * 86400
 
 
-def expired(item: dict[str, Any], attribute: str, now: float) -> bool:
+def ttl_value(item: dict[str, Any], attribute: str) -> float | None:
     value = item.get(attribute, {})
     if "N" not in value:
-        return False
+        return None
     try:
-        ts = float(value["N"])
+        return float(value["N"])
     except ValueError:
+        return None
+
+
+def due(item: dict[str, Any], attribute: str, now: float, lag: float = 0.0,
+        to_now_clock: Callable[[float], float] | None = None) -> bool:
+    """Expired for at least ``lag`` seconds. ``to_now_clock`` maps a stored value written on
+    another clock onto the clock of ``now`` (see the part's wall-clock tables)."""
+    ts = ttl_value(item, attribute)
+    if ts is None:
         return False
-    return now - FIVE_YEARS <= ts < now
+    if to_now_clock is not None:
+        ts = to_now_clock(ts)
+    return now - FIVE_YEARS <= ts and ts + lag < now
 
 
 def sweep_table(client: Any, table: str, attribute: str, key_names: list[str],
-                now: float) -> int:
-    """Delete the expired items of ``table``; returns how many were deleted."""
+                now: float, lag: float = 0.0,
+                to_now_clock: Callable[[float], float] | None = None) -> int:
+    """Delete the items of ``table`` expired for ``lag`` seconds; returns how many."""
     names = {f"#k{i}": k for i, k in enumerate(key_names)} | {"#ttl": attribute}
     deleted = 0
     kwargs: dict[str, Any] = {"TableName": table, "ProjectionExpression": ",".join(names),
@@ -36,7 +53,7 @@ def sweep_table(client: Any, table: str, attribute: str, key_names: list[str],
     while True:
         page = client.scan(**kwargs)
         for item in page.get("Items", []):
-            if not expired(item, attribute, now):
+            if not due(item, attribute, now, lag, to_now_clock):
                 continue
             try:
                 client.delete_item(
