@@ -54,6 +54,7 @@ _LAMBDA = "tradai_sim.cloud.lambda_runtime.moto_adapter"
 _ALARMS = "tradai_sim.cloud.alarms.moto_hooks"
 _FIS = "tradai_sim.cloud.fis.moto_hooks"
 _REDRIVE = "tradai_sim.cloud.sqs_redrive.moto_hooks"
+_SFN_WAITS = "tradai_sim.cloud.stepfunctions.waits"
 
 _SFN_ECS = "tradai_sim.cloud.stepfunctions.ecs_sync"
 # Every moto module that binds extract_json by name (`from ...json_path import extract_json`
@@ -165,6 +166,32 @@ PATCHES: list[Patch] = [
         wrap=True,
         original_params=("self", "env", "resource_runtime_part", "normalised_parameters",
                          "state_credentials"),
+    ),
+    # -- Step Functions waiting on the simulated clock (stepfunctions/waits.py) ----------
+    Patch(
+        "moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function"
+        ":WaitFunction._wait_interval",
+        "Wait states are pure waiting: they pass in simulated time (the ASL is deployed as "
+        "written, not rewritten with scaled seconds)",
+        _lazy(_SFN_WAITS, "wait_interval"),
+        wrap=False,
+        original_params=("self", "env", "wait_seconds"),
+    ),
+    Patch(
+        "moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp"
+        ":Timestamp._get_wait_seconds",
+        "a Wait until a Timestamp counts from the simulated now, not the wall clock",
+        _lazy(_SFN_WAITS, "timestamp_wait_seconds"),
+        wrap=True,
+        original_params=("self", "env"),
+    ),
+    Patch(
+        "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl"
+        ":RetrierDecl._eval_body",
+        "the interval between Retry attempts is back-off (waiting): simulated time",
+        _lazy(_SFN_WAITS, "retrier_eval_body"),
+        wrap=False,
+        original_params=("self", "env"),
     ),
     # moto's JSONPath fix reaches every module that imported extract_json by name
     # (tests/unit/test_sfn_json_path_sites.py finds them all).
