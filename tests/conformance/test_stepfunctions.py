@@ -205,6 +205,28 @@ def test_stop_execution_stops_the_run_task_sync_ecs_task(cloud: RunningCloud, ro
     assert execution in stopped["stoppedReason"]
 
 
+def test_run_task_sync_api_error_is_a_catchable_ecs_error(cloud: RunningCloud, role: str,
+                                                           job_definition: str) -> None:
+    """An error answer of the ECS API (here RunTask with a task definition that does not
+    exist) fails the state with an ECS error name the Catch can match, not with the
+    uncatchable States.Runtime ("A States.Runtime error ... will always cause the execution
+    to fail"): https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html.
+    The name, ECS.AmazonECSException, is what AWS reports for the optimised integration (not
+    documented on the integration's page)."""
+    res = cloud.status()["resources"]
+    states = {"Run": run_task_state(
+        cloud, f"t-conf-missing-{uuid.uuid4().hex[:6]}:1",
+        list(res["subnets"]["private"].values()), {}, End=True,
+        Catch=[{"ErrorEquals": ["ECS.AmazonECSException"], "ResultPath": "$.error",
+                "Next": "Caught"}]), **CAUGHT}
+    done = finished(cloud, start(cloud, machine(cloud, role, states, "Run")))
+    assert done["status"] == "SUCCEEDED", done.get("cause")
+    assert entered(done) == ["Run", "Caught"]
+    error = json.loads(done["output"])["error"]
+    assert error["Error"] == "ECS.AmazonECSException"
+    assert "Service: AmazonECS" in error["Cause"] and "Error Code:" in error["Cause"]
+
+
 @pytest.fixture
 def zone_down(cloud: RunningCloud) -> Iterator[str]:
     """A power outage of one AZ, ended after the test."""
@@ -238,3 +260,4 @@ def test_run_task_sync_failures_fail_the_state_with_amazonecs_unknown(
     cause = json.loads(error["Cause"])
     assert cause["Tasks"] == []
     assert cause["Failures"][0]["Reason"].startswith("Capacity is unavailable at this time")
+

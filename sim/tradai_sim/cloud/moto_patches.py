@@ -242,6 +242,15 @@ PATCHES: list[Patch] = [
         original_params=("self", "env", "sync_resolver", "timeout_seconds",
                          "callback_endpoint", "heartbeat_endpoint"),
     ),
+    Patch(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service"
+        ".state_task_service_ecs:StateTaskServiceEcs._from_error",
+        "an ECS API error is States.Runtime in moto (uncatchable); AWS fails the state with "
+        "ECS.AmazonECSException",
+        _lazy(_SFN_ECS, "from_error"),
+        wrap=True,
+        original_params=("self", "env", "ex"),
+    ),
     # -- ECS runtime (ecs/) -----------------------------------------------------------------
     Patch(
         "moto.ecs.models:EC2ContainerServiceBackend.run_task",

@@ -127,3 +127,25 @@ def eval_service_task(self: Any, env: Any, resource_runtime_part: Any,
     described.pop("ResponseMetadata", None)
     self._normalise_response(response=described, service_action_name="describe_tasks")
     env.stack.append(described)
+
+
+def from_error(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wraps ``StateTaskServiceEcs._from_error``: an ECS API error (RunTask refused, throttled)
+    fails the state with ``ECS.AmazonECSException``, the name AWS reports for the optimised
+    integration, with the SDK's error text as cause; moto reports ``States.Runtime``, which
+    no Catch may handle."""
+
+    def convert(self: Any, env: Any, ex: Exception) -> Any:
+        from botocore.exceptions import ClientError
+
+        if not isinstance(ex, ClientError):
+            return original(self, env, ex)
+        err, meta = ex.response.get("Error", {}), ex.response.get("ResponseMetadata", {})
+        details = "; ".join([
+            "Service: AmazonECS", f"Status Code: {meta.get('HTTPStatusCode')}",
+            f"Error Code: {err.get('Code')}", f"Request ID: {meta.get('RequestId')}",
+            "Proxy: null"])
+        cause = f"{err.get('Message')} ({details})"
+        return failure(self, env, "ECS.AmazonECSException", cause).failure_event
+
+    return convert
