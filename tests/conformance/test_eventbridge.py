@@ -1,8 +1,11 @@
-"""EventBridge conformance: target delivery failures, retries and dead-letter queues."""
+"""EventBridge conformance: rule target failures and dead-letter queues; EventBridge Scheduler."""
 
 from __future__ import annotations
 
+import itertools
 import json
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from tests.integration.cloud import RunningCloud, deploy_lambda, wait_for
@@ -79,3 +82,86 @@ def test_scheduled_rule_event_for_a_missing_target_goes_to_the_dlq(cloud: Runnin
     assert attrs["ERROR_CODE"] == "NO_RESOURCE" and attrs["RETRY_ATTEMPTS"] == "0"
     body = json.loads(msg["Body"])
     assert body["detail-type"] == "Scheduled Event" and body["resources"] == [rule_arn]
+
+
+RECORDER = """
+import json, os
+def handler(event, context):
+    with open(os.environ["OUT"], "a") as f:
+        f.write(json.dumps(event) + "\\n")
+"""
+
+
+def _sim_iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def test_scheduler_at_schedule_invokes_its_target_once_at_the_time_then_deletes_itself(
+        cloud: RunningCloud) -> None:
+    """A one-time ``at()`` schedule invokes its target (here SQS, with its Input and the
+    <aws.scheduler.scheduled-time> context attribute) at that time; ActionAfterCompletion
+    DELETE deletes it after its last invocation.
+    https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html"""
+    url, arn = _queue(cloud, "c-sched-at")
+    scheduler = cloud.client("scheduler")
+    at = int(cloud.status()["simulated_now"]) + 120
+    scheduler.create_schedule(
+        Name="c-sched-at", ScheduleExpression=f"at({_sim_iso(at)})",
+        FlexibleTimeWindow={"Mode": "OFF"}, ActionAfterCompletion="DELETE",
+        Target={"Arn": arn, "RoleArn": "arn:aws:iam::123456789012:role/scheduler",
+                "Input": '{"when": "<aws.scheduler.scheduled-time>"}'})
+    msg = wait_for(lambda: _receive(cloud, url), timeout=30)[0]
+    assert cloud.status()["simulated_now"] >= at
+    assert json.loads(msg["Body"]) == {"when": _sim_iso(at) + "Z"}
+    wait_for(lambda: not scheduler.list_schedules(NamePrefix="c-sched-at")["Schedules"],
+             timeout=10)
+    assert _receive(cloud, url) == []  # once only
+
+
+def test_scheduler_rate_schedule_invokes_its_lambda_target_every_period(
+        cloud: RunningCloud, tmp_path: Path) -> None:
+    """A ``rate()`` schedule invokes its Lambda target once per period (simulated).
+    https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html"""
+    out = tmp_path / "rate.jsonl"
+    fn = deploy_lambda(cloud, "c-sched-rate", RECORDER, environment={"OUT": str(out)})
+    scheduler = cloud.client("scheduler")
+    scheduler.create_schedule(
+        Name="c-sched-rate", ScheduleExpression="rate(1 minute)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": fn, "RoleArn": "arn:aws:iam::123456789012:role/scheduler",
+                "Input": '{"tick": "<aws.scheduler.scheduled-time>"}'})
+
+    def ticks() -> list[float]:
+        if not out.exists():
+            return []
+        return [datetime.fromisoformat(json.loads(x)["tick"].replace("Z", "+00:00")).timestamp()
+                for x in out.read_text().splitlines() if x.strip()]
+
+    seen = wait_for(lambda: len(ticks()) >= 3 and ticks(), timeout=40)
+    scheduler.delete_schedule(Name="c-sched-rate")
+    assert [b - a for a, b in itertools.pairwise(sorted(seen[:3]))] == [60.0, 60.0]
+
+
+def test_scheduler_target_that_does_not_exist_goes_to_its_dlq(cloud: RunningCloud) -> None:
+    """A schedule's failed invocation goes to the target's DeadLetterConfig queue with the
+    Scheduler's attributes (SCHEDULE_ARN, TARGET_ARN, SCHEDULED_TIME, ERROR_CODE, ...).
+    https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html"""
+    dlq_url, dlq_arn = _queue(cloud, "c-sched-dlq")
+    account = cloud.client("sts").get_caller_identity()["Account"]
+    missing = f"arn:aws:sqs:{cloud.region}:{account}:c-sched-never-created"
+    scheduler = cloud.client("scheduler")
+    at = int(cloud.status()["simulated_now"]) + 60
+    arn = scheduler.create_schedule(
+        Name="c-sched-dlq", ScheduleExpression=f"at({_sim_iso(at)})",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": missing, "RoleArn": "arn:aws:iam::123456789012:role/scheduler",
+                "Input": '{"x": 1}', "DeadLetterConfig": {"Arn": dlq_arn},
+                "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 60}},
+    )["ScheduleArn"]
+    msg = wait_for(lambda: _receive(cloud, dlq_url), timeout=30)[0]
+    attrs = {k: v["StringValue"] for k, v in msg["MessageAttributes"].items()}
+    assert (attrs["SCHEDULE_ARN"], attrs["TARGET_ARN"]) == (arn, missing)
+    assert attrs["SCHEDULED_TIME"] == _sim_iso(at) + "Z"
+    assert attrs["ERROR_CODE"] == "NO_RESOURCE" and attrs["RETRY_ATTEMPTS"] == "0"
+    assert json.loads(msg["Body"]) == {"x": 1}
+    scheduler.delete_schedule(Name="c-sched-dlq")

@@ -29,6 +29,8 @@ class _Job:
     payload: Any
     event: Any  # what the dead-letter message carries
     first_attempt: float  # simulated
+    source_key: str = "RULE_ARN"
+    extra: dict[str, str] | None = None  # further dead-letter attributes
     retries: int = 0
 
 
@@ -48,9 +50,10 @@ class Dispatcher:
     def stop(self) -> None:
         self.timers.stop()
 
-    def send(self, source_arn: str, target: dict[str, Any], payload: Any, event: Any) -> str:
+    def send(self, source_arn: str, target: dict[str, Any], payload: Any, event: Any,
+             source_key: str = "RULE_ARN", extra: dict[str, str] | None = None) -> str:
         """Deliver now; on failure retry later or dead-letter. Returns the first outcome."""
-        job = _Job(source_arn, target, payload, event, self.ctx.clock.now())
+        job = _Job(source_arn, target, payload, event, self.ctx.clock.now(), source_key, extra)
         outcome, failure = self.delivery.attempt(target, payload)
         if failure is not None:
             self._failed(job, failure)
@@ -90,10 +93,11 @@ class Dispatcher:
             sqs = self.ctx.client("sqs")
             _, _, _, _, account, name = dlq.split(":", 5)
             url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
-            sqs.send_message(QueueUrl=url, MessageBody=json.dumps(job.event),
+            body = job.event if isinstance(job.event, str) else json.dumps(job.event)
+            sqs.send_message(QueueUrl=url, MessageBody=body,
                              MessageAttributes=dlq_attributes(
                                  job.source_arn, job.target["Arn"], failure, job.retries,
-                                 exhausted))
+                                 exhausted, job.source_key, job.extra))
             self._count("dead_lettered")
         except Exception:  # AWS counts InvocationsFailedToBeSentToDLQ; the event is lost
             log.exception("sending to the dead-letter queue %s failed", dlq)

@@ -73,10 +73,13 @@ def classify(error_code: str, message: str, http_status: int | None) -> Failure:
 
 
 def dlq_attributes(rule_arn: str, target_arn: str, failure: Failure, retries: int,
-                   exhausted: str | None) -> dict[str, dict[str, str]]:
-    """The message attributes EventBridge puts on a dead-lettered event."""
-    values = {"RULE_ARN": rule_arn, "TARGET_ARN": target_arn, "ERROR_CODE": failure.code,
-              "ERROR_MESSAGE": failure.message[:1024], "RETRY_ATTEMPTS": str(retries)}
+                   exhausted: str | None, source_key: str = "RULE_ARN",
+                   extra: dict[str, str] | None = None) -> dict[str, dict[str, str]]:
+    """The message attributes EventBridge puts on a dead-lettered event (a rule's: RULE_ARN;
+    EventBridge Scheduler's: SCHEDULE_ARN, SCHEDULED_TIME, EXECUTION_ID, ...)."""
+    values = {source_key: rule_arn, "TARGET_ARN": target_arn, "ERROR_CODE": failure.code,
+              "ERROR_MESSAGE": failure.message[:1024], "RETRY_ATTEMPTS": str(retries),
+              **(extra or {})}
     if exhausted:
         values["EXHAUSTED_RETRY_CONDITION"] = exhausted
     return {k: {"DataType": "String", "StringValue": v} for k, v in values.items()}

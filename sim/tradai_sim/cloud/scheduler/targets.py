@@ -66,5 +66,7 @@ class TargetDelivery:
         if name.endswith(".fifo"):
             kwargs = {"MessageGroupId": group or "default",
                       "MessageDeduplicationId": str(uuid.uuid4())}
-        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(payload), **kwargs)
+        # A plain-text input (a text InputTransformer, a schedule's Input) is sent as it is.
+        body = payload if isinstance(payload, str) else json.dumps(payload)
+        sqs.send_message(QueueUrl=url, MessageBody=body, **kwargs)
         return DELIVERED
