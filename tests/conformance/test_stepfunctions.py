@@ -186,6 +186,27 @@ def test_run_task_sync_state_timeout_stops_the_ecs_task(cloud: RunningCloud, rol
     assert stopped["stopCode"] == "UserInitiated"
 
 
+def test_run_task_sync_heartbeat_timeout_stops_the_ecs_task(cloud: RunningCloud, role: str,
+                                                            job_definition: str) -> None:
+    """HeartbeatSeconds elapsed without a heartbeat (SendTaskHeartbeat is optional for the job
+    run pattern: https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskHeartbeat.html):
+    the state fails with a heartbeat timeout and Step Functions stops the ECS task it started
+    (ecs:StopTask in the .sync policy, https://docs.aws.amazon.com/step-functions/latest/dg/ecs-iam.html).
+    HeartbeatSeconds bounds real work: wall seconds."""
+    res = cloud.status()["resources"]
+    mark = uuid.uuid4().hex
+    states = {"Run": run_task_state(
+        cloud, job_definition, list(res["subnets"]["private"].values()),
+        {"SLEEP": "120", "MARK": mark}, TimeoutSeconds=100, HeartbeatSeconds=4, End=True)}
+    execution = start(cloud, machine(cloud, role, states, "Run"))
+    task = wait_for(lambda: _running_task(cloud, res["cluster_arn"], mark), timeout=30)
+    done = finished(cloud, execution, timeout=30)
+    assert done["status"] == "FAILED"
+    assert done["error"] in ("States.HeartbeatTimeout", "States.Timeout")
+    stopped = wait_for(lambda: _stopped(cloud, res["cluster_arn"], task), timeout=30)
+    assert execution in stopped["stoppedReason"]
+
+
 def test_stop_execution_stops_the_run_task_sync_ecs_task(cloud: RunningCloud, role: str,
                                                          job_definition: str) -> None:
     """StopExecution while a .sync task runs: Step Functions stops the ECS task it started

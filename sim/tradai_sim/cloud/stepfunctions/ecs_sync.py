@@ -9,9 +9,10 @@
   (https://docs.aws.amazon.com/step-functions/latest/dg/connect-ecs.html). moto indexed
   ``Tasks[0]`` of the empty list and failed with ``States.Runtime``.
 - A task the state was waiting for is stopped (StopTask) when the state stops waiting without
-  its outcome: TimeoutSeconds elapsed or the execution was stopped. The ``.sync`` role policy
-  grants ``ecs:StopTask`` for this; "you can only stop Amazon ECS tasks that were started by
-  Step Functions" (https://docs.aws.amazon.com/step-functions/latest/dg/ecs-iam.html).
+  its outcome: TimeoutSeconds or HeartbeatSeconds elapsed, or the execution was stopped.
+  The ``.sync`` role policy grants ``ecs:StopTask`` for this; "you can only stop Amazon ECS
+  tasks that were started by Step Functions"
+  (https://docs.aws.amazon.com/step-functions/latest/dg/ecs-iam.html).
   moto left the task running.
 
 Installed by ``tradai_sim.cloud.moto_patches``.
@@ -73,16 +74,23 @@ def build_sync_resolver(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def eval_sync(original: Callable[..., Any]) -> Callable[..., Any]:
     """Wraps ``StateTaskServiceEcs._eval_sync`` (inherited from the callback base): the
-    polling loop returns without a result when the state's frame stopped running, which is
-    a timeout or a stopped execution; the task it waited for is then stopped."""
+    polling loop returns without the task when HeartbeatSeconds elapsed (a timed-out outcome)
+    or the state's frame stopped running (TimeoutSeconds, a stopped execution); the task it
+    waited for is then stopped."""
 
     def evaluate(self: Any, env: Any, sync_resolver: Callable[[], Any] | None,
                  timeout_seconds: int | None, callback_endpoint: Any,
                  heartbeat_endpoint: Any) -> Any:
+        from moto.stepfunctions.parser.asl.eval.callback.callback import (
+            CallbackOutcomeTimedOut,
+            HeartbeatTimedOut,
+        )
+
         outcome = original(self, env, sync_resolver, timeout_seconds, callback_endpoint,
                            heartbeat_endpoint)
         stop = getattr(sync_resolver, "stop_task", None)
-        if not outcome and stop is not None and not env.is_running():
+        timed_out = isinstance(outcome, HeartbeatTimedOut | CallbackOutcomeTimedOut)
+        if stop is not None and (timed_out or (not outcome and not env.is_running())):
             stop()
         return outcome
 
