@@ -146,14 +146,15 @@ def test_choice_reads_a_definite_path_through_an_array_index_as_one_value(
     assert entered(done) == ["Decide", "Match"]
 
 
-def _running_task(cloud: RunningCloud, cluster: str, group: str) -> str | None:
+def _running_task(cloud: RunningCloud, cluster: str, mark: str) -> str | None:
+    """The RUNNING task Step Functions started with MARK=mark in its overrides."""
     ecs = cloud.client("ecs")
     arns = ecs.list_tasks(cluster=cluster, startedBy="AWS Step Functions")["taskArns"]
     if not arns:
         return None
     for t in ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"]:
         if t["lastStatus"] == "RUNNING" and any(
-                e["value"] == group for c in t["overrides"]["containerOverrides"]
+                e["value"] == mark for c in t["overrides"]["containerOverrides"]
                 for e in c.get("environment", []) if e["name"] == "MARK"):
             return str(t["taskArn"])
     return None
@@ -226,8 +227,8 @@ def test_stop_execution_stops_the_run_task_sync_ecs_task(cloud: RunningCloud, ro
     assert execution in stopped["stoppedReason"]
 
 
-def test_run_task_sync_api_error_is_a_catchable_ecs_error(cloud: RunningCloud, role: str,
-                                                           job_definition: str) -> None:
+def test_run_task_sync_api_error_is_a_catchable_ecs_error(cloud: RunningCloud,
+                                                           role: str) -> None:
     """An error answer of the ECS API (here RunTask with a task definition that does not
     exist) fails the state with an ECS error name the Catch can match, not with the
     uncatchable States.Runtime ("A States.Runtime error ... will always cause the execution
