@@ -75,6 +75,30 @@ def test_reserved_concurrency_zero_throttles_every_invocation(cloud: RunningClou
     assert not log.exists()  # the handler never ran
 
 
+def test_reserved_concurrency_zero_sends_async_events_to_on_failure_without_retries(
+        cloud: RunningCloud, tmp_path: Path) -> None:
+    """https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
+    (note): with reserved concurrency 0, Lambda sends new asynchronous events to the
+    dead-letter queue or on-failure destination, without any retries."""
+    log = tmp_path / "calls.jsonl"
+    fn = _name("t-rc0-async")
+    deploy_lambda(cloud, fn, RECORD_AND_FAIL, environment={"LOG": str(log)})
+    url, arn = _queue(cloud, _name("t-rc0-async-dest"))
+    lam = cloud.client("lambda")
+    lam.put_function_concurrency(FunctionName=fn, ReservedConcurrentExecutions=0)
+    _async_config(cloud, fn, DestinationConfig={"OnFailure": {"Destination": arn}})
+    sent = time.time()
+    resp = lam.invoke(FunctionName=fn, InvocationType="Event", Payload=json.dumps({"n": 0}))
+    assert resp["StatusCode"] == 202  # accepted, as AWS accepts every Event invoke
+
+    record = json.loads(_one_message(cloud, url, timeout=20)["Body"])
+    assert (time.time() - sent) * cloud.time_scale < 60  # no retry schedule was waited out
+    assert record["requestPayload"] == {"n": 0}
+    assert record["requestContext"]["approximateInvokeCount"] == 0
+    assert record["responseContext"]["statusCode"] == 429
+    assert not log.exists()
+
+
 def _async_config(cloud: RunningCloud, fn: str, **kwargs: Any) -> None:
     cloud.client("lambda").put_function_event_invoke_config(FunctionName=fn, **kwargs)
 

@@ -109,11 +109,15 @@ class QueuePoller:
         self.throttled_batches = 0
 
     def refresh_visibility(self, sqs: Any | None = None) -> None:
-        """The queue's VisibilityTimeout attribute (wall seconds in SQS)."""
-        sqs = sqs or self.ctx.client("sqs")
-        attrs = sqs.get_queue_attributes(QueueUrl=self.queue_url,
-                                         AttributeNames=["VisibilityTimeout"])["Attributes"]
-        self.visibility = int(attrs.get("VisibilityTimeout", 30))
+        """The queue's VisibilityTimeout attribute (wall seconds in SQS); kept as it was when
+        the queue cannot be read (deleted, emulator restarting)."""
+        try:
+            sqs = sqs or self.ctx.client("sqs")
+            attrs = sqs.get_queue_attributes(QueueUrl=self.queue_url,
+                                             AttributeNames=["VisibilityTimeout"])["Attributes"]
+            self.visibility = int(attrs.get("VisibilityTimeout", self.visibility))
+        except Exception as exc:
+            log.debug("reading the visibility timeout of %s failed: %s", self.queue_arn, exc)
 
     def start(self) -> None:
         for i in range(self.pollers):
