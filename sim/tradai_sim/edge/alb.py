@@ -7,8 +7,13 @@
   environments points at these, so services find each other's healthy tasks by a stable URL.
 
 Targets come from ECS (polled every ``poll_wall_seconds``), get health-checked on the shared
-clock, and only healthy ones receive traffic, round robin. A refused connection is retried
-once on another healthy target (the request was never delivered, so even a POST is safe).
+clock, and only healthy ones receive traffic, round robin. A service with ELBv2 target groups
+(CreateService's ``loadBalancers``) is checked with its target group's health check; a
+load-balanced ECS service the config does not name (no listener rule) is still health-checked
+and shown, keyed by its ECS service name, as its target group's health is what the ECS service
+scheduler acts on. A task ECS deregisters (DEACTIVATING) is ``draining``: no new requests.
+A refused connection is retried once on another healthy target (the request was never
+delivered, so even a POST is safe).
 ``GET /_alb/targets`` on the main listener is the stand-in's describe-target-health.
 ``python -m tradai_sim.edge.alb --config alb.json``.
 """
@@ -34,7 +39,12 @@ from starlette.responses import JSONResponse, Response
 
 from tradai.clock import Clock, default_clock
 from tradai_sim.edge import proxy
-from tradai_sim.edge.discovery import running_targets
+from tradai_sim.edge.discovery import (
+    deactivating,
+    load_balanced_services,
+    running_targets,
+    target_group_health,
+)
 from tradai_sim.edge.targets import HealthSettings, Target, TargetGroup
 
 log = logging.getLogger("tradai_sim.edge.alb")
@@ -66,25 +76,34 @@ class AlbConfig(BaseModel):
     services: dict[str, ServiceTargets]
     rules: list[Rule]
     health: dict[str, float] = Field(default_factory=dict)
-    poll_wall_seconds: float = 1.0
+    poll_wall_seconds: float = 0.5  # how soon a new or deregistering task is seen
     timeout_seconds: float = 60.0  # the ALB's idle timeout
 
 
 class Alb:
     def __init__(self, config: AlbConfig, clock: Clock | None = None,
-                 ecs: Any | None = None) -> None:
+                 ecs: Any | None = None, elbv2: Any | None = None) -> None:
         self.config = config
         self.clock = clock or default_clock()
         health = HealthSettings(**config.health)  # type: ignore[arg-type]
         self.groups = {name: TargetGroup(name, s.health_path, health)
                        for name, s in config.services.items()}
         self.listeners = {port: name for name, port in config.discovery_ports.items()}
-        self.ecs = ecs or boto3.client("ecs", region_name=config.region,
-                                       endpoint_url=config.aws_endpoint,
-                                       config=Config(retries={"max_attempts": 2}))
+        self.ecs = ecs or self._client("ecs")
+        self.elbv2 = elbv2 or self._client("elbv2")
+        # Load-balanced ECS services the config does not name: health-checked, not routed.
+        self.unrouted: dict[str, TargetGroup] = {}
         self.client: httpx.AsyncClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.app = proxy.lifespan_app(self.handle, self.startup, self.shutdown)
+
+    def _client(self, service: str) -> Any:
+        return boto3.client(service, region_name=self.config.region,
+                            endpoint_url=self.config.aws_endpoint,
+                            config=Config(retries={"max_attempts": 2}))
+
+    def all_groups(self) -> dict[str, TargetGroup]:
+        return {**self.unrouted, **self.groups}
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def startup(self) -> None:
@@ -102,18 +121,46 @@ class Alb:
     async def _discover_loop(self) -> None:
         while True:
             try:
-                found = await asyncio.to_thread(running_targets, self.ecs, self.config.cluster)
-                for name, group in self.groups.items():
-                    group.sync(found.get(self.config.services[name].ecs_service, []))
+                await asyncio.to_thread(self.discover)
             except Exception as exc:  # the emulator may be busy; keep the last known targets
                 log.warning("target discovery failed: %s", exc)
             await asyncio.sleep(self.config.poll_wall_seconds)
+
+    def discover(self) -> None:
+        """One pass of target registration: target groups and their health checks, RUNNING
+        tasks as targets, deregistering tasks as draining targets."""
+        cluster = self.config.cluster
+        balanced = load_balanced_services(self.ecs, cluster)
+        found = running_targets(self.ecs, cluster)
+        health = target_group_health(self.elbv2, sorted({a for v in balanced.values()
+                                                         for a in v}))
+        by_service = {s.ecs_service: name for name, s in self.config.services.items()}
+        for ecs_name in list(self.unrouted):
+            if ecs_name not in balanced:
+                del self.unrouted[ecs_name]  # the service is gone
+        for ecs_name, arns in balanced.items():
+            arn = next((a for a in arns if a in health), None)
+            if arn is None:
+                continue
+            _, path, settings = health[arn]
+            name = by_service.get(ecs_name)
+            group = (self.groups[name] if name is not None else
+                     self.unrouted.setdefault(ecs_name, TargetGroup(ecs_name, path)))
+            group.arn, group.health_path, group.settings = arn, path, settings
+        groups = [(g, found.get(self.config.services[n].ecs_service, []))
+                  for n, g in self.groups.items()]
+        groups += [(g, found.get(n, [])) for n, g in self.unrouted.items()]
+        gone = sorted({t for g, now in groups for t in g.targets.keys() -
+                       {x.task_id for x in now}})
+        draining = deactivating(self.ecs, cluster, gone) if gone else set()
+        for group, now in groups:
+            group.sync(now, draining)
 
     async def _health_loop(self) -> None:
         tick = min(0.2, self.config.poll_wall_seconds)
         while True:
             now = time.time()
-            due = [(g, t) for g in self.groups.values() for t in list(g.targets.values())
+            due = [(g, t) for g in self.all_groups().values() for t in g.checked()
                    if t.due <= now]
             for g, t in due:
                 t.due = now + self.clock.to_wall(g.settings.interval)
@@ -126,7 +173,8 @@ class Alb:
         timeout = max(self.clock.to_wall(group.settings.timeout), MIN_CHECK_TIMEOUT_WALL)
         try:
             resp = await self.client.get(target.url + group.health_path, timeout=timeout)
-            ok, reason = 200 <= resp.status_code < 400, f"health check {resp.status_code}"
+            ok = group.settings.passes(resp.status_code)
+            reason = f"health check {resp.status_code}"
         except httpx.TimeoutException:
             ok, reason = False, "health check timed out"
         except httpx.HTTPError as exc:
@@ -140,7 +188,7 @@ class Alb:
         service = self.listeners.get(port)
         if service is None:  # the main listener
             if path == "/_alb/targets":
-                return JSONResponse({n: g.status() for n, g in self.groups.items()})
+                return JSONResponse({n: g.status() for n, g in self.all_groups().items()})
             rule = next((r for r in self.config.rules if r.matches(path)), None)
             if rule is None:
                 return proxy.error(404, "Not Found", f"no listener rule matches {path}")

@@ -20,6 +20,7 @@ from tradai_sim.cloud.bootstrap.handlers import (
     platform_package_zip,
 )
 from tradai_sim.cloud.context import CloudContext
+from tradai_sim.cloud.ecs import load_balancing as lb
 from tradai_sim.cloud.time_model import time_model
 
 log = logging.getLogger(__name__)
@@ -482,20 +483,52 @@ class Bootstrap:
         existing = {s["serviceName"] for s in ecs.describe_services(
             cluster=cluster, services=[self.ctx.name(s.name) for s in self.t.services])[
             "services"] if s.get("status") == "ACTIVE"}
+        target_groups = self._target_groups()
         for svc in self.t.services:
             if svc.name in self.not_implemented["services"]:
                 continue
             name = self.ctx.name(svc.name)
             if name in existing:
                 continue
+            balancing: dict[str, Any] = {}
+            if svc.name in target_groups:  # as the Pulumi program's aws.ecs.Service
+                balancing = {
+                    "loadBalancers": [{"targetGroupArn": target_groups[svc.name],
+                                       "containerName": svc.name, "containerPort": svc.port}],
+                    "healthCheckGracePeriodSeconds": lb.HEALTH_CHECK_GRACE_PERIOD_SECONDS}
             ecs.create_service(
                 cluster=cluster, serviceName=name, taskDefinition=task_defs[svc.name],
                 desiredCount=svc.min, launchType="FARGATE",
                 networkConfiguration={"awsvpcConfiguration": {
                     "subnets": list(self.ctx.resources["subnets"]["private"].values()),
                     "securityGroups": [self.ctx.resources["security_groups"]["services"]],
-                    "assignPublicIp": "DISABLED"}})
+                    "assignPublicIp": "DISABLED"}}, **balancing)
             self._count("ecs:service")
+
+    def _target_groups(self) -> dict[str, str]:
+        """One ELBv2 target group per load-balanced service (named as the Pulumi program and
+        the ALB metrics name it); service name -> target group ARN."""
+        from tradai_sim.cloud.alarms.dimensions import target_group_name
+
+        elbv2 = self.ctx.client("elbv2")
+        have = {g["TargetGroupName"]: g["TargetGroupArn"]
+                for g in elbv2.describe_target_groups()["TargetGroups"]}
+        arns = {}
+        for svc in self.t.services:
+            if not svc.load_balanced:
+                continue
+            name = target_group_name(self.ctx.name, svc.name)
+            if name not in have:
+                have[name] = elbv2.create_target_group(
+                    Name=name, VpcId=self.ctx.resources["vpc_id"],
+                    **lb.target_group_settings(svc.health_path, svc.port))[
+                    "TargetGroups"][0]["TargetGroupArn"]
+                elbv2.modify_target_group_attributes(
+                    TargetGroupArn=have[name], Attributes=lb.target_group_attributes())
+                self._count("elbv2:target-group")
+            arns[svc.name] = have[name]
+        self.ctx.resources["target_groups"] = arns
+        return arns
 
     # -- orchestration ----------------------------------------------------------------------
     def state_machines(self) -> None:

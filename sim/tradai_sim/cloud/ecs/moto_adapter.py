@@ -145,6 +145,21 @@ def run_task_response(original: Any) -> Any:
     return run
 
 
+def create_service_response(original: Any) -> Any:
+    """Wraps the CreateService response: moto drops ``healthCheckGracePeriodSeconds``; the
+    service keeps it (DescribeServices returns it, the scheduler honours it). UpdateService
+    already sets any given attribute on moto's service."""
+
+    def create(self: Any) -> Any:
+        result = original(self)
+        grace = self._get_int_param("healthCheckGracePeriodSeconds")
+        if grace is not None:
+            result.result["service"].health_check_grace_period_seconds = grace
+        return result
+
+    return create
+
+
 def _first_subnet(net: dict[str, Any] | None, subnet: str | None) -> dict[str, Any] | None:
     if not net or subnet is None:
         return net
@@ -242,6 +257,8 @@ class ServiceView:
     active: bool
     task_definition: str | None
     subnets: tuple[str, ...]
+    target_groups: tuple[str, ...] = ()  # loadBalancers' target group ARNs
+    grace_period: float = 0.0  # healthCheckGracePeriodSeconds (AWS's default 0)
 
     @property
     def group(self) -> str:
@@ -265,7 +282,11 @@ class MotoServices:
             out.append(ServiceView(
                 key=key, name=svc.name, cluster=svc.cluster_name,
                 desired=int(svc.desired_count or 0), active=svc.status == "ACTIVE",
-                task_definition=svc.task_definition, subnets=tuple(net.get("subnets") or ())))
+                task_definition=svc.task_definition, subnets=tuple(net.get("subnets") or ()),
+                target_groups=tuple(lb["targetGroupArn"] for lb in svc.load_balancers or []
+                                    if lb.get("targetGroupArn")),
+                grace_period=float(getattr(svc, "health_check_grace_period_seconds", None)
+                                   or 0)))
         return out
 
     def run_task(self, view: ServiceView) -> list[Any]:

@@ -12,6 +12,14 @@ RUNNING, the time between launch attempts grows (``THROTTLE_FIRST_SECONDS`` doub
 consistently start tasks successfully". A task that reaches RUNNING, or a new task definition,
 ends the throttle. Tasks that stop after RUNNING are never throttled.
 
+Load-balanced services (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/
+API_CreateService.html, healthCheckGracePeriodSeconds): a RUNNING task its target group reports
+unhealthy is stopped (ServiceSchedulerInitiated, "Task failed ELB health checks in
+(target-group ...)") and replaced, but not before the service's grace period has passed since
+the task started. The grace period bounds a task's start-up work (MLflow takes 10-40 wall
+seconds here), so it is counted in WALL seconds; the health checks' interval and thresholds
+(the ALB stand-in's) are simulated.
+
 A task that cannot be placed (every AZ of the service's subnets unavailable) is an event on the
 service, retried after ``PLACEMENT_RETRY_SECONDS``. Availability Zone rebalancing (on by default
 for new services, https://docs.aws.amazon.com/AmazonECS/latest/developerguide/
@@ -29,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tradai_sim.cloud.context import CloudContext
+from tradai_sim.cloud.ecs.elb_health import ElbHealth, unhealthy_reason
 from tradai_sim.cloud.ecs.models import (
     RUNNING,
     SERVICE_SCHEDULER_INITIATED,
@@ -69,10 +78,13 @@ class Throttle:
 class ServiceScheduler:
     name = "ecs-services"
 
-    def __init__(self, ctx: CloudContext, runtime: EcsRuntime, services: MotoServices) -> None:
+    def __init__(self, ctx: CloudContext, runtime: EcsRuntime, services: MotoServices,
+                 health: ElbHealth | None = None) -> None:
         self.ctx = ctx
         self.runtime = runtime
         self.moto = services
+        self.health = health or ElbHealth(
+            lambda: ctx.resources.get("endpoints", {}).get("alb"))
         self.replacements: list[dict[str, Any]] = []  # for status: when and why
         self.placement_retry: dict[str, float] = {}  # group -> simulated time of next try
         self.rebalancing: dict[str, str] = {}  # group -> the task started to rebalance
@@ -136,6 +148,8 @@ class ServiceScheduler:
 
     def reconcile(self) -> None:
         for view in self.moto.services():
+            if view.target_groups and view.active:
+                self._replace_unhealthy(view)
             with self.runtime.lock:  # a consistent view: a stopped task's hold-off is known
                 live = [r for r in self.runtime.in_group(view.group) if r.live]
             desired = view.desired if view.active else 0
@@ -149,6 +163,29 @@ class ServiceScheduler:
                 self._rebalance(view, live)
             running = sum(1 for r in self.runtime.in_group(view.group) if r.live)
             self.moto.set_counts(view, running=running, pending=0)
+
+    def _replace_unhealthy(self, view: ServiceView) -> None:
+        """Stop the RUNNING tasks past their grace period (wall seconds since RUNNING) that a
+        target group of the service reports unhealthy; the next pass replaces them."""
+        now = self.ctx.clock.now()
+        past_grace = [r for r in self.runtime.in_group(view.group)
+                      if r.live and r.last_status == RUNNING and r.started_at is not None
+                      and self.ctx.clock.to_wall(now - r.started_at) >= view.grace_period]
+        if not past_grace:
+            return  # no health lookup while every task is in its grace period
+        unhealthy = self.health.unhealthy()
+        for record in past_grace:
+            arn = unhealthy.get(record.task_id)
+            if arn is None or arn not in view.target_groups:
+                continue
+            log.warning("service %s: task %s failed ELB health checks", view.name,
+                        record.short_id)
+            self.moto.add_event(view, f"(task {record.task_id}) (port {record.port}) is "
+                                      f"unhealthy in (target-group {arn}) due to (reason "
+                                      "Health checks failed).")
+            self.runtime.stop(record.task_id, unhealthy_reason(arn),
+                              SERVICE_SCHEDULER_INITIATED)
+            self.moto.add_event(view, f"has stopped 1 running tasks: (task {record.task_id}).")
 
     def _start_tasks(self, view: ServiceView, missing: int) -> None:
         if self.placement_retry.get(view.group, 0.0) > self.ctx.clock.now():

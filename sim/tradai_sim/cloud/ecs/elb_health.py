@@ -1,0 +1,63 @@
+"""The target health the ECS service scheduler acts on: the ALB stand-in's
+describe-target-health (``GET {alb}/_alb/targets``), read at most every ``MAX_AGE_WALL``.
+
+AWS: a task of a load-balanced service whose target its target group reports unhealthy is
+stopped and replaced by the scheduler, once the service's healthCheckGracePeriodSeconds has
+passed since the task started (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/
+API_CreateService.html). When the ALB does not answer nothing is known, and nothing is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+TARGETS_PATH = "/_alb/targets"
+MAX_AGE_WALL = 0.5  # how stale a health view may be
+TIMEOUT_WALL = 2.0
+UNHEALTHY = "unhealthy"
+
+Fetch = Callable[[], dict[str, list[dict[str, Any]]]]
+
+
+def unhealthy_reason(target_group_arn: str) -> str:
+    """The stoppedReason ECS gives a task it replaced for failing its ELB health checks."""
+    return f"Task failed ELB health checks in (target-group {target_group_arn})"
+
+
+class ElbHealth:
+    def __init__(self, alb_url: Callable[[], str | None], fetch: Fetch | None = None) -> None:
+        self._alb_url = alb_url
+        self._fetch = fetch or self._http
+        self._at = 0.0
+        self._unhealthy: dict[str, str] = {}
+
+    def _http(self) -> dict[str, list[dict[str, Any]]]:
+        url = self._alb_url()
+        if url is None:
+            return {}
+        resp = httpx.get(url.rstrip("/") + TARGETS_PATH, timeout=TIMEOUT_WALL)
+        resp.raise_for_status()
+        return dict(resp.json())
+
+    def unhealthy(self) -> dict[str, str]:
+        """Task id -> the ARN of the target group that reports it unhealthy."""
+        if time.monotonic() - self._at < MAX_AGE_WALL:
+            return self._unhealthy
+        self._at = time.monotonic()
+        try:
+            groups = self._fetch()
+        except (httpx.HTTPError, ValueError) as exc:
+            log.debug("target health unavailable: %s", exc)
+            self._unhealthy = {}  # unknown health is never a reason to stop a task
+            return self._unhealthy
+        self._unhealthy = {t["task_id"]: t["target_group_arn"]
+                           for targets in groups.values() for t in targets
+                           if t.get("state") == UNHEALTHY and t.get("target_group_arn")}
+        return self._unhealthy

@@ -1,0 +1,39 @@
+"""The load balancing of the stack's services, as the Pulumi program sets it
+(``infra/tradai_infra/compute.py``: ``_load_balancer`` and ``_service``).
+
+The bootstrap creates each load-balanced service's ELBv2 target group with these settings and
+passes the grace period to CreateService; the ALB stand-in reads the health check from the
+target group itself (DescribeTargetGroups), so these values live here only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+HEALTH_CHECK_MATCHER = "200"
+HEALTH_CHECK_INTERVAL_SECONDS = 15  # simulated: waiting between checks
+HEALTH_CHECK_TIMEOUT_SECONDS = 5  # ELBv2's default for an HTTP target group of type ip
+HEALTHY_THRESHOLD = 2
+UNHEALTHY_THRESHOLD = 3
+DEREGISTRATION_DELAY_SECONDS = 30  # simulated: the target drains
+# ECS healthCheckGracePeriodSeconds. It bounds a task's start-up work (MLflow takes 10-40 wall
+# seconds here), so the service scheduler counts it in wall seconds.
+HEALTH_CHECK_GRACE_PERIOD_SECONDS = 60
+
+
+def target_group_settings(health_path: str, port: int) -> dict[str, Any]:
+    """CreateTargetGroup's parameters besides the name and VPC."""
+    return {
+        "Protocol": "HTTP", "Port": port, "TargetType": "ip",
+        "HealthCheckProtocol": "HTTP", "HealthCheckPath": health_path,
+        "HealthCheckIntervalSeconds": HEALTH_CHECK_INTERVAL_SECONDS,
+        "HealthCheckTimeoutSeconds": HEALTH_CHECK_TIMEOUT_SECONDS,
+        "HealthyThresholdCount": HEALTHY_THRESHOLD,
+        "UnhealthyThresholdCount": UNHEALTHY_THRESHOLD,
+        "Matcher": {"HttpCode": HEALTH_CHECK_MATCHER},
+    }
+
+
+def target_group_attributes() -> list[dict[str, str]]:
+    return [{"Key": "deregistration_delay.timeout_seconds",
+             "Value": str(DEREGISTRATION_DELAY_SECONDS)}]
