@@ -260,7 +260,7 @@ class AutoScalingController:
         state.terminate_reason = reason
         now = self.ctx.clock.now()
         for hook in hooks:
-            action = self.actions.open(group.name, hook, iid, now)
+            action = self.actions.open(group.name, hook, iid, now, self.ctx.clock.scale)
             self.timers.at(action.deadline, lambda a=action: self._timeout(a))
             self._notify(action, group.arn, now)
 
@@ -296,7 +296,8 @@ class AutoScalingController:
                     continue
                 state.lifecycle_state = "Pending:Wait"
                 for hook in hooks:
-                    action = self.actions.open(group.name, hook, state.instance.id, now)
+                    action = self.actions.open(group.name, hook, state.instance.id, now,
+                                               self.ctx.clock.scale)
                     self.timers.at(action.deadline, lambda a=action: self._timeout(a))
                     self._notify(action, group.arn, now)
 
@@ -337,7 +338,8 @@ class AutoScalingController:
                   instance_id: str | None) -> None:
         with self.lock:
             action = self.actions.find(group, hook, token, instance_id)
-            action.deadline = self.ctx.clock.now() + action.heartbeat_timeout
+            action.deadline = self.ctx.clock.now() + self.ctx.clock.to_sim(
+                action.heartbeat_timeout)  # wall seconds: it bounds the action's work
             self.timers.at(action.deadline, lambda: self._timeout(action))
 
     def _timeout(self, action: LifecycleAction) -> None:

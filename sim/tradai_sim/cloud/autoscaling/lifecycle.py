@@ -32,7 +32,7 @@ class LifecycleAction:
     hook: str
     instance_id: str
     transition: str
-    heartbeat_timeout: int  # simulated seconds
+    heartbeat_timeout: int  # wall seconds (it bounds the hook's action)
     default_result: str
     metadata: str | None
     deadline: float  # simulated epoch seconds
@@ -85,13 +85,16 @@ class PendingActions:
     def __init__(self) -> None:
         self.by_token: dict[str, LifecycleAction] = {}
 
-    def open(self, group: str, hook: Any, instance_id: str, now: float) -> LifecycleAction:
+    def open(self, group: str, hook: Any, instance_id: str, now: float,
+             scale: float = 1.0) -> LifecycleAction:
+        """``scale``: the clock's; the heartbeat timeout bounds the hook's action (a Lambda's
+        work, in wall seconds), so it runs in wall time: ``scale`` simulated s per second."""
         action = LifecycleAction(
             token=str(uuid.uuid4()), group=group, hook=hook.name, instance_id=instance_id,
             transition=hook.lifecycle_transition, heartbeat_timeout=int(hook.heartbeat_timeout),
             default_result=hook.default_result,
             metadata=getattr(hook, "notification_metadata", None),
-            deadline=now + int(hook.heartbeat_timeout))
+            deadline=now + int(hook.heartbeat_timeout) * scale)
         self.by_token[action.token] = action
         return action
 
