@@ -277,6 +277,14 @@ PATCHES: list[Patch] = [
         original_params=("self",),
     ),
     Patch(
+        "moto.ecs.responses:EC2ContainerServiceResponse.create_service",
+        "moto drops healthCheckGracePeriodSeconds; the service keeps and returns it, and the "
+        "scheduler ignores ELB health checks for that long after a task starts",
+        _lazy("tradai_sim.cloud.ecs.moto_adapter", "create_service_response"),
+        wrap=True,
+        original_params=("self",),
+    ),
+    Patch(
         "moto.ecs.models:Task.advance",
         "moto advances a task one state per describe_tasks; the process decides its state",
         _lazy("tradai_sim.cloud.ecs.moto_adapter", "task_advance"),
