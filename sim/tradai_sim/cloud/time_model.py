@@ -45,9 +45,10 @@ TIME_MODEL: tuple[Duration, ...] = (
              "MaxDelaySeconds)", "simulated", "waiting; the ASL is deployed as written"),
     Duration("DynamoDB TTL expiry and the deletion lag after it", "simulated",
              "items age and wait to be swept"),
-    Duration("ECS service scheduler throttle delays, ALB deregistration delay, health-check "
-             "interval and grace period", "simulated", "waiting on a task's health or drain"),
-    Duration("Auto Scaling replacement delay, health-check grace period", "simulated",
+    Duration("ECS service scheduler throttle delays, ALB deregistration delay, target "
+             "health-check interval and thresholds", "simulated",
+             "waiting on a task's health or drain"),
+    Duration("Auto Scaling replacement delay, health-check interval", "simulated",
              "waiting for capacity"),
     Duration("CloudWatch alarm periods, FIS action durations and startAfter", "simulated",
              "observation windows and fault schedules"),
@@ -65,6 +66,8 @@ TIME_MODEL: tuple[Duration, ...] = (
              "bounds a container's shutdown work"),
     Duration("Auto Scaling lifecycle hook heartbeat timeout", "wall",
              "bounds the hook's action (its Lambda, timeout in wall seconds)"),
+    Duration("ECS service and Auto Scaling health-check grace periods", "wall",
+             "cover a task's or instance's start-up work (MLflow takes 10-40 s to start)"),
 )
 
 

@@ -191,7 +191,8 @@ class AutoScalingController:
         """Within HealthCheckGracePeriod of coming InService (an instance never seen coming
         InService, e.g. launched before the controller was installed, is past it)."""
         since = self.in_service_at.get(instance_id)
-        grace = float(group.health_check_grace_period or 0)
+        # Wall seconds: the grace period covers an instance's start-up work (README time table)
+        grace = self.ctx.clock.to_sim(float(group.health_check_grace_period or 0))
         return since is not None and self.ctx.clock.now() - since < grace
 
     def _health_check(self) -> None:
