@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.integration.cloud import RunningCloud, wait_for
@@ -231,7 +232,8 @@ def test_stopping_a_service_task_drains_its_target_for_the_deregistration_delay(
         taskDefinition=_register(cloud, SLOW_SHUTDOWN, port=8080, stop_timeout=5),
         networkConfiguration=_awsvpc(net),
         loadBalancers=[{"targetGroupArn": tg["TargetGroupArn"], "containerName": "main",
-                        "containerPort": 8080}])
+                        "containerPort": 8080}],
+        healthCheckGracePeriodSeconds=300)  # it serves no health check: not replaced for that
     group = f"service:{name}"
     [first] = wait_for(lambda: [t for t in _in_group(cloud, group)
                                 if t["last_status"] == "RUNNING"], timeout=20)
@@ -248,3 +250,114 @@ def test_stopping_a_service_task_drains_its_target_for_the_deregistration_delay(
     history = dict(_runtime(cloud, first["task_arn"])["history"])
     assert history["STOPPING"] - history["DEACTIVATING"] >= 60 - 1  # drained 60 simulated s
     assert done["containers"][0]["exitCode"] == 0
+
+
+# Answers every path with its task ARN (/slow after 3 wall seconds); /health with
+# HEALTH_STATUS (default 200).
+WEB = """
+import http.server, os, time
+ARN = os.environ.get("TRADAI_TASK_ARN", "").encode()
+HEALTH = int(os.environ.get("HEALTH_STATUS", "200"))
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if "slow" in self.path:
+            time.sleep(3)
+        self.send_response(HEALTH if self.path == "/health" else 200)
+        self.send_header("Content-Length", str(len(ARN)))
+        self.end_headers()
+        self.wfile.write(ARN)
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+"""
+
+
+def _target_group(cloud: RunningCloud, net: dict[str, Any], delay: int = 20) -> str:
+    """A target group checked every 5 simulated s, unhealthy after 2 failures."""
+    elbv2 = cloud.client("elbv2")
+    vpc = cloud.client("ec2").describe_subnets(SubnetIds=[next(iter(net["subnets"].values()))])[
+        "Subnets"][0]["VpcId"]
+    arn: str = elbv2.create_target_group(
+        Name=_unique("conf-tg"), Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip",
+        HealthCheckPath="/health", HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2,
+        HealthyThresholdCount=2, UnhealthyThresholdCount=2, Matcher={"HttpCode": "200"})[
+        "TargetGroups"][0]["TargetGroupArn"]
+    elbv2.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[
+        {"Key": "deregistration_delay.timeout_seconds", "Value": str(delay)}])
+    return arn
+
+
+def _web_service(cloud: RunningCloud, net: dict[str, Any], name: str, tg: str, *,
+                 health_status: int = 200, grace: int | None = None) -> None:
+    td = cloud.client("ecs").register_task_definition(
+        family=_unique("conf-web"), networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
+        cpu="256", memory="512", containerDefinitions=[{
+            "name": "main", "image": "test:local", "essential": True, "memory": 128,
+            "command": ["python", "-c", WEB],
+            "environment": [{"name": "HEALTH_STATUS", "value": str(health_status)}],
+            "portMappings": [{"containerPort": 8080, "protocol": "tcp"}]}])[
+        "taskDefinition"]["taskDefinitionArn"]
+    extra = {} if grace is None else {"healthCheckGracePeriodSeconds": grace}
+    cloud.client("ecs").create_service(
+        cluster=net["cluster"], serviceName=name, desiredCount=1, launchType="FARGATE",
+        taskDefinition=td, networkConfiguration=_awsvpc(net),
+        loadBalancers=[{"targetGroupArn": tg, "containerName": "main", "containerPort": 8080}],
+        **extra)
+
+
+def _alb_targets(cloud: RunningCloud) -> dict[str, list[dict[str, Any]]]:
+    alb = cloud.status()["resources"]["endpoints"]["alb"]
+    return dict(httpx.get(alb + "/_alb/targets", timeout=5).json())
+
+
+def test_create_service_keeps_the_health_check_grace_period(
+        cloud: RunningCloud, net: dict[str, Any], services: list[str]) -> None:
+    """CreateService's healthCheckGracePeriodSeconds is part of the service: DescribeServices
+    returns it.
+
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html
+    """
+    name = _unique("conf-grace")
+    services.append(name)
+    _web_service(cloud, net, name, _target_group(cloud, net), grace=45)
+    [svc] = cloud.client("ecs").describe_services(cluster=net["cluster"],
+                                                  services=[name])["services"]
+    assert svc["healthCheckGracePeriodSeconds"] == 45
+
+
+def test_task_failing_elb_health_checks_is_replaced_after_the_grace_period(
+        cloud: RunningCloud, net: dict[str, Any], services: list[str]) -> None:
+    """A RUNNING task its target group reports unhealthy is stopped by the service scheduler
+    (ServiceSchedulerInitiated, "Task failed ELB health checks in (target-group ARN)") and
+    replaced, but only once healthCheckGracePeriodSeconds (wall seconds here: it bounds the
+    task's start-up work) has passed since it started; a service whose task passes its health
+    checks is left alone.
+
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-unhealthy-event-messages.html
+    """
+    grace = 6
+    sick, well = _unique("conf-sick"), _unique("conf-well")
+    services.extend([sick, well])
+    sick_tg, well_tg = _target_group(cloud, net), _target_group(cloud, net)
+    _web_service(cloud, net, sick, sick_tg, health_status=500, grace=grace)
+    _web_service(cloud, net, well, well_tg, grace=0)
+    [first] = wait_for(lambda: [t for t in _in_group(cloud, f"service:{sick}")
+                                if t["last_status"] == "RUNNING"], timeout=20)
+    stopped = wait_for(lambda: (t := _describe(cloud, net, first["task_arn"]))[
+        "desiredStatus"] == "STOPPED" and t, timeout=grace + 30)
+    assert stopped["stopCode"] == "ServiceSchedulerInitiated"
+    assert stopped["stoppedReason"] == f"Task failed ELB health checks in (target-group {sick_tg})"
+    history = dict(_runtime(cloud, first["task_arn"])["history"])
+    wall_until_stop = (history["DEACTIVATING"] - history["RUNNING"]) / cloud.time_scale
+    assert grace - 0.2 <= wall_until_stop <= grace + 10  # not before the grace period ended
+    events = cloud.client("ecs").describe_services(cluster=net["cluster"], services=[sick])[
+        "services"][0]["events"]
+    assert any(f"(task {first['task_arn'].rsplit('/', 1)[-1]})" in e["message"]
+               and f"is unhealthy in (target-group {sick_tg})" in e["message"] for e in events)
+    wait_for(lambda: [t for t in _in_group(cloud, f"service:{sick}")
+                      if t["task_arn"] != first["task_arn"]], timeout=20)  # its replacement
+    # The healthy service, checked all along, kept its one task.
+    assert any(t["state"] == "healthy" for t in _alb_targets(cloud).get(well, []))
+    tasks = _in_group(cloud, f"service:{well}")
+    assert len(tasks) == 1 and tasks[0]["last_status"] == "RUNNING"
