@@ -90,6 +90,26 @@ def test_sqs_mapping_batch_size_beyond_the_limits_is_refused(
     assert lam.get_event_source_mapping(UUID=esm["UUID"])["BatchSize"] == 10
 
 
+def test_a_queue_whose_visibility_is_shorter_than_the_function_timeout_is_refused(
+        cloud: RunningCloud, tmp_path: Path) -> None:
+    """"Your function's timeout must be less than or equal to the queue's visibility timeout.
+    Lambda validates this requirement when you create or update an event source mapping and
+    will return an error" - https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
+    (the message is the one Lambda answers)."""
+    fn, _ = _fn(cloud, tmp_path, "t-esmvis", SLEEP="10")  # timeout 15 s
+    _, short = _queue(cloud, _name("t-esmvis"), {"VisibilityTimeout": "14"})
+    lam = cloud.client("lambda")
+    with pytest.raises(ClientError) as err:
+        lam.create_event_source_mapping(FunctionName=fn, EventSourceArn=short, BatchSize=1)
+    assert err.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert err.value.response["Error"]["Message"] == (
+        "Queue visibility timeout: 14 seconds is less than Function timeout: 15 seconds")
+    _, equal = _queue(cloud, _name("t-esmvis"), {"VisibilityTimeout": "15"})
+    esm = lam.create_event_source_mapping(FunctionName=fn, EventSourceArn=equal, BatchSize=1,
+                                          Enabled=False)
+    assert esm["EventSourceArn"] == equal
+
+
 def test_batching_window_gathers_messages_into_one_batch(cloud: RunningCloud,
                                                         tmp_path: Path) -> None:
     """https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html (batching

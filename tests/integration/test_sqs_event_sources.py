@@ -26,7 +26,7 @@ def handler(event, context):
 """
 
 
-def _queue_pair(cloud: RunningCloud, name: str, max_receive: int, visibility: int = 1,
+def _queue_pair(cloud: RunningCloud, name: str, max_receive: int, visibility: int = 10,
                 fifo: bool = False) -> tuple[str, str, str]:
     sqs = cloud.client("sqs")
     suffix = ".fifo" if fifo else ""

@@ -143,18 +143,41 @@ def create_event_source_mapping(original: Any) -> Any:
     """
 
     def create(self: Any, spec: dict[str, Any]) -> Any:
-        problem = sqs_mapping_problem(spec.get("EventSourceArn") or "", spec.get("BatchSize"),
+        from moto.sqs.models import sqs_backends
+
+        source = spec.get("EventSourceArn") or ""
+        problem = sqs_mapping_problem(source, spec.get("BatchSize"),
                                       spec.get("MaximumBatchingWindowInSeconds"))
+        if problem is None and ":sqs:" in source:
+            problem = _visibility_problem(self, sqs_backends, spec.get("FunctionName"), source)
         if problem:
             raise InvalidParameterValueException(problem)
         esm = original(self, spec)
-        from moto.sqs.models import sqs_backends
 
         for queue in sqs_backends[self.account_id][self.region_name].queues.values():
             queue.lambda_event_source_mappings.pop(esm.function_arn, None)
         return esm
 
     return create
+
+
+def _visibility_problem(backend: Any, sqs_backends: Any, function: str | None,
+                        queue_arn: str) -> str | None:
+    """"Your function's timeout must be less than or equal to the queue's visibility timeout.
+    Lambda validates this requirement when you create or update an event source mapping"
+    (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html); the message
+    is the one Lambda answers."""
+    try:
+        timeout = int(backend.get_function(function).timeout)
+        queue = sqs_backends[backend.account_id][backend.region_name].queues[
+            queue_arn.rsplit(":", 1)[1]]
+    except Exception:
+        return None  # an unknown function or queue is moto's own error to report
+    visibility = int(queue.visibility_timeout)
+    if visibility < timeout:
+        return (f"Queue visibility timeout: {visibility} seconds is less than Function "
+                f"timeout: {timeout} seconds")
+    return None
 
 
 def update_event_source_mapping(original: Any) -> Any:
