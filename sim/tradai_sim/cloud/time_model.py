@@ -66,6 +66,9 @@ TIME_MODEL: tuple[Duration, ...] = (
              "bounds a container's shutdown work"),
     Duration("Auto Scaling lifecycle hook heartbeat timeout", "wall",
              "bounds the hook's action (its Lambda, timeout in wall seconds)"),
+    Duration("ALB health-check timeout", "wall",
+             "bounds a target's answer: a target slowed by a loaded machine is not failed "
+             "for taking a few wall seconds"),
     Duration("ECS service and Auto Scaling health-check grace periods", "wall",
              "cover a task's or instance's start-up work (MLflow takes 10-40 s to start)"),
 )

@@ -49,7 +49,6 @@ from tradai_sim.edge.targets import HealthSettings, Target, TargetGroup
 
 log = logging.getLogger("tradai_sim.edge.alb")
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-MIN_CHECK_TIMEOUT_WALL = 2.0  # HTTP answers take wall time whatever the clock's scale
 
 
 class ServiceTargets(BaseModel):
@@ -170,7 +169,7 @@ class Alb:
 
     async def _check(self, group: TargetGroup, target: Target) -> None:
         assert self.client is not None
-        timeout = max(self.clock.to_wall(group.settings.timeout), MIN_CHECK_TIMEOUT_WALL)
+        timeout = group.settings.timeout  # wall seconds: it bounds the target's answer
         try:
             resp = await self.client.get(target.url + group.health_path, timeout=timeout)
             ok = group.settings.passes(resp.status_code)
