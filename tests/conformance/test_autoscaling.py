@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.cloud import RunningCloud, wait_for
+from tests.integration.cloud import RunningCloud, asg_history, ec2_state, wait_for
 
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
@@ -23,16 +23,6 @@ def _instances(cloud: RunningCloud, group: str) -> list[dict[str, Any]]:
 def _state_of(cloud: RunningCloud, group: str, iid: str) -> str | None:
     return next((i["LifecycleState"] for i in _instances(cloud, group)
                  if i["InstanceId"] == iid), None)
-
-
-def _ec2_state(cloud: RunningCloud, instance_id: str) -> str:
-    r = cloud.client("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"]
-    return str(r[0]["Instances"][0]["State"]["Name"])
-
-
-def _history(cloud: RunningCloud, group: str, event: str) -> list[dict[str, Any]]:
-    return [h for h in cloud.status()["parts"]["autoscaling"]["history"]
-            if h["group"] == group and h["event"] == event]
 
 
 @pytest.fixture
@@ -75,13 +65,13 @@ def test_set_instance_health_unhealthy_terminates_and_replaces_the_instance(
 
     asg.set_instance_health(InstanceId=first, HealthStatus="Unhealthy",
                             ShouldRespectGracePeriod=False)
-    wait_for(lambda: _ec2_state(cloud, first) == "terminated", timeout=10)
+    wait_for(lambda: ec2_state(cloud, first) == "terminated", timeout=10)
     assert _state_of(cloud, group, first) is None
     # The replacement (after the group's replacement delay) waits on the launch hook.
     second = wait_for(lambda: [i for i in _instances(cloud, group)
                                if i["InstanceId"] != first], timeout=30)[0]
     assert second["LifecycleState"] == "Pending:Wait"
-    assert _history(cloud, group, "instance-unhealthy")[0]["instance"] == first
+    assert asg_history(cloud, group, "instance-unhealthy")[0]["instance"] == first
 
 
 def test_terminating_lifecycle_hook_holds_the_instance_in_terminating_wait_until_completed(
@@ -109,7 +99,7 @@ def test_terminating_lifecycle_hook_holds_the_instance_in_terminating_wait_until
     asg.set_instance_health(InstanceId=iid, HealthStatus="Unhealthy",
                             ShouldRespectGracePeriod=False)
     assert _state_of(cloud, group, iid) == "Terminating:Wait"
-    assert _ec2_state(cloud, iid) == "running"  # still running while the hook works
+    assert ec2_state(cloud, iid) == "running"  # still running while the hook works
     msgs = wait_for(lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get(
         "Messages"), timeout=15)
     event = json.loads(msgs[0]["Body"])
@@ -121,7 +111,7 @@ def test_terminating_lifecycle_hook_holds_the_instance_in_terminating_wait_until
     asg.complete_lifecycle_action(AutoScalingGroupName=group, LifecycleHookName="drain",
                                   LifecycleActionToken=detail["LifecycleActionToken"],
                                   LifecycleActionResult="CONTINUE")
-    assert _ec2_state(cloud, iid) == "terminated"
+    assert ec2_state(cloud, iid) == "terminated"
     assert _state_of(cloud, group, iid) is None
     events.remove_targets(Rule=f"{group_name}-rule", Ids=["q"])
     events.delete_rule(Name=f"{group_name}-rule")
@@ -142,9 +132,9 @@ def test_terminating_lifecycle_hook_timeout_terminates_the_instance_whatever_the
     asg.set_instance_health(InstanceId=iid, HealthStatus="Unhealthy",
                             ShouldRespectGracePeriod=False)
     assert _state_of(cloud, group, iid) == "Terminating:Wait"
-    wait_for(lambda: _ec2_state(cloud, iid) == "terminated", timeout=60)
-    started = _history(cloud, group, "instance-terminating")[0]["at"]
-    timed_out = _history(cloud, group, "lifecycle-timed-out")
+    wait_for(lambda: ec2_state(cloud, iid) == "terminated", timeout=60)
+    started = asg_history(cloud, group, "instance-terminating")[0]["at"]
+    timed_out = asg_history(cloud, group, "lifecycle-timed-out")
     assert timed_out and timed_out[0]["result"] == "ABANDON"
     # the whole heartbeat timeout, in wall seconds (30 x the time scale in simulated ones)
     assert timed_out[0]["at"] - started >= 30 * cloud.time_scale - 1
@@ -161,12 +151,12 @@ def test_health_check_grace_period_defers_replacing_a_new_unhealthy_instance(
     grace = 5
     group = make_group("c-asg-grace", [], HealthCheckGracePeriod=grace)
     iid = wait_for(lambda: _instances(cloud, group), timeout=10)[0]["InstanceId"]
-    in_service = _history(cloud, group, "instance-launched")[0]["at"]
+    in_service = asg_history(cloud, group, "instance-launched")[0]["at"]
     cloud.client("ec2").stop_instances(InstanceIds=[iid])
 
-    unhealthy = wait_for(lambda: _history(cloud, group, "instance-unhealthy"), timeout=40)[0]
+    unhealthy = wait_for(lambda: asg_history(cloud, group, "instance-unhealthy"), timeout=40)[0]
     assert unhealthy["instance"] == iid
     waited = unhealthy["at"] - in_service
     assert waited >= grace * cloud.time_scale, waited
     assert waited <= grace * cloud.time_scale + 30  # checked again soon after the grace
-    wait_for(lambda: _ec2_state(cloud, iid) == "terminated", timeout=10)
+    wait_for(lambda: ec2_state(cloud, iid) == "terminated", timeout=10)

@@ -8,20 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.integration.cloud import RunningCloud, deploy_lambda, wait_for
+from tests.integration.cloud import RunningCloud, create_queue, deploy_lambda, wait_for
 
 NOOP = """
 def handler(event, context):
     return "ok"
 """
-
-
-def _queue(cloud: RunningCloud, name: str) -> tuple[str, str]:
-    sqs = cloud.client("sqs")
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
-    return url, arn
 
 
 def _receive(cloud: RunningCloud, url: str) -> list[dict[str, Any]]:
@@ -37,7 +29,7 @@ def test_event_for_a_target_that_no_longer_exists_goes_to_the_dlq_without_retrie
     https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html"""
     fn_arn = deploy_lambda(cloud, "c-eb-gone", NOOP)
     cloud.client("lambda").delete_function(FunctionName="c-eb-gone")
-    dlq_url, dlq_arn = _queue(cloud, "c-eb-gone-dlq")
+    dlq_url, dlq_arn = create_queue(cloud, "c-eb-gone-dlq")
     events = cloud.client("events")
     rule_arn = events.put_rule(Name="c-eb-gone", EventPattern=json.dumps(
         {"source": ["c.eb.gone"]}))["RuleArn"]
@@ -67,7 +59,7 @@ def test_scheduled_rule_event_for_a_missing_target_goes_to_the_dlq(cloud: Runnin
     """A schedule's deliveries follow the same dead-letter rules: the "Scheduled Event" for a
     target that no longer exists is sent to the target's DLQ with the documented attributes.
     https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html"""
-    dlq_url, dlq_arn = _queue(cloud, "c-eb-sched-dlq")
+    dlq_url, dlq_arn = create_queue(cloud, "c-eb-sched-dlq")
     events = cloud.client("events")
     account = cloud.client("sts").get_caller_identity()["Account"]
     missing = f"arn:aws:sqs:{cloud.region}:{account}:c-eb-never-created"
@@ -102,7 +94,7 @@ def test_scheduler_at_schedule_invokes_its_target_once_at_the_time_then_deletes_
     <aws.scheduler.scheduled-time> context attribute) at that time; ActionAfterCompletion
     DELETE deletes it after its last invocation.
     https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html"""
-    url, arn = _queue(cloud, "c-sched-at")
+    url, arn = create_queue(cloud, "c-sched-at")
     scheduler = cloud.client("scheduler")
     at = int(cloud.status()["simulated_now"]) + 120
     scheduler.create_schedule(
@@ -146,7 +138,7 @@ def test_scheduler_target_that_does_not_exist_goes_to_its_dlq(cloud: RunningClou
     """A schedule's failed invocation goes to the target's DeadLetterConfig queue with the
     Scheduler's attributes (SCHEDULE_ARN, TARGET_ARN, SCHEDULED_TIME, ERROR_CODE, ...).
     https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html"""
-    dlq_url, dlq_arn = _queue(cloud, "c-sched-dlq")
+    dlq_url, dlq_arn = create_queue(cloud, "c-sched-dlq")
     account = cloud.client("sts").get_caller_identity()["Account"]
     missing = f"arn:aws:sqs:{cloud.region}:{account}:c-sched-never-created"
     scheduler = cloud.client("scheduler")

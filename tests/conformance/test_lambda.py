@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.cloud import RunningCloud, deploy_lambda, wait_for
+from tests.integration.cloud import RunningCloud, create_queue, deploy_lambda, wait_for
 
 RECORD_AND_FAIL = """
 import json, os, time
@@ -37,14 +37,6 @@ def _name(prefix: str) -> str:
 
 def _calls(log: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-
-
-def _queue(cloud: RunningCloud, name: str) -> tuple[str, str]:
-    sqs = cloud.client("sqs")
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
-    return url, arn
 
 
 def _one_message(cloud: RunningCloud, url: str, timeout: float = 30) -> dict[str, Any]:
@@ -83,7 +75,7 @@ def test_reserved_concurrency_zero_sends_async_events_to_on_failure_without_retr
     log = tmp_path / "calls.jsonl"
     fn = _name("t-rc0-async")
     deploy_lambda(cloud, fn, RECORD_AND_FAIL, environment={"LOG": str(log)})
-    url, arn = _queue(cloud, _name("t-rc0-async-dest"))
+    url, arn = create_queue(cloud, _name("t-rc0-async-dest"))
     lam = cloud.client("lambda")
     lam.put_function_concurrency(FunctionName=fn, ReservedConcurrentExecutions=0)
     _async_config(cloud, fn, DestinationConfig={"OnFailure": {"Destination": arn}})
@@ -111,7 +103,7 @@ def test_async_function_error_is_retried_maximum_retry_attempts_times(
     log = tmp_path / "calls.jsonl"
     fn = _name("t-retry1")
     deploy_lambda(cloud, fn, RECORD_AND_FAIL, environment={"LOG": str(log), "FAIL": "1"})
-    url, arn = _queue(cloud, _name("t-retry1-failed"))
+    url, arn = create_queue(cloud, _name("t-retry1-failed"))
     _async_config(cloud, fn, MaximumRetryAttempts=1,
                   DestinationConfig={"OnFailure": {"Destination": arn}})
     cloud.client("lambda").invoke(FunctionName=fn, InvocationType="Event",
@@ -135,7 +127,7 @@ def test_async_failure_sends_invocation_record_to_on_failure_destination(
     fn = _name("t-onfail")
     fn_arn = deploy_lambda(cloud, fn, RECORD_AND_FAIL, environment={"LOG": str(log),
                                                                      "FAIL": "1"})
-    url, arn = _queue(cloud, _name("t-onfail-dest"))
+    url, arn = create_queue(cloud, _name("t-onfail-dest"))
     _async_config(cloud, fn, MaximumRetryAttempts=0,
                   DestinationConfig={"OnFailure": {"Destination": arn}})
     cloud.client("lambda").invoke(FunctionName=fn, InvocationType="Event",
@@ -162,7 +154,7 @@ def test_async_success_sends_invocation_record_to_on_success_destination(
     condition Success, responsePayload the function's result."""
     fn = _name("t-onok")
     deploy_lambda(cloud, fn, RECORD_AND_FAIL, environment={"LOG": str(tmp_path / "c.jsonl")})
-    url, arn = _queue(cloud, _name("t-onok-dest"))
+    url, arn = create_queue(cloud, _name("t-onok-dest"))
     _async_config(cloud, fn, DestinationConfig={"OnSuccess": {"Destination": arn}})
     cloud.client("lambda").invoke(FunctionName=fn, InvocationType="Event",
                                   Payload=json.dumps({"n": 3}))
@@ -183,7 +175,7 @@ def test_async_failure_sends_event_to_dead_letter_queue_with_error_attributes(
     log = tmp_path / "calls.jsonl"
     fn = _name("t-dlq")
     deploy_lambda(cloud, fn, RECORD_AND_FAIL, environment={"LOG": str(log), "FAIL": "1"})
-    url, arn = _queue(cloud, _name("t-dlq-target"))
+    url, arn = create_queue(cloud, _name("t-dlq-target"))
     lam = cloud.client("lambda")
     lam.update_function_configuration(FunctionName=fn, DeadLetterConfig={"TargetArn": arn})
     assert lam.get_function_configuration(FunctionName=fn)["DeadLetterConfig"] == {
@@ -240,7 +232,7 @@ def test_throttled_async_event_expires_after_maximum_event_age(
     fn = _name("t-age")
     deploy_lambda(cloud, fn, RECORD_AND_FAIL, environment={"LOG": str(log), "SLEEP": "8"},
                   timeout=15)
-    url, arn = _queue(cloud, _name("t-age-dest"))
+    url, arn = create_queue(cloud, _name("t-age-dest"))
     lam = cloud.client("lambda")
     lam.put_function_concurrency(FunctionName=fn, ReservedConcurrentExecutions=1)
     _async_config(cloud, fn, MaximumEventAgeInSeconds=60,

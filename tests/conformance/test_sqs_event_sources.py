@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.cloud import RunningCloud, deploy_lambda, wait_for
+from tests.integration.cloud import RunningCloud, create_queue, deploy_lambda, wait_for
 
 RECORDER = """
 import json, os, time
@@ -36,14 +36,6 @@ def _name(prefix: str) -> str:
 
 def _calls(log: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-
-
-def _queue(cloud: RunningCloud, name: str, attrs: dict[str, str] | None = None) -> tuple[str, str]:
-    sqs = cloud.client("sqs")
-    url = sqs.create_queue(QueueName=name, Attributes=attrs or {})["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
-    return url, arn
 
 
 def _fn(cloud: RunningCloud, tmp_path: Path, prefix: str, **env: str) -> tuple[str, Path]:
@@ -71,7 +63,7 @@ def test_sqs_mapping_batch_size_beyond_the_limits_is_refused(
     fn, _ = _fn(cloud, tmp_path, "t-esmval")
     suffix = ".fifo" if fifo else ""
     attrs = {"FifoQueue": "true"} if fifo else {}
-    _, arn = _queue(cloud, _name("t-esmval") + suffix, attrs)
+    _, arn = create_queue(cloud, _name("t-esmval") + suffix, attrs)
     lam = cloud.client("lambda")
     extra = {} if window is None else {"MaximumBatchingWindowInSeconds": window}
 
@@ -97,14 +89,14 @@ def test_a_queue_whose_visibility_is_shorter_than_the_function_timeout_is_refuse
     will return an error" - https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
     (the message is the one Lambda answers)."""
     fn, _ = _fn(cloud, tmp_path, "t-esmvis", SLEEP="10")  # timeout 15 s
-    _, short = _queue(cloud, _name("t-esmvis"), {"VisibilityTimeout": "14"})
+    _, short = create_queue(cloud, _name("t-esmvis"), {"VisibilityTimeout": "14"})
     lam = cloud.client("lambda")
     with pytest.raises(ClientError) as err:
         lam.create_event_source_mapping(FunctionName=fn, EventSourceArn=short, BatchSize=1)
     assert err.value.response["Error"]["Code"] == "InvalidParameterValueException"
     assert err.value.response["Error"]["Message"] == (
         "Queue visibility timeout: 14 seconds is less than Function timeout: 15 seconds")
-    _, equal = _queue(cloud, _name("t-esmvis"), {"VisibilityTimeout": "15"})
+    _, equal = create_queue(cloud, _name("t-esmvis"), {"VisibilityTimeout": "15"})
     esm = lam.create_event_source_mapping(FunctionName=fn, EventSourceArn=equal, BatchSize=1,
                                           Enabled=False)
     assert esm["EventSourceArn"] == equal
@@ -116,7 +108,7 @@ def test_batching_window_gathers_messages_into_one_batch(cloud: RunningCloud,
     behavior): with MaximumBatchingWindowInSeconds, Lambda gathers records until the batch is
     full, the window expires, or the payload reaches 6 MB. Window 60 simulated s = 3 wall s."""
     fn, log = _fn(cloud, tmp_path, "t-window")
-    url, arn = _queue(cloud, _name("t-window"), {"VisibilityTimeout": "120"})
+    url, arn = create_queue(cloud, _name("t-window"), {"VisibilityTimeout": "120"})
     sqs = cloud.client("sqs")
     cloud.client("lambda").create_event_source_mapping(
         FunctionName=fn, EventSourceArn=arn, BatchSize=50, MaximumBatchingWindowInSeconds=60,
@@ -145,8 +137,8 @@ def test_throttled_invocation_keeps_its_messages_until_the_visibility_timeout(
     cloud.client("lambda").put_function_concurrency(FunctionName=fn,
                                                     ReservedConcurrentExecutions=0)
     sqs = cloud.client("sqs")
-    dlq, dlq_arn = _queue(cloud, _name("t-throttle-dlq"))
-    url, arn = _queue(cloud, _name("t-throttle"), {
+    dlq, dlq_arn = create_queue(cloud, _name("t-throttle-dlq"))
+    url, arn = create_queue(cloud, _name("t-throttle"), {
         "VisibilityTimeout": "60",  # 3 wall s of waiting at scale 20
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2})})
     sqs.send_message(QueueUrl=url, MessageBody="kept")
@@ -169,7 +161,7 @@ def test_visibility_timeout_holds_while_the_function_runs(cloud: RunningCloud,
     advises at least 6 x the function timeout). Visibility 60 s, handler 5 wall s: one
     delivery (a visibility scaled to 60/20 = 3 s would redeliver during the run)."""
     fn, log = _fn(cloud, tmp_path, "t-vis-run", SLEEP="5")
-    url, arn = _queue(cloud, _name("t-vis-run"), {"VisibilityTimeout": "60"})
+    url, arn = create_queue(cloud, _name("t-vis-run"), {"VisibilityTimeout": "60"})
     sqs = cloud.client("sqs")
     sqs.send_message(QueueUrl=url, MessageBody="slow")
     cloud.client("lambda").create_event_source_mapping(FunctionName=fn, EventSourceArn=arn,
@@ -191,7 +183,7 @@ def test_failed_message_returns_after_the_visibility_timeout_in_simulated_time(
     failed invocation the batch becomes visible again when the visibility timeout ends. The
     rest of the timeout is waiting, so it passes in simulated time: 60 s is ~3 wall s."""
     fn, log = _fn(cloud, tmp_path, "t-vis-fail", FAIL="1")
-    url, arn = _queue(cloud, _name("t-vis-fail"), {"VisibilityTimeout": "60"})
+    url, arn = create_queue(cloud, _name("t-vis-fail"), {"VisibilityTimeout": "60"})
     cloud.client("sqs").send_message(QueueUrl=url, MessageBody="fails")
     cloud.client("lambda").create_event_source_mapping(FunctionName=fn, EventSourceArn=arn,
                                                        BatchSize=1)

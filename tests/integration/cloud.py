@@ -123,6 +123,27 @@ def deploy_lambda(cloud: RunningCloud, name: str, source: str, timeout: int = 10
         Environment={"Variables": environment or {}})["FunctionArn"]
 
 
+def create_queue(cloud: RunningCloud, name: str,
+                 attrs: dict[str, str] | None = None) -> tuple[str, str]:
+    """A test queue; returns its URL and ARN."""
+    sqs = cloud.client("sqs")
+    url = sqs.create_queue(QueueName=name, Attributes=attrs or {})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    return url, arn
+
+
+def ec2_state(cloud: RunningCloud, instance_id: str) -> str:
+    r = cloud.client("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"]
+    return str(r[0]["Instances"][0]["State"]["Name"])
+
+
+def asg_history(cloud: RunningCloud, group: str, event: str) -> list[dict[str, Any]]:
+    """What the Auto Scaling part recorded for ``group`` (launches, hooks, replacements)."""
+    return [h for h in cloud.status()["parts"]["autoscaling"]["history"]
+            if h["group"] == group and h["event"] == event]
+
+
 def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.1) -> Any:
     """Poll ``predicate`` until it returns a truthy value (an awaited event, not a sleep)."""
     deadline = time.time() + timeout

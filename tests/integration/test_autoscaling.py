@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.cloud import RunningCloud, deploy_lambda, wait_for
+from tests.integration.cloud import RunningCloud, asg_history, deploy_lambda, ec2_state, wait_for
 
 # Records the lifecycle event, then lets the launch continue, as update-nat-routes will.
 HOOK = """
@@ -51,16 +51,6 @@ def _in_service(cloud: RunningCloud, group: str, not_id: str | None = None) -> s
         if i["LifecycleState"] == "InService" and i["InstanceId"] != not_id:
             return str(i["InstanceId"])
     return None
-
-
-def _ec2_state(cloud: RunningCloud, instance_id: str) -> str:
-    r = cloud.client("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"]
-    return str(r[0]["Instances"][0]["State"]["Name"])
-
-
-def _history(cloud: RunningCloud, group: str, event: str) -> list[dict[str, Any]]:
-    return [h for h in cloud.status()["parts"]["autoscaling"]["history"]
-            if h["group"] == group and h["event"] == event]
 
 
 @pytest.fixture
@@ -112,7 +102,8 @@ def test_launch_hook_continue_then_delayed_replacement_runs_the_hook_again(
     cloud.client("ec2").terminate_instances(InstanceIds=[first])
     assert _instances(cloud, group) == []  # no instant replacement
     second = wait_for(lambda: _in_service(cloud, group, not_id=first), timeout=20)
-    launched = [h for h in _history(cloud, group, "instance-launched") if h["instance"] == second]
+    launched = [h for h in asg_history(cloud, group, "instance-launched")
+                if h["instance"] == second]
     delay = launched[0]["at"] - lost_at
     assert 120 <= delay <= 150, delay  # "ASG launches replacement (2 min)", simulated
     assert [x["event"]["detail"]["EC2InstanceId"] for x in _lines(out)] == [first, second]
@@ -139,9 +130,9 @@ def test_no_completion_times_out_to_abandon_and_terminates(
     events.delete_rule(Name="t-asg-lifecycle")
     assert ruled["detail"]["EC2InstanceId"] == iid and ruled["source"] == "aws.autoscaling"
     # 30 seconds of heartbeat timeout (wall: it bounds the hook's action), then ABANDON.
-    wait_for(lambda: _ec2_state(cloud, iid) == "terminated", timeout=60)
+    wait_for(lambda: ec2_state(cloud, iid) == "terminated", timeout=60)
     assert all(i["InstanceId"] != iid for i in _instances(cloud, group))
-    done = _history(cloud, group, "lifecycle-timed-out")
+    done = asg_history(cloud, group, "lifecycle-timed-out")
     assert done and done[0]["result"] == "ABANDON"
     assert cloud.status()["parts"]["autoscaling"]["groups"][group]["replacement_due"]
 
@@ -157,7 +148,7 @@ def test_heartbeat_and_explicit_abandon(cloud: RunningCloud, group_factory: Any)
             AutoScalingGroupName=group, LifecycleHookName="launch",
             LifecycleActionToken="0" * 36, LifecycleActionResult="CONTINUE")
     asg.complete_lifecycle_action(LifecycleActionResult="ABANDON", **ids)
-    assert _ec2_state(cloud, iid) == "terminated"
+    assert ec2_state(cloud, iid) == "terminated"
     assert _instances(cloud, group) == []
 
 
