@@ -10,6 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from tradai.topology import load_balancing as lb
 from tradai.topology.model import Service, TaskDefinition
 from tradai_infra.context import Context
 from tradai_infra.iam import Statement, role_with_policy
@@ -209,9 +210,12 @@ def _load_balancer(
             protocol="HTTP",
             target_type="ip",
             vpc_id=net.vpc.id,
-            deregistration_delay=30,
-            health_check={"path": s.health_path, "matcher": "200", "interval": 15,
-                          "healthy_threshold": 2, "unhealthy_threshold": 3},
+            deregistration_delay=lb.DEREGISTRATION_DELAY_SECONDS,
+            health_check={"path": s.health_path, "matcher": lb.HEALTH_CHECK_MATCHER,
+                          "interval": lb.HEALTH_CHECK_INTERVAL_SECONDS,
+                          "timeout": lb.HEALTH_CHECK_TIMEOUT_SECONDS,
+                          "healthy_threshold": lb.HEALTHY_THRESHOLD,
+                          "unhealthy_threshold": lb.UNHEALTHY_THRESHOLD},
             tags=ctx.tags,
         )
         for s in ctx.topo.services
@@ -259,7 +263,8 @@ def _service(ctx: Context, svc: Service, cluster: aws.ecs.Cluster, td: aws.ecs.T
             [{"target_group_arn": target_group.arn, "container_name": svc.name,
               "container_port": svc.port}] if target_group else None
         ),
-        health_check_grace_period_seconds=60 if target_group else None,
+        health_check_grace_period_seconds=(lb.HEALTH_CHECK_GRACE_PERIOD_SECONDS
+                                           if target_group else None),
         service_registries={"registry_arn": registry.arn},
         deployment_circuit_breaker={"enable": True, "rollback": True},
         propagate_tags="SERVICE",

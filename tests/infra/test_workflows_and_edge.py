@@ -114,3 +114,26 @@ def test_rate_limit_is_the_spec_window(deployed: Deployed):
     throttle = stage.inputs["defaultRouteSettings"]
     assert throttle["throttlingRateLimit"] == rate.requests / rate.per_seconds
     assert throttle["throttlingBurstLimit"] == rate.requests
+
+
+
+def test_target_groups_and_grace_period_come_from_the_shared_load_balancing_settings(
+        deployed: Deployed):
+    """The deployed target groups and ECS grace period are the values the local cloud uses
+    (platform/tradai/topology/load_balancing.py), so the two cannot drift."""
+    from tradai.topology import load_balancing as lb
+
+    groups = deployed.of_type("aws:lb/targetGroup:TargetGroup")
+    assert len(groups) == sum(1 for s in deployed.topo.services if s.load_balanced)
+    for g in groups:
+        assert g.inputs["deregistrationDelay"] == lb.DEREGISTRATION_DELAY_SECONDS
+        hc = g.inputs["healthCheck"]
+        assert (hc["interval"], hc["timeout"], hc["healthyThreshold"],
+                hc["unhealthyThreshold"], hc["matcher"]) == (
+            lb.HEALTH_CHECK_INTERVAL_SECONDS, lb.HEALTH_CHECK_TIMEOUT_SECONDS,
+            lb.HEALTHY_THRESHOLD, lb.UNHEALTHY_THRESHOLD, lb.HEALTH_CHECK_MATCHER)
+    balanced = [r for r in deployed.of_type("aws:ecs/service:Service")
+                if r.inputs.get("loadBalancers")]
+    assert len(balanced) == len(groups)
+    assert {r.inputs["healthCheckGracePeriodSeconds"] for r in balanced} == {
+        lb.HEALTH_CHECK_GRACE_PERIOD_SECONDS}

@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tradai.topology import load_balancing as lb
 from tradai.topology.model import Topology
 from tradai.workflows.render import load_asl, render_asl
 from tradai_sim.cloud.bootstrap.handlers import (
@@ -20,7 +21,6 @@ from tradai_sim.cloud.bootstrap.handlers import (
     platform_package_zip,
 )
 from tradai_sim.cloud.context import CloudContext
-from tradai_sim.cloud.ecs import load_balancing as lb
 from tradai_sim.cloud.time_model import time_model
 
 log = logging.getLogger(__name__)

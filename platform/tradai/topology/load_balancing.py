@@ -1,9 +1,9 @@
-"""The load balancing of the stack's services, as the Pulumi program sets it
-(``infra/tradai_infra/compute.py``: ``_load_balancer`` and ``_service``).
+"""The load balancing of the stack's services: one place for both sides.
 
-The bootstrap creates each load-balanced service's ELBv2 target group with these settings and
-passes the grace period to CreateService; the ALB stand-in reads the health check from the
-target group itself (DescribeTargetGroups), so these values live here only.
+The Pulumi program (``infra/tradai_infra/compute.py``) creates each load-balanced service's
+target group and passes the grace period to the ECS service from these values; the local
+bootstrap creates the same target groups in the emulator, and the ALB stand-in reads the health
+check back from the target group (DescribeTargetGroups).
 """
 
 from __future__ import annotations
