@@ -16,9 +16,12 @@ HEALTH_CHECK_TIMEOUT_SECONDS = 5  # ELBv2's default for an HTTP target group of 
 HEALTHY_THRESHOLD = 2
 UNHEALTHY_THRESHOLD = 3
 DEREGISTRATION_DELAY_SECONDS = 30  # simulated: the target drains
-# ECS healthCheckGracePeriodSeconds. It bounds a task's start-up work (MLflow takes 10-40 wall
-# seconds here), so the service scheduler counts it in wall seconds.
-HEALTH_CHECK_GRACE_PERIOD_SECONDS = 60
+# ECS healthCheckGracePeriodSeconds: how long a new task's failing health checks are ignored.
+# It must cover the slowest start, MLflow's first one, which creates its database tables
+# (40-60 s on a loaded 2-core machine): with 60 s the local cloud saw ECS replace MLflow in
+# the middle of its migration, again and again. The local cloud counts it in wall seconds (it
+# bounds start-up work).
+HEALTH_CHECK_GRACE_PERIOD_SECONDS = 300
 
 
 def target_group_settings(health_path: str, port: int) -> dict[str, Any]:

@@ -75,7 +75,7 @@ class AlbConfig(BaseModel):
     services: dict[str, ServiceTargets]
     rules: list[Rule]
     health: dict[str, float] = Field(default_factory=dict)
-    poll_wall_seconds: float = 0.5  # how soon a new or deregistering task is seen
+    poll_wall_seconds: float = 1.0  # how soon a new or deregistering task is seen
     timeout_seconds: float = 60.0  # the ALB's idle timeout
 
 

@@ -19,7 +19,7 @@ import httpx
 log = logging.getLogger(__name__)
 
 TARGETS_PATH = "/_alb/targets"
-MAX_AGE_WALL = 0.5  # how stale a health view may be
+MAX_AGE_WALL = 1.0  # how stale a health view may be (the ALB re-reads ECS every second)
 TIMEOUT_WALL = 2.0
 UNHEALTHY = "unhealthy"
 

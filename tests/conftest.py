@@ -12,7 +12,9 @@ from tests.integration.cloud import RunningCloud, start_cloud
 
 @pytest.fixture(scope="session")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
-    """One cloud process for the integration suite (time scale 20), stopped at the end."""
+    """One cloud process per test worker (time scale 20) for the conformance and integration
+    suites, stopped at the end: an idle cloud still runs its control loops, so two per worker
+    would slow every other test."""
     state_dir: Path = tmp_path_factory.mktemp("cloud")
     running = start_cloud(state_dir, time_scale=20.0)
     # Tests talk to the stack's MLflow as its services do: with the basic-auth secret.
