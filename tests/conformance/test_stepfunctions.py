@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import textwrap
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 
 from tests.integration.cloud import RunningCloud, deploy_lambda, wait_for
 
@@ -247,39 +245,3 @@ def test_run_task_sync_api_error_is_a_catchable_ecs_error(cloud: RunningCloud,
     error = json.loads(done["output"])["error"]
     assert error["Error"] == "ECS.AmazonECSException"
     assert "Service: AmazonECS" in error["Cause"] and "Error Code:" in error["Cause"]
-
-
-@pytest.fixture
-def zone_down(cloud: RunningCloud) -> Iterator[str]:
-    """A power outage of one AZ, ended after the test."""
-    az = sorted(cloud.status()["resources"]["subnets"]["private"])[-1]
-    r = requests.post(f"{cloud.endpoint}/_sim/zones", json={"az": az, "kind": "power",
-                                                             "label": "sfn-conformance"},
-                      timeout=30)
-    assert r.status_code == 200, r.text
-    try:
-        yield az
-    finally:
-        requests.delete(f"{cloud.endpoint}/_sim/zones", params={"id": r.json()["id"]},
-                        timeout=30)
-
-
-def test_run_task_sync_failures_fail_the_state_with_amazonecs_unknown(
-        cloud: RunningCloud, role: str, job_definition: str, zone_down: str) -> None:
-    """RunTask can answer HTTP 200 with a non-empty Failures field; with Run a Job (.sync)
-    "the task is failed with an AmazonECS.Unknown error", so the workflow's Catch sees it.
-    https://docs.aws.amazon.com/step-functions/latest/dg/connect-ecs.html"""
-    subnet = cloud.status()["resources"]["subnets"]["private"][zone_down]
-    states = {"Run": run_task_state(
-        cloud, job_definition, [subnet], {}, Next="Done",
-        Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}]),
-        "Done": {"Type": "Pass", "End": True}, **CAUGHT}
-    done = finished(cloud, start(cloud, machine(cloud, role, states, "Run")))
-    assert done["status"] == "SUCCEEDED"
-    assert entered(done) == ["Run", "Caught"]
-    error = json.loads(done["output"])["error"]
-    assert error["Error"] == "AmazonECS.Unknown"
-    cause = json.loads(error["Cause"])
-    assert cause["Tasks"] == []
-    assert cause["Failures"][0]["Reason"].startswith("Capacity is unavailable at this time")
-
