@@ -15,6 +15,7 @@ the API agree under the local harness's dilated clock and on AWS alike.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 # Key: one session per strategy and mode (a second one is refused).
 HASH_KEY = "strategy_id"
@@ -38,7 +39,7 @@ SESSION_ATTRIBUTES = (
     "strategy",  # registered model name in MLflow
     "ref",  # what it follows: an alias ("champion") or a version number as text
     "mode",  # "dry-run" | "live"
-    "status",  # STARTING, STOPPING, STOPPED (the API's); RUNNING/STALE/FAILED come from others
+    "status",  # the API's own: STARTING, STOPPING, STOPPED; shown through display_status()
     "service_name",  # the ECS service running its one task
     "service_arn",
     "task_definition_arn",
@@ -74,3 +75,19 @@ _NAME = re.compile(r"[^a-z0-9]+")
 def session_id(strategy: str, mode: str) -> str:
     """``emacrossover-dry-run``: one per strategy and mode, usable in ECS service names."""
     return f"{_NAME.sub('-', strategy.lower()).strip('-')}-{mode}"
+
+
+def display_status(item: dict[str, Any]) -> str:
+    """The status the API shows, from the attributes each writer owns: the API's own
+    (STOPPING/STOPPED), then the container's FAILED, the monitor's STALE, then RUNNING once a
+    heartbeat arrived, STARTING before."""
+    own = item.get("status")
+    if own in (STOPPING, STOPPED):
+        return str(own)
+    if item.get("error"):
+        return FAILED
+    if item.get("stale_since"):
+        return STALE
+    if item.get("last_heartbeat") is not None:
+        return RUNNING
+    return STARTING
