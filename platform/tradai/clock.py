@@ -15,6 +15,11 @@ from datetime import UTC, datetime
 
 SCALE_ENV = "TRADAI_TIME_SCALE"
 ORIGIN_ENV = "TRADAI_CLOCK_ORIGIN"
+# "process": this process's own time (time.time(), datetime.now()) already IS the platform
+# clock, because whoever started it made it so (the local harness runs processes that read
+# the wall clock themselves under libfaketime); scale still converts simulated durations into
+# the wall seconds that sleeps take. Default "wall": simulated time is derived from wall time.
+SOURCE_ENV = "TRADAI_CLOCK_SOURCE"
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,7 @@ class Clock:
 
     scale: float = 1.0
     origin: float = field(default_factory=time.time)
+    process_time: bool = False  # SOURCE_ENV=process: time.time() is already simulated
 
     def __post_init__(self) -> None:
         if self.scale <= 0:
@@ -33,7 +39,10 @@ class Clock:
         env = os.environ if environ is None else environ
         scale = float(env.get(SCALE_ENV, "1"))
         origin = float(env[ORIGIN_ENV]) if ORIGIN_ENV in env else time.time()
-        return cls(scale=scale, origin=origin)
+        source = env.get(SOURCE_ENV, "wall")
+        if source not in ("wall", "process"):
+            raise ValueError(f"{SOURCE_ENV} must be 'wall' or 'process', got {source!r}")
+        return cls(scale=scale, origin=origin, process_time=source == "process")
 
     def env(self) -> dict[str, str]:
         """The settings a child process needs to share this clock."""
@@ -41,6 +50,8 @@ class Clock:
 
     def now(self) -> float:
         """Simulated seconds since the Unix epoch."""
+        if self.process_time:
+            return time.time()
         return self.origin + (time.time() - self.origin) * self.scale
 
     def now_datetime(self) -> datetime:

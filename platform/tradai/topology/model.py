@@ -70,6 +70,10 @@ class TaskDefinition(_Entry):
     modes: list[str]
     spot_modes: list[str] = []
     max_concurrent: int = Field(ge=1)
+    # The process reads the wall clock itself (Freqtrade's bot: candle freshness, its loop,
+    # trade times). On AWS that clock is the platform's; the local harness makes such a
+    # process's own clock follow the stack's dilated clock (libfaketime), by configuration.
+    reads_wall_clock: bool = False
 
 
 class Queue(_Entry):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tradai_sim.cloud.context import CloudContext
-from tradai_sim.cloud.ecs import process
+from tradai_sim.cloud.ecs import faketime, process
 from tradai_sim.cloud.ecs.models import (
     ACTIVATING,
     DEACTIVATING,
@@ -169,9 +169,19 @@ class EcsRuntime:
             env["PORT"] = str(port)
             record.port = (network.register_eni(record.task_id, record.placement.subnet, port)
                            if network is not None else port)
+        argv = process.container_command(definition, overrides)
+        if self._reads_wall_clock(argv):
+            env.update(faketime.environment(self.ctx.clock, env))
         return process.ContainerLaunch(
-            argv=process.container_command(definition, overrides), env=env,
+            argv=argv, env=env,
             cwd=self.ctx.state_dir / "tasks" / record.short_id, log_path=record.log_path)
+
+    def _reads_wall_clock(self, argv: list[str]) -> bool:
+        """The container runs an entrypoint the spec marks ``reads_wall_clock`` (the strategy
+        image, and session task definitions copied from it)."""
+        modules = {td.entrypoint for td in self.ctx.topology.task_definitions
+                   if td.reads_wall_clock}
+        return any(argv[i] == "-m" and argv[i + 1] in modules for i in range(len(argv) - 1))
 
     # -- exits and stops ------------------------------------------------------------------------
     def _watch(self, record: TaskRecord) -> None:
