@@ -293,7 +293,7 @@ def test_missing_market_data_and_unsupported_modes_are_named(stack: Stack) -> No
     job_id = stack.put_job({"strategy": "EmaCrossover", "alias": "champion"})
     task = stack.run_container(job_id, mode="live")
     assert exit_code(task) == 2, stack.task_log(task)
-    assert "mode 'live' is not implemented" in stack.item(job_id)["error"]
+    assert "mode 'live' is a trading session, not a job" in stack.item(job_id)["error"]
 
 
 def test_hyperopt_with_a_few_epochs_completes(stack: Stack) -> None:

@@ -90,9 +90,9 @@ def test_bad_jobs_are_refused_with_the_field(item: dict[str, Any], fragment: str
 
 def test_modes() -> None:
     assert check_mode("backtest") == "backtest" and check_mode("hyperopt") == "hyperopt"
-    for later in ("dry-run", "live"):
-        with pytest.raises(ModeNotSupported, match="not implemented"):
-            check_mode(later)
+    for trading in ("dry-run", "live"):
+        with pytest.raises(ModeNotSupported, match="is a trading session, not a job"):
+            check_mode(trading)
     with pytest.raises(BadJob, match="unknown mode"):
         check_mode("paper")
     with pytest.raises(BadJob, match="TRADAI_MODE is not set"):

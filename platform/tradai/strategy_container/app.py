@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -229,6 +230,12 @@ def _json(data: Any) -> str:
 
 
 def main(env: Mapping[str, str] | None = None) -> int:
+    """One image, one entrypoint: a trading session when TRADING_MODE is set (dry-run or
+    live, a long-running ECS service task), else a job (backtest or hyperopt, an ECS task)."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if (os.environ if env is None else env).get("TRADING_MODE"):
+        from tradai.strategy_container.trading.session import main as trade
+
+        return trade()
     return StrategyContainer(ContainerSettings(), Clock.from_env(), env).run()

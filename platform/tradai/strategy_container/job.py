@@ -23,7 +23,7 @@ from tradai.expiry import is_expired
 from tradai.strategy_container.errors import BadJob, DependencyFailed, ModeNotSupported
 
 RUNNABLE_MODES = ("backtest", "hyperopt")
-LATER_MODES = ("dry-run", "live")  # a later issue; refused clearly rather than faked
+TRADING_MODES = ("dry-run", "live")  # sessions: TRADING_MODE, not a job (trading.session)
 DEFAULT_EPOCHS = 20
 MAX_EPOCHS = 1000
 DEFAULT_RANDOM_STATE = 42
@@ -62,9 +62,10 @@ class JobSpec:
 def check_mode(mode: str | None) -> str:
     if not mode:
         raise BadJob("TRADAI_MODE is not set; use one of " + ", ".join(RUNNABLE_MODES))
-    if mode in LATER_MODES:
-        raise ModeNotSupported(f"mode {mode!r} is not implemented by this container yet; "
-                               f"it runs {', '.join(RUNNABLE_MODES)}")
+    if mode in TRADING_MODES:
+        raise ModeNotSupported(f"mode {mode!r} is a trading session, not a job: start it with "
+                               "POST /api/v1/trading/sessions (the container then reads "
+                               "TRADING_MODE); jobs run " + ", ".join(RUNNABLE_MODES))
     if mode not in RUNNABLE_MODES:
         raise BadJob(f"unknown mode {mode!r}; use one of {', '.join(RUNNABLE_MODES)}")
     return mode
