@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from tradai.clock import default_clock
@@ -65,6 +66,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--ready-file", default=None, help="write {url, port, pid} as JSON here once listening"
     )
+    p.add_argument(
+        "--state-file",
+        default=None,
+        help="keep API keys, balances, orders and trades in this JSON file (loaded at start)",
+    )
     p.add_argument("--log-level", default="WARNING")
     return p.parse_args(argv)
 
@@ -107,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         weight_per_minute=args.weight_per_minute or None,
         require_header=args.require_header,
         egress_token=egress_token(args),
+        state_file=Path(args.state_file) if args.state_file else None,
     )
     server.app.set_faults(initial_faults(args))
     stop = threading.Event()

@@ -39,7 +39,7 @@ class ApiError(Exception):
         return {"code": self.code, "msg": self.msg}
 
 
-def _mandatory(name: str) -> ApiError:
+def mandatory(name: str) -> ApiError:
     return ApiError(
         -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
     )
@@ -95,7 +95,7 @@ class SpotApi:
     def _symbol(self, params: Params) -> PairSpec:
         market_id = params.get("symbol")
         if not market_id:
-            raise _mandatory("symbol")
+            raise mandatory("symbol")
         spec = self.market.spec_by_id(market_id.upper())
         if spec is None:
             raise ApiError(-1121, "Invalid symbol.")
@@ -177,7 +177,7 @@ class SpotApi:
         """
         interval = params.get("interval")
         if not interval:
-            raise _mandatory("interval")
+            raise mandatory("interval")
         if interval not in INTERVAL_MS:
             raise ApiError(-1120, "Invalid interval.")
         iv = INTERVAL_MS[interval]

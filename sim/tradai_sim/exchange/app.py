@@ -1,9 +1,11 @@
 """The request pipeline, independent of the HTTP transport.
 
-Order per market-data request: count it, refuse it if it bypassed the NAT (optional), add
-latency, apply faults (outage, 5xx burst, forced 429), route, charge its weight against the
-per-minute budget (429 + ``Retry-After`` over budget), serve. ``/_admin/*`` is never charged,
-faulted or counted: drills and tests use it to steer the exchange and to count calls.
+Order per request: count it, refuse it if it bypassed the NAT (optional), add latency, apply
+faults (outage, 5xx burst, forced 429), route, charge its weight against the per-minute budget
+(429 + ``Retry-After`` over budget), then for a signed route verify key, signature and
+timestamp (``signing``) and settle resting orders (``ledger``), serve. ``/_admin/*`` is never
+charged, faulted or counted: drills and tests use it to steer the exchange, count calls and
+issue API keys.
 """
 
 from __future__ import annotations
@@ -14,12 +16,18 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from tradai.clock import Clock, default_clock
+from tradai_sim.exchange import signing
+from tradai_sim.exchange.accounts import Account, parse_balances
 from tradai_sim.exchange.api import ApiError, SpotApi
 from tradai_sim.exchange.faults import FaultError, Faults
+from tradai_sim.exchange.ledger import Ledger
 from tradai_sim.exchange.market import Market
+from tradai_sim.exchange.private_api import SignedApi
 from tradai_sim.exchange.ratelimit import BINANCE_WEIGHT_PER_MINUTE, WeightLimiter
 from tradai_sim.vpc.marks import EGRESS_HEADER, EGRESS_TOKEN_HEADER
 
@@ -104,6 +112,7 @@ class ExchangeApp:
         weight_per_minute: int | None = BINANCE_WEIGHT_PER_MINUTE,
         require_header: str | None = None,
         egress_token: str | None = None,
+        state_file: Path | None = None,
     ) -> None:
         self.market = market
         self.clock = clock or default_clock()
@@ -115,6 +124,8 @@ class ExchangeApp:
         # With a token, only requests an egress process of the VPC marked are served.
         self.egress_token = egress_token
         self.api = SpotApi(market, lambda: self.limiter.weight_per_minute)
+        self.ledger = Ledger(market, state_file)
+        self.signed = SignedApi(market, self.ledger)
 
     def now_s(self) -> float:
         return self.clock.now()
@@ -126,12 +137,19 @@ class ExchangeApp:
         params: dict[str, str],
         headers: dict[str, str],
         body: bytes = b"",
+        query: str | None = None,
     ) -> Response:
+        """``params`` are the query's; ``query`` its raw text (what a signature covers;
+        rebuilt from ``params`` when None); ``headers`` have lower-case names."""
         if path.startswith("/_admin/"):
             return self._admin(method, path, body)
         via, refusal = self._egress(headers)
         self.stats.seen(path, via)
-        response = _text(403, refusal) if refusal else self._market_data(method, path, params)
+        if refusal:
+            response = _text(403, refusal)
+        else:
+            raw_query = urlencode(params) if query is None else query
+            response = self._serve(method, path, params, headers, raw_query, body)
         self.stats.answered(0 if response.close else response.status)
         return response
 
@@ -155,7 +173,8 @@ class ExchangeApp:
             return via, None
         return None, None
 
-    def _market_data(self, method: str, path: str, params: dict[str, str]) -> Response:
+    def _serve(self, method: str, path: str, params: dict[str, str], headers: dict[str, str],
+               query: str, body: bytes) -> Response:
         latency = self.faults.latency_ms
         if latency > 0:
             time.sleep(latency / 1000.0)  # wall time: what the client's socket experiences
@@ -170,11 +189,15 @@ class ExchangeApp:
             if retry is None:
                 retry = self._wall_seconds(verdict.retry_after_s)
             return self._too_many(retry, self.limiter.used(now_s))
-        route = self.api.routes.get(path)
-        if route is None or method != "GET":
+        route = self.api.routes.get(path) if method == "GET" else None
+        signed = self.signed.routes.get((method, path))
+        if route is None and signed is None:
             return _text(404, "Not Found")
+        text_body = body.decode("utf-8", "replace")
+        if signed is not None and text_body:  # POST parameters travel form-encoded
+            params = {**params, **dict(parse_qsl(text_body, keep_blank_values=True))}
         try:
-            weight = route.weight(params)
+            weight = (route or signed).weight(params)  # type: ignore[union-attr]
         except ApiError:
             weight = 1
         charge = self.limiter.charge(weight, now_s)
@@ -183,7 +206,16 @@ class ExchangeApp:
         used = {"x-mbx-used-weight": str(charge.used), "x-mbx-used-weight-1m": str(charge.used)}
         now_ms = int(now_s * 1000)
         try:
-            return _json(200, route.serve(params, now_ms), used)
+            if route is not None:
+                return _json(200, route.serve(params, now_ms), used)
+            assert signed is not None
+            if signed.signed:
+                account = signing.verify(headers, params, query, text_body, now_ms,
+                                         self.ledger.account)
+            else:
+                account = signing.api_key_of(headers, self.ledger.account)
+            self.ledger.settle(now_ms)
+            return _json(200, signed.serve(account, params, now_ms), used)
         except ApiError as e:
             return _json(e.status, e.body(), used)
 
@@ -251,6 +283,17 @@ class ExchangeApp:
             return _json(200, self.fault_state())
         if path == "/_admin/stats" and method == "GET":
             return _json(200, self.stats.snapshot())
+        if path == "/_admin/api-keys" and method == "POST":
+            return self._issue_key(body)
+        if path == "/_admin/accounts" and method == "GET":
+            self.ledger.settle(int(self.now_s() * 1000))
+            return _json(200, [self._account_view(a) for a in self.ledger.accounts.values()])
+        if path.startswith("/_admin/accounts/") and method == "GET":
+            self.ledger.settle(int(self.now_s() * 1000))
+            account = self.ledger.account(path.rsplit("/", 1)[1])
+            if account is None:
+                return _json(404, {"error": "no account has this API key"})
+            return _json(200, self._account_view(account))
         if path == "/_admin/health" and method == "GET":
             return _json(
                 200,
@@ -266,11 +309,35 @@ class ExchangeApp:
         return _json(404, {"error": f"no admin route {method} {path}"})
 
 
+    def _issue_key(self, body: bytes) -> Response:
+        """``{"balances": {"USDT": 10000}}`` (optional) -> a new account's key pair."""
+        try:
+            parsed = json.loads(body or b"{}")
+            if not isinstance(parsed, dict):
+                raise ValueError("body must be a JSON object {balances?}")
+            unknown = set(parsed) - {"balances"}
+            if unknown:
+                raise ValueError(f"unknown field(s) {sorted(unknown)}; only 'balances'")
+            balances = parse_balances(parsed.get("balances"))
+        except ValueError as e:
+            return _json(400, {"error": str(e)})
+        account = self.ledger.issue(balances, int(self.now_s() * 1000))
+        return _json(201, {"apiKey": account.api_key, "secretKey": account.secret,
+                           **self._account_view(account)})
+
+    def _account_view(self, account: Account) -> dict[str, Any]:
+        return {"apiKey": account.api_key, "uid": account.uid,
+                "balances": account.balances_view(),
+                "openOrders": len(self.ledger.orders_of(account, open_only=True))}
+
+
 def make_app(
     market: Market,
     clock: Clock | None = None,
     weight_per_minute: int | None = BINANCE_WEIGHT_PER_MINUTE,
     require_header: str | None = None,
     egress_token: str | None = None,
+    state_file: Path | None = None,
 ) -> ExchangeApp:
-    return ExchangeApp(market, clock, weight_per_minute, require_header, egress_token)
+    return ExchangeApp(market, clock, weight_per_minute, require_header, egress_token,
+                       state_file)

@@ -11,6 +11,7 @@ import logging
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -67,7 +68,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
-        response = self.server.app.handle(method, url.path, params, headers, body)
+        response = self.server.app.handle(method, url.path, params, headers, body, url.query)
         if response.close:
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -141,8 +142,9 @@ class ExchangeServer:
     def ccxt_urls(self) -> dict[str, Any]:
         """CCXT ``urls`` for Binance with every API family sent here, paths kept.
 
-        Only ``public`` (``/api/v3``) is served; a call to any other family still lands here
-        (a counted 404) instead of leaving for the real internet.
+        ``public`` and ``private`` (``/api/v3``) are served, and the few ``sapi`` calls CCXT
+        makes with a key; a call to any other family still lands here (a counted 404) instead
+        of leaving for the real internet.
         """
         return {"api": {name: self.url + path for name, path in CCXT_API_PATHS.items()}}
 
@@ -177,7 +179,10 @@ def make_server(
     weight_per_minute: int | None = BINANCE_WEIGHT_PER_MINUTE,
     require_header: str | None = None,
     egress_token: str | None = None,
+    state_file: Path | None = None,
 ) -> ExchangeServer:
-    """An exchange server over ``market`` (not started: call ``start()`` or use ``with``)."""
-    app = make_app(market, clock, weight_per_minute, require_header, egress_token)
+    """An exchange server over ``market`` (not started: call ``start()`` or use ``with``).
+
+    ``state_file``: accounts, orders and trades persist there across restarts."""
+    app = make_app(market, clock, weight_per_minute, require_header, egress_token, state_file)
     return ExchangeServer(app, host, port)

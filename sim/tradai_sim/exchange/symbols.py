@@ -25,6 +25,7 @@ ORDER_TYPES = [
     "TAKE_PROFIT_LIMIT",
 ]
 STP_MODES = ["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH", "DECREMENT"]
+MAX_NUM_ORDERS = 200  # open orders per symbol and account (MAX_NUM_ORDERS filter)
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,13 @@ def fmt(x: float, places: int = 8) -> str:
     return f"{x:.{places}f}"
 
 
+def max_price(spec: PairSpec) -> float:
+    """PRICE_FILTER maxPrice."""
+    return spec.tick * 1e8 if spec.tick < 1 else 1e9
+
+
 def exchange_info_symbol(spec: PairSpec) -> dict[str, Any]:
     """One entry of ``exchangeInfo.symbols`` in Binance's spot shape (fields CCXT reads)."""
-    max_price = spec.tick * 1e8 if spec.tick < 1 else 1e9
     return {
         "symbol": spec.market_id,
         "status": "TRADING",
@@ -139,7 +144,7 @@ def exchange_info_symbol(spec: PairSpec) -> dict[str, Any]:
             {
                 "filterType": "PRICE_FILTER",
                 "minPrice": fmt(spec.tick),
-                "maxPrice": fmt(max_price),
+                "maxPrice": fmt(max_price(spec)),
                 "tickSize": fmt(spec.tick),
             },
             {
@@ -178,7 +183,7 @@ def exchange_info_symbol(spec: PairSpec) -> dict[str, Any]:
                 "applyMaxToMarket": False,
                 "avgPriceMins": 5,
             },
-            {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200},
+            {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": MAX_NUM_ORDERS},
             {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": 5},
         ],
         "permissions": ["SPOT"],

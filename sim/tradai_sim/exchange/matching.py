@@ -1,0 +1,129 @@
+"""The matching engine's pure parts: walking the synthetic book, and when a resting order's
+limit was crossed by the market's price path.
+
+The book is the one ``depth`` serves (``quotes.order_book``), rebuilt from the market every
+second: an order takes liquidity from it but does not consume it for the next request (the
+synthetic market is not moved by the simulated account's orders).
+
+A resting (unfilled) limit order fills as maker, at its limit price, for its whole remaining
+quantity, in the first whole minute after the minute it was placed in whose 1m candle reaches
+the limit (low <= price for a buy, high >= price for a sell). The placement minute is skipped
+because its candle also holds prices from before the order existed. The verdict depends only
+on the price path, never on when the engine looks, so it is the same however often clients
+poll (evaluation is lazy: on each signed request).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+
+from tradai_sim.exchange import quotes
+from tradai_sim.exchange.intervals import MINUTE_MS
+from tradai_sim.exchange.market import Market
+from tradai_sim.exchange.symbols import PairSpec, fmt
+
+BOOK_LEVELS = (100, 5000)  # try the top 100 levels first; 5000 is Binance's deepest depth
+
+
+@dataclass(frozen=True)
+class Fill:
+    price: Decimal
+    qty: Decimal
+
+
+def dec(x: float) -> Decimal:
+    """A catalogue size (0.01) as the exact Decimal it stands for."""
+    return Decimal(fmt(x)).normalize()
+
+
+def floor_to(x: Decimal, step: Decimal) -> Decimal:
+    return (x / step).to_integral_value(rounding=ROUND_DOWN) * step
+
+
+def book_side(
+    market: Market, spec: PairSpec, now_ms: int, side: str, levels: int
+) -> list[tuple[Decimal, Decimal]]:
+    """The levels a taker on ``side`` trades against: asks for a BUY, bids for a SELL."""
+    book = quotes.order_book(market, spec, now_ms, levels)
+    rows = book["asks"] if side == "BUY" else book["bids"]
+    return [(Decimal(p), Decimal(q)) for p, q in rows]
+
+
+def _beyond(side: str, price: Decimal, limit: Decimal | None) -> bool:
+    if limit is None:
+        return False
+    return price > limit if side == "BUY" else price < limit
+
+
+def walk(
+    levels: list[tuple[Decimal, Decimal]],
+    side: str,
+    step: Decimal,
+    qty: Decimal | None = None,
+    quote_qty: Decimal | None = None,
+    limit: Decimal | None = None,
+) -> list[Fill]:
+    """Take levels best first until ``qty`` (base) or ``quote_qty`` (quote) is reached, or
+    the next level is beyond ``limit``. One fill per level touched."""
+    fills: list[Fill] = []
+    got, spent = Decimal(0), Decimal(0)
+    for price, size in levels:
+        if _beyond(side, price, limit):
+            break
+        if qty is not None:
+            take = min(size, qty - got)
+        else:
+            assert quote_qty is not None
+            take = floor_to(min(size, (quote_qty - spent) / price), step)
+        if take <= 0:
+            break
+        fills.append(Fill(price, take))
+        got += take
+        spent += take * price
+        if qty is not None and got >= qty:
+            break
+    return fills
+
+
+def take(
+    market: Market,
+    spec: PairSpec,
+    now_ms: int,
+    side: str,
+    qty: Decimal | None = None,
+    quote_qty: Decimal | None = None,
+    limit: Decimal | None = None,
+) -> list[Fill]:
+    """Fills of a taker order against the book at ``now_ms`` (deepening the book if needed)."""
+    step = dec(spec.step)
+    fills: list[Fill] = []
+    for depth in BOOK_LEVELS:
+        levels = book_side(market, spec, now_ms, side, depth)
+        fills = walk(levels, side, step, qty, quote_qty, limit)
+        if len(fills) < len(levels):  # stopped inside the book: deeper levels change nothing
+            break
+    return fills
+
+
+def crossing_minute(
+    market: Market,
+    spec: PairSpec,
+    side: str,
+    price: Decimal,
+    placed_ms: int,
+    since_ms: int,
+    now_ms: int,
+) -> int | None:
+    """Open time of the first minute in which the path reached ``price``, looking at minutes
+    after the placement minute from the one holding ``since_ms`` up to now; None if none."""
+    first = max(placed_ms // MINUTE_MS + 1, since_ms // MINUTE_MS)
+    last = now_ms // MINUTE_MS
+    if last < first:
+        return None
+    c = market.candles(spec.symbol, "1m", first * MINUTE_MS, last - first + 1, now_ms)
+    target = float(price)
+    half_tick = spec.tick / 2  # candle prices are tick multiples as floats
+    hit = c.low <= target + half_tick if side == "BUY" else c.high >= target - half_tick
+    where = hit.nonzero()[0]
+    return int(c.open_time[where[0]]) if len(where) else None
