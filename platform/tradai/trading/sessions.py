@@ -38,8 +38,9 @@ _ser = TypeSerializer()
 
 
 class TradingSessions:
-    def __init__(self, dynamodb: Any, ecs: Any, secrets: Any, registry: StrategyRegistry,
-                 clock: Clock, settings: TradingSettings) -> None:
+    def __init__(self, dynamodb: Any, ecs: Any, secrets: Any,
+                 registry: StrategyRegistry | None, clock: Clock,
+                 settings: TradingSettings) -> None:
         self.ddb = dynamodb
         self.secrets = secrets
         self.registry = registry
@@ -48,8 +49,10 @@ class TradingSessions:
         self.deployment = SessionDeployment(ecs, settings)
 
     # -- start --------------------------------------------------------------------------------
-    def start(self, request: SessionRequest, owner: Owner) -> TradingSessionDetail:
-        self._check_ref(request)
+    def start(self, request: SessionRequest, owner: Owner,
+              registry: StrategyRegistry | None = None) -> TradingSessionDetail:
+        """Only starting needs the registry (reads and stops work while MLflow is down)."""
+        self._check_ref(request, registry or self.registry)
         if request.mode == "live":
             self._check_exchange_keys()
         sid = R.session_id(request.strategy, request.mode)
@@ -71,14 +74,16 @@ class TradingSessions:
                      condition=("created_at", now))
         return to_detail(self._get(sid) or record, now)
 
-    def _check_ref(self, request: SessionRequest) -> None:
+    def _check_ref(self, request: SessionRequest, registry: StrategyRegistry | None) -> None:
+        if registry is None:
+            raise TradingUnavailable("strategy registry is not configured")
         ref: str | int = request.alias if request.alias is not None else request.version or 0
         field = "alias" if request.alias is not None else "version"
         try:
-            self.registry.get_model_version(request.strategy, ref)
+            registry.get_model_version(request.strategy, ref)
         except StrategyNotFound as exc:
             try:
-                self.registry.get_strategy(request.strategy)
+                registry.get_strategy(request.strategy)
             except StrategyNotFound:
                 raise InvalidSession(f"unknown strategy {request.strategy!r}",
                                      "strategy") from None

@@ -1,4 +1,5 @@
-"""FastAPI dependencies: settings, the caller's identity, the registry, the backtest service.
+"""FastAPI dependencies: settings, the caller's identity, the registry, the backtest service,
+the trading sessions.
 
 Clients are built on first use and kept on ``app.state`` (a failed build is retried on the
 next request), so the service starts even while a dependency is still coming up, and tests
@@ -30,6 +31,8 @@ from tradai.services.backend_api.auth.verifier import KeysUnavailable, bearer_to
 from tradai.services.backend_api.registry import CachedRegistry, mlflow_registry
 from tradai.services.backend_api.settings import BackendSettings, backend_settings
 from tradai.settings import aws_client
+from tradai.trading.sessions import TradingSessions
+from tradai.trading.settings import TradingSettings, trading_settings
 
 T = TypeVar("T")
 _build_lock = threading.Lock()
@@ -125,8 +128,25 @@ def get_store(request: Request,
                                           default_clock()))
 
 
+# -- trading sessions --------------------------------------------------------------------------
+def get_trading_settings() -> TradingSettings:
+    return trading_settings()
+
+
+def get_trading(request: Request,
+                settings: Annotated[TradingSettings, Depends(get_trading_settings)],
+                ) -> TradingSessions:
+    """Without the registry: listing, showing and stopping work while MLflow is down; the
+    start route passes the registry in."""
+    clients = _component(request, "trading_aws", lambda: {
+        name: aws_client(name) for name in ("dynamodb", "ecs", "secretsmanager")})
+    return TradingSessions(clients["dynamodb"], clients["ecs"], clients["secretsmanager"],
+                           None, default_clock(), settings)
+
+
 OwnerDep = Annotated[Owner, Depends(get_owner)]
 RegistryDep = Annotated[StrategyRegistry, Depends(get_registry)]
 BacktestsDep = Annotated[BacktestService, Depends(get_backtests)]
 StoreDep = Annotated[TicketStore, Depends(get_store)]
 SettingsDep = Annotated[BackendSettings, Depends(get_settings)]
+TradingDep = Annotated[TradingSessions, Depends(get_trading)]

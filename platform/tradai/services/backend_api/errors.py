@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 
 from tradai.backtests.errors import DependencyUnavailable, InvalidSubmission
 from tradai.backtests.store import InvalidCursor
+from tradai.trading.errors import InvalidSession, SessionRefused
 
 
 def install(app: FastAPI) -> None:
@@ -18,6 +19,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(InvalidCursor)
     async def bad_cursor(_: Request, exc: InvalidCursor) -> JSONResponse:
         return _unprocessable("query", "cursor", "not a cursor this listing gave out")
+
+    @app.exception_handler(SessionRefused)
+    async def refused(_: Request, exc: SessionRefused) -> JSONResponse:
+        if isinstance(exc, InvalidSession):
+            return _unprocessable("body", exc.field or "body", exc.reason)
+        return JSONResponse({"detail": exc.reason}, status_code=exc.status)
 
     @app.exception_handler(DependencyUnavailable)
     async def dependency(_: Request, exc: DependencyUnavailable) -> JSONResponse:

@@ -9,16 +9,18 @@ import uvicorn
 from fastapi import FastAPI
 
 from tradai.services.backend_api import errors
-from tradai.services.backend_api.routers import backtests, data, health, strategies
+from tradai.services.backend_api.routers import backtests, data, health, strategies, trading
 from tradai.services.backend_api.settings import backend_settings
 
 
 def create_app() -> FastAPI:
     app = FastAPI(
         title="TradAI backend API", version="1.0.0",
-        description="Strategies, market data freshness and backtests. Every /api/v1 route "
+        description="Strategies, market data freshness, backtests and trading sessions. "
+                    "Every /api/v1 route "
                     "needs a Cognito token (Authorization: Bearer).")
-    for router in (health.router, strategies.router, data.router, backtests.router):
+    for router in (health.router, strategies.router, data.router, backtests.router,
+                   trading.router):
         app.include_router(router)
     errors.install(app)
     return app
