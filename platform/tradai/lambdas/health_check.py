@@ -1,0 +1,33 @@
+"""health-check (scheduled, rate 2 minutes): probe every ECS service's health endpoint through
+service discovery, record the result, alert on a failure and on recovery."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from tradai.clock import default_clock
+from tradai.health.checker import HealthChecker, HealthSettings
+from tradai.health.state import HealthStateStore
+from tradai.settings import aws_client
+from tradai.topology import default_topology
+
+logger = Logger(service="health-check")
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    settings = HealthSettings()
+    checker = HealthChecker(default_topology().services,
+                            HealthStateStore(aws_client("dynamodb"), settings.table),
+                            aws_client("sns"), settings.topic(), aws_client("cloudwatch"),
+                            default_clock(), settings.project, settings.env,
+                            timeout=settings.timeout_seconds)
+    report = checker.check()
+    answer = {**asdict(report), "unhealthy": report.unhealthy}
+    logger.info("health check", extra=answer)
+    if report.errors:
+        raise RuntimeError(f"health check incomplete: {report.errors}")
+    return answer
