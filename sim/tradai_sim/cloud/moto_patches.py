@@ -279,7 +279,9 @@ PATCHES: list[Patch] = [
     Patch(
         "moto.ecs.responses:EC2ContainerServiceResponse.create_service",
         "moto drops healthCheckGracePeriodSeconds; the service keeps and returns it, and the "
-        "scheduler ignores ELB health checks for that long after a task starts",
+        "scheduler ignores ELB health checks for that long after a task starts; moto drops "
+        "capacityProviderStrategy (launchType EC2 instead): the service keeps it and its "
+        "tasks are started with it",
         _lazy("tradai_sim.cloud.ecs.moto_adapter", "create_service_response"),
         wrap=True,
         original_params=("self",),

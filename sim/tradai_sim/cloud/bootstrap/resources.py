@@ -389,6 +389,12 @@ class Bootstrap:
             "TRADAI_PROJECT": self.t.project,
             "TRADAI_CLUSTER": self.ctx.name(self.t.cluster),
             "TRADAI_PRIVATE_ROUTE_TABLES": json.dumps(private_rts),
+            # Where trading sessions run (the backtest workflow's ${PrivateSubnets} and
+            # ${StrategySecurityGroups}, from the same resources).
+            "TRADAI_PRIVATE_SUBNETS": json.dumps(
+                list(self.ctx.resources["subnets"]["private"].values())),
+            "TRADAI_STRATEGY_SECURITY_GROUPS": json.dumps(
+                [self.ctx.resources["security_groups"]["strategy-tasks"]]),
             **{f"TRADAI_QUEUE_{_env_key(k)}": v
                for k, v in self.ctx.resources["queues"]["urls"].items()},
             **{f"TRADAI_TABLE_{_env_key(k)}": v for k, v in self.ctx.resources["tables"].items()},

@@ -148,13 +148,32 @@ def run_task_response(original: Any) -> Any:
 def create_service_response(original: Any) -> Any:
     """Wraps the CreateService response: moto drops ``healthCheckGracePeriodSeconds``; the
     service keeps it (DescribeServices returns it, the scheduler honours it). UpdateService
-    already sets any given attribute on moto's service."""
+    already sets any given attribute on moto's service.
+
+    moto also drops ``capacityProviderStrategy`` and records launchType EC2 instead, so the
+    scheduler's RunTask found no container instance. As on AWS
+    (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html): a
+    strategy and a launch type together are refused; a service created with a strategy keeps
+    it, has no launchType, and its tasks carry the provider's ``capacityProviderName``."""
 
     def create(self: Any) -> Any:
+        strategy = self._get_param("capacityProviderStrategy")
+        if strategy and self._get_param("launchType"):
+            from moto.ecs.exceptions import InvalidParameterException
+
+            raise InvalidParameterException(
+                "Specify either a launch type or a capacity provider strategy, but not both.")
         result = original(self)
+        service = result.result["service"]
         grace = self._get_int_param("healthCheckGracePeriodSeconds")
         if grace is not None:
-            result.result["service"].health_check_grace_period_seconds = grace
+            service.health_check_grace_period_seconds = grace
+        if strategy:
+            service.capacity_provider_strategy = strategy
+            service.launch_type = None
+            for deployment in service.deployments:
+                deployment["launchType"] = None
+                deployment["capacityProviderStrategy"] = strategy
         return result
 
     return create
@@ -292,10 +311,11 @@ class MotoServices:
     def run_task(self, view: ServiceView) -> list[Any]:
         svc = self._backend().services[view.key]
         deployment = svc.deployments[0]["id"] if svc.deployments else "ecs-svc/local"
+        strategy = getattr(svc, "capacity_provider_strategy", None) or None
         return self._backend().run_task(
             svc.cluster_name, svc.task_definition, 1, None, deployment, None,
-            svc.launch_type, svc.network_configuration or None, view.group,
-            svc.platform_version, None)
+            None if strategy else svc.launch_type, svc.network_configuration or None,
+            view.group, svc.platform_version, strategy)
 
     def set_counts(self, view: ServiceView, running: int, pending: int) -> None:
         svc = self._backend().services.get(view.key)
