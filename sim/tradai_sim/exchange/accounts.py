@@ -54,9 +54,9 @@ class Account:
         return self.balances[asset].free if asset in self.balances else ZERO
 
     def lock(self, asset: str, qty: Decimal) -> None:
-        b = self.balance(asset)
-        if qty > b.free:
+        if qty > self.free(asset):
             raise BalanceError(asset)
+        b = self.balance(asset)
         b.free -= qty
         b.locked += qty
 
@@ -64,12 +64,6 @@ class Account:
         b = self.balance(asset)
         b.locked -= qty
         b.free += qty
-
-    def spend_free(self, asset: str, qty: Decimal) -> None:
-        b = self.balance(asset)
-        if qty > b.free:
-            raise BalanceError(asset)
-        b.free -= qty
 
     def spend_locked(self, asset: str, qty: Decimal) -> None:
         self.balance(asset).locked -= qty

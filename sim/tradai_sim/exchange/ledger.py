@@ -220,7 +220,7 @@ class Ledger:
                     continue
                 spec = self.market.spec_by_id(order.symbol)
                 assert spec is not None
-                at = matching.crossing_minute(self.market, spec, order.side, order.price,
+                at = matching.crossing_time(self.market, spec, order.side, order.price,
                                               order.time_ms, order.checked_ms, now_ms)
                 order.checked_ms = now_ms
                 if at is None:

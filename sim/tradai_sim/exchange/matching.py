@@ -6,17 +6,20 @@ second: an order takes liquidity from it but does not consume it for the next re
 synthetic market is not moved by the simulated account's orders).
 
 A resting (unfilled) limit order fills as maker, at its limit price, for its whole remaining
-quantity, in the first whole minute after the minute it was placed in whose 1m candle reaches
-the limit (low <= price for a buy, high >= price for a sell). The placement minute is skipped
-because its candle also holds prices from before the order existed. The verdict depends only
-on the price path, never on when the engine looks, so it is the same however often clients
-poll (evaluation is lazy: on each signed request).
+quantity, at the first instant the price path reaches the limit (low <= price for a buy,
+high >= price for a sell), from the minute after the one it was placed in (the placement
+minute's candle also holds prices from before the order existed). The verdict and its time
+depend only on the price path, never on when the engine looks, so they are the same however
+often clients poll (evaluation is lazy: on each signed request).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
+
+import numpy as np
 
 from tradai_sim.exchange import quotes
 from tradai_sim.exchange.intervals import MINUTE_MS
@@ -106,7 +109,7 @@ def take(
     return fills
 
 
-def crossing_minute(
+def crossing_time(
     market: Market,
     spec: PairSpec,
     side: str,
@@ -115,15 +118,28 @@ def crossing_minute(
     since_ms: int,
     now_ms: int,
 ) -> int | None:
-    """Open time of the first minute in which the path reached ``price``, looking at minutes
-    after the placement minute from the one holding ``since_ms`` up to now; None if none."""
+    """When the price path first reached ``price``, looking at minutes after the placement
+    minute from the one holding ``since_ms`` up to ``now_ms``; None if it has not yet.
+
+    Within a minute the candle forms as ``_reveal`` shows it: the low moves from the open
+    towards the minute's low in proportion to the time elapsed (``o - f (o - l)``), the high
+    likewise, so the instant is ``open + f* x 60 s`` with ``f*`` the fraction at which the
+    limit is reached, never later than ``now_ms``.
+    """
     first = max(placed_ms // MINUTE_MS + 1, since_ms // MINUTE_MS)
     last = now_ms // MINUTE_MS
     if last < first:
         return None
-    c = market.candles(spec.symbol, "1m", first * MINUTE_MS, last - first + 1, now_ms)
-    target = float(price)
-    half_tick = spec.tick / 2  # candle prices are tick multiples as floats
-    hit = c.low <= target + half_tick if side == "BUY" else c.high >= target - half_tick
-    where = hit.nonzero()[0]
-    return int(c.open_time[where[0]]) if len(where) else None
+    m = market.minutes(spec.symbol, first, last - first + 1)
+    target = float(price) / spec.tick  # in ticks
+    o = m.o.astype(float)
+    reach, need = (o - m.l, o - target) if side == "BUY" else (m.h - o, target - o)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(need <= 0, 0.0, np.where(reach > 0, need / reach, np.inf))
+    formed = np.ones(len(frac))
+    formed[-1] = (now_ms - last * MINUTE_MS) / MINUTE_MS  # the current minute, so far
+    where = (frac <= formed).nonzero()[0]
+    if not len(where):
+        return None
+    i = int(where[0])
+    return (first + i) * MINUTE_MS + math.ceil(float(frac[i]) * MINUTE_MS)
