@@ -99,6 +99,35 @@ def _network() -> tuple[list[str], str]:
     return subnets, sg
 
 
+def create_trading_aws() -> TradingSettings:
+    """Inside mock_aws: the network, table, cluster, strategy task definition and exchange
+    secret a deployment has; the settings that name them."""
+    subnets, sg = _network()
+    settings = TradingSettings(TRADAI_PROJECT="tradai", TRADAI_ENV="test",
+                               TRADAI_PRIVATE_SUBNETS=json.dumps(subnets),
+                               TRADAI_STRATEGY_SECURITY_GROUPS=sg)
+    boto3.client("dynamodb", region_name=REGION).create_table(
+        TableName=settings.table, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "strategy_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "strategy_id", "AttributeType": "S"}])
+    ecs = boto3.client("ecs", region_name=REGION)
+    ecs.create_cluster(clusterName=settings.cluster, capacityProviders=["FARGATE",
+                                                                        "FARGATE_SPOT"])
+    ecs.register_task_definition(
+        family=settings.strategy_family, networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"], cpu="1024", memory="2048",
+        taskRoleArn="arn:aws:iam::123456789012:role/tradai-test-strategy-task",
+        executionRoleArn="arn:aws:iam::123456789012:role/tradai-test-ecs-execution",
+        containerDefinitions=[{"name": "strategy", "image": "tradai/strategy:local",
+                               "essential": True, "cpu": 1024, "memory": 2048,
+                               "command": ["python", "-m", "tradai.strategy_container"],
+                               "environment": BASE_ENV}])
+    boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name=settings.secret, SecretString=json.dumps({"api_key": "K-very-secret",
+                                                       "api_secret": "S-very-secret"}))
+    return settings
+
+
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -106,30 +135,10 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
         monkeypatch.setenv(k, v)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
-        subnets, sg = _network()
-        settings = TradingSettings(TRADAI_PROJECT="tradai", TRADAI_ENV="test",
-                                   TRADAI_PRIVATE_SUBNETS=json.dumps(subnets),
-                                   TRADAI_STRATEGY_SECURITY_GROUPS=sg)
+        settings = create_trading_aws()
         ddb = boto3.client("dynamodb", region_name=REGION)
-        ddb.create_table(TableName=settings.table, BillingMode="PAY_PER_REQUEST",
-                         KeySchema=[{"AttributeName": "strategy_id", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "strategy_id",
-                                                "AttributeType": "S"}])
         ecs = boto3.client("ecs", region_name=REGION)
-        ecs.create_cluster(clusterName=settings.cluster,
-                           capacityProviders=["FARGATE", "FARGATE_SPOT"])
-        ecs.register_task_definition(
-            family=settings.strategy_family, networkMode="awsvpc",
-            requiresCompatibilities=["FARGATE"], cpu="1024", memory="2048",
-            taskRoleArn="arn:aws:iam::123456789012:role/tradai-test-strategy-task",
-            executionRoleArn="arn:aws:iam::123456789012:role/tradai-test-ecs-execution",
-            containerDefinitions=[{"name": "strategy", "image": "tradai/strategy:local",
-                                   "essential": True, "cpu": 1024, "memory": 2048,
-                                   "command": ["python", "-m", "tradai.strategy_container"],
-                                   "environment": BASE_ENV}])
         sm = boto3.client("secretsmanager", region_name=REGION)
-        sm.create_secret(Name=settings.secret, SecretString=json.dumps(
-            {"api_key": "K-very-secret", "api_secret": "S-very-secret"}))
         clock = Clock()
         registry = FakeRegistry()
         e = Env(TradingSessions(ddb, ecs, sm, None, clock, settings), settings, ddb, ecs,

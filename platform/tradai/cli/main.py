@@ -1,4 +1,5 @@
-"""The ``tradai`` command: ``login``, ``strategies``, ``data``, ``backtest``, ``dlq``."""
+"""The ``tradai`` command: ``login``, ``strategies``, ``data``, ``backtest``, ``trade``,
+``dlq``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import click
 from tradai.cli import cognito, credentials, render
 from tradai.cli.api import Api, CliError, resolve
 from tradai.cli.dlq import dlq
+from tradai.cli.trade import trade
 from tradai.cli.wait import wait_for_backtest
 
 
@@ -38,7 +40,7 @@ pass_ctx = click.make_pass_decorator(Ctx)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables")
 @click.pass_context
 def cli(ctx: click.Context, api: str | None, token: str | None, as_json: bool) -> None:
-    """TradAI: strategies, market data and backtests."""
+    """TradAI: strategies, market data, backtests and trading sessions."""
     ctx.obj = Ctx(api, token, as_json)
 
 
@@ -180,6 +182,7 @@ def _finish(ctx: Ctx, status: dict[str, Any]) -> None:
 
 
 cli.add_command(dlq)
+cli.add_command(trade)
 
 
 def main() -> None:
