@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.table import Table
+from rich.table import Column, Table
 
 from tradai.cli import render
 from tradai.cli.api import CliError
@@ -66,10 +66,11 @@ def _num(value: Any, fmt: str = "{:.2f}") -> str:
 
 
 def sessions(items: list[dict[str, Any]]) -> None:
-    table = Table("session", "status", "mode", "follows", "version", "heartbeat age",
-                  "open trades", "profit")
+    # The id names the mode; no column wraps (ids and statuses are what users copy).
+    table = Table(*(Column(h, no_wrap=True) for h in (
+        "session", "status", "follows", "version", "heartbeat", "open", "profit")))
     for s in items:
-        table.add_row(s["session_id"], s["status"], s["mode"], s.get("ref") or "-",
+        table.add_row(s["session_id"], s["status"], s.get("ref") or "-",
                       _num(s.get("version"), "v{}"), _age(s), _num(s.get("open_trades"), "{}"),
                       _num(s.get("profit_abs")))
     render.console.print(table)
