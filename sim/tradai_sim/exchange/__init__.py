@@ -8,6 +8,10 @@ A Binance-compatible spot REST API (``/api/v3/...``) over a seeded synthetic mar
 - ``quotes``: tickers, order book and average price derived from the market.
 - ``api``: the ``/api/v3`` routes as plain functions (params in, JSON out).
 - ``ratelimit`` / ``faults``: request weight budget and the drills' fault knobs.
+- ``signing``: Binance's request security (key, HMAC-SHA256 signature, timestamp/recvWindow).
+- ``accounts`` / ``orders`` / ``ledger``: issued keys, balances, orders and trades, placement
+  and settlement, the optional state file; ``matching``: the book walk and limit crossings;
+  ``filters``: the symbol filters; ``private_api``: the signed ``/api/v3`` and ``sapi`` routes.
 - ``server``: the HTTP server, admin endpoints and request statistics.
 
 Start it with ``python -m tradai_sim.exchange --host 127.0.0.1 --port 9100 --seed 7``.
