@@ -186,6 +186,18 @@ def test_timestamp_against_recv_window_on_the_exchange_clock(app: ExchangeApp) -
     assert c.call("GET", "/api/v3/account", timestamp=ts) == (400, outside)
 
 
+def test_recv_window_bounds_wall_time_under_dilation(market: Market) -> None:
+    """Transit and clock skew are real work: at 20x the 5000 ms window spans 100 simulated
+    seconds, and "1000ms ahead" 20 simulated seconds (the timestamp itself is simulated)."""
+    app = ExchangeApp(market, FakeClock(scale=20.0), weight_per_minute=None)  # type: ignore[arg-type]
+    c = issue(app)
+    now = now_ms(app)
+    assert c.call("GET", "/api/v3/account", timestamp=now - 99_000)[0] == 200
+    assert c.call("GET", "/api/v3/account", timestamp=now - 101_000)[1]["code"] == -1021
+    assert c.call("GET", "/api/v3/account", timestamp=now + 19_000)[0] == 200
+    assert c.call("GET", "/api/v3/account", timestamp=now + 20_000)[1]["code"] == -1021
+
+
 def test_signed_requests_are_charged_their_weight(market: Market) -> None:
     app = ExchangeApp(market, FakeClock(), weight_per_minute=45)  # type: ignore[arg-type]
     c = issue(app)

@@ -211,7 +211,7 @@ class ExchangeApp:
             assert signed is not None
             if signed.signed:
                 account = signing.verify(headers, params, query, text_body, now_ms,
-                                         self.ledger.account)
+                                         self.ledger.account, self.clock.to_wall)
             else:
                 account = signing.api_key_of(headers, self.ledger.account)
             self.ledger.settle(now_ms)
