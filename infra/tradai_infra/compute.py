@@ -14,7 +14,7 @@ from tradai.topology import load_balancing as lb
 from tradai.topology.model import Service, TaskDefinition
 from tradai_infra.context import Context
 from tradai_infra.iam import Statement, role_with_policy
-from tradai_infra.network import ALB, ALB_PORT, Network
+from tradai_infra.network import ALB, ALB_PORT, TASKS, Network
 from tradai_infra.permissions import SERVICE_ACCESS, TASK_ACCESS, Arns, statements
 from tradai_infra.resource_arns import TASK_ROLE
 
@@ -142,6 +142,8 @@ def build_compute(ctx: Context, net: Network, arns: Arns, database: aws.rds.Inst
     for svc in topo.services:
         role = _role(ctx, svc.name, statements(SERVICE_ACCESS[svc.name], arns))
         extra = _service_extra(svc, database, db_secret)
+        if svc.name == "backend-api":
+            extra["environment"] += _trading_env(ctx, net)
         td = task_definition(svc.name, svc.cpu, svc.memory, container(svc.name, svc.entrypoint,
                                                                      extra), role)
         registry = aws.servicediscovery.Service(
@@ -186,6 +188,24 @@ def _service_extra(svc: Service, database: aws.rds.Instance,
             {"name": "TRADAI_MLFLOW_DATABASE_SECRET", "value": db_secret},
         ]
     return extra
+
+
+def _trading_env(ctx: Context, net: Network) -> list[dict[str, Any]]:
+    """What the backend reads to start trading sessions (tradai.trading.settings): where
+    they run (the backtest workflow's ${PrivateSubnets} and ${StrategySecurityGroups}, from
+    the same network) and the resources it names."""
+    return [
+        {"name": "TRADAI_PROJECT", "value": ctx.topo.project},
+        {"name": "TRADAI_CLUSTER", "value": ctx.cluster_name},
+        {"name": "TRADAI_TABLE_TRADING_HEARTBEATS", "value": ctx.name("trading-heartbeats")},
+        {"name": "TRADAI_SECRET_EXCHANGE_CREDENTIALS",
+         "value": ctx.name("exchange-credentials")},
+        {"name": "TRADAI_PRIVATE_SUBNETS",
+         "value": pulumi.Output.all(*net.private_subnet_ids).apply(
+             lambda ids: json.dumps(list(ids)))},
+        {"name": "TRADAI_STRATEGY_SECURITY_GROUPS",
+         "value": net.groups[TASKS].id.apply(lambda i: json.dumps([i]))},
+    ]
 
 
 def _load_balancer(

@@ -67,7 +67,23 @@ def _environment(ctx: Context, spec: LambdaFunction, net: Network,
     # The topics a function may publish to, e.g. TRADAI_ALERTS_TOPIC_ARN.
     for topic in LAMBDA_ACCESS[spec.name].topics:
         env[f"TRADAI_{topic.upper().replace('-', '_')}_TOPIC_ARN"] = arns.topics[topic]
-    return env | _drift_env(ctx, spec)
+    return env | _drift_env(ctx, spec) | _health_env(ctx, spec)
+
+
+HEALTH_CHECK = "health-check"
+
+
+def _health_env(ctx: Context, spec: LambdaFunction) -> dict[str, str]:
+    """health-check probes each service through Cloud Map (compute.py's namespace):
+    ``TRADAI_<SERVICE>_URL``; the backend's also as ``TRADAI_BACKEND_URL``, the name the task
+    environments use for it."""
+    if spec.name != HEALTH_CHECK:
+        return {}
+    urls = {f"TRADAI_{s.name.replace('-', '_').upper()}_URL":
+            f"http://{s.name}.{ctx.topo.project}-{ctx.env}.local:{s.port}"
+            for s in ctx.topo.services}
+    urls["TRADAI_BACKEND_URL"] = urls["TRADAI_BACKEND_API_URL"]
+    return urls
 
 
 def _drift_env(ctx: Context, spec: LambdaFunction) -> dict[str, str]:

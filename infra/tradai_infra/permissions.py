@@ -32,9 +32,18 @@ class Access:
     manage_tasks: bool = False  # list, describe and stop tasks in the cluster
     describe_services: bool = False
     nat_routes: bool = False  # repoint private route tables at a new NAT instance
+    metrics: tuple[str, ...] = ()  # CloudWatch namespaces it may PutMetricData into
+    # Trading sessions (tradai.trading): a task definition revision and a one-task service
+    # per session, created and deleted at run time; live mode reads the exchange keys.
+    trading_sessions: bool = False
 
 
 MLFLOW_AUTH = ("mlflow-basic-auth",)
+# Namespaces the platform's own metrics go to (tradai.trading.monitor, tradai.health).
+TRADING_METRICS, HEALTH_METRICS = "TradAI/Trading", "TradAI/Health"
+METRIC_NAMESPACES = (TRADING_METRICS, HEALTH_METRICS)
+EXCHANGE_SECRET = "exchange-credentials"
+
 
 LAMBDA_ACCESS: dict[str, Access] = {
     # SQS consumers also get receive/delete on their trigger queue (derived from the spec).
@@ -58,8 +67,13 @@ LAMBDA_ACCESS: dict[str, Access] = {
     ),
     "health-check": Access(
         tables_read=("trading-heartbeats",), describe_services=True, topics=("alerts",),
+        metrics=(HEALTH_METRICS,),
     ),
-    "trading-heartbeat-check": Access(tables_read=("trading-heartbeats",), topics=("alerts",)),
+    # Scans the sessions, marks STALE / recovered (UpdateItem), one alert per incident.
+    "trading-heartbeat-check": Access(
+        tables_read=("trading-heartbeats",), tables_write=("trading-heartbeats",),
+        topics=("alerts",), metrics=(TRADING_METRICS,),
+    ),
     "drift-monitor": Access(
         tables_read=("drift-state",), tables_write=("drift-state",), buckets_read=("arcticdb",),
         secrets=MLFLOW_AUTH, topics=("alerts",),
@@ -90,11 +104,12 @@ LAMBDA_ACCESS: dict[str, Access] = {
 SERVICE_ACCESS: dict[str, Access] = {
     "backend-api": Access(
         tables_read=("workflow-state", "trading-heartbeats", "drift-state"),
-        tables_write=("workflow-state",),
+        tables_write=("workflow-state", "trading-heartbeats"),
         queues_send=("backtest-queue.fifo",),
         buckets_read=("results", "configs"),
-        secrets=MLFLOW_AUTH,
+        secrets=(*MLFLOW_AUTH, EXCHANGE_SECRET),
         invoke_lambdas=("model-rollback",),
+        trading_sessions=True,
     ),
     "data-collection": Access(buckets_read=("arcticdb",), buckets_write=("arcticdb",)),
     "strategy-service": Access(
@@ -108,7 +123,8 @@ SERVICE_ACCESS: dict[str, Access] = {
 TASK_ACCESS: dict[str, Access] = {
     "strategy": Access(
         buckets_read=("arcticdb", "configs"), buckets_write=("results",),
-        tables_write=("trading-heartbeats",), secrets=(*MLFLOW_AUTH, "exchange-credentials"),
+        tables_write=("trading-heartbeats",), secrets=(*MLFLOW_AUTH, EXCHANGE_SECRET),
+        metrics=(TRADING_METRICS,),  # the container's profit, open trades, loop latency
     ),
     "strategy-service-task": Access(
         buckets_read=("configs",), buckets_write=("configs",), secrets=MLFLOW_AUTH,
@@ -130,6 +146,7 @@ def check_access(topo: Topology) -> None:
         "watch_workflows": {m.name for m in topo.state_machines},
         "invoke_lambdas": {f.name for f in topo.lambdas},
         "run_tasks": {t.name for t in topo.task_definitions},
+        "metrics": set(METRIC_NAMESPACES),
     }
     for section, table, entries in (
         ("lambdas", LAMBDA_ACCESS, topo.lambdas),
@@ -170,6 +187,8 @@ class Arns:
     cluster_tasks: pulumi.Input[str]  # arn:...:task/<cluster>/*
     cluster_services: pulumi.Input[str]
     task_roles: tuple[pulumi.Input[str], ...]  # roles RunTask must pass
+    session_services: pulumi.Input[str]  # arn:...:service/<cluster>/<project>-<env>-session-*
+    session_roles: tuple[pulumi.Input[str], ...]  # the strategy task and execution roles
     nat_group: pulumi.Input[str]
     route_tables: tuple[pulumi.Input[str], ...]
     instances: pulumi.Input[str]  # arn:...:instance/*
@@ -224,6 +243,14 @@ def statements(access: Access, arns: Arns) -> list[Statement]:
         add(("ecs:ListTasks",), ["*"], cond={"ArnEquals": {"ecs:cluster": arns.cluster}})
     if access.describe_services:
         add(("ecs:DescribeServices",), [arns.cluster_services])
+    if access.metrics:
+        # PutMetricData has no resource-level permissions; the namespace condition scopes it
+        # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/
+        # iam-cw-condition-keys-namespace.html).
+        add(("cloudwatch:PutMetricData",), ["*"],
+            cond={"StringEquals": {"cloudwatch:namespace": list(access.metrics)}})
+    if access.trading_sessions:
+        out.extend(session_statements(arns))
     if access.nat_routes:
         add(("ec2:ReplaceRoute", "ec2:CreateRoute"), list(arns.route_tables))
         add(("ec2:ModifyInstanceAttribute",), [arns.instances],
@@ -232,3 +259,25 @@ def statements(access: Access, arns: Arns) -> list[Statement]:
         # Describe calls support no resource-level permissions in EC2.
         add(("ec2:DescribeInstances", "ec2:DescribeRouteTables"), ["*"])
     return out
+
+
+def session_statements(arns: Arns) -> list[Statement]:
+    """What starting and stopping trading sessions needs (tradai.trading.deployment).
+
+    Services are scoped to the session name prefix in the cluster. The task-definition calls
+    accept no resource-level permissions (Resource "*" in the Service Authorization Reference,
+    https://docs.aws.amazon.com/service-authorization/latest/reference/
+    list_amazonelasticcontainerservice.html); what a registered revision may do is bounded by
+    the roles it can be given, which PassRole limits to the strategy task's two, and only to
+    ECS tasks (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/
+    task-iam-roles.html)."""
+    cluster = {"ArnEquals": {"ecs:cluster": arns.cluster}}
+    return [
+        Statement(("ecs:CreateService", "ecs:UpdateService", "ecs:DeleteService",
+                   "ecs:DescribeServices"), (arns.session_services,), cluster),
+        Statement(("ecs:RegisterTaskDefinition", "ecs:DeregisterTaskDefinition",
+                   "ecs:DescribeTaskDefinition"), ("*",)),
+        Statement(("iam:PassRole",), tuple(arns.session_roles),
+                  {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}),
+        Statement(("secretsmanager:DescribeSecret",), (arns.secrets[EXCHANGE_SECRET],)),
+    ]

@@ -39,6 +39,8 @@ def build_arns(
             *(ctx.role_arn(t.name, TASK_ROLE) for t in topo.task_definitions),
             ctx.role_arn("ecs", "execution"),
         ),
+        session_services=ctx.arn("ecs", f"service/{cluster}/{ctx.name('session-')}*"),
+        session_roles=(ctx.role_arn("strategy", TASK_ROLE), ctx.role_arn("ecs", "execution")),
         nat_group=ctx.arn(
             "autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{nat_group_name(ctx)}"
         ),

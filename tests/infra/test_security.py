@@ -20,6 +20,10 @@ STAR_RESOURCE_ALLOWED = {
     "ec2:DescribeSubnets", "ec2:DescribeVpcs", "ec2:DescribeNetworkAcls",
     "ec2:DescribeManagedPrefixLists", "autoscaling:DescribeAutoScalingGroups",
     "tag:GetResources", "ec2:InjectApiError",
+    # trading sessions (permissions.session_statements): the task-definition calls take no
+    # resource; PutMetricData is scoped by its cloudwatch:namespace condition
+    "ecs:RegisterTaskDefinition", "ecs:DeregisterTaskDefinition", "ecs:DescribeTaskDefinition",
+    "cloudwatch:PutMetricData",
 }
 
 
