@@ -1,6 +1,9 @@
 """health-check's domain: each service is probed at its service-discovery URL; the transition
-to unhealthy alerts once however many checks see it, recovery sends one notice, a service that
-never answered alerts on its first check, racing checks publish once.
+to unhealthy alerts once however many checks see it, recovery sends one notice, a service first
+seen failing is STARTING for its start-up grace (as ECS ignores a new task's failing health
+checks for its grace period:
+https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html,
+healthCheckGracePeriodSeconds) and alerts when it never comes up, racing checks publish once.
 
 Real HTTP servers stand in for the services (a 2xx answer is healthy; another status, a refused
 connection or a timeout is not). AWS behaviour relied on: conditional writes apply atomically
@@ -109,12 +112,12 @@ class Aws:
                         "TRADAI_DATA_COLLECTION_URL": f"http://127.0.0.1:{_closed_port()}"}
 
     def checker(self, services: list[str] | None = None, ddb: Any = None, sns: Any = None,
-                timeout: float = 2.0) -> HealthChecker:
+                timeout: float = 2.0, start_grace: float = 300.0) -> HealthChecker:
         names = services or ["backend-api"]
         return HealthChecker([_service(n) for n in names], HealthStateStore(ddb or self.ddb,
                                                                             TABLE),
                              sns or self.sns, self.topic, self.cw, self.clock, "tradai", "test",
-                             timeout=timeout, environ=self.environ)
+                             timeout=timeout, start_grace=start_grace, environ=self.environ)
 
     def alerts(self) -> list[tuple[str, dict[str, Any]]]:
         out = []
@@ -193,16 +196,44 @@ def test_a_second_incident_alerts_again(aws: Aws) -> None:
     assert aws.state("backend-api")["incidents"] == 2
 
 
-def test_a_service_that_never_answered_alerts_on_its_first_check(aws: Aws) -> None:
-    report = aws.checker(["backend-api", "data-collection"]).check()
-    assert report.failed == ["data-collection"] and report.unhealthy == ["data-collection"]
+def test_a_service_never_healthy_alerts_once_its_start_up_grace_is_over(aws: Aws) -> None:
+    checker = aws.checker(["backend-api", "data-collection"], start_grace=300)
+    report = checker.check()  # first seen at T0, failing: starting
+    assert report.failed == [] and report.unhealthy == ["data-collection"]
+    assert aws.state("data-collection")["status"] == "STARTING"
+    aws.clock.t = T0 + 240
+    assert checker.check().failed == []
+    aws.clock.t = T0 + 360
+    assert checker.check().failed == ["data-collection"]
+    aws.clock.t = T0 + 480
+    assert checker.check().failed == []
     [(subject, body)] = aws.alerts()
-    assert subject.startswith("UNHEALTHY service data-collection: ConnectError")
+    assert subject.startswith("UNHEALTHY service data-collection: never healthy, ConnectError")
     assert subject.isascii() and len(subject) < 100 and body["status_code"] is None
+    assert body["never_healthy"] is True and "first seen 360 s ago" in body["detail"]
+
+
+def test_a_service_that_comes_up_within_its_grace_is_not_announced(aws: Aws) -> None:
+    aws.api.code = 503
+    checker = aws.checker(start_grace=300)
+    checker.check()
+    aws.api.code = 200
+    aws.clock.t = T0 + 120
+    checker.check()
+    assert aws.alerts() == []
+    state = aws.state("backend-api")
+    assert state["status"] == "HEALTHY" and state["since"] == T0 + 120
+    assert "recovered_at" not in state and "incidents" not in state
+
+
+def test_without_a_grace_the_first_failure_alerts(aws: Aws) -> None:
+    assert aws.checker(["data-collection"], start_grace=0).check().failed == ["data-collection"]
 
 
 def test_a_probe_that_times_out_is_a_failure(aws: Aws) -> None:
+    aws.checker().check()  # healthy
     aws.api.delay = 1.5
+    aws.clock.t += 120
     report = aws.checker(timeout=0.3).check()
     assert report.results["backend-api"]["result"] == "timed out after 0.3 s"
     assert report.failed == ["backend-api"]
@@ -228,8 +259,10 @@ class Racing:
                                               (503, 200, alerts.RECOVERED)])
 def test_two_concurrent_checks_announce_a_transition_once(aws: Aws, first: int, then: int,
                                                           kind: str) -> None:
-    aws.api.code = first
-    aws.checker().check()
+    for code in (200, first):  # HEALTHY, then the state the race starts from
+        aws.api.code = code
+        aws.clock.t += 120
+        aws.checker().check()
     aws.alerts()
     aws.api.code = then
     aws.clock.t += 120

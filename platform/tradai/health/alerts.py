@@ -19,15 +19,25 @@ def _iso(epoch: float) -> str:
         "+00:00", "Z")
 
 
-def failure_alert(result: ProbeResult, health_path: str, now: float,
-                  incident: int) -> tuple[str, dict[str, Any]]:
+def failure_alert(result: ProbeResult, health_path: str, now: float, incident: int,
+                  starting_since: float | None = None) -> tuple[str, dict[str, Any]]:
+    """``starting_since``: set when the service never became healthy since it was first seen
+    (its start-up grace has passed)."""
+    never = starting_since is not None
     subject = f"UNHEALTHY service {result.service}: {result.reason}"
+    if never:
+        subject = f"UNHEALTHY service {result.service}: never healthy, {result.reason}"
+    detail = (f"{result.service} did not answer its health check ({result.url}): "
+              f"{result.reason}")
+    if starting_since is not None:
+        detail += f", and has not since it was first seen {int(now - starting_since)} s ago"
     return _subject(subject), {
         "alert": FAILED, "service": result.service, "url": result.url,
         "health_path": health_path, "result": result.reason, "status_code": result.status_code,
         "latency_ms": result.latency_ms, "unhealthy_since": _iso(now), "incident": incident,
-        "detail": (f"{result.service} did not answer its health check ({result.url}): "
-                   f"{result.reason}. A recovery notice follows when it answers again."),
+        "never_healthy": never,
+        "first_seen": _iso(starting_since) if starting_since is not None else None,
+        "detail": detail + ". A recovery notice follows when it answers again.",
     }
 
 

@@ -1,7 +1,10 @@
 """One health check of every ECS service the topology declares: probe each through service
 discovery (in parallel), record the result, publish on a transition, put a metric per service.
 
-A service that fails its first probe ever alerts too: one that never comes up must be seen.
+A service first seen failing is given the start-up grace ECS gives a new task
+(``HEALTH_CHECK_GRACE_PERIOD_SECONDS``, wall seconds: it covers start-up work, so the handler
+converts it to the platform clock); still failing after it, it alerts: one that never comes up
+must be seen.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from tradai.health import alerts
 from tradai.health.discovery import service_url
 from tradai.health.probe import DEFAULT_TIMEOUT_SECONDS, ProbeResult, probe
-from tradai.health.state import HealthStateStore, ServiceState
+from tradai.health.state import STARTING, HealthStateStore, ServiceState
 from tradai.topology.model import Service
 from tradai.topology.naming import physical_name
 
@@ -75,7 +78,7 @@ class HealthReport:
 class HealthChecker:
     def __init__(self, services: list[Service], store: HealthStateStore, sns: Any,
                  topic_arn: str, cloudwatch: Any, clock: Now, project: str, env: str,
-                 timeout: float = DEFAULT_TIMEOUT_SECONDS,
+                 timeout: float = DEFAULT_TIMEOUT_SECONDS, start_grace: float = 0.0,
                  environ: Mapping[str, str] | None = None) -> None:
         self.services = services
         self.store = store
@@ -86,6 +89,7 @@ class HealthChecker:
         self.project = project
         self.env = env
         self.timeout = timeout
+        self.start_grace = start_grace
         self.environ = environ
 
     def check(self) -> HealthReport:
@@ -115,11 +119,13 @@ class HealthChecker:
 
     def _record(self, seen: ServiceState, result: ProbeResult, health_path: str, now: float,
                 report: HealthReport) -> None:
-        made = self.store.record(seen, result, now)
+        made = self.store.record(seen, result, now, self.start_grace)
         if made is None:
             return
         if made == "failed":
-            subject, body = alerts.failure_alert(result, health_path, now, seen.incidents + 1)
+            starting = seen.since if seen.status == STARTING else None
+            subject, body = alerts.failure_alert(result, health_path, now, seen.incidents + 1,
+                                                 starting)
         else:
             subject, body = alerts.recovery_notice(result, seen.since, now, seen.incidents)
         try:

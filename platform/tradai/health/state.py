@@ -1,5 +1,10 @@
 """The last known health of each service, one item per service in the ``service-health`` table,
-and the two transitions that alert: HEALTHY (or never seen) to UNHEALTHY, and back.
+and the two transitions that alert: to UNHEALTHY, and from UNHEALTHY back to HEALTHY.
+
+A service first seen failing is STARTING, not UNHEALTHY: ECS ignores a new task's failing
+health checks for the service's grace period, and so does this check. A service still not
+healthy once ``start_grace`` has passed since it was first seen becomes UNHEALTHY and alerts
+(one that never comes up must be seen).
 
 A transition is a conditional UpdateItem on the state this check read (status and ``since``):
 of two checks that overlap (a schedule run beside Lambda's retry of the previous one), exactly
@@ -23,6 +28,7 @@ from tradai.health.probe import ProbeResult
 HASH_KEY = "service"
 HEALTHY = "HEALTHY"
 UNHEALTHY = "UNHEALTHY"
+STARTING = "STARTING"
 _deserialize = TypeDeserializer().deserialize
 
 
@@ -71,13 +77,24 @@ class HealthStateStore:
                 return out
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def record(self, seen: ServiceState, result: ProbeResult, now: float) -> str | None:
+    def record(self, seen: ServiceState, result: ProbeResult, now: float,
+               start_grace: float = 0.0) -> str | None:
         """Record ``result`` over the state ``seen``; returns ``"failed"`` or ``"recovered"``
-        when this write made that transition (its caller alerts), else None."""
-        if result.healthy and seen.status == UNHEALTHY:
-            return "recovered" if self._transition(seen, HEALTHY, result, now) else None
-        if not result.healthy and seen.status != UNHEALTHY:
+        when this write made that transition (its caller alerts), else None. ``start_grace``:
+        how long (platform-clock seconds) a service first seen failing may still be starting."""
+        if result.healthy:
+            if seen.status == UNHEALTHY:
+                return "recovered" if self._transition(seen, HEALTHY, result, now) else None
+            if seen.status != HEALTHY:  # first seen, or done starting: nothing to announce
+                self._transition(seen, HEALTHY, result, now)
+                return None
+        elif seen.status == HEALTHY or (seen.status == STARTING and seen.since is not None
+                                        and now - seen.since > start_grace):
             return "failed" if self._transition(seen, UNHEALTHY, result, now) else None
+        elif seen.status is None:
+            first = STARTING if start_grace > 0 else UNHEALTHY
+            made = self._transition(seen, first, result, now)
+            return "failed" if made and first == UNHEALTHY else None
         self._refresh(seen, result, now)
         return None
 
@@ -112,7 +129,7 @@ class HealthStateStore:
         if to == UNHEALTHY:
             expr += ", alerted_at = :now ADD incidents :one"
             values[":one"] = {"N": "1"}
-        else:
+        elif seen.status == UNHEALTHY:
             expr += ", recovered_at = :now"
         if seen.status is None:
             condition = "attribute_not_exists(#st)"
@@ -134,15 +151,13 @@ class HealthStateStore:
     def _refresh(self, seen: ServiceState, result: ProbeResult, now: float) -> None:
         """No transition: keep the last result, without overwriting a transition another
         check made meanwhile (then this check's view is outdated and it records nothing)."""
-        status = HEALTHY if result.healthy else UNHEALTHY
-        values: dict[str, Any] = {":st": {"S": status}, ":now": _num(now),
+        values: dict[str, Any] = {":st": {"S": str(seen.status)}, ":now": _num(now),
                                   **_result_values(result)}
         try:
             self.ddb.update_item(
                 TableName=self.table, Key={HASH_KEY: {"S": seen.service}},
-                UpdateExpression=("SET #st = :st, since = if_not_exists(since, :now), "
-                                  "checked_at = :now, " + _RESULT_SET),
-                ConditionExpression="attribute_not_exists(#st) OR #st = :st",
+                UpdateExpression="SET checked_at = :now, " + _RESULT_SET,
+                ConditionExpression="#st = :st",
                 ExpressionAttributeNames={"#st": "status"}, ExpressionAttributeValues=values)
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
