@@ -66,9 +66,10 @@ class HeartbeatWriter:
         sets.append("#heartbeats = if_not_exists(#heartbeats, :zero) + :one")
         self.dynamodb.update_item(
             TableName=self.table, Key={HASH_KEY: {"S": self.session_id}},
-            UpdateExpression="SET " + ", ".join(sets) + " REMOVE #error",
+            UpdateExpression="SET " + ", ".join(sets) + " REMOVE #error, #failed_at",
             ExpressionAttributeNames={**{f"#{k}": k for k in values},
-                                      "#heartbeats": "heartbeats", "#error": "error"},
+                                      "#heartbeats": "heartbeats", "#error": "error",
+                                      "#failed_at": "failed_at"},
             ExpressionAttributeValues={
                 **{f":{k}": _serializer.serialize(_dynamo(v)) for k, v in values.items()},
                 ":zero": {"N": "0"}, ":one": {"N": "1"}})
