@@ -65,8 +65,10 @@ LAMBDA_ACCESS: dict[str, Access] = {
         tables_read=("workflow-state",), tables_write=("workflow-state",), manage_tasks=True,
         topics=("alerts",), watch_workflows=("backtest-workflow",),
     ),
+    # Probes each service through service discovery; the last state per service (alert once
+    # per failure and once per recovery) is kept in service-health.
     "health-check": Access(
-        tables_read=("trading-heartbeats",), describe_services=True, topics=("alerts",),
+        tables_read=("service-health",), tables_write=("service-health",), topics=("alerts",),
         metrics=(HEALTH_METRICS,),
     ),
     # Scans the sessions, marks STALE / recovered (UpdateItem), one alert per incident.

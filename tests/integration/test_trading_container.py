@@ -9,6 +9,7 @@ The session is an ECS service of one task, created here with the calls the platf
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import statistics
@@ -119,3 +120,53 @@ def test_a_killed_task_is_replaced_and_resumes_its_open_trades(
     after = _beat(cloud, session["sid"], lambda i: i.get("task_arn") != before["task_arn"])
     assert set(open_before) <= set(_open(after)), (open_before, after["recent_trades"])
     assert "restored the session's trades" in trading.task_log(cloud, session["sid"])
+
+
+def _exchange_account(cloud: RunningCloud) -> dict[str, Any]:
+    import requests
+
+    secret = json.loads(cloud.client("secretsmanager").get_secret_value(
+        SecretId=cloud.name("exchange-credentials"))["SecretString"])
+    url = cloud.status()["resources"]["endpoints"]["exchange"]
+    return dict(requests.get(f"{url}/_admin/accounts/{secret['api_key']}", timeout=10).json())
+
+
+def test_a_live_session_places_and_fills_a_signed_order_on_the_simulator(
+        cloud: RunningCloud) -> None:
+    """Live: the keys come from Secrets Manager, CCXT signs with them, the simulator's
+    matching engine fills the entry (https://developers.binance.com/docs/binance-spot-api-docs/
+    rest-api/trading-endpoints)."""
+    wait_for(lambda: cloud.status()["parts"]["seed"]["state"] == "done", timeout=240,
+             interval=1)
+    name, _ = trading.register_probe(cloud)
+    sid = trading.start_session(cloud, name, mode="live")
+    try:
+        it = _beat(cloud, sid, lambda i: int(i.get("open_trades", 0)) >= 1)
+        account = _exchange_account(cloud)
+        btc = next(b for b in account["balances"] if b["asset"] == "BTC")
+        assert float(btc["free"]) + float(btc["locked"]) > 0, account  # bought for real
+        assert it["recent_trades"][0]["is_open"]
+    finally:
+        trading.stop_session(cloud, sid)
+
+
+def test_a_live_session_with_a_wrong_secret_is_refused_and_fails_with_the_reason(
+        cloud: RunningCloud) -> None:
+    sm = cloud.client("secretsmanager")
+    secret_id = cloud.name("exchange-credentials")
+    good = sm.get_secret_value(SecretId=secret_id)["SecretString"]
+    wrong = {**json.loads(good), "api_secret": "0" * 64}
+    name, _ = trading.register_probe(cloud)
+    sm.put_secret_value(SecretId=secret_id, SecretString=json.dumps(wrong))
+    sid = trading.start_session(cloud, name, mode="live")
+    try:
+        def failed() -> dict[str, Any] | None:
+            it = trading.item(cloud, sid)
+            return it if it and it.get("error") else None
+        it = wait_for(failed, timeout=START_TIMEOUT, interval=0.5)
+        assert "refused the session's API keys" in it["error"], it
+        assert "Signature for this request is not valid" in it["error"], it
+        assert not it.get("open_trades")
+    finally:
+        sm.put_secret_value(SecretId=secret_id, SecretString=good)
+        trading.stop_session(cloud, sid)

@@ -51,6 +51,7 @@ from tradai.strategy_container.errors import (
     BadJob,
     ContainerError,
     DependencyFailed,
+    ExchangeUnavailable,
     StrategyFailed,
 )
 from tradai.strategy_container.strategy_source import strategy_dir
@@ -114,6 +115,8 @@ class TradingSession:
                  "; resuming its trades" if resumed else "")
         config = self._waiting("build the config",
                                lambda: self._ft_config(adapter, self.version, ws, state))
+        if self.s.mode == "live":
+            self._waiting("check the exchange keys", lambda: check_keys(config))
         self.bot = self._waiting("start the bot", lambda: self._start(config))
         self._beat()  # the first heartbeat: the session is up
         try:
@@ -210,7 +213,6 @@ class TradingSession:
             "user_data_dir": str(ws.user_data), "strategy_path": str(code),
             "pairlists": [{"method": "StaticPairList"}], "exchange": exchange,
             "initial_state": "running", "bot_name": f"tradai-{self.s.session_id}",
-            "api_server": {"enabled": False}, "telegram": {"enabled": False},
         }
         return deep_merge(platform, exchange_layer(self.s.exchange_url, self.s.egress_proxy))
 
@@ -277,6 +279,25 @@ class TradingSession:
     def stop(self, *_: Any) -> None:
         log.info("session %s: stop requested", self.s.session_id)
         self.stopping.set()
+
+
+def check_keys(ft_config: dict[str, Any]) -> None:
+    """A signed call with the session's keys before the bot starts: Freqtrade only logs a
+    refused key while loading markets, then fails with "Could not load markets", which reads
+    like the exchange being away; a wrong key is not fixed by waiting."""
+    import ccxt
+
+    exchange = ft_config["exchange"]
+    client = getattr(ccxt, str(exchange["name"]))({
+        **copy.deepcopy(exchange.get("ccxt_config") or {}),
+        "apiKey": exchange["key"], "secret": exchange["secret"]})
+    try:
+        client.fetch_balance()
+    except ccxt.AuthenticationError as exc:
+        raise BadJob(f"the exchange refused the session's API keys: {exc}") from exc
+    except ccxt.BaseError as exc:
+        raise ExchangeUnavailable(f"exchange unavailable while checking the keys: {exc}"
+                                  ) from exc
 
 
 def main() -> int:
