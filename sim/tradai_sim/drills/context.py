@@ -54,6 +54,7 @@ class DrillContext:
     state_dir: Path | None = None
     status_cache: dict[str, Any] = field(default_factory=dict)
     faults: list[dict[str, Any]] = field(default_factory=list)
+    sessions: dict[str, str] = field(default_factory=dict)  # drill label -> trading session id
     tickets: list[Ticket] = field(default_factory=list)
     marks: dict[str, float] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)

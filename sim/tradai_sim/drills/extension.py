@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from tradai_sim.drills import accounting, load, queues, workflow
+from tradai_sim.drills import accounting, load, queues, trading, workflow
 from tradai_sim.drills.context import DrillContext, Ticket, current
 from tradai_sim.drills.invariants import holds, recovers
 
@@ -438,3 +438,91 @@ def _wait(ctx: DrillContext, probe: Any, timeout_s: float, what: str) -> Any:
         if ctx.now() > deadline:
             raise RuntimeError(f"{what} within {timeout_s:g} simulated s")
         time.sleep(0.5)
+
+
+# -- trading sessions ---------------------------------------------------------------------------
+def start_trading_session(label: str, strategy: str, alias: str = "champion",
+                          mode: str = "dry-run", timeout_s: float = 1800.0,
+                          configuration: Configuration | None = None) -> dict[str, Any]:
+    """Start a session through the API and wait for its first heartbeat (RUNNING)."""
+    ctx = current(configuration)
+    sid = trading.start(ctx, strategy, alias, mode)
+    ctx.sessions[label] = sid
+    ctx.event("action", f"trading session {sid} ({label}) started")
+    shown = _wait(ctx, lambda: (s := trading.show(ctx, sid)) and s["status"] == "RUNNING" and s,
+                  timeout_s, f"session {sid} sent no heartbeat")
+    ctx.event("action", f"session {sid} RUNNING, v{shown.get('version')}")
+    return {"session_id": sid, "version": shown.get("version")}
+
+
+def stop_trading_sessions(configuration: Configuration | None = None) -> dict[str, int]:
+    ctx = current(configuration)
+    return {sid: trading.stop(ctx, sid) for sid in ctx.sessions.values()}
+
+
+def stale_alert_once(label: str, after_s: float = 180.0, check_period_s: float = 60.0,
+                     configuration: Configuration | None = None) -> dict:
+    """Exactly one STALE alert for the session, published more than ``after_s`` and at most
+    ``after_s + check_period_s`` simulated seconds after its last heartbeat."""
+    ctx = current(configuration)
+    if label not in ctx.sessions:  # the steady state before the method started it
+        return _not_started(label)
+    sid = ctx.sessions[label]
+    found = trading.alerts(ctx, trading.STALE_PREFIX, sid)
+    if len(found) != 1:
+        return holds(f"{label}-stale-alert-once", False, len(found),
+                     f"{len(found)} STALE alert(s) for {sid}", unit="alerts").as_dict()
+    last = found[0]["body"].get("last_heartbeat")
+    from datetime import datetime
+
+    last_at = datetime.fromisoformat(str(last).replace("Z", "+00:00")).timestamp()
+    delay = found[0]["at"] - last_at
+    ok = after_s < delay <= after_s + check_period_s + 1  # + the body's whole-second rounding
+    return holds(f"{label}-stale-alert-once", ok, round(delay, 1),
+                 f"one STALE alert {delay:.0f} s after the last heartbeat (window "
+                 f"({after_s:g}, {after_s + check_period_s:g}])",
+                 deadline=after_s + check_period_s, unit="s").as_dict()
+
+
+def no_stale_alert(label: str, configuration: Configuration | None = None) -> dict:
+    ctx = current(configuration)
+    if label not in ctx.sessions:  # the steady state before the method started it
+        return _not_started(label)
+    sid = ctx.sessions[label]
+    n = len(trading.alerts(ctx, trading.STALE_PREFIX, sid))
+    return holds(f"{label}-no-alert", n == 0, n, f"{n} STALE alert(s) for {sid}",
+                 unit="alerts").as_dict()
+
+
+def recovery_notice_once(label: str, configuration: Configuration | None = None) -> dict:
+    """One RECOVERED notice for the session once its heartbeats came back, not one per check."""
+    ctx = current(configuration)
+    if label not in ctx.sessions:  # the steady state before the method started it
+        return _not_started(label)
+    sid = ctx.sessions[label]
+    n = len(trading.alerts(ctx, trading.RECOVERED_PREFIX, sid))
+    return holds(f"{label}-recovery-notice-once", n == 1, n,
+                 f"{n} recovery notice(s) for {sid}", unit="notices").as_dict()
+
+
+def session_fresh(label: str, max_age_s: float = 60.0, deadline_s: float | None = None,
+                  configuration: Configuration | None = None) -> dict:
+    """The session is RUNNING with a heartbeat at most ``max_age_s`` old: it trades on. After
+    a fault, the simulated seconds until that held again."""
+    ctx = current(configuration)
+    if label not in ctx.sessions:  # the steady state before the method started it
+        return _not_started(label)
+    sid = ctx.sessions[label]
+
+    def check() -> tuple[bool, str]:
+        shown = trading.show(ctx, sid) or {}
+        age = shown.get("heartbeat_age_seconds")
+        ok = shown.get("status") == "RUNNING" and age is not None and float(age) <= max_age_s
+        return ok, f"status {shown.get('status')}, heartbeat age {age} s"
+
+    return recovers(ctx, f"{label}-fresh", check, deadline_s).as_dict()
+
+
+def _not_started(label: str) -> dict:
+    return holds(f"{label}-session", True, None, f"session {label} not started yet",
+                 phase="skipped").as_dict()
