@@ -54,6 +54,10 @@ TIME_MODEL: tuple[Duration, ...] = (
              "observation windows and fault schedules"),
     Duration("Platform timers (heartbeats, staleness thresholds, orphan grace, the strategy "
              "container's exchange back-off)", "simulated", "read through tradai.clock"),
+    Duration("A trading session's own clock (Freqtrade's candle freshness, trade times, loop "
+             "cadence)", "simulated", "libfaketime makes time() and datetime.now() in strategy "
+             "tasks read the stack's clock; their monotonic clock, sleeps and socket timeouts "
+             "stay wall"),
     # -- bounds on real work: wall ----------------------------------------------------------
     Duration("Lambda function timeout", "wall",
              "bounds the handler's work, which does not speed up"),
