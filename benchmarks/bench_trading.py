@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -65,6 +66,10 @@ def bench_session(beats: int) -> None:
         try:
             wait_for(lambda: cloud.status()["parts"]["seed"]["state"] == "done", timeout=300,
                      interval=1)
+            creds = json.loads(cloud.client("secretsmanager").get_secret_value(
+                SecretId=cloud.name("mlflow-basic-auth"))["SecretString"])
+            os.environ["MLFLOW_TRACKING_USERNAME"] = creds["username"]  # as the services do
+            os.environ["MLFLOW_TRACKING_PASSWORD"] = creds["password"]
             name, _ = trading.register_probe(cloud)
             clock0 = cloud.status()["simulated_now"]
             t0 = time.time()
@@ -86,7 +91,7 @@ def bench_session(beats: int) -> None:
                 return len(latencies) >= beats
             wait_for(collect, timeout=600, interval=0.1)
             trades = int((trading.item(cloud, sid) or {}).get("open_trades") or 0)
-            print(f"bot loop latency over {len(latencies)} heartbeats: p50 "
+            print(f"bot loop latency over {len(latencies)} heartbeats: min {min(latencies):.1f} ms, p50 "
                   f"{pct(latencies, 50):.0f} ms, p95 {pct(latencies, 95):.0f} ms, max "
                   f"{max(latencies):.0f} ms ({trades} open trade(s))")
             trading.stop_session(cloud, sid)
