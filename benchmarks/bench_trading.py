@@ -91,8 +91,9 @@ def bench_session(beats: int) -> None:
                 return len(latencies) >= beats
             wait_for(collect, timeout=600, interval=0.1)
             trades = int((trading.item(cloud, sid) or {}).get("open_trades") or 0)
-            print(f"bot loop latency over {len(latencies)} heartbeats: min {min(latencies):.1f} ms, p50 "
-                  f"{pct(latencies, 50):.0f} ms, p95 {pct(latencies, 95):.0f} ms, max "
+            print(f"bot loop latency over {len(latencies)} heartbeats: min "
+                  f"{min(latencies):.1f} ms, p50 {pct(latencies, 50):.0f} ms, p95 "
+                  f"{pct(latencies, 95):.0f} ms, max "
                   f"{max(latencies):.0f} ms ({trades} open trade(s))")
             trading.stop_session(cloud, sid)
         finally:
