@@ -45,6 +45,17 @@ def mandatory(name: str) -> ApiError:
     )
 
 
+def symbol_spec(market: Market, params: Params) -> PairSpec:
+    """The pair a request's ``symbol`` names (-1102 when absent, -1121 when unknown)."""
+    market_id = params.get("symbol")
+    if not market_id:
+        raise mandatory("symbol")
+    spec = market.spec_by_id(market_id.upper())
+    if spec is None:
+        raise ApiError(-1121, "Invalid symbol.")
+    return spec
+
+
 def _int(params: Params, name: str) -> int | None:
     raw = params.get(name)
     if raw is None or raw == "":
@@ -93,13 +104,7 @@ class SpotApi:
     # -- parameters -----------------------------------------------------------------------
 
     def _symbol(self, params: Params) -> PairSpec:
-        market_id = params.get("symbol")
-        if not market_id:
-            raise mandatory("symbol")
-        spec = self.market.spec_by_id(market_id.upper())
-        if spec is None:
-            raise ApiError(-1121, "Invalid symbol.")
-        return spec
+        return symbol_spec(self.market, params)
 
     def _symbols(self, params: Params) -> list[PairSpec] | None:
         """``symbol`` -> [one], ``symbols=["A","B"]`` -> several, neither -> None (all)."""

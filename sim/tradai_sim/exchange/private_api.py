@@ -20,7 +20,7 @@ from typing import Any
 
 from tradai_sim.exchange import filters, quotes
 from tradai_sim.exchange.accounts import Account, amount
-from tradai_sim.exchange.api import ApiError, Params, mandatory
+from tradai_sim.exchange.api import ApiError, Params, mandatory, symbol_spec
 from tradai_sim.exchange.ledger import COMMISSION_RATE, Ledger, OrderRequest, client_order_id
 from tradai_sim.exchange.market import Market
 from tradai_sim.exchange.orders import Order
@@ -108,13 +108,7 @@ class SignedApi:
     # -- parameters -----------------------------------------------------------------------
 
     def _spec(self, params: Params) -> PairSpec:
-        market_id = params.get("symbol")
-        if not market_id:
-            raise mandatory("symbol")
-        spec = self.market.spec_by_id(market_id.upper())
-        if spec is None:
-            raise ApiError(-1121, "Invalid symbol.")
-        return spec
+        return symbol_spec(self.market, params)
 
     def order_request(self, params: Params, now_ms: int) -> tuple[OrderRequest, str]:
         """A validated new order (parameters, then filters) and its response type."""
