@@ -51,6 +51,7 @@ SESSION_ATTRIBUTES = (
 HEARTBEAT_ATTRIBUTES = (
     "last_heartbeat",  # epoch seconds of the container's last write
     "version",  # the registry version it runs now (int)
+    "version_since",  # epoch seconds at which the session chose it (start, or the hot swap)
     "last_candle",  # ISO-8601 open time of the newest closed candle the bot has
     "open_trades",  # int
     "profit_abs",  # closed + open profit in stake currency (float as Decimal)

@@ -23,6 +23,7 @@ class Beat:
     """What the bot looks like now."""
 
     version: int
+    version_since: float
     last_candle: str | None
     open_trades: int
     profit_abs: float
@@ -55,7 +56,8 @@ class HeartbeatWriter:
 
     def write(self, beat: Beat, now: float) -> None:
         values = {
-            "last_heartbeat": now, "version": beat.version, "last_candle": beat.last_candle,
+            "last_heartbeat": now, "version": beat.version,
+            "version_since": beat.version_since, "last_candle": beat.last_candle,
             "open_trades": beat.open_trades, "profit_abs": beat.profit_abs,
             "profit_pct": beat.profit_pct, "loop_latency_ms": beat.loop_latency_ms,
             "recent_trades": beat.recent_trades[:RECENT_TRADES_KEPT],

@@ -76,6 +76,7 @@ class TradingSession:
         self.stopping = threading.Event()
         self.writer: HeartbeatWriter | None = None
         self.version: StrategyVersion | None = None
+        self.version_since = 0.0  # when this version was chosen (simulated epoch seconds)
         self.bot: Bot | None = None
         self.latency_ms = 0.0
 
@@ -110,6 +111,7 @@ class TradingSession:
                            ws.root / "tradesv3.sqlite")
         resumed = self._waiting("restore the trade database", state.restore)
         self.version = self._waiting("resolve the version", lambda: self._resolve(adapter))
+        self.version_since = self.clock.now()
         log.info("session %s: %s %s v%d (%s)%s", self.s.session_id, self.s.mode,
                  self.version.name, self.version.version, self.version.strategy_class,
                  "; resuming its trades" if resumed else "")
@@ -159,6 +161,7 @@ class TradingSession:
             return
         if latest.version == self.version.version:
             return
+        chosen_at = self.clock.now()
         log.info("session %s: %s now names v%d (was v%d): swapping", self.s.session_id,
                  self.s.stage, latest.version, self.version.version)
         try:
@@ -171,7 +174,7 @@ class TradingSession:
         state.save()
         self.bot.close()
         self.bot = self._start(config)
-        self.version = latest
+        self.version, self.version_since = latest, chosen_at
         self._beat()
 
     # -- pieces ----------------------------------------------------------------------------------
@@ -249,7 +252,8 @@ class TradingSession:
         try:
             state = self.bot.state(RECENT_TRADES_KEPT)
             self.writer.write(Beat(
-                version=self.version.version, last_candle=state["last_candle"],
+                version=self.version.version, version_since=self.version_since,
+                last_candle=state["last_candle"],
                 open_trades=state["open_trades"], profit_abs=state["profit_abs"],
                 profit_pct=state["profit_pct"], loop_latency_ms=self.latency_ms,
                 recent_trades=state["recent_trades"]), self.clock.now())
