@@ -76,7 +76,6 @@ class Bot:
             "profit_pct": 100.0 * profit / start if start else 0.0,
             "last_candle": self._last_candle(),
             "recent_trades": [_trade(t) for t in trades[:recent]],
-            "open_trade_ids": [t.id for t in open_trades],
         }
 
     def _frame(self, pair: str) -> Any:

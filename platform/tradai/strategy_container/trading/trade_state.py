@@ -27,6 +27,7 @@ class TradeState:
         self.key = f"trading/{session_id}/tradesv3.sqlite"
         self.path = path
         self._uploaded: str | None = None
+        self._seen: tuple[int, int] | None = None  # (mtime_ns, size) at the last save
 
     @property
     def db_url(self) -> str:
@@ -50,6 +51,12 @@ class TradeState:
         """Uploads a consistent copy if the database changed since the last upload."""
         if not self.bucket or not self.path.exists():
             return False
+        # Called after every loop of the bot: an untouched file is not copied and hashed.
+        stat = self.path.stat()
+        seen = (stat.st_mtime_ns, stat.st_size)
+        if seen == self._seen:
+            return False
+        self._seen = seen
         copy = self.path.with_suffix(".upload")
         src = sqlite3.connect(self.path)
         dst = sqlite3.connect(copy)
