@@ -50,12 +50,20 @@ def _no_dlq_alarm_actions(state: Path) -> None:
         AlarmNames=["tradai-local-backtest-dlq-not-empty"])
 
 
+def _no_heartbeat_monitor(state: Path) -> None:
+    """trading-heartbeat-check's schedule is disabled: nobody notices a silent session."""
+    _client(state, "events").disable_rule(  # type: ignore[attr-defined]
+        Name="tradai-local-trading-heartbeat-check")
+
+
 @pytest.mark.timeout(1500)
 @pytest.mark.parametrize(("drill", "breakage", "invariant", "timed"), [
     ("nat-failover", _no_nat_hook, "private-egress-restored", True),
     ("orphan-scan", _no_orphan_scanner, "orphan-tasks-cleaned-up", True),
     # a count, not a deadline: the alarm notified exactly once
     ("dlq-replay", _no_dlq_alarm_actions, "backtest-dlq-not-empty-notified-once", False),
+    # a count: no STALE alert at all (the run stops at the first invariant that fails)
+    ("stale-heartbeat", _no_heartbeat_monitor, "frozen-stale-alert-once", False),
 ])
 def test_drill_fails_naming_the_invariant_when_its_recovery_is_broken(
         drill: str, breakage: Callable[[Path], None], invariant: str, timed: bool,
