@@ -121,6 +121,7 @@ class AutoScalingController:
             return  # one reconcile fills every gap of the group
         due = self.ctx.clock.now() + self.replacement_seconds(group)
         self.replacement_due[group] = due
+        self._record("replacement-scheduled", group, due=due)
         self.timers.at(due, lambda: self._replace(group))
 
     def _replace(self, name: str) -> None:
