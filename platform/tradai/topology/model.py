@@ -177,12 +177,28 @@ class Route(_Entry):
     service: str | None = None
 
 
+class Role(_Entry):
+    """A Cognito group of the user pool and what its members may do (``tradai.authz``)."""
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    description: str
+    permissions: list[str]
+
+
 class Edge(_Entry):
     user_pool: str
     app_client: str
     dev_user: str
     rate_limit: RateLimit
     routes: list[Route]
+    roles: list[Role]
+    default_role: str  # what a token without a known group gets
+    dev_user_roles: list[str]  # the default dev user's groups (what the README's examples need)
+    # MLflow endpoints that a POST only reads with (searches); every other non-GET call
+    # through the gateway's /mlflow route is a registry write, refused with 403.
+    mlflow_read_only_posts: list[str]
+
+    def role(self, name: str) -> Role:
+        return _by_name(self.roles, name)  # type: ignore[no-any-return]
 
 
 class Database(_Entry):
