@@ -190,6 +190,12 @@ def _service_extra(svc: Service, database: aws.rds.Instance,
     return extra
 
 
+def service_url(ctx: Context, service: str) -> str:
+    """A service's URL through Cloud Map (the namespace and service names declared here)."""
+    return (f"http://{service}.{ctx.topo.project}-{ctx.env}.local:"
+            f"{ctx.topo.service(service).port}")
+
+
 def _trading_env(ctx: Context, net: Network) -> list[dict[str, Any]]:
     """What the backend reads to start trading sessions (tradai.trading.settings): where
     they run (the backtest workflow's ${PrivateSubnets} and ${StrategySecurityGroups}, from
@@ -198,6 +204,10 @@ def _trading_env(ctx: Context, net: Network) -> list[dict[str, Any]]:
         {"name": "TRADAI_PROJECT", "value": ctx.topo.project},
         {"name": "TRADAI_CLUSTER", "value": ctx.cluster_name},
         {"name": "TRADAI_TABLE_TRADING_HEARTBEATS", "value": ctx.name("trading-heartbeats")},
+        # Who moved which alias (promotion, rollback through the API).
+        {"name": "TRADAI_TABLE_REGISTRY_AUDIT", "value": ctx.name("registry-audit")},
+        # Registering a version is forwarded to the strategy service (its Cloud Map name).
+        {"name": "TRADAI_STRATEGY_SERVICE_URL", "value": service_url(ctx, "strategy-service")},
         {"name": "TRADAI_SECRET_EXCHANGE_CREDENTIALS",
          "value": ctx.name("exchange-credentials")},
         {"name": "TRADAI_PRIVATE_SUBNETS",

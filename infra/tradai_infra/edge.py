@@ -1,5 +1,17 @@
 """The edge: HTTP API with a Cognito JWT authorizer and throttling, a VPC Link to the ALB,
-the direct SQS integration for backtest submission, and a WAF rate limit."""
+the direct SQS integration for backtest submission, a WAF rate limit, the user pool's groups
+(one per spec role, ``groups.py``), and MLflow read-only through the gateway.
+
+MLflow routes: reads (GET, and the searches MLflow sends as POST, the spec's
+``edge.mlflow_read_only_posts``) go to MLflow; every other method under ``/mlflow`` is a
+registry write and goes to the backend's ``/api/v1/mlflow-writes``, which answers 403 naming
+the API route to use (the registry is written only through the platform, with its role check
+and audit record). HTTP APIs pick the most specific route: a full match of path and method
+first, then a greedy path variable, and ``ANY`` matches only the methods no route of that path
+defines (https://docs.aws.amazon.com/apigateway/latest/developerguide/
+http-api-develop-routes.html, "Routing API requests"). So ``POST /mlflow/<search>`` and
+``GET /mlflow/{proxy+}`` win over ``ANY /mlflow/{proxy+}``.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +21,15 @@ import pulumi_aws as aws
 from tradai.topology.model import Route
 from tradai_infra.compute import Compute
 from tradai_infra.context import Context
+from tradai_infra.groups import build_groups
 from tradai_infra.iam import Statement, role_with_policy
 from tradai_infra.network import VPC_LINK, Network
 
 # WAF evaluation windows it supports; the spec's window must be one of them.
 WAF_WINDOWS = (60, 120, 300, 600)
+# The backend route that refuses MLflow writes, and the header naming the path refused.
+MLFLOW_WRITES_PATH = "/api/v1/mlflow-writes"
+MLFLOW_PATH_HEADER = "x-tradai-mlflow-path"
 
 
 def route_key(route: Route) -> str:
@@ -22,8 +38,25 @@ def route_key(route: Route) -> str:
     return f"{route.method} {path}"
 
 
+def mlflow_route_keys(route: Route, read_only_posts: list[str]) -> list[str]:
+    """The routes to MLflow itself, under the spec route's prefix (``/mlflow/*``): reads only."""
+    prefix = route.path.removesuffix("/*")
+    return [f"GET {prefix}/{{proxy+}}", *(f"POST {prefix}{path}" for path in read_only_posts)]
+
+
+def mlflow_write_parameters() -> dict[str, str]:
+    """Parameter mapping of the refusing integration (https://docs.aws.amazon.com/apigateway/
+    latest/developerguide/http-api-parameter-mapping.html): the path becomes the backend's
+    refusal route, and the original path (``$request.path``, without the stage) travels in a
+    header so the refusal can name the API route for that write."""
+    return {"overwrite:path": MLFLOW_WRITES_PATH,
+            f"append:header.{MLFLOW_PATH_HEADER}": "$request.path"}
+
+
 def build_edge(ctx: Context, net: Network, compute: Compute,
-               queues: dict[str, aws.sqs.Queue]) -> aws.apigatewayv2.Api:
+               queues: dict[str, aws.sqs.Queue],
+               fault_templates: dict[str, aws.fis.ExperimentTemplate] | None = None,
+               ) -> aws.apigatewayv2.Api:
     spec = ctx.topo.edge
     pool = aws.cognito.UserPool(
         ctx.name(spec.user_pool),
@@ -45,6 +78,7 @@ def build_edge(ctx: Context, net: Network, compute: Compute,
                              "ALLOW_REFRESH_TOKEN_AUTH"],
         prevent_user_existence_errors="ENABLED",
     )
+    build_groups(ctx, pool, client, queues, fault_templates or {})
     api = aws.apigatewayv2.Api(
         ctx.name("api"), name=ctx.name("api"), protocol_type="HTTP", tags=ctx.tags
     )
@@ -78,19 +112,40 @@ def build_edge(ctx: Context, net: Network, compute: Compute,
         connection_id=link.id,
         payload_format_version="1.0",
     )
-    for i, route in enumerate(spec.routes):
-        if route.target == "queue":
-            integration = _queue_integration(ctx, api, queues[route.queue], route)
-        else:
-            integration = alb_integration
+    # Same ALB and link; only MLflow's writes are re-pathed to the backend's refusal.
+    mlflow_writes = aws.apigatewayv2.Integration(
+        ctx.name("mlflow-writes-integration"),
+        api_id=api.id,
+        integration_type="HTTP_PROXY",
+        integration_method="ANY",
+        integration_uri=compute.listener.arn,
+        connection_type="VPC_LINK",
+        connection_id=link.id,
+        payload_format_version="1.0",
+        request_parameters=mlflow_write_parameters(),
+    )
+
+    def declare(resource: str, key: str, integration: aws.apigatewayv2.Integration) -> None:
         aws.apigatewayv2.Route(
-            ctx.name(f"route-{i}"),
+            ctx.name(resource),
             api_id=api.id,
-            route_key=route_key(route),
+            route_key=key,
             target=integration.id.apply(lambda iid: f"integrations/{iid}"),
             authorization_type="JWT",
             authorizer_id=authorizer.id,
         )
+
+    for i, route in enumerate(spec.routes):
+        if route.target == "queue":
+            declare(f"route-{i}", route_key(route),
+                    _queue_integration(ctx, api, queues[route.queue], route))
+        elif route.service == "mlflow":
+            # Reads to MLflow; the spec route's own key (ANY, greedy) refuses the rest.
+            for j, key in enumerate(mlflow_route_keys(route, spec.mlflow_read_only_posts)):
+                declare(f"route-{i}-read-{j}", key, alb_integration)
+            declare(f"route-{i}", route_key(route), mlflow_writes)
+        else:
+            declare(f"route-{i}", route_key(route), alb_integration)
     rate = spec.rate_limit
     aws.apigatewayv2.Stage(
         ctx.name("stage"),

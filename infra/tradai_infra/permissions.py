@@ -105,8 +105,9 @@ LAMBDA_ACCESS: dict[str, Access] = {
 
 SERVICE_ACCESS: dict[str, Access] = {
     "backend-api": Access(
-        tables_read=("workflow-state", "trading-heartbeats", "drift-state"),
-        tables_write=("workflow-state", "trading-heartbeats"),
+        # registry-audit: promotion and rollback record who moved which alias, and list it.
+        tables_read=("workflow-state", "trading-heartbeats", "drift-state", "registry-audit"),
+        tables_write=("workflow-state", "trading-heartbeats", "registry-audit"),
         queues_send=("backtest-queue.fifo",),
         buckets_read=("results", "configs"),
         secrets=(*MLFLOW_AUTH, EXCHANGE_SECRET),

@@ -52,9 +52,10 @@ def deploy(settings: StackSettings, topo: Topology | None = None) -> Deployment:
     functions = build_functions(ctx, net, arns, queues)
     build_nat(ctx, net, functions[topo.network.nat.lifecycle_hook.target_lambda])
     machines = build_state_machines(ctx, compute, net, arns, functions)
-    api = build_edge(ctx, net, compute, queues)
     alarms = build_alarms(ctx, queues, topics, compute)
-    build_faults(ctx, net, alarms, faults)
+    # Before the edge: the operator group's role may start these experiments.
+    templates = build_faults(ctx, net, alarms, faults)
+    api = build_edge(ctx, net, compute, queues, templates)
     build_trail(ctx)
 
     pulumi.export("api_url", api.api_endpoint)

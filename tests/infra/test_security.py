@@ -24,6 +24,8 @@ STAR_RESOURCE_ALLOWED = {
     # resource; PutMetricData is scoped by its cloudwatch:namespace condition
     "ecs:RegisterTaskDefinition", "ecs:DeregisterTaskDefinition", "ecs:DescribeTaskDefinition",
     "cloudwatch:PutMetricData",
+    # the operator's role (groups.py): FIS's List calls take no resource
+    "fis:ListExperiments", "fis:ListExperimentTemplates",
 }
 
 
