@@ -15,14 +15,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 from moto import mock_aws
 
-from tradai.backtests.service import Owner
+from tradai.authz import Authorizer, Principal
 from tradai.registry.models import (
     StrategyDetail,
     StrategyNotFound,
     StrategySummary,
     StrategyVersion,
 )
-from tradai.services.backend_api.dependencies import get_owner, get_registry, get_settings
+from tradai.services.backend_api.dependencies import get_principal, get_registry, get_settings
 from tradai.services.backend_api.main import create_app
 from tradai.services.backend_api.settings import BackendSettings
 
@@ -31,6 +31,7 @@ POOL = "eu-central-1_TESTPOOL"
 CLIENT = "test-client-id"
 ISSUER = f"https://cognito-idp.{REGION}.amazonaws.com/{POOL}"
 TABLE = "tradai-test-workflow-state"
+AUDIT_TABLE = "tradai-test-registry-audit"
 
 
 def version(name: str, number: int, aliases: list[str] | None = None) -> StrategyVersion:
@@ -63,6 +64,18 @@ class FakeRegistry:
         self.calls += 1
         return self._detail(name)
 
+    def fresh_strategy(self, name: str) -> StrategyDetail:
+        return self._detail(name)
+
+    def set_alias(self, name: str, alias: str, number: int) -> None:
+        """MLflow's semantics: an alias names one version of a model at a time."""
+        if number not in {v.version for v in self._detail(name).versions}:
+            raise StrategyNotFound(f"{name} has no version {number}")
+        self.versions[name] = [
+            v.model_copy(update={"aliases": [a for a in v.aliases if a != alias]
+                                 + ([alias] if v.version == number else [])})
+            for v in self.versions[name]]
+
     def get_model_version(self, name: str, alias_or_version: str | int) -> StrategyVersion:
         self.calls += 1
         for v in self._detail(name).versions:
@@ -82,6 +95,12 @@ def create_aws() -> tuple[Any, Any, str]:
                                  "KeySchema": [{"AttributeName": "owner", "KeyType": "HASH"},
                                                {"AttributeName": "created_at",
                                                 "KeyType": "RANGE"}]}])
+    ddb.create_table(
+        TableName=AUDIT_TABLE, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "strategy", "KeyType": "HASH"},
+                   {"AttributeName": "event_id", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"}
+                              for a in ("strategy", "event_id")])
     sqs = boto3.client("sqs", region_name=REGION)
     url = sqs.create_queue(QueueName="tradai-test-backtest-queue.fifo", Attributes={
         "FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
@@ -114,15 +133,21 @@ class Api:
         self.app = app
         self.as_owner("alice")
 
-    def as_owner(self, sub: str) -> None:
-        self.app.dependency_overrides[get_owner] = lambda: Owner(id=sub, name=sub)
+    def as_owner(self, sub: str, roles: tuple[str, ...] = ("researcher", "trader")) -> None:
+        self.app.dependency_overrides[get_principal] = lambda: principal(sub, roles)
+
+
+def principal(sub: str, roles: tuple[str, ...] = ("researcher", "trader")) -> Principal:
+    """A caller in these Cognito groups, as the backend derives it from a verified token."""
+    return Authorizer().principal(sub, sub, {"cognito:groups": list(roles)})
 
 
 @pytest.fixture
 def api(aws: tuple[Any, Any, str], registry: FakeRegistry) -> Iterator[Api]:
     _, _, url = aws
     settings = BackendSettings(TRADAI_QUEUE_BACKTEST_QUEUE=url, TRADAI_TABLE_WORKFLOW_STATE=TABLE,
-                               TRADAI_MLFLOW_URL="http://registry.invalid", max_pairs=5)
+                               TRADAI_MLFLOW_URL="http://registry.invalid", max_pairs=5,
+                               TRADAI_TABLE_REGISTRY_AUDIT=AUDIT_TABLE)
     app = create_app()
     app.dependency_overrides[get_settings] = lambda: settings
     app.dependency_overrides[get_registry] = lambda: registry

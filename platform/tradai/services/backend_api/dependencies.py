@@ -15,11 +15,14 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from tradai.authz import READ, Authorizer, Forbidden, Principal
 from tradai.backtests.queue import BacktestQueue
 from tradai.backtests.service import BacktestService, Owner, SubmissionPolicy
 from tradai.backtests.store import TicketStore
 from tradai.backtests.validation import StrategyRegistry
 from tradai.clock import default_clock
+from tradai.registry.audit import AuditLog
+from tradai.registry.promotion import Promotion
 from tradai.services.backend_api.auth import (
     JwksCache,
     TokenRejected,
@@ -70,10 +73,16 @@ def get_verifier(request: Request) -> TokenVerifier:
     return _component(request, "verifier", build)
 
 
-def get_owner(
+def get_authorizer(request: Request) -> Authorizer:
+    return _component(request, "authorizer", Authorizer)
+
+
+def get_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     verifier: Annotated[TokenVerifier, Depends(get_verifier)],
-) -> Owner:
+    authorizer: Annotated[Authorizer, Depends(get_authorizer)],
+) -> Principal:
+    """The caller, from their own token (401 with the reason otherwise) and its groups."""
     header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
     try:
         identity = verifier.verify(bearer_token(header))
@@ -83,7 +92,34 @@ def get_owner(
                                 f'"{exc.reason}"'}) from None
     except KeysUnavailable as exc:
         raise unavailable(str(exc)) from None
-    return Owner(id=identity.sub, name=identity.username)
+    return authorizer.principal(identity.sub, identity.username, identity.claims)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+AuthorizerDep = Annotated[Authorizer, Depends(get_authorizer)]
+
+
+def forbidden(exc: Forbidden) -> HTTPException:
+    return HTTPException(status.HTTP_403_FORBIDDEN, detail=exc.reason)
+
+
+def check(authorizer: Authorizer, principal: Principal, permission: str, action: str) -> None:
+    """403 naming the role needed, for checks that depend on the request (a session's mode)."""
+    try:
+        authorizer.require(principal, permission, action)
+    except Forbidden as exc:
+        raise forbidden(exc) from None
+
+
+def allowed(permission: str, action: str) -> Callable[..., Owner]:
+    """A route dependency: the caller as an Owner, if their roles grant ``permission``."""
+    def dependency(principal: PrincipalDep, authorizer: AuthorizerDep) -> Owner:
+        check(authorizer, principal, permission, action)
+        return Owner(id=principal.id, name=principal.name)
+    return dependency
+
+
+get_owner = allowed(READ, "reading")
 
 
 # -- registry and backtests --------------------------------------------------------------------
@@ -128,6 +164,21 @@ def get_store(request: Request,
                                           default_clock()))
 
 
+# -- registry writes ---------------------------------------------------------------------------
+def get_promotion(request: Request, settings: Annotated[BackendSettings, Depends(get_settings)],
+                  registry: Annotated[StrategyRegistry, Depends(get_registry)]) -> Promotion:
+    if not settings.audit_table:
+        raise unavailable("registry audit table not configured (TRADAI_TABLE_REGISTRY_AUDIT): "
+                          "the registry is not written without an audit record")
+    if not hasattr(registry, "set_alias"):
+        raise unavailable("this registry cannot be written")
+    ddb = _component(request, "audit_ddb", lambda: aws_client("dynamodb"))
+    return Promotion(registry, AuditLog(ddb, settings.audit_table, default_clock()))  # type: ignore[arg-type]
+
+
+PromotionDep = Annotated[Promotion, Depends(get_promotion)]
+
+
 # -- trading sessions --------------------------------------------------------------------------
 def get_trading_settings() -> TradingSettings:
     return trading_settings()
@@ -144,7 +195,7 @@ def get_trading(request: Request,
                            None, default_clock(), settings)
 
 
-OwnerDep = Annotated[Owner, Depends(get_owner)]
+OwnerDep = Annotated[Owner, Depends(get_owner)]  # any role: read
 RegistryDep = Annotated[StrategyRegistry, Depends(get_registry)]
 BacktestsDep = Annotated[BacktestService, Depends(get_backtests)]
 StoreDep = Annotated[TicketStore, Depends(get_store)]

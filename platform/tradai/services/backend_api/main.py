@@ -9,7 +9,14 @@ import uvicorn
 from fastapi import FastAPI
 
 from tradai.services.backend_api import errors
-from tradai.services.backend_api.routers import backtests, data, health, strategies, trading
+from tradai.services.backend_api.routers import (
+    backtests,
+    data,
+    health,
+    mlflow_writes,
+    strategies,
+    trading,
+)
 from tradai.services.backend_api.settings import backend_settings
 
 
@@ -18,9 +25,11 @@ def create_app() -> FastAPI:
         title="TradAI backend API", version="1.0.0",
         description="Strategies, market data freshness, backtests and trading sessions. "
                     "Every /api/v1 route "
-                    "needs a Cognito token (Authorization: Bearer).")
+                    "needs a Cognito token (Authorization: Bearer); what a caller may do "
+                    "comes from its Cognito groups (viewer, researcher, trader, operator): "
+                    "403 names the role needed.")
     for router in (health.router, strategies.router, data.router, backtests.router,
-                   trading.router):
+                   trading.router, mlflow_writes.router):
         app.include_router(router)
     errors.install(app)
     return app

@@ -64,3 +64,22 @@ class CachedRegistry:
     def get_model_version(self, name: str, alias_or_version: str | int) -> StrategyVersion:
         return self._cached(("version", name, str(alias_or_version)),
                             lambda: self.inner.get_model_version(name, alias_or_version))
+
+    def set_alias(self, name: str, alias: str, version: int) -> None:
+        """A write: straight to the registry, then this strategy's cached reads are dropped."""
+        self.inner.set_alias(name, alias, version)  # type: ignore[attr-defined]
+        self.invalidate(name)
+
+    def fresh_strategy(self, name: str) -> StrategyDetail:
+        """Uncached: what a write decides on must be the registry's current state."""
+        detail = self.inner.get_strategy(name)
+        with self._lock:
+            self._cache[("strategy", name)] = (time.monotonic(), detail)
+        return detail
+
+    def invalidate(self, name: str | None = None) -> None:
+        with self._lock:
+            for key in [k for k in self._cache if name is None or (len(k) > 1 and k[1] == name)
+                        or k == ("list",)]:
+                self._cache.pop(key, None)
+

@@ -24,6 +24,9 @@ class BackendSettings(BaseSettings):
     mlflow_url: str | None = Field(default=None, validation_alias="TRADAI_MLFLOW_URL")
     data_collection_url: str | None = Field(default=None,
                                             validation_alias="TRADAI_DATA_COLLECTION_URL")
+    strategy_service_url: str | None = Field(
+        default=None, validation_alias="TRADAI_STRATEGY_SERVICE_URL")
+    audit_table: str | None = Field(default=None, validation_alias="TRADAI_TABLE_REGISTRY_AUDIT")
     max_pairs: int = Field(default=20, ge=1, le=100, validation_alias=AliasChoices(
         "TRADAI_BACKTEST_MAX_PAIRS", "max_pairs"))
     ttl_days: int = Field(default_factory=_spec_ttl_days, ge=1,

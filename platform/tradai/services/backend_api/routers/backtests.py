@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, status
 
+from tradai.authz import BACKTEST_SUBMIT
 from tradai.backtests.models import BacktestList, BacktestRequest, BacktestStatus, BacktestTicket
-from tradai.backtests.service import owner_tickets, ticket_status
-from tradai.services.backend_api.dependencies import BacktestsDep, OwnerDep, StoreDep
+from tradai.backtests.service import Owner, owner_tickets, ticket_status
+from tradai.services.backend_api.dependencies import BacktestsDep, OwnerDep, StoreDep, allowed
 
 router = APIRouter(prefix="/api/v1/backtests", tags=["backtests"])
+SubmitterDep = Annotated[Owner, Depends(allowed(BACKTEST_SUBMIT, "submitting a backtest"))]
 JobId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9\-]+$")]
 
 
 @router.post("", response_model=BacktestTicket, status_code=status.HTTP_202_ACCEPTED,
              summary="Queue a backtest",
-             responses={422: {"description": "Invalid request: the field and the reason"},
+             responses={403: {"description": "Role needed (researcher)"},
+                        422: {"description": "Invalid request: the field and the reason"},
                         503: {"description": "Registry, table or queue unavailable"}})
-def submit(body: BacktestRequest, owner: OwnerDep, backtests: BacktestsDep,
+def submit(body: BacktestRequest, owner: SubmitterDep, backtests: BacktestsDep,
            idempotency_key: Annotated[str | None, Header(
                alias="Idempotency-Key", description="Retries with the same key get the "
                                                     "same ticket")] = None,

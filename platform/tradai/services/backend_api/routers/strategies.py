@@ -1,19 +1,39 @@
-"""``/api/v1/strategies``: the registry's strategies (pattern 1: a synchronous query)."""
+"""``/api/v1/strategies``: the registry's strategies (pattern 1: a synchronous query), and the
+only ways to write it: registering a version (researcher), promotion and rollback (operator),
+each with an audit record (``registry-audit``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, status
-from pydantic import BaseModel
+import httpx
+from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
+from tradai.authz import REGISTRY_PROMOTE, STRATEGY_REGISTER
+from tradai.registry.audit import AuditEvent, AuditUnavailable, NoEarlierVersion
 from tradai.registry.models import (
     InvalidStrategyVersion,
     StrategyDetail,
     StrategyNotFound,
     StrategySummary,
+    StrategyVersion,
 )
-from tradai.services.backend_api.dependencies import OwnerDep, RegistryDep, unavailable
+from tradai.registry.promotion import AliasUnchanged, Promotion
+from tradai.services.backend_api.dependencies import (
+    AuthorizerDep,
+    OwnerDep,
+    PrincipalDep,
+    PromotionDep,
+    RegistryDep,
+    SettingsDep,
+    check,
+    unavailable,
+)
+from tradai.services.strategy_service.models import RegisterRequest
 
 router = APIRouter(prefix="/api/v1/strategies", tags=["strategies"])
 StrategyName = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
@@ -40,3 +60,118 @@ def get_strategy(name: StrategyName, _: OwnerDep, registry: RegistryDep) -> Stra
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown strategy {name!r}") from None
     except Exception as exc:
         raise unavailable(f"strategy registry unavailable: {type(exc).__name__}: {exc}") from exc
+
+
+# -- writes: only through these routes, each with its role check and audit record -------------
+AliasName = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")]
+Reason = Annotated[str, Field(min_length=3, max_length=500,
+                              description="why: kept in the audit record")]
+REGISTER_TIMEOUT_SECONDS = 120.0  # validation loads the strategy and the exchange's markets
+
+
+class PromoteRequest(BaseModel):
+    version: int = Field(ge=1)
+    reason: Reason
+
+
+class RollbackRequest(BaseModel):
+    alias: str = Field(default="champion", min_length=1, max_length=64)
+    reason: Reason
+
+
+class AuditList(BaseModel):
+    events: list[AuditEvent]
+
+
+class RegisterBody(RegisterRequest):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=StrategyVersion,
+             summary="Register a strategy version (validated by the strategy service)",
+             responses={403: {"description": "Role needed"},
+                        422: {"description": "Invalid, by field"},
+                        503: {"description": "Strategy service or audit log unavailable"}})
+async def register(body: RegisterBody, principal: PrincipalDep, authorizer: AuthorizerDep,
+                   settings: SettingsDep, promotion: PromotionDep) -> JSONResponse:
+    check(authorizer, principal, STRATEGY_REGISTER, "registering a strategy version")
+    if body.aliases:  # setting an alias is a promotion: what live sessions trade follows it
+        check(authorizer, principal, REGISTRY_PROMOTE, "registering with aliases (promotion)")
+    if not settings.strategy_service_url:
+        raise unavailable("strategy service not configured (TRADAI_STRATEGY_SERVICE_URL unset)")
+    before = await _aliases_before(promotion, body.name, body.aliases)
+    url = settings.strategy_service_url.rstrip("/") + "/strategies"
+    try:
+        async with httpx.AsyncClient(timeout=REGISTER_TIMEOUT_SECONDS) as client:
+            resp = await client.post(url, json=body.model_dump(
+                mode="json", exclude={"reason"}, exclude_unset=True))
+    except httpx.HTTPError as exc:
+        raise unavailable(f"strategy service unreachable: {type(exc).__name__}") from exc
+    if resp.status_code == 422:
+        return JSONResponse(resp.json(), status_code=422)
+    if resp.status_code != 201:
+        raise unavailable(f"strategy service answered {resp.status_code}: {resp.text[:200]}")
+    created = StrategyVersion.model_validate(resp.json())
+    await run_in_threadpool(promotion.registered, body.name, created.version, body.aliases,
+                            before, body.reason, principal)
+    return JSONResponse(created.model_dump(mode="json"), status_code=201)
+
+
+@router.post("/{name}/aliases/{alias}", response_model=AuditEvent,
+             summary="Promote: point an alias at a version (operator; audited)",
+             responses={403: {"description": "Role needed"}, 404: {"description": "No such "
+                        "strategy or version"}, 409: {"description": "Already there"}})
+def promote(name: StrategyName, alias: AliasName, body: PromoteRequest,
+            principal: PrincipalDep, authorizer: AuthorizerDep,
+            promotion: PromotionDep) -> AuditEvent:
+    check(authorizer, principal, REGISTRY_PROMOTE, "moving an alias (promotion)")
+    return _write(name, lambda: promotion.promote(name, alias, body.version, body.reason,
+                                                  principal))
+
+
+@router.post("/{name}/rollback", response_model=AuditEvent,
+             summary="Roll an alias back to the version it pointed at before its last move",
+             responses={403: {"description": "Role needed"}, 404: {"description": "No such "
+                        "strategy"}, 409: {"description": "Nothing to roll back to"}})
+def rollback(name: StrategyName, body: RollbackRequest, principal: PrincipalDep,
+             authorizer: AuthorizerDep, promotion: PromotionDep) -> AuditEvent:
+    check(authorizer, principal, REGISTRY_PROMOTE, "rolling an alias back")
+    return _write(name, lambda: promotion.rollback(name, body.alias, body.reason, principal))
+
+
+@router.get("/{name}/audit", response_model=AuditList,
+            summary="Who moved which alias of this strategy, when, from which version, why")
+def audit(name: StrategyName, _: OwnerDep, promotion: PromotionDep,
+          limit: Annotated[int, Query(ge=1, le=200)] = 50) -> AuditList:
+    try:
+        return AuditList(events=promotion.audit.history(name, limit))
+    except AuditUnavailable as exc:
+        raise unavailable(str(exc)) from None
+
+
+def _write(name: str, fn: Callable[[], AuditEvent]) -> AuditEvent:
+    try:
+        return fn()
+    except (StrategyNotFound, InvalidStrategyVersion) as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except (AliasUnchanged, NoEarlierVersion) as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except AuditUnavailable as exc:
+        raise unavailable(f"{exc} (the alias of {name} may have moved: check its audit "
+                          f"and the registry)") from None
+    except HTTPException:
+        raise
+    except Exception as exc:
+        raise unavailable(f"strategy registry unavailable: {type(exc).__name__}: {exc}") from exc
+
+
+async def _aliases_before(promotion: Promotion, name: str, aliases: list[str]) -> dict[str, int]:
+    if not aliases:
+        return {}
+    try:
+        detail = await run_in_threadpool(promotion.registry.fresh_strategy, name)
+    except StrategyNotFound:
+        return {}  # a new strategy: no alias before
+    except Exception as exc:
+        raise unavailable(f"strategy registry unavailable: {type(exc).__name__}") from exc
+    return {a: v for a, v in detail.aliases.items() if a in aliases}
