@@ -2,10 +2,17 @@
 
 Importing Freqtrade takes several seconds, so the service warms it up in the background at
 start; a check before the warm-up finishes just waits for it.
+
+A registered strategy's source is untrusted input. ``source_problem`` reads it without running
+it and refuses a source that defines no class of the given name, or one with no base class;
+only a source that passes is imported by the resolver, whose check is the one that counts
+(``issubclass(cls, IStrategy)``). Importing it runs its module-level code in this process
+(docs/security.md, "Strategy code").
 """
 
 from __future__ import annotations
 
+import ast
 import copy
 import logging
 import tempfile
@@ -15,6 +22,26 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+
+ISTRATEGY = "IStrategy (from freqtrade.strategy)"
+
+
+def source_problem(class_name: str, source_code: str) -> str | None:
+    """Why ``source_code`` cannot hold the strategy ``class_name``, read without running it."""
+    try:
+        tree = ast.parse(source_code)
+    except SyntaxError as exc:
+        return f"the source does not parse: line {exc.lineno}: {exc.msg}"
+    classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
+    defined = [c for c in classes if c.name == class_name]
+    if not defined:
+        found = ", ".join(c.name for c in classes) or "none"
+        return (f"the source defines no class {class_name} (its top-level classes: {found}); "
+                f"{class_name} must be a class that subclasses {ISTRATEGY}")
+    if not defined[-1].bases:  # the last definition is the one the module keeps
+        return f"class {class_name} must subclass {ISTRATEGY}; it has no base class"
+    return None
 
 
 class StrategyLoader:
@@ -46,6 +73,10 @@ class StrategyLoader:
             self._import()  # not warm yet: import here (the import lock serialises the two)
         if self._warm_error is not None:
             return f"Freqtrade is not available: {self._warm_error}"
+        if source_code is not None:
+            refused = source_problem(class_name, source_code)
+            if refused:
+                return refused
         from freqtrade.resolvers import StrategyResolver
 
         with tempfile.TemporaryDirectory(dir=self._user_data) as extra:
@@ -59,7 +90,13 @@ class StrategyLoader:
             try:
                 strategy = StrategyResolver.load_strategy(cfg)
             except Exception as exc:
-                return str(exc) or type(exc).__name__
+                reason = str(exc) or type(exc).__name__
+                if source_code is None:
+                    return reason
+                # The class is defined (source_problem): the resolver found no IStrategy
+                # subclass of that name, or the module failed to import.
+                return (f"class {class_name} must subclass {ISTRATEGY} and its module must "
+                        f"import without errors (Freqtrade: {reason})")
         if type(strategy).__name__ != class_name:
             return f"found {type(strategy).__name__}, not {class_name}"
         return None

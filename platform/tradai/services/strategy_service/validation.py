@@ -24,8 +24,11 @@ class ConfigValidator:
         errors = self.market_errors(cfg, prefix)
         problem = self.loader.problem(cfg.strategy, config, source_code)
         if problem:
-            errors.append(FieldError(field=f"{prefix}.strategy",
-                                     reason=f"strategy class does not load: {problem}"))
+            # A given source is what fails to provide the class; without one, the name does.
+            field = "source_code" if source_code is not None else f"{prefix}.strategy"
+            errors.append(FieldError(field=field,
+                                     reason=f"strategy class {cfg.strategy} does not load: "
+                                            f"{problem}"))
         return errors
 
     def market_errors(self, cfg: StrategyConfig, prefix: str) -> list[FieldError]:
