@@ -39,6 +39,7 @@ class Access:
 
 
 MLFLOW_AUTH = ("mlflow-basic-auth",)
+MLFLOW_USERS = "mlflow-users"  # read by the MLflow service alone (it creates those users)
 # Namespaces the platform's own metrics go to (tradai.trading.monitor, tradai.health).
 TRADING_METRICS, HEALTH_METRICS = "TradAI/Trading", "TradAI/Health"
 METRIC_NAMESPACES = (TRADING_METRICS, HEALTH_METRICS)
@@ -119,8 +120,9 @@ SERVICE_ACCESS: dict[str, Access] = {
         buckets_read=("configs",), buckets_write=("configs",), secrets=MLFLOW_AUTH,
         run_tasks=("strategy", "strategy-service-task"), manage_tasks=True,
     ),
+    # The admin login of MLflow's basic auth, and the other users it creates at start.
     "mlflow": Access(buckets_read=("mlflow-artifacts",), buckets_write=("mlflow-artifacts",),
-                     secrets=MLFLOW_AUTH),  # the admin login of MLflow's basic auth
+                     secrets=(*MLFLOW_AUTH, MLFLOW_USERS)),
 }
 
 TASK_ACCESS: dict[str, Access] = {

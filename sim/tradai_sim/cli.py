@@ -177,6 +177,35 @@ def logs(process: str | None, lines: int, state_dir: Path) -> None:
         click.echo("\n".join(f.read_text(errors="replace").splitlines()[-lines:]))
 
 
+@cli.command("mlflow-login")
+@click.option("--user", default="operator@tradai.local", show_default=True,
+              help="An MLflow user of the mlflow-users secret.")
+@state_dir_option
+def mlflow_login(user: str, state_dir: Path) -> None:
+    """Print MLflow's URL on the ALB and a user's own MLflow login (never the admin's)."""
+    import boto3
+
+    from tradai.registry.credentials import USERS_SECRET, AuthSecretUnavailable, read_user
+    from tradai_sim.cloud.context import EMULATOR_CREDENTIALS
+
+    try:
+        rec = launcher.running_stack(state_dir)
+        if rec is None:
+            raise StackError(f"no stack is running in {state_dir}; start one with "
+                             f"`tradai-sim up --detach`")
+        cloud = json.loads((state_dir / "cloud.json").read_text())
+        sm = boto3.client("secretsmanager", endpoint_url=rec.endpoint,
+                          region_name=cloud["region"], **{k.lower(): v for k, v in
+                                                          EMULATOR_CREDENTIALS.items()})
+        login = read_user(cloud["resources"]["secrets"][USERS_SECRET], user, sm)
+    except (StackError, AuthSecretUnavailable, KeyError) as exc:
+        _fail(f"no MLflow login for {user}: {exc}")
+    # The ALB is internal: on AWS its /mlflow is reachable from inside the VPC only.
+    click.echo(f"url       {cloud['resources']['endpoints']['alb']}/mlflow/")
+    click.echo(f"username  {login.username}")
+    click.echo(f"password  {login.password}")
+
+
 cli.add_command(fault)
 cli.add_command(alerts)
 cli.add_command(drill)

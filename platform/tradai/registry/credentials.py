@@ -7,6 +7,10 @@ process and hand it to the mlflow client through ``MLFLOW_TRACKING_USERNAME`` /
 
 ``TRADAI_MLFLOW_AUTH``: ``basic`` (the secret must exist), ``none`` (no auth), or unset (basic
 when the secret exists, so a deployment without it still runs).
+
+The ``mlflow-users`` secret (JSON ``{"users": {"<username>": "<password>", ...}}``) holds the
+MLflow users who are not the admin: the gateway's read-only identity (``tradai-reader``) and one
+login per operator. The MLflow service creates them (never as admins) at every start.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ from tradai.topology.naming import physical_name
 log = logging.getLogger(__name__)
 
 AUTH_SECRET = "mlflow-basic-auth"  # logical name in the topology spec
+USERS_SECRET = "mlflow-users"  # logical name in the topology spec
+# The identity the gateway's /mlflow route sends: a plain user, so MLflow's default READ
+# permission is all it has, whatever a request that slipped past the gateway's filter asks.
+READER_USERNAME = "tradai-reader"
 USERNAME_ENV = "MLFLOW_TRACKING_USERNAME"
 PASSWORD_ENV = "MLFLOW_TRACKING_PASSWORD"
 _MISSING_CODES = {"ResourceNotFoundException"}
@@ -58,8 +66,14 @@ class MlflowAuthSettings(BaseSettings):
     # for a process started by hand next to the local stack.
     env: str = Field(default="local", validation_alias="TRADAI_ENV")
 
+    users_secret: str | None = Field(default=None,
+                                     validation_alias="TRADAI_MLFLOW_USERS_SECRET")
+
     def secret_id(self) -> str:
         return self.secret or physical_name(self.project, self.env, AUTH_SECRET)
+
+    def users_secret_id(self) -> str:
+        return self.users_secret or physical_name(self.project, self.env, USERS_SECRET)
 
 
 def parse_secret(secret_string: str) -> BasicAuth:
@@ -74,19 +88,63 @@ def parse_secret(secret_string: str) -> BasicAuth:
     return BasicAuth(username, password)
 
 
-def read_basic_auth(secret_id: str, client: Any | None = None) -> BasicAuth | None:
-    """The credentials in the secret; None when the secret does not exist."""
+def parse_users(secret_string: str) -> list[BasicAuth]:
+    """The users of an ``mlflow-users`` secret, in its order."""
+    try:
+        users = json.loads(secret_string)["users"]
+        if not isinstance(users, dict):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        raise AuthSecretUnavailable(
+            'the MLflow users secret must be JSON {"users": {"<username>": "<password>"}}'
+        ) from None
+    out = []
+    for username, password in users.items():
+        if not username or not isinstance(password, str) or not password:
+            raise AuthSecretUnavailable("the MLflow users secret has an empty username or a "
+                                        "password that is not a non-empty string")
+        out.append(BasicAuth(username, password))
+    return out
+
+
+def _secret_string(secret_id: str, client: Any | None) -> str | None:
     if client is None:
         from tradai.settings import aws_client
 
         client = aws_client("secretsmanager", config=_CLIENT_CONFIG)
     try:
-        secret_string = client.get_secret_value(SecretId=secret_id)["SecretString"]
+        return str(client.get_secret_value(SecretId=secret_id)["SecretString"])
     except ClientError as exc:
+        # Also a secret that exists without a value yet (AWS, before it is put).
         if exc.response.get("Error", {}).get("Code") in _MISSING_CODES:
             return None
         raise
-    return parse_secret(str(secret_string))
+
+
+def read_basic_auth(secret_id: str, client: Any | None = None) -> BasicAuth | None:
+    """The credentials in the secret; None when the secret does not exist."""
+    secret_string = _secret_string(secret_id, client)
+    return None if secret_string is None else parse_secret(secret_string)
+
+
+def read_users(secret_id: str, client: Any | None = None) -> list[BasicAuth] | None:
+    """The users in an ``mlflow-users`` secret; None when the secret (or its value) is not
+    there."""
+    secret_string = _secret_string(secret_id, client)
+    return None if secret_string is None else parse_users(secret_string)
+
+
+def read_user(secret_id: str, username: str, client: Any | None = None) -> BasicAuth:
+    """One user's login from an ``mlflow-users`` secret (e.g. the gateway's reader)."""
+    try:
+        users = read_users(secret_id, client)
+    except (ClientError, BotoCoreError) as exc:
+        raise AuthSecretUnavailable(f"cannot read {secret_id}: {exc}") from exc
+    found = [u for u in users or () if u.username == username]
+    if not found:
+        raise AuthSecretUnavailable(f"{secret_id} has no MLflow user {username!r}"
+                                    if users is not None else f"{secret_id} does not exist")
+    return found[0]
 
 
 def resolve_basic_auth(settings: MlflowAuthSettings | None = None,

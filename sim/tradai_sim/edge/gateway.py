@@ -3,6 +3,12 @@ client is rate-limited (429 with Retry-After), ``/api/v1/*`` and ``/mlflow/*`` g
 
 Order as in pattern 1 of the architecture: JWT validation, then the rate limit (keyed on the
 token's subject: an unauthenticated caller never consumes anyone's quota), then the route.
+
+``/mlflow/*`` is read-only: the registry is written only through the platform API (role check,
+audit record), so a method other than GET/HEAD/OPTIONS is refused with 403 unless its path is
+one of MLflow's searches sent as POST (the spec's ``edge.mlflow_read_only_posts``). What does
+pass reaches MLflow as the read-only user ``tradai-reader`` (from the ``mlflow-users``
+secret), never as MLflow's admin.
 ``python -m tradai_sim.edge.gateway --config gateway.json``.
 """
 
@@ -21,8 +27,14 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tradai.authz import mlflow_write_refusal
 from tradai.clock import Clock, default_clock
-from tradai.registry.credentials import AuthSecretUnavailable, resolve_basic_auth
+from tradai.registry.credentials import (
+    READER_USERNAME,
+    AuthSecretUnavailable,
+    MlflowAuthSettings,
+    read_user,
+)
 from tradai.services.backend_api.auth import CognitoConfig, JwksCache, TokenRejected, TokenVerifier
 from tradai.services.backend_api.auth.jwks import http_fetcher
 from tradai.services.backend_api.auth.verifier import KeysUnavailable, bearer_token
@@ -31,6 +43,8 @@ from tradai_sim.edge.ratelimit import SlidingWindowLimiter
 
 log = logging.getLogger("tradai_sim.edge.gateway")
 ROUTED_PREFIXES = ("/api/v1", "/mlflow")
+MLFLOW_PREFIX = "/mlflow"
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class GatewayConfig(BaseModel):
@@ -44,10 +58,33 @@ class GatewayConfig(BaseModel):
     rate_limit_requests: int = 100
     rate_limit_seconds: float = 300
     timeout_seconds: float = 30  # API Gateway HTTP API's integration timeout
+    # MLflow paths (prefix stripped) whose POST only reads; empty: every POST is refused.
+    mlflow_read_only_posts: list[str] = []
+    # The secret holding the reader's login (name or ARN); default: this deployment's
+    # mlflow-users. Only its name is configured: no password is ever in this file.
+    mlflow_users_secret: str | None = None
+    mlflow_reader: str = READER_USERNAME
 
 
 def routed(path: str) -> bool:
     return any(path == p or path.startswith(p + "/") for p in ROUTED_PREFIXES)
+
+
+def mlflow_write(method: str, path: str, read_only_posts: frozenset[str]) -> str | None:
+    """The MLflow path (``/mlflow`` stripped) when this request may write to MLflow, so it is
+    refused; None when it only reads or is not an MLflow request.
+
+    An exact match only: a path that differs in any way (trailing slash, ``..``, case) from a
+    listed search is refused rather than guessed about.
+    """
+    if not (path == MLFLOW_PREFIX or path.startswith(MLFLOW_PREFIX + "/")):
+        return None
+    inner = path[len(MLFLOW_PREFIX):] or "/"
+    if method.upper() in READ_METHODS:
+        return None
+    if method.upper() == "POST" and inner in read_only_posts:
+        return None
+    return inner
 
 
 class Gateway:
@@ -62,19 +99,22 @@ class Gateway:
                                             config.rate_limit_seconds, clock or default_clock())
         self.client: httpx.AsyncClient | None = None
         self.mlflow_authorization: str | None = None
+        self.mlflow_read_only_posts = frozenset(config.mlflow_read_only_posts)
         self.app = proxy.lifespan_app(self.handle, self.startup, self.shutdown)
 
     async def startup(self) -> None:
         self.client = proxy.client(self.config.timeout_seconds)
         # The caller's Authorization header carries the Cognito token the gateway checked;
-        # MLflow wants its own basic auth there (from Secrets Manager), as an API Gateway
-        # integration's header override would send.
+        # MLflow wants its own basic auth there (the reader's, from Secrets Manager), as an
+        # API Gateway integration's header override would send.
+        secret = self.config.mlflow_users_secret or MlflowAuthSettings().users_secret_id()
         try:
-            creds = await asyncio.to_thread(resolve_basic_auth)
+            creds = await asyncio.to_thread(read_user, secret, self.config.mlflow_reader)
         except AuthSecretUnavailable as exc:
-            log.warning("MLflow basic auth unavailable: %s", exc)
+            log.warning("MLflow reader login unavailable (MLflow answers 401): %s", exc)
             creds = None
         if creds is not None:
+            log.info("MLflow requests go as %s (from %s)", creds.username, secret)
             token = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
             self.mlflow_authorization = f"Basic {token}"
         try:  # warm the key cache off the event loop; a failure is retried per request
@@ -103,6 +143,12 @@ class Gateway:
                                {"Retry-After": str(decision.retry_after_wall)})
         if not routed(request.url.path):
             return proxy.error(404, "Not Found", f"no route for {request.url.path}")
+        write = mlflow_write(request.method, request.url.path, self.mlflow_read_only_posts)
+        if write is not None:
+            log.info("refused %s %s from %s: MLflow is read-only through the gateway",
+                     request.method, write, identity.sub)
+            return proxy.error(403, mlflow_write_refusal(write),
+                               f"{request.method} {write} writes to MLflow")
         return await self._forward(request)
 
     async def _forward(self, request: Request) -> Response:
@@ -113,7 +159,7 @@ class Gateway:
             return proxy.error(413, "Request Entity Too Large", "body over 10 MB")
         url = self.config.upstream.rstrip("/") + request.url.path
         replace = None
-        if request.url.path.startswith("/mlflow") and self.mlflow_authorization:
+        if request.url.path.startswith(MLFLOW_PREFIX) and self.mlflow_authorization:
             replace = {"authorization": self.mlflow_authorization}
         try:
             upstream = await proxy.send(self.client, request, url, body, "tradai-gateway",

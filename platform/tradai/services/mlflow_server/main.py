@@ -1,17 +1,23 @@
-"""Entrypoint of the MLflow task: settings -> ``mlflow server`` under a supervisor."""
+"""Entrypoint of the MLflow task: settings -> ``mlflow server`` under a supervisor; once it
+answers, the users of the ``mlflow-users`` secret are created or updated (see users.py)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from tradai.registry.credentials import (
     AuthSecretUnavailable,
+    BasicAuth,
     MlflowAuthSettings,
+    read_users,
     resolve_basic_auth,
 )
-from tradai.services.mlflow_server import auth
+from tradai.services.mlflow_server import auth, users
 from tradai.services.mlflow_server.command import backend_store_uri, server_argv, server_env
 from tradai.services.mlflow_server.settings import MlflowServerSettings
 from tradai.services.mlflow_server.supervisor import run_supervised
@@ -38,7 +44,34 @@ def main() -> int:
     log.info("starting mlflow server on %s:%s (store %s, artifacts %s, auth %s)", settings.host,
              settings.port, store.split("@")[-1], settings.artifacts_bucket or "local",
              f"basic from secret {auth_settings.secret_id()}" if creds else "none")
-    return run_supervised(argv, env)
+    sync = None
+    if creds is not None and (managed := _managed_users(auth_settings)):
+        base_url = f"http://{_connect_host(settings.host)}:{settings.port}" + (
+            settings.static_prefix or "").rstrip("/")
+        sync = functools.partial(users.start_sync_thread, base_url, creds, managed)
+    return run_supervised(argv, env, sync)
+
+
+def _managed_users(settings: MlflowAuthSettings) -> list[BasicAuth]:
+    """The users to keep in step; none (with a warning) when the secret is absent or bad: the
+    server still starts, with the admin as its only login."""
+    secret_id = settings.users_secret_id()
+    try:
+        found = read_users(secret_id)
+    except (ClientError, BotoCoreError, AuthSecretUnavailable) as exc:
+        log.warning("MLflow users not managed: cannot read %s: %s", secret_id, exc)
+        return []
+    if found is None:
+        log.warning("MLflow users not managed: no secret %s (only the admin can log in)",
+                    secret_id)
+        return []
+    log.info("MLflow users from %s: %s", secret_id, [u.username for u in found])
+    return found
+
+
+def _connect_host(bind_host: str) -> str:
+    # A wildcard bind is reached on loopback from inside the task.
+    return "127.0.0.1" if bind_host in ("", "0.0.0.0", "::") else bind_host
 
 
 if __name__ == "__main__":

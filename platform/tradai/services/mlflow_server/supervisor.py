@@ -12,14 +12,19 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT)
 
 
-def run_supervised(argv: Sequence[str], env: Mapping[str, str]) -> int:
+def run_supervised(argv: Sequence[str], env: Mapping[str, str],
+                   on_started: Callable[[Callable[[], bool]], object] | None = None) -> int:
+    """``on_started(alive)`` runs once the child exists (it must not block); ``alive()``
+    says whether the server is still running."""
     child = subprocess.Popen(list(argv), env=dict(env))
+    if on_started is not None:
+        on_started(lambda: child.poll() is None)
     leader = os.getpgrp() == os.getpid()  # a task's main process leads its group
 
     def forward(signum: int, frame: FrameType | None) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tradai.authz import REGISTRY_PROMOTE, Authorizer
+from tradai.registry.credentials import READER_USERNAME, USERS_SECRET
 from tradai.topology import load_balancing as lb
 from tradai.topology.model import Topology
 from tradai.workflows.render import load_asl, render_asl
@@ -313,7 +315,9 @@ class Bootstrap:
             try:
                 arns[s.name] = sm.describe_secret(SecretId=name)["ARN"]
             except ClientError:
-                value = {f: _generate_secret() for f in s.fields}
+                value: dict[str, Any] = {f: _generate_secret() for f in s.fields}
+                if s.name == USERS_SECRET:
+                    value = {"users": {u: _generate_secret() for u in _mlflow_users(self.t)}}
                 arns[s.name] = sm.create_secret(Name=name, Description=s.description,
                                                 SecretString=json.dumps(value))["ARN"]
                 self._count("secretsmanager:secret")
@@ -613,6 +617,14 @@ def _tag(resource: dict[str, Any], key: str) -> str | None:
 
 def _env_key(name: str) -> str:
     return name.replace(".fifo", "").replace("-", "_").upper()
+
+
+def _mlflow_users(topology: Topology) -> list[str]:
+    """Who gets an MLflow login locally: the gateway's reader and, for each role that may
+    promote (the operators), that role's dev user ``<role>@<dev user's domain>``."""
+    domain = topology.edge.dev_user.partition("@")[2]
+    operators = Authorizer(topology).roles_with(REGISTRY_PROMOTE)
+    return [READER_USERNAME, *(f"{role}@{domain}" for role in operators)]
 
 
 def _generate_secret(length: int = 24) -> str:

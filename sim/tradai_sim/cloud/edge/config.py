@@ -8,6 +8,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
+from tradai.registry.credentials import READER_USERNAME, USERS_SECRET
 from tradai_sim.cloud.context import CloudContext
 
 # Service-discovery variables of the task environment (the Cloud Map names in AWS).
@@ -75,4 +76,8 @@ def gateway_config(ctx: CloudContext, ports: EdgePorts) -> dict[str, Any]:
         "region": ctx.region, "user_pool_id": cognito["user_pool_id"],
         "client_id": cognito["client_id"], "aws_endpoint": ctx.endpoint,
         "rate_limit_requests": requests, "rate_limit_seconds": seconds,
+        # MLflow through the gateway: its searches sent as POST pass, other writes get 403;
+        # requests go as the read-only reader, whose password stays in the secret.
+        "mlflow_read_only_posts": list(ctx.topology.edge.mlflow_read_only_posts),
+        "mlflow_users_secret": ctx.name(USERS_SECRET), "mlflow_reader": READER_USERNAME,
     }
