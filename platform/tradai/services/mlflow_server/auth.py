@@ -26,8 +26,10 @@ SQLITE_FILE = "mlflow-auth.db"
 DEFAULT_PERMISSION = "READ"
 AUTHORIZATION_FUNCTION = "mlflow.server.auth:authenticate_request_basic_auth"
 # Checking a password against its scrypt hash costs ~0.4 s of CPU here, on every request unless
-# MLflow caches successful checks. The one user is managed through the secret, so the cache's
-# only staleness (an old password accepted until the TTL ends, after a rotation) is harmless.
+# MLflow caches successful checks. Every login is managed through a secret (the admin's, and
+# mlflow-users), and a password update through the API drops that user's cached check, so the
+# cache's only staleness (an old password accepted in another worker until the TTL ends, after
+# a rotation) is harmless.
 AUTH_CACHE_TTL_SECONDS = 300
 # Set in the environment these would override the file (MLflow reads them first).
 _OVERRIDING_ENV = ("MLFLOW_AUTH_ADMIN_USERNAME", "MLFLOW_AUTH_ADMIN_PASSWORD")
