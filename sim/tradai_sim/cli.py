@@ -138,9 +138,12 @@ def down(state_dir: Path) -> None:
 
 
 @cli.command()
+@click.option("--role", default=None, metavar="ROLE",
+              help="the dev user of this role (viewer, researcher, trader, operator) instead "
+                   "of the default dev user")
 @state_dir_option
-def token(state_dir: Path) -> None:
-    """Print an access token for the default dev user."""
+def token(role: str | None, state_dir: Path) -> None:
+    """Print an access token for the default dev user (or a role's dev user)."""
     from tradai_sim.stack.identity import dev_user_token
 
     try:
@@ -148,7 +151,7 @@ def token(state_dir: Path) -> None:
         if rec is None:
             raise StackError(f"no stack is running in {state_dir}; start one with "
                              f"`tradai-sim up --detach`")
-        click.echo(dev_user_token(rec, state_dir))
+        click.echo(dev_user_token(rec, state_dir, role))
     except StackError as exc:
         _fail(str(exc))
 

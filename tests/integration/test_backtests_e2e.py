@@ -125,7 +125,7 @@ def test_an_invalid_version_ends_failed_at_validation(edge: Edge, cloud: Running
             "timerange": "20240110-20240117"}
     cloud.client("sqs").send_message(QueueUrl=_queue_url(cloud), MessageBody=json.dumps(body),
                                      MessageGroupId="direct", MessageDeduplicationId=job_id)
-    item = wait_for(lambda: (i := _item(cloud, job_id)) and i["status"] in TERMINAL and i,
+    item = wait_for(lambda: (i := _item(cloud, job_id)) and i.get("status") in TERMINAL and i,
                     timeout=120, interval=1)
     assert item["status"] == "FAILED"
     assert item["error"].startswith("strategy validation failed:")

@@ -22,8 +22,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.integration.cloud import RunningCloud, free_port, wait_for
+from tradai.topology import default_topology
 
 pytestmark = pytest.mark.integration
+DEV_USER_GROUPS = tuple(default_topology().edge.dev_user_roles)
 GOOD = {"pairs": ["BTC/USDT"], "timeframe": "5m", "timerange": "20240101-20240301"}
 
 
@@ -36,11 +38,17 @@ class Edge:
         self.cognito = status["resources"]["cognito"]
         self.idp = cloud.client("cognito-idp")
 
-    def user(self, pool: str | None = None, client: str | None = None) -> dict[str, str]:
-        """A new user (so each test has its own rate-limit quota); its tokens."""
+    def user(self, pool: str | None = None, client: str | None = None,
+             groups: tuple[str, ...] | None = None) -> dict[str, str]:
+        """A new user (so each test has its own rate-limit quota) in these Cognito groups (by
+        default the default dev user's: researcher and trader); its tokens."""
+        if groups is None:
+            groups = DEV_USER_GROUPS if pool is None else ()
         pool, client = pool or self.cognito["user_pool_id"], client or self.cognito["client_id"]
         email, password = f"u-{uuid.uuid4().hex[:10]}@tradai.test", "Passw0rd!Passw0rd"
         self.idp.admin_create_user(UserPoolId=pool, Username=email, MessageAction="SUPPRESS")
+        for group in groups:
+            self.idp.admin_add_user_to_group(UserPoolId=pool, Username=email, GroupName=group)
         self.idp.admin_set_user_password(UserPoolId=pool, Username=email, Password=password,
                                          Permanent=True)
         auth = self.idp.admin_initiate_auth(

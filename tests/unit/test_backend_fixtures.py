@@ -134,7 +134,13 @@ class Api:
         self.as_owner("alice")
 
     def as_owner(self, sub: str, roles: tuple[str, ...] = ("researcher", "trader")) -> None:
+        """The caller: token subject ``sub`` in these Cognito groups."""
+        self.roles = roles
         self.app.dependency_overrides[get_principal] = lambda: principal(sub, roles)
+
+    def roles_seen(self) -> tuple[str, ...]:
+        """The roles the backend derives from the current caller's groups."""
+        return tuple(self.app.dependency_overrides[get_principal]().roles)
 
 
 def principal(sub: str, roles: tuple[str, ...] = ("researcher", "trader")) -> Principal:

@@ -100,8 +100,9 @@ class AutoScalingController:
             return float(self.ctx.topology.network.nat.replacement_seconds)
         return DEFAULT_REPLACEMENT_SECONDS
 
-    def _record(self, what: str, group: str, instance: str | None = None, **extra: Any) -> None:
-        now = self.ctx.clock.now()
+    def _record(self, what: str, group: str, instance: str | None = None,
+                at: float | None = None, **extra: Any) -> None:
+        now = self.ctx.clock.now() if at is None else at
         self.history.append({"at": now, "at_iso": iso_z(now), "event": what, "group": group,
                              "instance": instance, **extra})
         log.info("%s %s %s %s", what, group, instance or "", extra or "")
@@ -110,16 +111,17 @@ class AutoScalingController:
     def instances_lost(self, group: Any, instance_ids: list[str]) -> None:
         """Instances left the group without a scale-in: replace them after the delay."""
         with self.lock:
+            now = self.ctx.clock.now()  # one instant: the loss and the replacement's due
             for iid in instance_ids:
                 self.actions.drop_instance(iid)
                 self.in_service_at.pop(iid, None)
-                self._record("instance-lost", group.name, iid)
-            self._schedule_replacement(group.name)
+                self._record("instance-lost", group.name, iid, at=now)
+            self._schedule_replacement(group.name, now)
 
-    def _schedule_replacement(self, group: str) -> None:
+    def _schedule_replacement(self, group: str, now: float | None = None) -> None:
         if group in self.replacement_due:
             return  # one reconcile fills every gap of the group
-        due = self.ctx.clock.now() + self.replacement_seconds(group)
+        due = (self.ctx.clock.now() if now is None else now) + self.replacement_seconds(group)
         self.replacement_due[group] = due
         self._record("replacement-scheduled", group, due=due)
         self.timers.at(due, lambda: self._replace(group))

@@ -347,21 +347,41 @@ class Bootstrap:
                 ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH",
                                    "ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]["ClientId"]
             self._count("cognito:app-client")
+        # One group per spec role (tradai.authz), the default dev user in the README's roles,
+        # and one dev user per role (`tradai-sim token --role R`).
+        have = {g["GroupName"] for g in idp.list_groups(UserPoolId=pool_id)["Groups"]}
+        for precedence, role in enumerate(reversed(edge.roles)):
+            if role.name not in have:
+                idp.create_group(UserPoolId=pool_id, GroupName=role.name,
+                                 Description=role.description, Precedence=precedence)
+                self._count("cognito:group")
         creds_file = self.ctx.state_dir / DEV_USER_PASSWORD_FILE
-        try:
-            idp.admin_get_user(UserPoolId=pool_id, Username=edge.dev_user)
-        except ClientError:
-            password = _generate_secret() + "aA1!"
-            idp.admin_create_user(UserPoolId=pool_id, Username=edge.dev_user,
-                                  MessageAction="SUPPRESS", UserAttributes=[
-                                      {"Name": "email", "Value": edge.dev_user},
-                                      {"Name": "email_verified", "Value": "true"}])
-            idp.admin_set_user_password(UserPoolId=pool_id, Username=edge.dev_user,
+        creds = json.loads(creds_file.read_text()) if creds_file.exists() else {}
+        users = {"default": (edge.dev_user, edge.dev_user_roles),
+                 **{r.name: (dev_role_user(edge.dev_user, r.name), [r.name])
+                    for r in edge.roles}}
+        for key, (username, groups) in users.items():
+            entry = creds.get("users", {}).get(key)
+            password = entry["password"] if entry else _generate_secret() + "aA1!"
+            try:
+                idp.admin_get_user(UserPoolId=pool_id, Username=username)
+            except ClientError:
+                idp.admin_create_user(UserPoolId=pool_id, Username=username,
+                                      MessageAction="SUPPRESS", UserAttributes=[
+                                          {"Name": "email", "Value": username},
+                                          {"Name": "email_verified", "Value": "true"}])
+                self._count("cognito:user")
+            idp.admin_set_user_password(UserPoolId=pool_id, Username=username,
                                         Password=password, Permanent=True)
-            # Local dev credentials only, readable by the owner alone.
-            creds_file.write_text(json.dumps({"username": edge.dev_user, "password": password}))
-            creds_file.chmod(0o600)
-            self._count("cognito:user")
+            for group in groups:
+                idp.admin_add_user_to_group(UserPoolId=pool_id, Username=username,
+                                            GroupName=group)
+            creds.setdefault("users", {})[key] = {"username": username, "password": password,
+                                                  "groups": list(groups)}
+        creds.update(creds["users"]["default"])  # the default user's keys, as before
+        # Local dev credentials only, readable by the owner alone.
+        creds_file.write_text(json.dumps(creds))
+        creds_file.chmod(0o600)
         self.ctx.resources["cognito"] = {"user_pool_id": pool_id, "client_id": client_id,
                                          "dev_user": edge.dev_user}
 
@@ -625,6 +645,11 @@ def _mlflow_users(topology: Topology) -> list[str]:
     domain = topology.edge.dev_user.partition("@")[2]
     operators = Authorizer(topology).roles_with(REGISTRY_PROMOTE)
     return [READER_USERNAME, *(f"{role}@{domain}" for role in operators)]
+
+
+def dev_role_user(dev_user: str, role: str) -> str:
+    """``dev@tradai.local`` -> ``operator@tradai.local``: the local dev user of a role."""
+    return f"{role}@{dev_user.partition('@')[2] or 'tradai.local'}"
 
 
 def _generate_secret(length: int = 24) -> str:

@@ -8,12 +8,13 @@ from collections.abc import Callable
 from typing import Annotated
 
 import httpx
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from tradai.authz import REGISTRY_PROMOTE, STRATEGY_REGISTER
+from tradai.backtests.service import Owner
 from tradai.registry.audit import AuditEvent, AuditUnavailable, NoEarlierVersion
 from tradai.registry.models import (
     InvalidStrategyVersion,
@@ -30,6 +31,7 @@ from tradai.services.backend_api.dependencies import (
     PromotionDep,
     RegistryDep,
     SettingsDep,
+    allowed,
     check,
     unavailable,
 )
@@ -66,6 +68,9 @@ def get_strategy(name: StrategyName, _: OwnerDep, registry: RegistryDep) -> Stra
 AliasName = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")]
 Reason = Annotated[str, Field(min_length=3, max_length=500,
                               description="why: kept in the audit record")]
+# A dependency, so the role is checked before the body is (403 before 422).
+RegistrarDep = Annotated[Owner, Depends(allowed(STRATEGY_REGISTER,
+                                                "registering a strategy version"))]
 REGISTER_TIMEOUT_SECONDS = 120.0  # validation loads the strategy and the exchange's markets
 
 
@@ -92,9 +97,9 @@ class RegisterBody(RegisterRequest):
              responses={403: {"description": "Role needed"},
                         422: {"description": "Invalid, by field"},
                         503: {"description": "Strategy service or audit log unavailable"}})
-async def register(body: RegisterBody, principal: PrincipalDep, authorizer: AuthorizerDep,
-                   settings: SettingsDep, promotion: PromotionDep) -> JSONResponse:
-    check(authorizer, principal, STRATEGY_REGISTER, "registering a strategy version")
+async def register(body: RegisterBody, _: RegistrarDep, principal: PrincipalDep,
+                   authorizer: AuthorizerDep, settings: SettingsDep,
+                   promotion: PromotionDep) -> JSONResponse:
     if body.aliases:  # setting an alias is a promotion: what live sessions trade follows it
         check(authorizer, principal, REGISTRY_PROMOTE, "registering with aliases (promotion)")
     if not settings.strategy_service_url:
