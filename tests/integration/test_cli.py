@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,6 +63,18 @@ def test_up_status_token_down_lifecycle(stack: tuple[Path, int]) -> None:
 
     token = sim("token", "--state-dir", str(state), check=True).stdout.strip()
     assert token.count(".") == 2  # a JWT
+    # The default dev user has the README's roles; each role has its own dev user.
+    assert sorted(_claims(token)["cognito:groups"]) == sorted(spec.edge.dev_user_roles)
+    subs = {_claims(token)["sub"]}
+    for role in (r.name for r in spec.edge.roles):
+        claims = _claims(sim("token", "--role", role, "--state-dir", str(state),
+                             check=True).stdout.strip())
+        assert claims["cognito:groups"] == [role]
+        subs.add(claims["sub"])
+    assert len(subs) == 1 + len(spec.edge.roles)  # a user of its own per role
+    bad = sim("token", "--role", "admin", "--state-dir", str(state))
+    assert bad.returncode == 1 and "no dev user for role 'admin'" in bad.stderr
+    assert "operator" in bad.stderr
 
     logs = sim("logs", "--state-dir", str(state), check=True).stdout.split()
     assert "cloud" in logs
@@ -73,6 +86,11 @@ def test_up_status_token_down_lifecycle(stack: tuple[Path, int]) -> None:
     assert not listening(port)
     second = sim("down", "--state-dir", str(state), check=True)
     assert "nothing to stop" in second.stderr
+
+
+def _claims(token: str) -> dict[str, Any]:
+    import jwt
+    return dict(jwt.decode(token, options={"verify_signature": False}))
 
 
 def test_port_already_taken(stack: tuple[Path, int]) -> None:

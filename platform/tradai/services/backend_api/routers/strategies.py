@@ -5,7 +5,7 @@ each with an audit record (``registry-audit``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
@@ -71,6 +71,9 @@ Reason = Annotated[str, Field(min_length=3, max_length=500,
 # A dependency, so the role is checked before the body is (403 before 422).
 RegistrarDep = Annotated[Owner, Depends(allowed(STRATEGY_REGISTER,
                                                 "registering a strategy version"))]
+PromoterDep = Annotated[Owner, Depends(allowed(REGISTRY_PROMOTE,
+                                               "moving an alias (promotion)"))]
+RollbackerDep = Annotated[Owner, Depends(allowed(REGISTRY_PROMOTE, "rolling an alias back"))]
 REGISTER_TIMEOUT_SECONDS = 120.0  # validation loads the strategy and the exchange's markets
 
 
@@ -113,7 +116,7 @@ async def register(body: RegisterBody, _: RegistrarDep, principal: PrincipalDep,
     except httpx.HTTPError as exc:
         raise unavailable(f"strategy service unreachable: {type(exc).__name__}") from exc
     if resp.status_code == 422:
-        return JSONResponse(resp.json(), status_code=422)
+        return JSONResponse({"detail": _as_request_errors(resp)}, status_code=422)
     if resp.status_code != 201:
         raise unavailable(f"strategy service answered {resp.status_code}: {resp.text[:200]}")
     created = StrategyVersion.model_validate(resp.json())
@@ -127,9 +130,7 @@ async def register(body: RegisterBody, _: RegistrarDep, principal: PrincipalDep,
              responses={403: {"description": "Role needed"}, 404: {"description": "No such "
                         "strategy or version"}, 409: {"description": "Already there"}})
 def promote(name: StrategyName, alias: AliasName, body: PromoteRequest,
-            principal: PrincipalDep, authorizer: AuthorizerDep,
-            promotion: PromotionDep) -> AuditEvent:
-    check(authorizer, principal, REGISTRY_PROMOTE, "moving an alias (promotion)")
+            _: PromoterDep, principal: PrincipalDep, promotion: PromotionDep) -> AuditEvent:
     return _write(name, lambda: promotion.promote(name, alias, body.version, body.reason,
                                                   principal))
 
@@ -138,9 +139,8 @@ def promote(name: StrategyName, alias: AliasName, body: PromoteRequest,
              summary="Roll an alias back to the version it pointed at before its last move",
              responses={403: {"description": "Role needed"}, 404: {"description": "No such "
                         "strategy"}, 409: {"description": "Nothing to roll back to"}})
-def rollback(name: StrategyName, body: RollbackRequest, principal: PrincipalDep,
-             authorizer: AuthorizerDep, promotion: PromotionDep) -> AuditEvent:
-    check(authorizer, principal, REGISTRY_PROMOTE, "rolling an alias back")
+def rollback(name: StrategyName, body: RollbackRequest, _: RollbackerDep,
+             principal: PrincipalDep, promotion: PromotionDep) -> AuditEvent:
     return _write(name, lambda: promotion.rollback(name, body.alias, body.reason, principal))
 
 
@@ -168,6 +168,18 @@ def _write(name: str, fn: Callable[[], AuditEvent]) -> AuditEvent:
         raise
     except Exception as exc:
         raise unavailable(f"strategy registry unavailable: {type(exc).__name__}: {exc}") from exc
+
+
+def _as_request_errors(resp: httpx.Response) -> list[dict[str, Any]]:
+    """The strategy service's field errors in this API's one format (FastAPI's own)."""
+    try:
+        errors = resp.json().get("detail") or []
+    except (ValueError, AttributeError):
+        errors = []
+    out = [{"loc": ["body", *str(e.get("field", "body")).split(".")],
+            "msg": str(e.get("reason", "invalid")), "type": "value_error"}
+           for e in errors if isinstance(e, dict)]
+    return out or [{"loc": ["body"], "msg": resp.text[:500], "type": "value_error"}]
 
 
 async def _aliases_before(promotion: Promotion, name: str, aliases: list[str]) -> dict[str, int]:
