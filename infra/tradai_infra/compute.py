@@ -135,8 +135,9 @@ def build_compute(ctx: Context, net: Network, arns: Arns, database: aws.rds.Inst
     task_defs: dict[str, aws.ecs.TaskDefinition] = {}
     for td in topo.task_definitions:
         role = _role(ctx, td.name, statements(TASK_ACCESS[td.name], arns))
-        task_defs[td.name] = task_definition(td.name, td.cpu, td.memory,
-                                             container(td.name, td.entrypoint, _task_env(td)), role)
+        task_defs[td.name] = task_definition(
+            td.name, td.cpu, td.memory, container(td.name, td.entrypoint, _task_env(td, ctx)),
+            role)
 
     services: dict[str, aws.ecs.Service] = {}
     for svc in topo.services:
@@ -165,9 +166,12 @@ def _role(ctx: Context, name: str, stmts: list[Statement]) -> aws.iam.Role:
                             "ecs-tasks.amazonaws.com", stmts, ctx.tags)
 
 
-def _task_env(td: TaskDefinition) -> dict[str, Any]:
+def _task_env(td: TaskDefinition, ctx: Context) -> dict[str, Any]:
     return {"environment": [{"name": "TRADAI_TASK_MODES", "value": ",".join(td.modes)},
-                            {"name": "TRADAI_SPOT_MODES", "value": ",".join(td.spot_modes)}]}
+                            {"name": "TRADAI_SPOT_MODES", "value": ",".join(td.spot_modes)},
+                            # the MLflow login of its kind (strategy code: not an admin)
+                            {"name": "TRADAI_MLFLOW_AUTH_SECRET",
+                             "value": ctx.name(td.mlflow_secret)}]}
 
 
 def _service_extra(svc: Service, database: aws.rds.Instance,

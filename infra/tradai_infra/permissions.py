@@ -40,6 +40,7 @@ class Access:
 
 MLFLOW_AUTH = ("mlflow-basic-auth",)
 MLFLOW_USERS = "mlflow-users"  # read by the MLflow service alone (it creates those users)
+MLFLOW_RUNNER = "mlflow-runner"  # the strategy tasks' login (not an admin): see the spec
 # Namespaces the platform's own metrics go to (tradai.trading.monitor, tradai.health).
 TRADING_METRICS, HEALTH_METRICS = "TradAI/Trading", "TradAI/Health"
 METRIC_NAMESPACES = (TRADING_METRICS, HEALTH_METRICS)
@@ -122,13 +123,13 @@ SERVICE_ACCESS: dict[str, Access] = {
     ),
     # The admin login of MLflow's basic auth, and the other users it creates at start.
     "mlflow": Access(buckets_read=("mlflow-artifacts",), buckets_write=("mlflow-artifacts",),
-                     secrets=(*MLFLOW_AUTH, MLFLOW_USERS)),
+                     secrets=(*MLFLOW_AUTH, MLFLOW_USERS, MLFLOW_RUNNER)),
 }
 
 TASK_ACCESS: dict[str, Access] = {
     "strategy": Access(
         buckets_read=("arcticdb", "configs"), buckets_write=("results",),
-        tables_write=("trading-heartbeats",), secrets=(*MLFLOW_AUTH, EXCHANGE_SECRET),
+        tables_write=("trading-heartbeats",), secrets=(MLFLOW_RUNNER, EXCHANGE_SECRET),
         metrics=(TRADING_METRICS,),  # the container's profit, open trades, loop latency
     ),
     "strategy-service-task": Access(

@@ -118,8 +118,17 @@ def test_registry_writes_through_the_gateway_are_403_and_change_nothing(
     assert mlflow.aliases() == before  # no alias moved, none added
 
 
-def test_the_reader_itself_cannot_move_an_alias(mlflow: Mlflow) -> None:
-    reader = login(mlflow.cloud, credentials.READER_USERNAME)
+def _runner(cloud: RunningCloud) -> tuple[str, str]:
+    creds = secret(cloud, credentials.RUNNER_SECRET)
+    return creds["username"], creds["password"]
+
+
+@pytest.mark.parametrize("who", ["reader", "runner"])
+def test_the_reader_itself_cannot_move_an_alias(mlflow: Mlflow, who: str) -> None:
+    """Neither the gateway's identity nor the strategy tasks' login (which strategy code can
+    read) can write the registry, even straight against MLflow."""
+    reader = (login(mlflow.cloud, credentials.READER_USERNAME) if who == "reader"
+              else _runner(mlflow.cloud))
     before = mlflow.aliases()
     me = mlflow.via_alb("GET", f"{API}/users/current", reader)
     assert me.status_code == 200 and me.json()["user"]["is_admin"] is False
@@ -178,3 +187,12 @@ def test_the_admin_password_is_not_in_the_gateways_config_or_log(mlflow: Mlflow)
     assert login(cloud, credentials.READER_USERNAME)[1] not in config + log
     assert json.loads(config)["mlflow_reader"] == credentials.READER_USERNAME
     assert f"MLflow requests go as {credentials.READER_USERNAME}" in log
+
+
+def test_strategy_tasks_log_in_with_the_runner_login_not_the_admin(cloud: RunningCloud) -> None:
+    td = cloud.client("ecs").describe_task_definition(
+        taskDefinition=cloud.name("strategy"))["taskDefinition"]
+    env = {e["name"]: e["value"] for e in td["containerDefinitions"][0]["environment"]}
+    assert env["TRADAI_MLFLOW_AUTH_SECRET"] == cloud.name(credentials.RUNNER_SECRET)
+    assert _runner(cloud)[0] == credentials.RUNNER_USERNAME
+    assert not any(admin(cloud)[1] in v for v in env.values())

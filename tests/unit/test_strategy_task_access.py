@@ -1,5 +1,5 @@
 """What strategy code can reach on AWS: the strategy task role (tradai_infra.permissions) holds
-no secret beyond the exchange keys live mode reads at run time, except the one named gap below,
+no secret beyond the exchange keys live mode reads at run time and its own MLflow login,
 and no ``*`` resource except PutMetricData pinned to its namespace (docs/security.md,
 "Strategy code").
 
@@ -23,11 +23,9 @@ from tradai_infra.permissions import (
 )
 
 STRATEGY = "strategy"
-# Known gap, not a grant to copy: the strategy container logs backtest runs to MLflow and reads
-# the registry with MLflow's admin login (tradai.registry.credentials), so strategy code can
-# read that login. docs/security.md says so; removing it needs a less privileged MLflow login
-# for the container. Any other secret fails this test.
-ADMITTED_GAPS = {"mlflow-basic-auth"}
+# Its MLflow login (tradai-runner, not an admin: logs runs, reads the registry, cannot move an
+# alias); never MLflow's admin login. Any other secret fails this test.
+ADMITTED_GAPS = {"mlflow-runner"}
 
 
 def _arns() -> Arns:
@@ -66,6 +64,12 @@ def test_strategy_task_reads_no_secret_beyond_the_exchange_keys():
     granted = _secrets_granted(TASK_ACCESS[STRATEGY])
     assert EXCHANGE_SECRET in granted  # live mode reads it at run time
     assert granted - {EXCHANGE_SECRET} <= ADMITTED_GAPS, granted
+    assert "mlflow-basic-auth" not in granted  # the admin login
+
+
+def test_strategy_task_logs_in_to_mlflow_with_its_own_login():
+    [strategy] = [t for t in default_topology().task_definitions if t.name == STRATEGY]
+    assert strategy.mlflow_secret == "mlflow-runner"
 
 
 def test_strategy_task_has_no_star_resource_but_its_metric_namespace():

@@ -55,7 +55,7 @@ def test_inventory_matches_the_architecture_document() -> None:
     assert t.table("workflow-state").ttl_attribute == "ttl"
     assert {m.name for m in t.state_machines} == {"backtest-workflow", "retraining-workflow"}
     assert {b.name for b in t.buckets} >= {"configs", "results", "arcticdb", "mlflow-artifacts"}
-    assert len(t.secrets) == 6
+    assert len(t.secrets) == 7
 
 
 def _mutated(raw: dict[str, Any], change: Any) -> dict[str, Any]:

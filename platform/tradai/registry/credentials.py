@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 AUTH_SECRET = "mlflow-basic-auth"  # logical name in the topology spec
 USERS_SECRET = "mlflow-users"  # logical name in the topology spec
+RUNNER_SECRET = "mlflow-runner"  # logical name in the topology spec
+RUNNER_USERNAME = "tradai-runner"
 # The identity the gateway's /mlflow route sends: a plain user, so MLflow's default READ
 # permission is all it has, whatever a request that slipped past the gateway's filter asks.
 READER_USERNAME = "tradai-reader"
@@ -74,6 +76,9 @@ class MlflowAuthSettings(BaseSettings):
 
     def users_secret_id(self) -> str:
         return self.users_secret or physical_name(self.project, self.env, USERS_SECRET)
+
+    def runner_secret_id(self) -> str:
+        return physical_name(self.project, self.env, RUNNER_SECRET)
 
 
 def parse_secret(secret_string: str) -> BasicAuth:

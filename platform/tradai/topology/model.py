@@ -74,6 +74,9 @@ class TaskDefinition(_Entry):
     # trade times). On AWS that clock is the platform's; the local harness makes such a
     # process's own clock follow the stack's dilated clock (libfaketime), by configuration.
     reads_wall_clock: bool = False
+    # The secret its MLflow client logs in with (``TRADAI_MLFLOW_AUTH_SECRET``): the strategy
+    # container runs untrusted strategy code, so it gets a login that cannot write the registry.
+    mlflow_secret: str = "mlflow-basic-auth"
 
 
 class Queue(_Entry):

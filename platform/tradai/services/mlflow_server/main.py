@@ -14,6 +14,7 @@ from tradai.registry.credentials import (
     AuthSecretUnavailable,
     BasicAuth,
     MlflowAuthSettings,
+    read_basic_auth,
     read_users,
     resolve_basic_auth,
 )
@@ -53,8 +54,26 @@ def main() -> int:
 
 
 def _managed_users(settings: MlflowAuthSettings) -> list[BasicAuth]:
-    """The users to keep in step; none (with a warning) when the secret is absent or bad: the
-    server still starts, with the admin as its only login."""
+    """The users to keep in step: those of ``mlflow-users`` and the strategy tasks' login
+    (``mlflow-runner``); without them (a warning) the server still starts."""
+    return [*_users_secret(settings), *_runner(settings)]
+
+
+def _runner(settings: MlflowAuthSettings) -> list[BasicAuth]:
+    secret_id = settings.runner_secret_id()
+    try:
+        found = read_basic_auth(secret_id)
+    except (ClientError, BotoCoreError, AuthSecretUnavailable, ValueError) as exc:
+        log.warning("strategy tasks' MLflow login not managed: cannot read %s: %s", secret_id,
+                    exc)
+        return []
+    if found is None:
+        log.warning("strategy tasks' MLflow login not managed: no secret %s", secret_id)
+        return []
+    return [found]
+
+
+def _users_secret(settings: MlflowAuthSettings) -> list[BasicAuth]:
     secret_id = settings.users_secret_id()
     try:
         found = read_users(secret_id)

@@ -13,7 +13,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tradai.authz import REGISTRY_PROMOTE, Authorizer
-from tradai.registry.credentials import READER_USERNAME, USERS_SECRET
+from tradai.registry.credentials import (
+    READER_USERNAME,
+    RUNNER_SECRET,
+    RUNNER_USERNAME,
+    USERS_SECRET,
+)
 from tradai.topology import load_balancing as lb
 from tradai.topology.model import Topology
 from tradai.workflows.render import load_asl, render_asl
@@ -318,6 +323,8 @@ class Bootstrap:
                 value: dict[str, Any] = {f: _generate_secret() for f in s.fields}
                 if s.name == USERS_SECRET:
                     value = {"users": {u: _generate_secret() for u in _mlflow_users(self.t)}}
+                elif s.name == RUNNER_SECRET:
+                    value = {"username": RUNNER_USERNAME, "password": _generate_secret()}
                 arns[s.name] = sm.create_secret(Name=name, Description=s.description,
                                                 SecretString=json.dumps(value))["ARN"]
                 self._count("secretsmanager:secret")
@@ -482,18 +489,20 @@ class Bootstrap:
         execution_role = self._role("ecs-execution", "ecs-tasks.amazonaws.com")
         families = set(ecs.list_task_definition_families(status="ACTIVE")["families"])
         task_defs = {}
-        containers = [(s.name, s.entrypoint, s.cpu, s.memory, s.port) for s in self.t.services]
-        containers += [(t.name, t.entrypoint, t.cpu, t.memory, None)
+        containers = [(s.name, s.entrypoint, s.cpu, s.memory, s.port, {})
+                      for s in self.t.services]
+        containers += [(t.name, t.entrypoint, t.cpu, t.memory, None,
+                        {"TRADAI_MLFLOW_AUTH_SECRET": self.ctx.name(t.mlflow_secret)})
                        for t in self.t.task_definitions]
-        for name, entrypoint, cpu, memory, port in containers:
+        for name, entrypoint, cpu, memory, port, own_env in containers:
             family = self.ctx.name(name)
             if family not in families:
                 container: dict[str, Any] = {
                     "name": name, "image": f"tradai/{name}:local", "essential": True,
                     "cpu": cpu, "memory": memory,
                     "command": ["python", "-m", entrypoint],
-                    "environment": [{"name": k, "value": v}
-                                    for k, v in sorted(self._environment().items())],
+                    "environment": [{"name": k, "value": v} for k, v in sorted(
+                        {**self._environment(), **own_env}.items())],
                 }
                 if port:
                     container["portMappings"] = [{"containerPort": port, "protocol": "tcp"}]
