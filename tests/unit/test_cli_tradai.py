@@ -166,3 +166,38 @@ def test_wait_exits_2_on_timeout(gateway: Any) -> None:
     gateway.responses["/api/v1/backtests/j1"] = [(200, _status("RUNNING", 10))]
     result = run("backtest", "wait", "j1", "--interval", "0", "--timeout", "0")
     assert result.exit_code == 2 and "still RUNNING" in result.output
+
+
+EVENT = {"strategy": "EmaCrossover", "event_id": "1.0#a", "at": "2026-12-04T10:00:00Z",
+         "action": "promote", "alias": "champion", "from_version": 2, "to_version": 1,
+         "reason": "v2 overfits", "actor": "sub-1", "actor_name": "olga", "roles": ["operator"]}
+
+
+def test_strategies_promote_rollback_audit_send_the_contract(gateway: Any) -> None:
+    base = "/api/v1/strategies/EmaCrossover"
+    gateway.responses[f"{base}/aliases/champion"] = [(200, EVENT)]
+    gateway.responses[f"{base}/rollback"] = [(200, {**EVENT, "action": "rollback",
+                                                    "from_version": 1, "to_version": 2})]
+    gateway.responses[f"{base}/audit"] = [(200, {"events": [EVENT]})]
+    promoted = run("strategies", "promote", "EmaCrossover", "--version", "1",
+                   "--reason", "v2 overfits")
+    assert promoted.exit_code == 0, promoted.output
+    assert "promote: EmaCrossover@champion v2 -> v1 by olga" in promoted.output
+    assert json.loads(gateway[-1].content) == {"version": 1, "reason": "v2 overfits"}
+    back = run("strategies", "rollback", "EmaCrossover", "--reason", "lost money")
+    assert back.exit_code == 0 and "rollback: EmaCrossover@champion v1 -> v2" in back.output
+    assert json.loads(gateway[-1].content) == {"alias": "champion", "reason": "lost money"}
+    listed = run("strategies", "audit", "EmaCrossover", "--limit", "5")
+    assert listed.exit_code == 0 and "v2 overfits" in listed.output
+    assert gateway[-1].url.params["limit"] == "5"
+
+
+def test_promote_refused_is_one_line_naming_the_role(gateway: Any) -> None:
+    gateway.responses["/api/v1/strategies/EmaCrossover/aliases/champion"] = [(403, {
+        "detail": "moving an alias (promotion) needs the role operator; you have researcher"})]
+    result = run("strategies", "promote", "EmaCrossover", "--version", "1", "--reason", "x y z")
+    assert result.exit_code == 1
+    assert "needs the role operator; you have researcher" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    missing = run("strategies", "promote", "EmaCrossover", "--version", "1")
+    assert missing.exit_code == 2 and "--reason" in missing.output

@@ -93,6 +93,42 @@ def strategies_show(ctx: Ctx, name: str) -> None:
     ctx.out(ctx.client().request("GET", f"/api/v1/strategies/{name}"), render.strategy)
 
 
+@strategies.command("promote")
+@click.argument("name")
+@click.option("--alias", default="champion", show_default=True)
+@click.option("--version", "version_", type=int, required=True, help="the version to point at")
+@click.option("--reason", required=True, help="why (kept in the audit record)")
+@pass_ctx
+def strategies_promote(ctx: Ctx, name: str, alias: str, version_: int, reason: str) -> None:
+    """Point an alias at a version (operator). Live sessions following it hot-swap."""
+    event = ctx.client().request("POST", f"/api/v1/strategies/{name}/aliases/{alias}",
+                                 json={"version": version_, "reason": reason})
+    ctx.out(event, render.audit_event)
+
+
+@strategies.command("rollback")
+@click.argument("name")
+@click.option("--alias", default="champion", show_default=True)
+@click.option("--reason", required=True, help="why (kept in the audit record)")
+@pass_ctx
+def strategies_rollback(ctx: Ctx, name: str, alias: str, reason: str) -> None:
+    """Move an alias back to where its last recorded move found it (operator)."""
+    event = ctx.client().request("POST", f"/api/v1/strategies/{name}/rollback",
+                                 json={"alias": alias, "reason": reason})
+    ctx.out(event, render.audit_event)
+
+
+@strategies.command("audit")
+@click.argument("name")
+@click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
+@pass_ctx
+def strategies_audit(ctx: Ctx, name: str, limit: int) -> None:
+    """Who moved which alias of NAME, when, from which version to which, and why."""
+    data = ctx.client().request("GET", f"/api/v1/strategies/{name}/audit",
+                                params={"limit": limit})
+    ctx.out(data, lambda d: render.audit(d["events"]))
+
+
 @cli.group()
 def data() -> None:
     """Market data."""

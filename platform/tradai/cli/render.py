@@ -29,6 +29,25 @@ def strategy(detail: dict[str, Any]) -> None:
     console.print(table)
 
 
+def _v(version: Any) -> str:
+    return f"v{version}" if version is not None else "-"
+
+
+def audit_event(e: dict[str, Any]) -> None:
+    console.print(f"{e['action']}: {e['strategy']}@{e.get('alias') or '-'} "
+                  f"{_v(e.get('from_version'))} -> {_v(e.get('to_version'))} "
+                  f"by {e.get('actor_name') or e['actor']} at {e['at']}: {e.get('reason') or ''}")
+
+
+def audit(events: list[dict[str, Any]]) -> None:
+    table = Table("at", "action", "alias", "from", "to", "by", "roles", "reason")
+    for e in events:
+        table.add_row(e["at"], e["action"], e.get("alias") or "-", _v(e.get("from_version")),
+                      _v(e.get("to_version")), e.get("actor_name") or e["actor"],
+                      ", ".join(e.get("roles", [])), e.get("reason") or "")
+    console.print(table)
+
+
 def backtest(status: dict[str, Any]) -> None:
     req = status.get("request") or {}
     console.print(f"[bold]{status['job_id']}[/bold]  {status['status']}  "
