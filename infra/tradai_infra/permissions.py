@@ -23,6 +23,10 @@ class Access:
     queues_send: tuple[str, ...] = ()
     buckets_read: tuple[str, ...] = ()
     buckets_write: tuple[str, ...] = ()
+    # Object-level grants under one prefix ("bucket/prefix/"): GetObject, or PutObject without
+    # delete (buckets are versioned, so an overwrite keeps the earlier version).
+    objects_read: tuple[str, ...] = ()
+    objects_write: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
     start_workflows: tuple[str, ...] = ()
@@ -128,7 +132,11 @@ SERVICE_ACCESS: dict[str, Access] = {
 
 TASK_ACCESS: dict[str, Access] = {
     "strategy": Access(
-        buckets_read=("arcticdb", "configs"), buckets_write=("results",),
+        # Results of its job (backtests/<job>/) and its session's trade database
+        # (trading/<session>/, read back by a replacement task); no delete anywhere.
+        buckets_read=("arcticdb", "configs"),
+        objects_read=("results/trading/",),
+        objects_write=("results/backtests/", "results/trading/"),
         tables_write=("trading-heartbeats",), secrets=(MLFLOW_RUNNER, EXCHANGE_SECRET),
         metrics=(TRADING_METRICS,),  # the container's profit, open trades, loop latency
     ),
@@ -146,6 +154,8 @@ def check_access(topo: Topology) -> None:
         "queues_send": {q.name for q in topo.queues},
         "buckets_read": {b.name for b in topo.buckets},
         "buckets_write": {b.name for b in topo.buckets},
+        "objects_read": set(),
+        "objects_write": set(),
         "topics": {t.name for t in topo.topics},
         "secrets": {s.name for s in topo.secrets},
         "start_workflows": {m.name for m in topo.state_machines},
@@ -169,6 +179,10 @@ def check_access(topo: Topology) -> None:
             for f in fields(Access):
                 value = getattr(access, f.name)
                 if isinstance(value, tuple):
+                    if f.name.startswith("objects_"):  # "bucket/prefix/": check the bucket
+                        value = tuple(v.partition("/")[0] if v.partition("/")[2].endswith("/")
+                                      else f"{v} (not bucket/prefix/)" for v in value)
+                        known[f.name] = known["buckets_read"]
                     unknown = [v for v in value if v not in known[f.name]]
                     if unknown:
                         raise SpecMappingError(
@@ -206,7 +220,9 @@ TABLE_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
                "dynamodb:ConditionCheckItem")
 
 
-def _suffix(arn: pulumi.Input[str], suffix: str) -> pulumi.Output[str]:
+def _suffix(arn: pulumi.Input[str], suffix: str) -> pulumi.Input[str]:
+    if isinstance(arn, str):  # known now (tests, names): no Output needed
+        return f"{arn}{suffix}"
     return pulumi.Output.from_input(arn).apply(lambda a: f"{a}{suffix}")
 
 
@@ -225,9 +241,18 @@ def statements(access: Access, arns: Arns) -> list[Statement]:
     add(("sqs:SendMessage", "sqs:GetQueueUrl"), [arns.queues[n] for n in access.queues_send])
     buckets_r = [arns.buckets[n] for n in access.buckets_read]
     buckets_w = [arns.buckets[n] for n in access.buckets_write]
-    add(("s3:ListBucket",), list(dict.fromkeys([*buckets_r, *buckets_w])))
-    add(("s3:GetObject",), [_suffix(b, "/*") for b in buckets_r])
+    def objects(entries: tuple[str, ...]) -> list[pulumi.Input[str]]:
+        return [_suffix(arns.buckets[e.partition("/")[0]], "/" + e.partition("/")[2] + "*")
+                for e in entries]
+
+    prefixed = [arns.buckets[e.partition("/")[0]]
+                for e in (*access.objects_read, *access.objects_write)]
+    # ListBucket also makes a missing key a 404 rather than a 403 (HeadObject, GetObject).
+    add(("s3:ListBucket",), list(dict.fromkeys([*buckets_r, *buckets_w, *prefixed])))
+    add(("s3:GetObject",), [*(_suffix(b, "/*") for b in buckets_r),
+                            *objects(access.objects_read)])
     add(("s3:PutObject", "s3:DeleteObject"), [_suffix(b, "/*") for b in buckets_w])
+    add(("s3:PutObject",), objects(access.objects_write))
     add(("sns:Publish",), [arns.topics[n] for n in access.topics])
     add(("secretsmanager:GetSecretValue",), [arns.secrets[n] for n in access.secrets])
     # ListExecutions: the consumer counts running executions for its backpressure.

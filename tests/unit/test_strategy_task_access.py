@@ -93,3 +93,33 @@ def test_the_checks_catch_a_new_secret_or_star():
     stars = [s for s in statements(tasks, _arns()) if "*" in [str(r) for r in s.resources]
              and s.actions != ("cloudwatch:PutMetricData",)]
     assert stars  # ecs:ListTasks on "*": the star test above would refuse it
+
+
+def test_strategy_task_writes_only_its_prefixes_of_results_and_deletes_nothing():
+    """Strategy code cannot delete another user's results (the buckets are versioned, so an
+    overwrite keeps the earlier version) nor read any backtest's results."""
+    by_action: dict[str, set[str]] = {}
+    for stmt in statements(TASK_ACCESS[STRATEGY], _arns()):
+        for action in stmt.actions:
+            by_action.setdefault(action, set()).update(str(r) for r in stmt.resources)
+    assert "s3:DeleteObject" not in by_action and "s3:DeleteObjectVersion" not in by_action
+    assert by_action["s3:PutObject"] == {"arn:bucket:results/backtests/*",
+                                         "arn:bucket:results/trading/*"}
+    assert by_action["s3:GetObject"] == {"arn:bucket:arcticdb/*", "arn:bucket:configs/*",
+                                         "arn:bucket:results/trading/*"}
+
+
+def test_a_malformed_object_prefix_is_refused():
+    import pytest
+
+    from tradai_infra.permissions import SpecMappingError, check_access
+
+    bad = Access(objects_write=("results",))  # no "/prefix/"
+    saved = TASK_ACCESS[STRATEGY]
+    TASK_ACCESS[STRATEGY] = bad
+    try:
+        with pytest.raises(SpecMappingError,
+                           match=r"objects_write names 'results \(not bucket/prefix/\)'"):
+            check_access(default_topology())
+    finally:
+        TASK_ACCESS[STRATEGY] = saved
