@@ -1,5 +1,5 @@
-"""The edge: HTTP API with a Cognito JWT authorizer and throttling, a VPC Link to the ALB,
-the direct SQS integration for backtest submission, a WAF rate limit, the user pool's groups
+"""The edge: HTTP API with a Cognito JWT authorizer, a VPC Link to the ALB, the direct SQS
+integration for backtest submission, a WAF rate limit per client (JWT subject), the groups
 (one per spec role, ``groups.py``), and MLflow read-only through the gateway.
 
 MLflow routes: reads (GET, and the searches MLflow sends as POST, the spec's
@@ -44,13 +44,22 @@ def mlflow_route_keys(route: Route, read_only_posts: list[str]) -> list[str]:
     return [f"GET {prefix}/{{proxy+}}", *(f"POST {prefix}{path}" for path in read_only_posts)]
 
 
+# The caller's JWT subject, set by API Gateway on every request it forwards to the ALB, so the
+# WAF rule there counts each client apart (the local gateway limits by the same subject).
+# ``overwrite``: a client cannot send its own value. Parameter mapping values may be context
+# variables, and $context.authorizer.claims.<claim> is the JWT authorizer's claims
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-parameter-mapping.html).
+CLIENT_HEADER = "x-tradai-client"
+CLIENT_MAPPING = {f"overwrite:header.{CLIENT_HEADER}": "$context.authorizer.claims.sub"}
+
+
 def mlflow_write_parameters() -> dict[str, str]:
     """Parameter mapping of the refusing integration (https://docs.aws.amazon.com/apigateway/
     latest/developerguide/http-api-parameter-mapping.html): the path becomes the backend's
     refusal route, and the original path (``$request.path``, without the stage) travels in a
     header so the refusal can name the API route for that write."""
     return {"overwrite:path": MLFLOW_WRITES_PATH,
-            f"append:header.{MLFLOW_PATH_HEADER}": "$request.path"}
+            f"append:header.{MLFLOW_PATH_HEADER}": "$request.path", **CLIENT_MAPPING}
 
 
 def build_edge(ctx: Context, net: Network, compute: Compute,
@@ -111,6 +120,7 @@ def build_edge(ctx: Context, net: Network, compute: Compute,
         connection_type="VPC_LINK",
         connection_id=link.id,
         payload_format_version="1.0",
+        request_parameters=CLIENT_MAPPING,
     )
     # Same ALB and link; only MLflow's writes are re-pathed to the backend's refusal.
     mlflow_writes = aws.apigatewayv2.Integration(
@@ -146,16 +156,15 @@ def build_edge(ctx: Context, net: Network, compute: Compute,
             declare(f"route-{i}", route_key(route), mlflow_writes)
         else:
             declare(f"route-{i}", route_key(route), alb_integration)
-    rate = spec.rate_limit
+    # No stage throttle: an HTTP API's route throttling counts every caller together, so the
+    # spec's per-client figure there would cap all users at once (100 per 300 s = 0.33 req/s
+    # for everyone). The account's API Gateway quota still bounds the whole; the per-client
+    # window is the WAF rule below, keyed on the caller's subject.
     aws.apigatewayv2.Stage(
         ctx.name("stage"),
         api_id=api.id,
         name="$default",
         auto_deploy=True,
-        # Stage throttling is per second; the spec's window becomes its average rate and the
-        # burst allows one window's worth at once. WAF enforces the windowed limit per client.
-        default_route_settings={"throttling_rate_limit": rate.requests / rate.per_seconds,
-                                "throttling_burst_limit": rate.requests},
         tags=ctx.tags,
     )
     _waf(ctx, compute)
@@ -187,7 +196,10 @@ def _queue_integration(ctx: Context, api: aws.apigatewayv2.Api, queue: aws.sqs.Q
 
 def _waf(ctx: Context, compute: Compute) -> aws.wafv2.WebAcl:
     """HTTP APIs cannot carry a web ACL, so it guards the ALB behind the VPC Link and counts
-    clients by the X-Forwarded-For address API Gateway sets."""
+    each client by the JWT subject API Gateway puts in ``CLIENT_HEADER`` (custom aggregation
+    key: https://docs.aws.amazon.com/waf/latest/APIReference/API_RateBasedStatementCustomKey
+    .html). A request without the header (not through the API) is not rate-counted; the
+    ALB is internal and its security group admits only the VPC Link."""
     rate = ctx.topo.edge.rate_limit
     metric = {"cloudwatch_metrics_enabled": True, "sampled_requests_enabled": True}
     acl = aws.wafv2.WebAcl(
@@ -202,9 +214,10 @@ def _waf(ctx: Context, compute: Compute) -> aws.wafv2.WebAcl:
             "statement": {"rate_based_statement": {
                 "limit": rate.requests,
                 "evaluation_window_sec": rate.per_seconds,
-                "aggregate_key_type": "FORWARDED_IP",
-                "forwarded_ip_config": {"header_name": "X-Forwarded-For",
-                                        "fallback_behavior": "MATCH"},
+                "aggregate_key_type": "CUSTOM_KEYS",
+                "custom_keys": [{"header": {
+                    "name": CLIENT_HEADER,
+                    "text_transformations": [{"priority": 0, "type": "NONE"}]}}],
             }},
             "visibility_config": {**metric, "metric_name": "rate-limit"},
         }],

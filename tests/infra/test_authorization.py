@@ -182,14 +182,15 @@ def test_mlflow_routes_are_reads_and_a_refusing_any(deployed: Deployed):
     assert sorted(routes) == sorted(["GET /mlflow/{proxy+}", "ANY /mlflow/{proxy+}",
                                      *(f"POST /mlflow{p}" for p in posts)])
     alb = deployed.where(INTEGRATION, integrationType="HTTP_PROXY", connectionType="VPC_LINK")
-    [plain] = [i for i in alb if not i.inputs.get("requestParameters")]
-    [refusing] = [i for i in alb if i.inputs.get("requestParameters")]
+    [plain] = [i for i in alb if "overwrite:path" not in i.inputs["requestParameters"]]
+    [refusing] = [i for i in alb if "overwrite:path" in i.inputs["requestParameters"]]
     # Both reach the same ALB listener over the same VPC link.
     for key in ("integrationUri", "connectionId", "integrationMethod"):
         assert refusing.inputs[key] == plain.inputs[key], key
     assert refusing.inputs["requestParameters"] == {
         "overwrite:path": "/api/v1/mlflow-writes",
-        "append:header.x-tradai-mlflow-path": "$request.path"}
+        "append:header.x-tradai-mlflow-path": "$request.path",
+        "overwrite:header.x-tradai-client": "$context.authorizer.claims.sub"}
     for key, route in routes.items():
         want = refusing if key == "ANY /mlflow/{proxy+}" else plain
         assert route.inputs["target"] == f"integrations/{want.id}", key

@@ -80,7 +80,13 @@ def _alb_integration(deployed: Deployed) -> list:
     writes, re-paths them: test_authorization.py)."""
     return [i for i in deployed.where("aws:apigatewayv2/integration:Integration",
                                       integrationType="HTTP_PROXY", connectionType="VPC_LINK")
-            if not i.inputs.get("requestParameters")]
+            if "overwrite:path" not in (i.inputs.get("requestParameters") or {})]
+
+
+def _mlflow_writes_integration(deployed: Deployed) -> list:
+    return [i for i in deployed.where("aws:apigatewayv2/integration:Integration",
+                                      integrationType="HTTP_PROXY", connectionType="VPC_LINK")
+            if "overwrite:path" in (i.inputs.get("requestParameters") or {})]
 
 
 def test_every_route_requires_the_cognito_jwt(deployed: Deployed):
@@ -107,7 +113,11 @@ def test_every_route_requires_the_cognito_jwt(deployed: Deployed):
     assert {r.inputs["target"] for r in alb_routes} == {f"integrations/{alb_integration.id}"}
 
 
-def test_rate_limit_is_the_spec_window(deployed: Deployed):
+def test_rate_limit_is_the_spec_window_per_client(deployed: Deployed):
+    """The documented limit (spec: 100 per 300 s) per client, as the local gateway applies it
+    (keyed on the token's subject), not for everyone together."""
+    from tradai_infra.edge import CLIENT_HEADER
+
     rate = deployed.topo.edge.rate_limit
     [acl] = deployed.of_type("aws:wafv2/webAcl:WebAcl")
     [rule] = acl.inputs["rules"]
@@ -115,13 +125,31 @@ def test_rate_limit_is_the_spec_window(deployed: Deployed):
     assert (statement["limit"], statement["evaluationWindowSec"]) == \
         (rate.requests, rate.per_seconds) == (100, 300)
     assert "block" in rule["action"]
+    # Counted per value of the header that API Gateway overwrites with the JWT subject on
+    # every integration that reaches the ALB (a client cannot set it itself).
+    assert statement["aggregateKeyType"] == "CUSTOM_KEYS"
+    assert [k["header"]["name"] for k in statement["customKeys"]] == [CLIENT_HEADER]
+    for integration in _alb_integration(deployed) + _mlflow_writes_integration(deployed):
+        assert integration.inputs["requestParameters"][f"overwrite:header.{CLIENT_HEADER}"] \
+            == "$context.authorizer.claims.sub", integration.name
     [assoc] = deployed.of_type("aws:wafv2/webAclAssociation:WebAclAssociation")
     assert assoc.inputs["resourceArn"] == deployed.of_type(
         "aws:lb/loadBalancer:LoadBalancer")[0].arn
+
+
+def test_no_stage_throttle_caps_every_client_together(deployed: Deployed):
+    """Stage/route throttling of an HTTP API counts all callers together: the spec's
+    per-client window as a stage throttle caps everyone at 100/300 s = 0.33 req/s."""
+    rate = deployed.topo.edge.rate_limit
     [stage] = deployed.of_type("aws:apigatewayv2/stage:Stage")
-    throttle = stage.inputs["defaultRouteSettings"]
-    assert throttle["throttlingRateLimit"] == rate.requests / rate.per_seconds
-    assert throttle["throttlingBurstLimit"] == rate.requests
+    settings = [stage.inputs.get("defaultRouteSettings") or {},
+                *(stage.inputs.get("routeSettings") or [])]
+    for throttle in settings:
+        limit = throttle.get("throttlingRateLimit")
+        burst = throttle.get("throttlingBurstLimit")
+        # Anything a few clients at the per-client rate would exhaust is a shared cap.
+        assert limit is None or limit >= 1000 * rate.requests / rate.per_seconds, throttle
+        assert burst is None or burst >= 10 * rate.requests, throttle
 
 
 
