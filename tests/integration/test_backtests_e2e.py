@@ -238,6 +238,7 @@ def limit_two(cloud: RunningCloud) -> Iterator[int]:
         lam.update_function_configuration(FunctionName=name, Environment={"Variables": env})
 
 
+@pytest.mark.timeout(900)  # eight backtests two at a time: its own waits allow 900 s
 def test_many_submissions_complete_within_the_task_limit(
         edge: Edge, token: str, cloud: RunningCloud, limit_two: int) -> None:
     peak: list[int] = []

@@ -143,10 +143,16 @@ def test_a_live_session_places_and_fills_a_signed_order_on_the_simulator(
     sid = trading.start_session(cloud, name, mode="live")
     try:
         it = _beat(cloud, sid, lambda i: int(i.get("open_trades", 0)) >= 1)
-        account = _exchange_account(cloud)
-        btc = next(b for b in account["balances"] if b["asset"] == "BTC")
-        assert float(btc["free"]) + float(btc["locked"]) > 0, account  # bought for real
         assert it["recent_trades"][0]["is_open"]
+
+        # Freqtrade opens the trade when it places the entry order; the fill (BTC on the
+        # account) follows when the simulator matches it: wait for it, not for a loop.
+        def bought() -> dict[str, Any] | None:
+            account = _exchange_account(cloud)
+            btc = [b for b in account["balances"] if b["asset"] == "BTC"]
+            return account if btc and float(btc[0]["free"]) + float(btc[0]["locked"]) > 0 \
+                else None
+        wait_for(bought, timeout=120, interval=1)  # bought for real
     finally:
         trading.stop_session(cloud, sid)
 

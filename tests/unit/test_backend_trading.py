@@ -88,6 +88,7 @@ def test_bad_start_is_422_naming_the_field_and_starts_nothing(
 def test_live_without_keys_is_422_naming_the_secret(api: Api, trading: TradingSettings) -> None:
     boto3.client("secretsmanager", region_name=REGION).put_secret_value(
         SecretId=trading.secret, SecretString='{"api_key": "", "api_secret": ""}')
+    api.as_owner("alice", ("operator",))  # live sessions are the operator's
     resp = api.client.post(BASE, json={**DRY, "mode": "live"})
     assert resp.status_code == 422
     loc, msg = detail_of(resp)
@@ -127,6 +128,7 @@ def test_reads_and_stops_work_while_the_registry_is_down(api: Api, trading: Trad
     def down(*_: Any) -> Any:
         raise ConnectionError("mlflow down")
     monkeypatch.setattr(registry, "get_model_version", down)
+    api.as_owner("alice", ("operator",))  # live sessions are the operator's
     refused = api.client.post(BASE, json={**DRY, "mode": "live"})
     assert refused.status_code == 503 and "registry unavailable" in refused.json()["detail"]
     assert api.client.get(BASE).status_code == 200
