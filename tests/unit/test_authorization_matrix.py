@@ -31,23 +31,31 @@ REGISTER = {"name": "X", "config": {"strategy": "X", "timeframe": "5m", "exchang
 F = 403  # refused: the role is missing
 
 
-def _start(mode_body: dict[str, Any]) -> Callable[[Api], None]:
+Setup = Callable[[Api, str], None]
+
+
+def _start(mode_body: dict[str, Any]) -> Setup:
     """The caller's own session exists (started as an operator with the same subject)."""
-    def setup(api: Api) -> None:
+    def setup(api: Api, strategy: str) -> None:
         roles = api.roles
         api.as_owner("alice", ("operator",))
-        assert api.client.post(SESSIONS, json=mode_body).status_code == 201
+        started = api.client.post(SESSIONS, json={**mode_body, "strategy": strategy})
+        assert started.status_code == 201, started.text
         api.as_owner("alice", roles)
     return setup
 
 
-def _promoted(api: Api) -> None:
+def _promoted(api: Api, strategy: str) -> None:
     roles = api.roles
     api.as_owner("alice", ("operator",))
-    moved = api.client.post("/api/v1/strategies/SmaCross/aliases/champion",
+    moved = api.client.post(f"/api/v1/strategies/{strategy}/aliases/champion",
                             json={"version": 1, "reason": "drill"})
     assert moved.status_code == 200, moved.text
     api.as_owner("alice", roles)
+
+
+def _with_strategy(setup: Setup, strategy: str) -> Callable[[Api], None]:
+    return lambda api: setup(api, strategy)
 
 
 # (method, OpenAPI path, variant) -> request, setup, and the status per role.
@@ -124,26 +132,50 @@ def test_every_route_has_a_decision_for_every_role() -> None:
         assert set(case["expect"]) == set(ROLES), (key, "a decision for every role")
 
 
+def _own_strategy(registry: FakeRegistry, case: Case, n: int) -> Case:
+    """The case on a strategy of its own (a copy of SmaCross), so the sessions and aliases of
+    one case do not meet another's in the one emulator a role's cases share."""
+    name = f"SmaCross{n}"
+    registry.versions[name] = [v.model_copy(update={"name": name, "strategy_class": name})
+                               for v in registry.versions["SmaCross"]]
+
+    def swap(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace("SmaCross", name).replace("smacross", name.lower())
+        if isinstance(value, dict):
+            return {k: swap(v) for k, v in value.items()}
+        return value
+    return {**swap({k: v for k, v in case.items() if k != "setup"}),
+            "setup": case.get("setup")}
+
+
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("key", list(MATRIX), ids=lambda k: " ".join(x for x in k if x))
-def test_role_gets_the_decided_status(api: Api, trading: Any, role: str,
-                                      key: tuple[str, str, str]) -> None:
-    case = MATRIX[key]
-    api.as_owner("alice", (role,))
-    if "setup" in case:
-        case["setup"](api)
-    resp = api.client.request(key[0], case["path"], json=case.get("json"),
-                              headers=case.get("headers"))
-    want = case["expect"][role]
-    assert resp.status_code == want, (role, key, resp.text)
-    if want == F:
-        detail = resp.json()["detail"]
-        if key[1].startswith("/api/v1/mlflow-writes"):
-            assert "/api/v1/strategies/{name}/aliases/{alias}" in detail
-        else:
-            assert f"you have {role}" in detail and "needs the role" in detail, detail
-            needed = NEEDS.get(f"{key[0]} {key[1]}") if not key[2] else None
-            assert needed is None or needed in detail, detail
+def test_role_gets_the_decided_status(api: Api, trading: Any, registry: FakeRegistry,
+                                      role: str) -> None:
+    """Every route for one role: the decided status, and a 403 that names the role needed."""
+    wrong = []
+    for n, (key, decided) in enumerate(MATRIX.items()):
+        case = _own_strategy(registry, decided, n)
+        api.as_owner("alice", (role,))
+        if case["setup"]:
+            _with_strategy(case["setup"], f"SmaCross{n}")(api)
+        resp = api.client.request(key[0], case["path"], json=case.get("json"),
+                                  headers=case.get("headers"))
+        want = case["expect"][role]
+        if resp.status_code != want:
+            wrong.append((key, want, resp.status_code, resp.text[:200]))
+            continue
+        if want == F:
+            detail = resp.json()["detail"]
+            if key[1].startswith("/api/v1/mlflow-writes"):
+                ok = "/api/v1/strategies/{name}/aliases/{alias}" in detail
+            else:
+                needed = NEEDS.get(f"{key[0]} {key[1]}") if not key[2] else None
+                ok = (f"you have {role}" in detail and "needs the role" in detail
+                      and (needed is None or needed in detail))
+            if not ok:
+                wrong.append((key, "403 naming the role", detail))
+    assert wrong == [], wrong
 
 
 def test_no_group_is_the_least_role_and_unknown_groups_are_ignored(api: Api,
