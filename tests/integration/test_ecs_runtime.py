@@ -141,6 +141,10 @@ def test_describe_tasks_does_not_advance_a_running_task(cloud: RunningCloud,
     td = register(cloud, "t-ecs-sleep", SLEEP)
     [task] = run(cloud, net, td)
     try:
+        # It reaches RUNNING as its process starts (PROVISIONING, PENDING, ACTIVATING before,
+        # as on Fargate); from then on describing it must not move it.
+        wait_for(lambda: describe(cloud, net, task["taskArn"])["lastStatus"] == "RUNNING",
+                 timeout=30)
         for _ in range(5):  # moto alone would reach STOPPED after four describes
             assert describe(cloud, net, task["taskArn"])["lastStatus"] == "RUNNING"
     finally:
