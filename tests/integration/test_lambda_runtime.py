@@ -76,3 +76,25 @@ def test_sns_subscription_invokes_the_handler_asynchronously(cloud: RunningCloud
     assert record["Sns"]["TopicArn"] == topic
     assert record["Sns"]["MessageId"] == msg_id
     assert (record["Sns"]["Message"], record["Sns"]["Subject"]) == ("hello", "greeting")
+
+
+SLOW_INIT = '''
+import time
+time.sleep(2.5)  # module-level work: the Init phase
+
+
+def handler(event, context):
+    return {"remaining_ms": context.get_remaining_time_in_millis()}
+'''
+
+
+def test_init_phase_does_not_count_against_the_timeout(cloud: RunningCloud) -> None:
+    """AWS runs Init (importing the handler) before the invocation, limited to 10 s, and
+    starts the function's timeout after it (https://docs.aws.amazon.com/lambda/latest/dg/
+    lambda-runtime-environment.html, "Init phase"): a 2.5 s import with a 1 s timeout
+    succeeds, and the handler sees close to its whole second."""
+    deploy_lambda(cloud, "t-slow-init", SLOW_INIT, timeout=1)
+    resp = cloud.client("lambda").invoke(FunctionName="t-slow-init", Payload=b"{}")
+    assert "FunctionError" not in resp, resp["Payload"].read()
+    remaining = json.loads(resp["Payload"].read())["remaining_ms"]
+    assert 500 < remaining <= 1000, remaining

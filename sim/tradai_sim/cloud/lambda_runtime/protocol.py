@@ -8,6 +8,11 @@ from typing import Any
 
 IN_FD_ENV = "TRADAI_LAMBDA_IN_FD"
 OUT_FD_ENV = "TRADAI_LAMBDA_OUT_FD"
+READY_LINE = b'{"ready": true}\n'  # the worker's Init phase is over
+# AWS limits the Init phase to 10 s; past that, Init goes on within the first invocation and
+# counts against the function's timeout (https://docs.aws.amazon.com/lambda/latest/dg/
+# lambda-runtime-environment.html, "Init phase"). Wall seconds: it bounds work.
+INIT_LIMIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)

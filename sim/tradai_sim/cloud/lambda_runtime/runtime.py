@@ -30,7 +30,9 @@ from typing import Any
 from tradai_sim.cloud.context import CloudContext
 from tradai_sim.cloud.lambda_runtime.protocol import (
     IN_FD_ENV,
+    INIT_LIMIT_SECONDS,
     OUT_FD_ENV,
+    READY_LINE,
     Invocation,
     Outcome,
     error_payload,
@@ -136,32 +138,58 @@ class ExecutionEnvironment:
         os.close(req_r)
         os.close(rep_w)
         self._buffer = b""
+        self._spawned_at = time.time()
+        self._initialized = False
 
     @property
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def _await_init(self) -> None:
+        """Wait for the worker's Init phase (its handler imported) up to AWS's 10 s Init limit
+        from its start; the function's timeout starts after it (or after the limit, when Init
+        goes on within the invocation, as on AWS)."""
+        while not self._initialized:
+            if READY_LINE in self._buffer:
+                self._buffer = self._buffer.replace(READY_LINE, b"", 1)
+                self._initialized = True
+                return
+            remaining = self._spawned_at + INIT_LIMIT_SECONDS - time.time()
+            if remaining <= 0:
+                return
+            ready, _, _ = select.select([self._rep_r], [], [], min(remaining, 0.5))
+            if ready:
+                chunk = os.read(self._rep_r, 65536)
+                if not chunk:
+                    return  # it died: the invocation reports the exit
+                self._buffer += chunk
+
     def invoke(self, event: Any, request_id: str) -> Outcome:
+        self._await_init()
         deadline = time.time() + self.fn.timeout
         started = time.perf_counter()
         try:
             os.write(self._req_w, Invocation(request_id, event, deadline).encode())
         except BrokenPipeError:
             return self._exited(started)
-        while b"\n" not in self._buffer:
-            remaining = deadline - time.time()
-            if remaining <= 0:
-                self.kill()
-                msg = f"Task timed out after {self.fn.timeout:.2f} seconds"
-                return Outcome(error_payload("Sandbox.Timedout", msg), error=True,
-                               duration_ms=(time.perf_counter() - started) * 1000)
-            ready, _, _ = select.select([self._rep_r], [], [], min(remaining, 0.5))
-            if ready:
-                chunk = os.read(self._rep_r, 65536)
-                if not chunk:
-                    return self._exited(started)
-                self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
+        while True:
+            while b"\n" not in self._buffer:
+                remaining = deadline - time.time()
+                if remaining <= 0:
+                    self.kill()
+                    msg = f"Task timed out after {self.fn.timeout:.2f} seconds"
+                    return Outcome(error_payload("Sandbox.Timedout", msg), error=True,
+                                   duration_ms=(time.perf_counter() - started) * 1000)
+                ready, _, _ = select.select([self._rep_r], [], [], min(remaining, 0.5))
+                if ready:
+                    chunk = os.read(self._rep_r, 65536)
+                    if not chunk:
+                        return self._exited(started)
+                    self._buffer += chunk
+            line, _, self._buffer = self._buffer.partition(b"\n")
+            if line + b"\n" != READY_LINE:
+                break
+            self._initialized = True  # Init ended within this invocation (past 10 s)
         reply = json.loads(line)
         self.last_used = time.time()
         return Outcome(reply["payload"], reply["error"], duration_ms=reply["duration_ms"])

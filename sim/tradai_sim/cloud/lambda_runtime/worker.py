@@ -15,7 +15,12 @@ import time
 import traceback
 from typing import Any
 
-from tradai_sim.cloud.lambda_runtime.protocol import IN_FD_ENV, OUT_FD_ENV, error_payload
+from tradai_sim.cloud.lambda_runtime.protocol import (
+    IN_FD_ENV,
+    OUT_FD_ENV,
+    READY_LINE,
+    error_payload,
+)
 
 
 class LambdaContext:
@@ -59,6 +64,9 @@ def main() -> None:
     requests = os.fdopen(int(os.environ[IN_FD_ENV]), "rb")
     replies = os.fdopen(int(os.environ[OUT_FD_ENV]), "wb", buffering=0)
     func, init_error = _load_handler()
+    # The Init phase is over (the handler's module is imported): the runtime starts counting
+    # the function's timeout from the first invocation it hands over after this line.
+    replies.write(READY_LINE)
     for line in requests:
         req = json.loads(line)
         rid = req["request_id"]
