@@ -13,7 +13,6 @@ import pytest
 
 from tests.integration.cloud import free_port
 from tradai.topology import default_topology
-from tradai_sim.cloud.bootstrap.handlers import handler_exists
 from tradai_sim.stack.state import StackRecord, pid_alive
 
 
@@ -53,9 +52,11 @@ def test_up_status_token_down_lifecycle(stack: tuple[Path, int]) -> None:
     assert status["resources"]["sqs:queue"] == 4
     spec = default_topology()
     assert status["resources"]["dynamodb:table"] == len(spec.tables)
+    # Written out, not recomputed with the code's own check: the model lifecycle issue
+    # supplies these handlers and updates this list.
     assert status["not_implemented"]["lambdas"] == [
-        fn.name for fn in spec.lambdas if not handler_exists(fn.handler)]
-    assert "update-nat-routes" not in status["not_implemented"]["lambdas"]
+        "sqs-consumer", "drift-monitor", "retraining-scheduler", "check-retraining-needed",
+        "compare-models", "promote-model", "model-rollback"]
 
     again = sim("up", "--detach", "--state-dir", str(state), "--port", str(port), check=True)
     assert "nothing changed" in again.stderr
