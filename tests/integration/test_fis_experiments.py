@@ -215,9 +215,17 @@ def test_alarm_going_to_alarm_stops_the_experiment(cloud: RunningCloud, alarm: s
                   "startAfter": ["Long"]}},
         stop=[{"source": "aws:cloudwatch:alarm", "value": alarm}]))
     wait_until(cloud, exp_id, "running", action="Long", timeout=30)
-    cloud.client("cloudwatch").set_alarm_state(AlarmName=alarm.rsplit(":", 1)[-1],
-                                               StateValue="ALARM", StateReason="test")
-    done = wait_until(cloud, exp_id, "stopped", timeout=30)
+    cw = cloud.client("cloudwatch")
+
+    def stopped() -> dict[str, Any] | None:
+        # SetAlarmState lasts until the alarm's next evaluation (notBreaching: back to OK),
+        # as on AWS; FIS checks its stop conditions every 0.2 wall s, so on a loaded machine
+        # one evaluation can come first. Hold the alarm in ALARM until FIS has acted.
+        cw.set_alarm_state(AlarmName=alarm.rsplit(":", 1)[-1], StateValue="ALARM",
+                           StateReason="test")
+        e = experiment(cloud, exp_id)
+        return e if e["state"]["status"] == "stopped" else None
+    done = wait_for(stopped, timeout=30, interval=0.5)
     assert alarm in done["state"]["reason"]
     assert done["actions"]["Long"]["state"]["status"] == "stopped"
     assert done["actions"]["After"]["state"]["status"] == "cancelled"
