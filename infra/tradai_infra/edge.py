@@ -111,29 +111,23 @@ def build_edge(ctx: Context, net: Network, compute: Compute,
         security_group_ids=[net.groups[VPC_LINK].id],
         tags=ctx.tags,
     )
-    alb_integration = aws.apigatewayv2.Integration(
-        ctx.name("alb-integration"),
-        api_id=api.id,
-        integration_type="HTTP_PROXY",
-        integration_method="ANY",
-        integration_uri=compute.listener.arn,
-        connection_type="VPC_LINK",
-        connection_id=link.id,
-        payload_format_version="1.0",
-        request_parameters=CLIENT_MAPPING,
-    )
+    def alb(resource: str, parameters: dict[str, str]) -> aws.apigatewayv2.Integration:
+        """An integration to the ALB over the VPC Link with this parameter mapping."""
+        return aws.apigatewayv2.Integration(
+            ctx.name(resource),
+            api_id=api.id,
+            integration_type="HTTP_PROXY",
+            integration_method="ANY",
+            integration_uri=compute.listener.arn,
+            connection_type="VPC_LINK",
+            connection_id=link.id,
+            payload_format_version="1.0",
+            request_parameters=parameters,
+        )
+
+    alb_integration = alb("alb-integration", CLIENT_MAPPING)
     # Same ALB and link; only MLflow's writes are re-pathed to the backend's refusal.
-    mlflow_writes = aws.apigatewayv2.Integration(
-        ctx.name("mlflow-writes-integration"),
-        api_id=api.id,
-        integration_type="HTTP_PROXY",
-        integration_method="ANY",
-        integration_uri=compute.listener.arn,
-        connection_type="VPC_LINK",
-        connection_id=link.id,
-        payload_format_version="1.0",
-        request_parameters=mlflow_write_parameters(),
-    )
+    mlflow_writes = alb("mlflow-writes-integration", mlflow_write_parameters())
 
     def declare(resource: str, key: str, integration: aws.apigatewayv2.Integration) -> None:
         aws.apigatewayv2.Route(
