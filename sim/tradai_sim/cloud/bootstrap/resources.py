@@ -651,9 +651,8 @@ def _env_key(name: str) -> str:
 def _mlflow_users(topology: Topology) -> list[str]:
     """Who gets an MLflow login locally: the gateway's reader and, for each role that may
     promote (the operators), that role's dev user ``<role>@<dev user's domain>``."""
-    domain = topology.edge.dev_user.partition("@")[2]
     operators = Authorizer(topology).roles_with(REGISTRY_PROMOTE)
-    return [READER_USERNAME, *(f"{role}@{domain}" for role in operators)]
+    return [READER_USERNAME, *(dev_role_user(topology.edge.dev_user, r) for r in operators)]
 
 
 def dev_role_user(dev_user: str, role: str) -> str:
