@@ -7,6 +7,7 @@ import functools
 import logging
 import os
 import sys
+from collections.abc import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -56,35 +57,23 @@ def main() -> int:
 def _managed_users(settings: MlflowAuthSettings) -> list[BasicAuth]:
     """The users to keep in step: those of ``mlflow-users`` and the strategy tasks' login
     (``mlflow-runner``); without them (a warning) the server still starts."""
-    return [*_users_secret(settings), *_runner(settings)]
+    return [*_logins("MLflow users", settings.users_secret_id(), read_users),
+            *_logins("strategy tasks' MLflow login", settings.runner_secret_id(),
+                     lambda secret_id: [found] if (found := read_basic_auth(secret_id))
+                     else None)]
 
 
-def _runner(settings: MlflowAuthSettings) -> list[BasicAuth]:
-    secret_id = settings.runner_secret_id()
+def _logins(what: str, secret_id: str,
+            read: Callable[[str], list[BasicAuth] | None]) -> list[BasicAuth]:
     try:
-        found = read_basic_auth(secret_id)
+        found = read(secret_id)
     except (ClientError, BotoCoreError, AuthSecretUnavailable, ValueError) as exc:
-        log.warning("strategy tasks' MLflow login not managed: cannot read %s: %s", secret_id,
-                    exc)
+        log.warning("%s not managed: cannot read %s: %s", what, secret_id, exc)
         return []
     if found is None:
-        log.warning("strategy tasks' MLflow login not managed: no secret %s", secret_id)
+        log.warning("%s not managed: no secret %s", what, secret_id)
         return []
-    return [found]
-
-
-def _users_secret(settings: MlflowAuthSettings) -> list[BasicAuth]:
-    secret_id = settings.users_secret_id()
-    try:
-        found = read_users(secret_id)
-    except (ClientError, BotoCoreError, AuthSecretUnavailable) as exc:
-        log.warning("MLflow users not managed: cannot read %s: %s", secret_id, exc)
-        return []
-    if found is None:
-        log.warning("MLflow users not managed: no secret %s (only the admin can log in)",
-                    secret_id)
-        return []
-    log.info("MLflow users from %s: %s", secret_id, [u.username for u in found])
+    log.info("%s from %s: %s", what, secret_id, [u.username for u in found])
     return found
 
 
