@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+import pytest
+
 from tradai.topology import default_topology
 from tradai_infra.permissions import (
     EXCHANGE_SECRET,
@@ -109,17 +111,10 @@ def test_strategy_task_writes_only_its_prefixes_of_results_and_deletes_nothing()
                                          "arn:bucket:results/trading/*"}
 
 
-def test_a_malformed_object_prefix_is_refused():
-    import pytest
-
+def test_a_malformed_object_prefix_is_refused(monkeypatch: pytest.MonkeyPatch):
     from tradai_infra.permissions import SpecMappingError, check_access
 
-    bad = Access(objects_write=("results",))  # no "/prefix/"
-    saved = TASK_ACCESS[STRATEGY]
-    TASK_ACCESS[STRATEGY] = bad
-    try:
-        with pytest.raises(SpecMappingError,
-                           match=r"objects_write names 'results \(not bucket/prefix/\)'"):
-            check_access(default_topology())
-    finally:
-        TASK_ACCESS[STRATEGY] = saved
+    monkeypatch.setitem(TASK_ACCESS, STRATEGY, Access(objects_write=("results",)))  # no prefix
+    with pytest.raises(SpecMappingError,
+                       match=r"objects_write names 'results \(not bucket/prefix/\)'"):
+        check_access(default_topology())
