@@ -17,6 +17,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests.unit.spec_tables import create_spec_table
 from tradai.backtests.service import to_status
 from tradai.clock import Clock
 from tradai.workflows.consumer import BacktestConsumer, QueueRecord, replay_detail
@@ -48,10 +49,7 @@ class Env:
 def env() -> Iterator[Env]:
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name=REGION)
-        ddb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-                         KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "job_id",
-                                                "AttributeType": "S"}])
+        create_spec_table(ddb, "workflow-state", TABLE)
         sfn = boto3.client("stepfunctions", region_name=REGION)
         role = boto3.client("iam", region_name=REGION).create_role(
             RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]

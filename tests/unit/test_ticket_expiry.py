@@ -13,6 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests.unit.spec_tables import create_spec_table
 from tradai.backtests.store import TicketStore
 from tradai.clock import Clock
 from tradai.expiry import is_expired
@@ -32,15 +33,7 @@ class FixedClock(Clock):
 def ddb() -> Iterator[Any]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="eu-central-1")
-        client.create_table(
-            TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"}
-                                  for n in ("job_id", "owner", "created_at")],
-            GlobalSecondaryIndexes=[{"IndexName": "by-owner", "KeySchema": [
-                {"AttributeName": "owner", "KeyType": "HASH"},
-                {"AttributeName": "created_at", "KeyType": "RANGE"}],
-                "Projection": {"ProjectionType": "ALL"}}])
+        create_spec_table(client, "workflow-state", TABLE)
         yield client
 
 

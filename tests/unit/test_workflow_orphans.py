@@ -11,6 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests.unit.spec_tables import create_spec_table
 from tradai.clock import Clock
 from tradai.workflows.cleanup import TaskCleaner
 from tradai.workflows.orphans import OrphanScanner
@@ -50,10 +51,7 @@ class FakeEcs:
 def aws() -> Iterator[tuple[Any, Any]]:
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name=REGION)
-        ddb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-                         KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "job_id",
-                                                "AttributeType": "S"}])
+        create_spec_table(ddb, "workflow-state", TABLE)
         yield ddb, boto3.client("stepfunctions", region_name=REGION)
 
 

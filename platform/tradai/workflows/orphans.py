@@ -23,6 +23,8 @@ from tradai.expiry import not_expired_condition
 from tradai.workflows.cleanup import GROUP_PREFIX, TaskCleaner
 from tradai.workflows.status import TERMINAL, JobStatusStore
 
+STATUS_INDEX = "by-status"  # workflow-state GSI, hash key ``status`` (topology spec)
+
 
 @dataclass
 class OrphanReport:
@@ -61,13 +63,18 @@ class OrphanScanner:
         jobs: list[dict[str, Any]] = []
         # An expired ticket not yet deleted by TTL is gone: nothing to settle.
         alive, names, values = not_expired_condition(self.store.clock.now())
+        # A Query on the status index reads the RUNNING tickets only; a Scan read (and paid
+        # for) every ticket of the table's 30 days. The index is eventually consistent: a job
+        # just started is seen by the next run, and a stale entry changes nothing (every mark
+        # below is a conditional write that a terminal job refuses).
         kwargs: dict[str, Any] = {
-            "TableName": self.store.table, "FilterExpression": f"#s = :running AND {alive}",
+            "TableName": self.store.table, "IndexName": STATUS_INDEX,
+            "KeyConditionExpression": "#s = :running", "FilterExpression": alive,
             "ExpressionAttributeNames": {"#s": "status", **names},
             "ExpressionAttributeValues": {":running": {"S": "RUNNING"}, **values},
         }
         while True:
-            page = self.store.ddb.scan(**kwargs)
+            page = self.store.ddb.query(**kwargs)
             jobs += [from_item(i) for i in page.get("Items", [])]
             if "LastEvaluatedKey" not in page:
                 return jobs
