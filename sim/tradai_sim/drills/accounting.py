@@ -16,7 +16,7 @@ from tradai_sim.drills.context import DrillContext
 
 LOAD_BALANCED = ("backend-api", "mlflow")
 SERVICES = ("backend-api", "data-collection", "strategy-service", "mlflow")
-TERMINAL = ("COMPLETED", "FAILED")
+TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 
 
 def services_state(ctx: DrillContext, minimum: int = 1) -> tuple[bool, str]:
@@ -44,18 +44,36 @@ TICKETS_TTL_WALL_S = 1.5  # the API's per-user rate limit is shared with the dri
 
 
 def tickets(ctx: DrillContext) -> list[dict[str, Any]]:
-    """The drill's tickets as their owner sees them (the API's list, newest first), read at
-    most every ``TICKETS_TTL_WALL_S``; a ticket the API does not list is LOST."""
+    """The drill's tickets as their owners see them (the API's list, newest first), read at
+    most every ``TICKETS_TTL_WALL_S``; a ticket its owner's list does not show is LOST."""
     cached = ctx.status_cache.get("_tickets")
     if cached is not None and time.monotonic() - cached[0] < TICKETS_TTL_WALL_S:
         return list(cached[1])
-    wanted = {t.job_id for t in ctx.tickets}
+    seen: dict[str, dict[str, Any]] = {}
+    for owner in sorted({t.owner or "" for t in ctx.tickets}):
+        wanted = {t.job_id for t in ctx.tickets if (t.owner or "") == owner}
+        seen.update(_listed(ctx, _token(ctx, owner), wanted))
+    jobs = [seen.get(t.job_id) or {"job_id": t.job_id, "status": "LOST",
+                                   "error": "the API does not list it"} for t in ctx.tickets]
+    ctx.status_cache["_tickets"] = (time.monotonic(), jobs)
+    return list(jobs)
+
+
+def _token(ctx: DrillContext, owner: str) -> str:
+    if not owner:
+        return ctx.token()
+    from tradai_sim.drills.backlog import pool
+
+    return pool(ctx).token(owner)
+
+
+def _listed(ctx: DrillContext, token: str, wanted: set[str]) -> dict[str, dict[str, Any]]:
     seen: dict[str, dict[str, Any]] = {}
     cursor = None
     while wanted - seen.keys():
         r = requests.get(f"{ctx.api_url}/api/v1/backtests", timeout=30,
                          params={"limit": 100, **({"cursor": cursor} if cursor else {})},
-                         headers={"Authorization": f"Bearer {ctx.token()}"})
+                         headers={"Authorization": f"Bearer {token}"})
         if r.status_code == 429:
             raise RuntimeError("the API's rate limit: will look again")
         r.raise_for_status()
@@ -64,10 +82,7 @@ def tickets(ctx: DrillContext) -> list[dict[str, Any]]:
         cursor = page.get("next_cursor")
         if not cursor:
             break
-    jobs = [seen.get(t.job_id) or {"job_id": t.job_id, "status": "LOST",
-                                   "error": "the API does not list it"} for t in ctx.tickets]
-    ctx.status_cache["_tickets"] = (time.monotonic(), jobs)
-    return list(jobs)
+    return seen
 
 
 def tickets_state(ctx: DrillContext, require_completed: bool = False) -> tuple[bool, str]:
@@ -79,6 +94,8 @@ def tickets_state(ctx: DrillContext, require_completed: bool = False) -> tuple[b
             problems.append(f"{j['job_id'][:8]} {j['status']}")
         elif j["status"] == "FAILED" and (require_completed or not j.get("error")):
             problems.append(f"{j['job_id'][:8]} FAILED: {j.get('error') or 'no reason given'}")
+        elif j["status"] == "CANCELLED" and (require_completed or not j.get("cancelled_by")):
+            problems.append(f"{j['job_id'][:8]} CANCELLED by {j.get('cancelled_by') or 'nobody'}")
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     return not problems, summary + (f" ({'; '.join(problems[:5])})" if problems else "")
 

@@ -40,6 +40,7 @@ class Ticket:
     job_id: str
     submitted_at: float  # simulated
     label: str
+    owner: str | None = None  # a drill user's key (``users.UserPool``); None: the dev user
 
 
 @dataclass

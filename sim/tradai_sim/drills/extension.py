@@ -15,9 +15,9 @@ from typing import Any
 
 import requests
 
-from tradai_sim.drills import accounting, load, queues, trading, workflow
+from tradai_sim.drills import accounting, backlog, load, queues, trading, workflow
 from tradai_sim.drills.context import DrillContext, Ticket, current
-from tradai_sim.drills.invariants import holds, recovers
+from tradai_sim.drills.invariants import Watch, holds, recovers
 
 Configuration = dict[str, Any]
 TERMINAL = ("completed", "stopped", "failed")
@@ -153,6 +153,39 @@ def submit_backtests(count: int = 1, strategy: str = "EmaCrossover", alias: str 
         ctx.tickets.append(Ticket(job, ctx.now(), label))
     ctx.event("load", f"{count} backtest(s) submitted ({label or 'load'})")
     return ids
+
+
+def submit_backlog(count: int, users: int, concurrency: int, strategy: str = "EmaCrossover",
+                   alias: str = "champion", pairs: list[str] | None = None,
+                   timerange: str | None = None, label: str = "backlog",
+                   configuration: Configuration | None = None) -> dict[str, Any]:
+    """A team's backlog: ``count`` submissions from ``users`` users, ``concurrency`` at a
+    time, through the gateway; a 429 is waited out (Retry-After) and tried again."""
+    body: dict[str, Any] = {"strategy": strategy, "alias": alias,
+                            "pairs": pairs or ["BTC/USDT"]}
+    if timerange:
+        body["timerange"] = timerange
+    return backlog.storm(current(configuration), count, users, concurrency, body, label)
+
+
+def wait_for_tickets(status: str, at_least: int, label: str, timeout_s: float = 3600.0,
+                     configuration: Configuration | None = None) -> int:
+    """Wait until ``at_least`` tickets of ``label`` are ``status`` (as their owners see it)."""
+    ctx = current(configuration)
+    jobs = {t.job_id for t in ctx.tickets if t.label == label}
+
+    def count() -> int:
+        return sum(1 for j in accounting.tickets(ctx)
+                   if j["job_id"] in jobs and j["status"] == status)
+
+    return int(_wait(ctx, lambda: (n := count()) >= at_least and n, timeout_s,
+                     f"{at_least} {label} tickets did not reach {status}"))
+
+
+def cancel_queued(label: str = "backlog",
+                  configuration: Configuration | None = None) -> dict[str, Any]:
+    """Every user of ``label``'s tickets cancels all their queued backtests at once."""
+    return backlog.cancel_queued(current(configuration), label)
 
 
 def wait_simulated(seconds: float, configuration: Configuration | None = None) -> float:
@@ -326,6 +359,40 @@ def tickets_end(label: str, status: str, reason_contains: str = "",
     since = max((t.submitted_at for t in ctx.tickets if t.label == label), default=None)
     return recovers(ctx, f"{label}-tickets-{status.lower()}", check, deadline_s,
                     since=since).as_dict()
+
+
+def submissions_answered(configuration: Configuration | None = None) -> dict[str, Any]:
+    """Every submission was accepted, or refused with a reason (429 with Retry-After); no 5xx,
+    none left without an answer."""
+    return backlog.submissions_verdict(current(configuration)).as_dict()
+
+
+def task_limit_held(limit: int | None = None,
+                    configuration: Configuration | None = None) -> dict[str, Any]:
+    """Never more strategy tasks RUNNING at once than the limit (the spec's
+    ``task_definitions[strategy].max_concurrent`` unless given): the exact peak over every
+    task seen since the steady state, watched for the whole drill."""
+    ctx = current(configuration)
+    if not ctx.local:
+        ctx.notes.append("task-limit-held reads the harness's task list: not measured on AWS")
+        return holds("task-limit-held", True, None, "not measured on AWS",
+                     unit="tasks").as_dict()
+    limit = limit or _strategy_task_limit()
+    watch = ctx.watches.setdefault("task-limit-held",
+                                   Watch(lambda: backlog.task_limit_check(ctx, limit)))
+    ok, detail = watch.observe(ctx)
+    broken = [t for t, held in watch.observations if not held]
+    return holds("task-limit-held", ok and not broken, ctx.status_cache.get("_task_peak"),
+                 detail, deadline=limit, unit="tasks",
+                 phase="baseline" if ctx.last_fault_at() is None and not ctx.tickets
+                 else "recovery").as_dict()
+
+
+def _strategy_task_limit() -> int:
+    from tradai.topology.load import default_topology
+
+    return next(t.max_concurrent for t in default_topology().task_definitions
+                if t.name == "strategy")
 
 
 def one_execution_each(configuration: Configuration | None = None) -> dict[str, Any]:

@@ -69,6 +69,8 @@ class Sampler:
                           and t["group"].startswith("service:"))
         for az, count in running.items():
             out[f"service tasks {az}"] = count
+        out["strategy tasks"] = sum(1 for t in tasks if t["last_status"] == "RUNNING"
+                                    and t["group"].startswith("backtest:"))
         alb = ctx.status_cache["resources"]["endpoints"]["alb"]
         targets = requests.get(f"{alb}/_alb/targets", timeout=5).json()
         for service in accounting.LOAD_BALANCED:
