@@ -187,6 +187,25 @@ def test_registry_failure_is_503(api: Api, registry: FakeRegistry,
     assert api.client.get("/api/v1/strategies").status_code == 503
 
 
+def test_a_503_tells_the_user_a_short_reason_and_when_to_retry_and_logs_the_cause(
+        api: Api, registry: FakeRegistry, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    inside = ("MLflow at http://127.0.0.1:36701 failed: API request to http://127.0.0.1:36701/"
+              "api/2.0/mlflow/registered-models/search failed: HTTPConnectionPool(...) Max "
+              "retries exceeded")
+
+    def boom(*a: Any) -> Any:
+        raise ConnectionError(inside)
+    monkeypatch.setattr(registry, "get_model_version", boom)
+    monkeypatch.setattr(registry, "list_strategies", boom)
+    with caplog.at_level("WARNING", logger="tradai.backend_api"):
+        for resp in (submit(api), api.client.get("/api/v1/strategies")):
+            assert resp.status_code == 503
+            assert resp.json() == {"detail": "strategy registry unavailable"}
+            assert resp.headers["Retry-After"] == "30"
+    assert sum(inside in r.getMessage() for r in caplog.records) == 2  # the cause is logged
+
+
 def test_status_of_completed_and_failed(api: Api, aws: Any) -> None:
     job = submit(api).json()["job_id"]
     aws[0].update_item(TableName=TABLE, Key={"job_id": {"S": job}},

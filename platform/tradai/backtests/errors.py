@@ -14,4 +14,14 @@ class InvalidSubmission(ValueError):
 
 
 class DependencyUnavailable(RuntimeError):
-    """A service the submission needs (registry, table, queue) did not answer (503)."""
+    """A service the submission needs (registry, table, queue) did not answer (503).
+
+    ``reason`` is what a user is told; ``cause`` (an internal URL, the exception) is for the
+    service's log only."""
+
+    def __init__(self, reason: str, cause: BaseException | str | None = None) -> None:
+        what = cause if isinstance(cause, str) or cause is None else \
+            f"{type(cause).__name__}: {cause}"
+        super().__init__(f"{reason}: {what}" if what else reason)
+        self.reason = reason
+        self.cause = what

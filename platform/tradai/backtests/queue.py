@@ -21,6 +21,5 @@ class BacktestQueue:
                 QueueUrl=self.url, MessageBody=json.dumps(body, sort_keys=True),
                 MessageGroupId=group_id, MessageDeduplicationId=dedup_id)
         except (ClientError, BotoCoreError) as exc:
-            raise DependencyUnavailable(f"backtest queue unavailable: {type(exc).__name__}"
-                                        ) from exc
+            raise DependencyUnavailable("backtest queue unavailable", exc) from exc
         return str(resp["MessageId"])

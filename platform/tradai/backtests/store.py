@@ -149,5 +149,4 @@ class InvalidCursor(ValueError):
 
 
 def _unavailable(action: str, exc: Exception) -> DependencyUnavailable:
-    return DependencyUnavailable(f"workflow-state table unavailable, could not {action}: "
-                                 f"{type(exc).__name__}")
+    return DependencyUnavailable(f"backtest records unavailable, could not {action}", exc)

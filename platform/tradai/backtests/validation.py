@@ -116,5 +116,4 @@ def _call(fn: Callable[..., T], *args: Any) -> T:
     except InvalidStrategyVersion as exc:
         raise InvalidSubmission(exc.field or "strategy", str(exc)) from exc
     except Exception as exc:
-        raise DependencyUnavailable(f"strategy registry unavailable: "
-                                    f"{type(exc).__name__}: {exc}") from exc
+        raise DependencyUnavailable("strategy registry unavailable", exc) from exc

@@ -8,6 +8,7 @@ replace any of them with ``app.dependency_overrides``.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
@@ -32,6 +33,7 @@ from tradai.services.backend_api.auth import (
 from tradai.services.backend_api.auth.jwks import http_fetcher
 from tradai.services.backend_api.auth.verifier import KeysUnavailable, bearer_token
 from tradai.services.backend_api.registry import CachedRegistry, mlflow_registry
+from tradai.services.backend_api.errors import RETRY_AFTER_SECONDS
 from tradai.services.backend_api.settings import BackendSettings, backend_settings
 from tradai.settings import aws_client
 from tradai.trading.sessions import TradingSessions
@@ -58,8 +60,17 @@ def _component(request: Request, name: str, build: Callable[[], T]) -> T:
     return value  # type: ignore[no-any-return]
 
 
-def unavailable(reason: str) -> HTTPException:
-    return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=reason)
+log = logging.getLogger("tradai.backend_api")
+
+
+def unavailable(reason: str, cause: BaseException | str | None = None) -> HTTPException:
+    """503 with a short reason a user can act on and a Retry-After; what failed inside (an
+    internal URL, an exception, a setting's name) goes to the service's log only."""
+    if cause is not None:
+        what = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
+        log.warning("answering 503 (%s): %s", reason, what)
+    return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=reason,
+                         headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 # -- identity --------------------------------------------------------------------------------
@@ -68,7 +79,7 @@ def get_verifier(request: Request) -> TokenVerifier:
         try:
             cfg = discover_cognito()
         except Exception as exc:
-            raise unavailable(f"authentication is not configured yet: {exc}") from exc
+            raise unavailable("authentication is not configured yet", exc) from exc
         return TokenVerifier(cfg.issuer, cfg.client_id, JwksCache(http_fetcher(cfg.jwks_url)))
     return _component(request, "verifier", build)
 
@@ -91,7 +102,7 @@ def get_principal(
             "WWW-Authenticate": f'Bearer error="invalid_token", error_description='
                                 f'"{exc.reason}"'}) from None
     except KeysUnavailable as exc:
-        raise unavailable(str(exc)) from None
+        raise unavailable("the sign-in keys cannot be fetched", exc) from None
     return authorizer.principal(identity.sub, identity.username, identity.claims)
 
 
@@ -126,13 +137,13 @@ get_owner = allowed(READ, "reading")
 def get_registry(request: Request,
                  settings: Annotated[BackendSettings, Depends(get_settings)]) -> StrategyRegistry:
     if not settings.mlflow_url:
-        raise unavailable("strategy registry is not configured (TRADAI_MLFLOW_URL unset)")
+        raise unavailable("strategy registry is not configured", "TRADAI_MLFLOW_URL unset")
 
     def build() -> StrategyRegistry:
         try:
             inner = mlflow_registry(settings.mlflow_url or "")
         except Exception as exc:
-            raise unavailable(f"strategy registry unavailable: {exc}") from exc
+            raise unavailable("strategy registry unavailable", exc) from exc
         return CachedRegistry(inner, settings.registry_cache_seconds)
     return _component(request, "registry", build)
 
@@ -158,7 +169,8 @@ def get_store(request: Request,
               settings: Annotated[BackendSettings, Depends(get_settings)]) -> TicketStore:
     """Reading tickets needs no registry: status keeps working while MLflow is down."""
     if not settings.table:
-        raise unavailable("workflow-state table not configured (TRADAI_TABLE_WORKFLOW_STATE)")
+        raise unavailable("backtest records are not configured",
+                          "TRADAI_TABLE_WORKFLOW_STATE unset")
     return _component(request, "store",
                       lambda: TicketStore(aws_client("dynamodb"), settings.table or "",
                                           default_clock()))

@@ -3,12 +3,17 @@ validation-error shape, so clients parse one format), the reason for a 503."""
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from tradai.backtests.errors import DependencyUnavailable, InvalidSubmission
 from tradai.backtests.store import InvalidCursor
 from tradai.trading.errors import InvalidSession, SessionRefused
+
+log = logging.getLogger("tradai.backend_api")
+RETRY_AFTER_SECONDS = 30  # a dependency coming back (MLflow starting, a task replaced)
 
 
 def install(app: FastAPI) -> None:
@@ -28,7 +33,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DependencyUnavailable)
     async def dependency(_: Request, exc: DependencyUnavailable) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+        # the user gets the short reason; the cause (internal URLs, exceptions) is logged
+        if exc.cause:
+            log.warning("answering 503 (%s): %s", exc.reason, exc.cause)
+        return JSONResponse({"detail": exc.reason}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def _unprocessable(location: str, field: str, reason: str) -> JSONResponse:

@@ -38,7 +38,7 @@ async def _forward(request: Request, base: str | None, path: str,
         async with httpx.AsyncClient(timeout=timeout) as client:
             resp = await client.get(url, params=list(request.query_params.multi_items()))
     except httpx.HTTPError as exc:
-        raise unavailable(f"data collection service unreachable: {type(exc).__name__}") from exc
+        raise unavailable("data collection service unreachable", exc) from exc
     if resp.status_code in PASSED_STATUSES:
         try:
             return JSONResponse(resp.json(), status_code=resp.status_code)

@@ -50,7 +50,7 @@ def list_strategies(_: OwnerDep, registry: RegistryDep) -> StrategyList:
     try:
         return StrategyList(strategies=registry.list_strategies())
     except Exception as exc:
-        raise unavailable(f"strategy registry unavailable: {type(exc).__name__}: {exc}") from exc
+        raise unavailable("strategy registry unavailable", exc) from exc
 
 
 @router.get("/{name}", response_model=StrategyDetail, summary="One strategy and its versions",
@@ -61,7 +61,7 @@ def get_strategy(name: StrategyName, _: OwnerDep, registry: RegistryDep) -> Stra
     except (StrategyNotFound, InvalidStrategyVersion):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown strategy {name!r}") from None
     except Exception as exc:
-        raise unavailable(f"strategy registry unavailable: {type(exc).__name__}: {exc}") from exc
+        raise unavailable("strategy registry unavailable", exc) from exc
 
 
 # -- writes: only through these routes, each with its role check and audit record -------------
@@ -106,7 +106,8 @@ async def register(body: RegisterBody, _: RegistrarDep, principal: PrincipalDep,
     if body.aliases:  # setting an alias is a promotion: what live sessions trade follows it
         check(authorizer, principal, REGISTRY_PROMOTE, "registering with aliases (promotion)")
     if not settings.strategy_service_url:
-        raise unavailable("strategy service not configured (TRADAI_STRATEGY_SERVICE_URL unset)")
+        raise unavailable("strategy service is not configured",
+                          "TRADAI_STRATEGY_SERVICE_URL unset")
     before = await _aliases_before(promotion, body.name, body.aliases)
     url = settings.strategy_service_url.rstrip("/") + "/strategies"
     try:
@@ -114,11 +115,12 @@ async def register(body: RegisterBody, _: RegistrarDep, principal: PrincipalDep,
             resp = await client.post(url, json=body.model_dump(
                 mode="json", exclude={"reason"}, exclude_unset=True))
     except httpx.HTTPError as exc:
-        raise unavailable(f"strategy service unreachable: {type(exc).__name__}") from exc
+        raise unavailable("strategy service unreachable", exc) from exc
     if resp.status_code == 422:
         return JSONResponse({"detail": _as_request_errors(resp)}, status_code=422)
     if resp.status_code != 201:
-        raise unavailable(f"strategy service answered {resp.status_code}: {resp.text[:200]}")
+        raise unavailable("strategy service unavailable",
+                          f"answered {resp.status_code}: {resp.text[:200]}")
     created = StrategyVersion.model_validate(resp.json())
     await run_in_threadpool(promotion.registered, body.name, created.version, body.aliases,
                             before, body.reason, principal)
@@ -167,7 +169,7 @@ def _write(name: str, fn: Callable[[], AuditEvent]) -> AuditEvent:
     except HTTPException:
         raise
     except Exception as exc:
-        raise unavailable(f"strategy registry unavailable: {type(exc).__name__}: {exc}") from exc
+        raise unavailable("strategy registry unavailable", exc) from exc
 
 
 def _as_request_errors(resp: httpx.Response) -> list[dict[str, Any]]:
@@ -190,5 +192,5 @@ async def _aliases_before(promotion: Promotion, name: str, aliases: list[str]) -
     except StrategyNotFound:
         return {}  # a new strategy: no alias before
     except Exception as exc:
-        raise unavailable(f"strategy registry unavailable: {type(exc).__name__}") from exc
+        raise unavailable("strategy registry unavailable", exc) from exc
     return {a: v for a, v in detail.aliases.items() if a in aliases}
