@@ -24,11 +24,13 @@ from tradai.workflows.consumer import BacktestConsumer, QueueRecord, replay_deta
 from tradai.workflows.orchestration import WorkflowStarter
 from tradai.workflows.orphans import OrphanScanner
 from tradai.workflows.settings import WorkflowSettings
+from tradai.workflows.slots import SlotLease
 from tradai.workflows.status import REPLAYED_FROM_DLQ, JobStatusStore
 from tradai.workflows.updates import apply
 
 REGION = "eu-central-1"
 TABLE = "replay-state"
+SLOTS = "replay-slots"
 
 
 @dataclass
@@ -38,7 +40,8 @@ class Env:
     machine: str
 
     def starter(self) -> WorkflowStarter:
-        return WorkflowStarter(self.sfn, self.store, self.machine, max_concurrent=5)
+        slots = SlotLease(self.store.ddb, SLOTS, 5, self.store.clock, self.sfn)
+        return WorkflowStarter(self.sfn, self.store, self.machine, slots)
 
     def executions(self) -> list[str]:
         return [e["name"] for e in self.sfn.list_executions(
@@ -50,6 +53,7 @@ def env() -> Iterator[Env]:
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name=REGION)
         create_spec_table(ddb, "workflow-state", TABLE)
+        create_spec_table(ddb, "backtest-slots", SLOTS)
         sfn = boto3.client("stepfunctions", region_name=REGION)
         role = boto3.client("iam", region_name=REGION).create_role(
             RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]

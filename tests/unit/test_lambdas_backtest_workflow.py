@@ -12,8 +12,10 @@ from typing import Any
 import boto3
 import httpx
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from moto import mock_aws
 
+from tests.unit.spec_tables import create_spec_table
 from tradai.registry.models import RegistryUnavailable, StrategyNotFound, StrategyVersion
 from tradai.workflows.cleanup import TaskCleaner, task_group
 from tradai.workflows.market_data import (
@@ -65,6 +67,7 @@ def _consumer_stack() -> tuple[Any, Any, str]:
     ddb = boto3.client("dynamodb", region_name=REGION)
     _table(ddb, "tradai-test-workflow-state", "job_id")
     _table(ddb, "tradai-test-idempotency", "id")
+    create_spec_table(ddb, "backtest-slots", "tradai-test-backtest-slots")
     role = boto3.client("iam", region_name=REGION).create_role(
         RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     sfn = boto3.client("stepfunctions", region_name=REGION)
@@ -103,7 +106,7 @@ def test_consumer_starts_each_job_once_and_defers_past_capacity(aws: None) -> No
     import tradai.lambdas.backtest_consumer as consumer
 
     consumer = importlib.reload(consumer)
-    # Two copies of one job, then another job: the limit is 1 running execution.
+    # Two copies of one job, then another job: the limit is 1 slot.
     event = _event(sqs, "job-a", "job-a", "job-b")
     response = consumer.handler(event, Context())
     failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
@@ -113,6 +116,32 @@ def test_consumer_starts_each_job_once_and_defers_past_capacity(aws: None) -> No
     executions = sfn.list_executions(stateMachineArn=machine)["executions"]
     assert [e["name"] for e in executions] == ["job-a"]
 
+
+
+def test_the_final_status_write_frees_the_jobs_slot(aws: None) -> None:
+    """update-status with COMPLETED or FAILED (the workflow's success path and every failure
+    path end there) frees the job's slot; a progress update does not."""
+    sfn, sqs, machine = _consumer_stack()
+    import tradai.lambdas.backtest_consumer as consumer
+    import tradai.lambdas.update_status as update_status
+
+    consumer = importlib.reload(consumer)
+    job_a = _event(sqs, "job-a")
+    assert not consumer.handler(job_a, Context())["batchItemFailures"]
+    sqs.delete_message(QueueUrl=sqs.get_queue_url(QueueName="tradai-test-backtest-queue.fifo")[
+        "QueueUrl"], ReceiptHandle=job_a["Records"][0]["receiptHandle"])  # as the mapping does
+    job_b = _event(sqs, "job-b")  # delivered again (the same record) until it starts
+    with pytest.raises(BatchProcessingError, match="AtCapacity"):  # waits on the queue
+        consumer.handler(job_b, Context())
+    update_status.handler({"job_id": "job-a", "status": "RUNNING", "progress": 20}, Context())
+    with pytest.raises(BatchProcessingError, match="AtCapacity"):  # still waits
+        consumer.handler(job_b, Context())
+    done = update_status.handler({"job_id": "job-a", "status": "FAILED",
+                                  "failed_stage": "backtest"}, Context())
+    assert done["slots_freed"] == [0]
+    assert not consumer.handler(job_b, Context())["batchItemFailures"]
+    executions = sfn.list_executions(stateMachineArn=machine)["executions"]
+    assert sorted(e["name"] for e in executions) == ["job-a", "job-b"]
 
 # -- cleanup (a fake ECS: moto's awsvpc RunTask cannot make its network interface) --------
 class FakeEcs:

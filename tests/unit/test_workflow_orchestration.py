@@ -12,13 +12,16 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests.unit.spec_tables import create_spec_table
 from tradai.clock import Clock
 from tradai.workflows.consumer import BacktestConsumer, Deferred, QueueRecord
 from tradai.workflows.orchestration import AtCapacity, InvalidMessage, WorkflowStarter
+from tradai.workflows.slots import SlotLease
 from tradai.workflows.status import JobStatusStore
 
 REGION = "eu-central-1"
 TABLE = "wf-state"
+SLOTS = "wf-slots"
 
 
 @dataclass
@@ -31,7 +34,8 @@ class Env:
     queue_arn: str
 
     def starter(self, limit: int = 2) -> WorkflowStarter:
-        return WorkflowStarter(self.sfn, self.store, self.machine, limit)
+        slots = SlotLease(self.store.ddb, SLOTS, limit, self.store.clock, self.sfn)
+        return WorkflowStarter(self.sfn, self.store, self.machine, slots)
 
 
 @pytest.fixture
@@ -42,6 +46,7 @@ def env() -> Iterator[Env]:
                          KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
                          AttributeDefinitions=[{"AttributeName": "job_id",
                                                 "AttributeType": "S"}])
+        create_spec_table(ddb, "backtest-slots", SLOTS)
         sfn = boto3.client("stepfunctions", region_name=REGION)
         iam = boto3.client("iam", region_name=REGION)
         role = iam.create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
@@ -79,7 +84,7 @@ def test_a_job_starts_once_named_by_its_id(env: Env) -> None:
     assert env.store.get("job-1")["status"] == "RUNNING"
 
 
-def test_capacity_is_the_number_of_running_executions(env: Env) -> None:
+def test_capacity_is_the_number_of_backtest_slots(env: Env) -> None:
     starter = env.starter(limit=2)
     starter.start(_message("a"))
     starter.start(_message("b"))

@@ -1,8 +1,8 @@
 """backtest-consumer: start the Backtest Workflow for each queued job (SQS FIFO, batch 1).
 
 Partial batch failures come from Powertools' BatchProcessor; a job starts at most once
-(Powertools idempotency on the job id, plus the execution name); at capacity the record waits
-on the queue (``tradai.workflows.consumer``).
+(Powertools idempotency on the job id, plus the execution name); with every backtest slot held
+(``tradai.workflows.slots``) the record waits on the queue (``tradai.workflows.consumer``).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from tradai.settings import aws_client
 from tradai.workflows.consumer import BacktestConsumer, QueueRecord
 from tradai.workflows.orchestration import WorkflowStarter
 from tradai.workflows.settings import WorkflowSettings
+from tradai.workflows.slots import lease_from
 from tradai.workflows.status import JobStatusStore
 
 logger = Logger(service="backtest-consumer")
@@ -51,9 +52,9 @@ BACKOFF_SIMULATED_SECONDS = 60  # how long a deferred job waits before it is tri
 def consumer(function_arn: str) -> BacktestConsumer:
     clock = default_clock()
     statuses = JobStatusStore(aws_client("dynamodb"), settings.table, clock, settings.ttl_days)
-    starter = WorkflowStarter(aws_client("stepfunctions"), statuses,
-                              settings.backtest_state_machine(function_arn),
-                              settings.max_concurrent)
+    sfn = aws_client("stepfunctions")
+    starter = WorkflowStarter(sfn, statuses, settings.backtest_state_machine(function_arn),
+                              lease_from(settings, aws_client("dynamodb"), clock, sfn))
     start = idempotent_function(data_keyword_argument="message", persistence_store=persistence,
                                 config=idempotency)(starter.start)
     return BacktestConsumer(aws_client("sqs"), statuses, start,

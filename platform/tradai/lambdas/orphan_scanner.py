@@ -11,6 +11,7 @@ from tradai.settings import aws_client
 from tradai.workflows.cleanup import TaskCleaner
 from tradai.workflows.orphans import OrphanScanner
 from tradai.workflows.settings import WorkflowSettings
+from tradai.workflows.slots import lease_from
 from tradai.workflows.status import JobStatusStore
 
 logger = Logger(service="orphan-scanner")
@@ -22,7 +23,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     store = JobStatusStore(aws_client("dynamodb"), settings.table, default_clock(),
                            settings.ttl_days)
     cleaner = TaskCleaner(aws_client("ecs"), settings.cluster_name, settings.strategy_family)
-    report = OrphanScanner(store, aws_client("stepfunctions"), cleaner,
+    sfn = aws_client("stepfunctions")
+    slots = lease_from(settings, aws_client("dynamodb"), default_clock(), sfn)
+    report = OrphanScanner(store, sfn, cleaner, slots=slots,
                            start_grace_seconds=settings.start_retry_window_seconds).scan()
     logger.info("orphan scan", extra=report.__dict__)
     return report.__dict__

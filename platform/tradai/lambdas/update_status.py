@@ -1,4 +1,5 @@
-"""update-status (Backtest Workflow): move the job's status in the workflow-state table."""
+"""update-status (Backtest Workflow): move the job's status in the workflow-state table; a final
+status (the success path and every failure path end here) frees the job's backtest slot."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from aws_lambda_powertools import Logger
 from tradai.clock import default_clock
 from tradai.settings import aws_client
 from tradai.workflows.settings import WorkflowSettings
-from tradai.workflows.status import JobStatusStore
-from tradai.workflows.updates import apply
+from tradai.workflows.slots import lease_from
+from tradai.workflows.status import TERMINAL, JobStatusStore
+from tradai.workflows.updates import apply, release_slot
 
 logger = Logger(service="update-status")
 
@@ -21,5 +23,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     store = JobStatusStore(aws_client("dynamodb"), settings.table, default_clock(),
                            settings.ttl_days)
     outcome = apply(store, event)
+    if outcome["status"] in TERMINAL:
+        outcome["slots_freed"] = release_slot(
+            lease_from(settings, aws_client("dynamodb"), default_clock()), outcome["job_id"])
     logger.info("job status", extra=outcome)
     return outcome

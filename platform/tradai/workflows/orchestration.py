@@ -10,9 +10,10 @@ The one finished job that starts after all: FAILED because it could not be start
 comes back (replayed from the dead-letter queue) it moves back to QUEUED and starts as any
 queued job; the move is conditional, so a second delivery starts nothing twice.
 
-Capacity: every running execution will hold (or holds) one strategy task, so counting the
-workflow's RUNNING executions bounds the tasks from above; at the limit the job is not
-started and its message waits on the queue (see ``consumer``).
+Capacity: a job takes a slot (``tradai.workflows.slots``, a conditional write in DynamoDB)
+before its execution starts and keeps it until the workflow records its end, so concurrent
+consumers never start more executions, hence strategy tasks, than there are slots; with
+every slot held the job is not started and its message waits on the queue (see ``consumer``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tradai.workflows.slots import SlotLease
 from tradai.workflows.status import REPLAYED_FROM_DLQ, START_FAILED, TERMINAL, JobStatusStore
 
 DEFAULT_MODE = "backtest"
@@ -74,16 +76,11 @@ def job_id_of(message: dict[str, Any]) -> str:
 
 class WorkflowStarter:
     def __init__(self, sfn: Any, statuses: JobStatusStore, state_machine_arn: str,
-                 max_concurrent: int) -> None:
+                 slots: SlotLease) -> None:
         self.sfn = sfn
         self.statuses = statuses
         self.state_machine_arn = state_machine_arn
-        self.max_concurrent = max_concurrent
-
-    def running(self) -> int:
-        pages = self.sfn.get_paginator("list_executions").paginate(
-            stateMachineArn=self.state_machine_arn, statusFilter="RUNNING")
-        return sum(len(p["executions"]) for p in pages)
+        self.slots = slots
 
     def start(self, message: dict[str, Any], replay_detail: str = REPLAYED_FROM_DLQ
               ) -> dict[str, Any]:
@@ -98,15 +95,22 @@ class WorkflowStarter:
             if item is None:
                 return StartResult(job_id, "already-finished").as_dict()
         resumed = item is not None and item.get("execution_arn") == arn
-        if not resumed and self.running() >= self.max_concurrent:
-            raise AtCapacity(f"{self.max_concurrent} backtests running; job {job_id} waits")
+        if self.slots.acquire(job_id, arn) is None:  # a resumed job gets its own slot back
+            raise AtCapacity(f"all {self.slots.size} backtest slots are held; job {job_id} "
+                             f"waits")
         if not self.statuses.register(job_id, {**message, **payload}, arn).applied:
+            self.slots.release(job_id)
             return StartResult(job_id, "already-finished").as_dict()
         try:
             # Same name and input while running: AWS answers with the same execution.
             self.sfn.start_execution(stateMachineArn=self.state_machine_arn, name=job_id,
                                      input=json.dumps(payload))
-        except self.sfn.exceptions.ExecutionAlreadyExists:
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
+                # Refused: nothing started. (A lost answer keeps the slot: the execution may
+                # exist, and a reclaim checks.)
+                self.slots.release(job_id)
+                raise
             return StartResult(job_id, "already-started", arn).as_dict()
         return StartResult(job_id, "already-started" if resumed else "started", arn).as_dict()
 

@@ -8,6 +8,9 @@ Two kinds, both resolved so that nothing accepted stays RUNNING forever:
   queue can no longer deliver its message again (before that, the consumer's next attempt
   starts it, or its last attempt marks it);
 - a strategy task of a job that is already COMPLETED or FAILED (or unknown): it is stopped.
+
+Backtest slots (``tradai.workflows.slots``) of the jobs it marks are freed, and so is any
+slot whose holder's execution is no longer running (at most one DescribeExecution per slot).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from botocore.exceptions import ClientError
 from tradai.backtests.store import from_item
 from tradai.expiry import not_expired_condition
 from tradai.workflows.cleanup import GROUP_PREFIX, TaskCleaner
+from tradai.workflows.slots import SlotLease
 from tradai.workflows.status import TERMINAL, JobStatusStore
 
 STATUS_INDEX = "by-status"  # workflow-state GSI, hash key ``status`` (topology spec)
@@ -31,11 +35,12 @@ class OrphanReport:
     running_jobs: int = 0
     failed_jobs: list[str] = field(default_factory=list)
     stopped_tasks: list[str] = field(default_factory=list)
+    freed_slots: list[int] = field(default_factory=list)
 
 
 class OrphanScanner:
     def __init__(self, store: JobStatusStore, sfn: Any, cleaner: TaskCleaner,
-                 start_grace_seconds: float = 0.0) -> None:
+                 start_grace_seconds: float = 0.0, slots: SlotLease | None = None) -> None:
         """``start_grace_seconds``: how long after its last registration a job without an
         execution may still be started by a redelivery of its message (the queue's visibility
         timeout times its maxReceiveCount); until then it is not an orphan."""
@@ -43,6 +48,7 @@ class OrphanScanner:
         self.sfn = sfn
         self.cleaner = cleaner
         self.start_grace_seconds = start_grace_seconds
+        self.slots = slots
 
     def scan(self) -> OrphanReport:
         report = OrphanReport()
@@ -56,7 +62,11 @@ class OrphanScanner:
             mark = self.store.failed if ran else self.store.start_failed
             if mark(job["job_id"], reason).applied:
                 report.failed_jobs.append(job["job_id"])
+            if self.slots is not None:
+                report.freed_slots += self.slots.release(job["job_id"])
         report.stopped_tasks += self._stop_tasks_of_finished_jobs()
+        if self.slots is not None:
+            report.freed_slots += self.slots.sweep()
         return report
 
     def _running_jobs(self) -> list[dict[str, Any]]:

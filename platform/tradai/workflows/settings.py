@@ -19,6 +19,7 @@ from tradai.topology.naming import physical_name
 BACKTEST_WORKFLOW = "backtest-workflow"
 STRATEGY_TASK = "strategy"
 BACKTEST_QUEUE = "backtest-queue.fifo"
+CONSUMER = "backtest-consumer"
 STRATEGY_CONTAINER = "strategy"  # the container name in the strategy task definition
 
 
@@ -33,6 +34,7 @@ class WorkflowSettings(BaseSettings):
                                        validation_alias="TRADAI_TABLE_WORKFLOW_STATE")
     idempotency_table: str | None = Field(default=None,
                                           validation_alias="TRADAI_TABLE_IDEMPOTENCY")
+    slots_table: str | None = Field(default=None, validation_alias="TRADAI_TABLE_BACKTEST_SLOTS")
     notifications_topic: str | None = Field(default=None, validation_alias=AliasChoices(
         "TRADAI_NOTIFICATIONS_TOPIC_ARN", "TRADAI_TOPIC_NOTIFICATIONS"))
     state_machine_arn: str | None = Field(
@@ -61,6 +63,17 @@ class WorkflowSettings(BaseSettings):
     @property
     def idempotency(self) -> str:
         return self.idempotency_table or self.name("idempotency")
+
+    @property
+    def slots(self) -> str:
+        return self.slots_table or self.name("backtest-slots")
+
+    @property
+    def slot_grace_wall_seconds(self) -> float:
+        """How long a slot is kept for a job whose execution does not exist yet: twice the
+        consumer's timeout (acquire and StartExecution happen in one invocation). Wall
+        seconds: the timeout bounds real work."""
+        return 2.0 * default_topology().lambda_(CONSUMER).timeout
 
     @property
     def cluster_name(self) -> str:

@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from tradai.backtests.models import JobStatus
 from tradai.workflows import failure
+from tradai.workflows.slots import SlotLease
 from tradai.workflows.status import JobStatusStore, Transition
 
 _TRANSIENT = {"ProvisionedThroughputExceededException", "ThrottlingException",
@@ -49,6 +50,16 @@ def apply(store: JobStatusStore, event: dict[str, Any]) -> dict[str, Any]:
     if status == JobStatus.RUNNING and not done.applied:
         raise JobAlreadyFinished(f"job {job_id} is already {done.status}")
     return {"job_id": job_id, "status": done.status, "applied": done.applied}
+
+
+def release_slot(slots: SlotLease, job_id: str) -> list[int]:
+    """Free the job's backtest slot once its status is final; a DynamoDB error is retried by
+    the workflow like the status write (if retries run out, the execution ends and a reclaim
+    frees the slot)."""
+    try:
+        return slots.release(job_id)
+    except (ClientError, BotoCoreError) as exc:
+        raise StatusStoreUnavailable(f"backtest slots: {exc}") from exc
 
 
 def _apply(store: JobStatusStore, job_id: str, status: Any, event: dict[str, Any]
