@@ -31,6 +31,10 @@ class Access:
     secrets: tuple[str, ...] = ()
     start_workflows: tuple[str, ...] = ()
     watch_workflows: tuple[str, ...] = ()  # describe executions (orphans, replays)
+    # Slot tables (tradai.workflows.slots): read the pool (Query on the table, no index, no
+    # Scan) and take a slot (conditional PutItem), renew it (UpdateItem), reclaim (DeleteItem)
+    slots_take: tuple[str, ...] = ()
+    slots_free: tuple[str, ...] = ()  # read the pool and free a slot (DeleteItem) only
     invoke_lambdas: tuple[str, ...] = ()
     run_tasks: tuple[str, ...] = ()  # task definitions it may RunTask (and stop/describe)
     manage_tasks: bool = False  # list, describe and stop tasks in the cluster
@@ -61,6 +65,8 @@ LAMBDA_ACCESS: dict[str, Access] = {
         watch_workflows=("backtest-workflow",),
         # A job still waiting for capacity on its last receive is re-sent, not dead-lettered.
         queues_send=("backtest-queue.fifo",),
+        # The strategy-task limit: a slot per started job; reclaims dead holders' slots.
+        slots_take=("backtest-slots",),
     ),
     "sqs-consumer": Access(
         tables_read=("idempotency", "retraining-state"),
@@ -70,6 +76,7 @@ LAMBDA_ACCESS: dict[str, Access] = {
     "orphan-scanner": Access(
         tables_read=("workflow-state",), tables_write=("workflow-state",), manage_tasks=True,
         topics=("alerts",), watch_workflows=("backtest-workflow",),
+        slots_free=("backtest-slots",),  # slots of the jobs it fails, and of dead holders
     ),
     # Probes each service through service discovery; the last state per service (alert once
     # per failure and once per recovery) is kept in service-health.
@@ -96,6 +103,7 @@ LAMBDA_ACCESS: dict[str, Access] = {
     "update-status": Access(
         tables_read=("workflow-state", "retraining-state"),
         tables_write=("workflow-state", "retraining-state"),
+        slots_free=("backtest-slots",),  # COMPLETED / FAILED: the job's slot is free
     ),
     "cleanup-resources": Access(
         tables_read=("workflow-state",), tables_write=("workflow-state",), manage_tasks=True,
@@ -160,6 +168,8 @@ def check_access(topo: Topology) -> None:
         "secrets": {s.name for s in topo.secrets},
         "start_workflows": {m.name for m in topo.state_machines},
         "watch_workflows": {m.name for m in topo.state_machines},
+        "slots_take": {t.name for t in topo.tables},
+        "slots_free": {t.name for t in topo.tables},
         "invoke_lambdas": {f.name for f in topo.lambdas},
         "run_tasks": {t.name for t in topo.task_definitions},
         "metrics": set(METRIC_NAMESPACES),
@@ -218,6 +228,9 @@ class Arns:
 TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan")
 TABLE_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
                "dynamodb:ConditionCheckItem")
+SLOTS_TAKE = ("dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+              "dynamodb:DeleteItem")
+SLOTS_FREE = ("dynamodb:Query", "dynamodb:DeleteItem")
 
 
 def _suffix(arn: pulumi.Input[str], suffix: str) -> pulumi.Input[str]:
@@ -238,6 +251,8 @@ def statements(access: Access, arns: Arns) -> list[Statement]:
 
     add(TABLE_READ, tables(access.tables_read))
     add(TABLE_WRITE, tables(access.tables_write))
+    add(SLOTS_TAKE, [arns.tables[n] for n in access.slots_take])
+    add(SLOTS_FREE, [arns.tables[n] for n in access.slots_free if n not in access.slots_take])
     add(("sqs:SendMessage", "sqs:GetQueueUrl"), [arns.queues[n] for n in access.queues_send])
     buckets_r = [arns.buckets[n] for n in access.buckets_read]
     buckets_w = [arns.buckets[n] for n in access.buckets_write]
@@ -255,9 +270,8 @@ def statements(access: Access, arns: Arns) -> list[Statement]:
     add(("s3:PutObject",), objects(access.objects_write))
     add(("sns:Publish",), [arns.topics[n] for n in access.topics])
     add(("secretsmanager:GetSecretValue",), [arns.secrets[n] for n in access.secrets])
-    # ListExecutions: the consumer counts running executions for its backpressure.
-    add(("states:StartExecution", "states:ListExecutions"),
-        [arns.state_machines[n] for n in access.start_workflows])
+    # No ListExecutions: the backtest limit is a slot lease (tradai.workflows.slots).
+    add(("states:StartExecution",), [arns.state_machines[n] for n in access.start_workflows])
     add(("states:DescribeExecution",), [
         pulumi.Output.from_input(arns.state_machines[n]).apply(
             lambda a: a.replace(":stateMachine:", ":execution:") + ":*")
