@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import requests
 from rich.console import Console
 from rich.table import Table
 
@@ -17,7 +18,7 @@ from tradai.topology import SpecError, load_topology
 from tradai_sim.alerts_cli import alerts
 from tradai_sim.drill_cli import drill
 from tradai_sim.fault_cli import fault
-from tradai_sim.stack import launcher
+from tradai_sim.stack import launcher, readiness
 from tradai_sim.stack.launcher import StackError
 from tradai_sim.stack.state import DEFAULT_STATE_DIR
 from tradai_sim.stack.status import stack_status
@@ -43,13 +44,19 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--detach", is_flag=True, help="Return once the stack is ready.")
+@click.option("--no-wait", is_flag=True,
+              help="Say ready once the cloud answers, without waiting for the services and "
+                   "the example strategies.")
+@click.option("--wait-timeout", type=float, default=600.0, show_default=True,
+              help="Wall seconds to wait for every service and the examples.")
 @click.option("--time-scale", type=float, default=DEFAULT_TIME_SCALE, show_default=True,
               help="Simulated seconds per wall second.")
 @click.option("--port", type=int, default=DEFAULT_PORT, show_default=True,
               help="Port of the AWS emulator endpoint.")
 @click.option("--spec", type=click.Path(), default=None, help="Topology spec file.")
 @state_dir_option
-def up(detach: bool, time_scale: float, port: int, spec: str | None, state_dir: Path) -> None:
+def up(detach: bool, no_wait: bool, wait_timeout: float, time_scale: float, port: int,
+       spec: str | None, state_dir: Path) -> None:
     """Start the emulator and control plane and create every resource of the spec."""
     try:
         rec = launcher.running_stack(state_dir)
@@ -65,6 +72,11 @@ def up(detach: bool, time_scale: float, port: int, spec: str | None, state_dir: 
                                  on_progress=lambda line: status.update(line))
     except StackError as exc:
         _fail(str(exc))
+    cloud_s = time.time() - started
+    if not no_wait:
+        took = _wait_until_usable(rec.endpoint, started, wait_timeout)
+        console.print("  ".join([f"cloud {cloud_s:.1f} s"] + [f"{name} {t:.1f} s"
+                                                             for name, t in took.items()]))
     console.print(f"[green]ready[/] in {time.time() - started:.1f} s: AWS endpoint "
                   f"{rec.endpoint}, time scale {time_scale:g}x, state {state_dir}")
     if detach:
@@ -80,6 +92,39 @@ def up(detach: bool, time_scale: float, port: int, spec: str | None, state_dir: 
     except KeyboardInterrupt:
         launcher.stop(state_dir)
         console.print("stopped")
+
+
+def _wait_until_usable(endpoint: str, started: float, timeout: float) -> dict[str, float]:
+    """Live progress per component until every service is healthy and the examples are
+    registered; returns how long each took (wall seconds from ``started``)."""
+    took: dict[str, float] = {}
+    deadline = time.time() + timeout
+    pending: list[readiness.Component] = []
+    with console.status("starting the services") as live:
+        while time.time() < deadline:
+            try:
+                status = requests.get(f"{endpoint}/_sim/status", timeout=10).json()
+            except requests.RequestException as exc:
+                _fail(f"the cloud stopped answering while starting: {exc}; see "
+                      "`tradai-sim logs cloud`")
+            if (why := readiness.failed(status)) is not None:
+                _fail(f"{why}; see `tradai-sim logs cloud`")
+            parts = readiness.components(status)
+            for c in parts:
+                if c.ready and c.name not in took:
+                    took[c.name] = time.time() - started
+                    console.print(f"  [green]ok[/] {c.name} ({c.detail}) after "
+                                  f"{took[c.name]:.1f} s")
+            pending = [c for c in parts if not c.ready]
+            if not pending:
+                return took
+            live.update(f"{time.time() - started:.0f} s: waiting for "
+                        + "; ".join(f"{c.name} ({c.detail})" for c in pending))
+            time.sleep(0.5)
+    _fail(f"not usable after {timeout:g} s: " + "; ".join(f"{c.name}: {c.detail}"
+                                                         for c in pending)
+          + " (the stack keeps running: `tradai-sim status`, `tradai-sim logs`)")
+    return took
 
 
 @cli.command()
@@ -113,6 +158,12 @@ def _print_status(info: dict[str, Any]) -> None:
     for k, v in info["endpoints"].items():
         ep.add_row(k, v or "[dim]not yet[/]")
     out.print(ep)
+    starting = [c for c in info.get("usable", []) if not c["ready"]]
+    if starting:
+        out.print("[yellow]still starting[/]: " + "; ".join(
+            f"{c['component']} ({c['detail']})" for c in starting))
+    else:
+        out.print("[green]usable[/]: every service healthy, example strategies registered")
     pt = Table("process", "kind", "pid", "port", "az", "health", title="Processes")
     for p in info["processes"]:
         pt.add_row(str(p["name"]), p["kind"], str(p.get("pid") or p.get("count", "")),

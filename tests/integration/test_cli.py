@@ -16,9 +16,10 @@ from tradai.topology import default_topology
 from tradai_sim.stack.state import StackRecord, pid_alive
 
 
-def sim(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+def sim(*args: str, check: bool = False, timeout: float = 180
+        ) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run([sys.executable, "-m", "tradai_sim.cli", *args],
-                          capture_output=True, text=True, timeout=180)
+                          capture_output=True, text=True, timeout=timeout)
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
@@ -39,12 +40,19 @@ def stack(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def test_up_status_token_down_lifecycle(stack: tuple[Path, int]) -> None:
     state, port = stack
-    up = sim("up", "--detach", "--state-dir", str(state), "--port", str(port), check=True)
+    up = sim("up", "--detach", "--state-dir", str(state), "--port", str(port),
+             "--wait-timeout", "540", check=True, timeout=600)
     assert "ready in" in up.stderr
     rec = StackRecord.read(state)
     assert rec is not None and pid_alive(rec.pid)
+    # `up` waited until the platform is usable, and said how long each part took
+    for part in ("backend-api", "data-collection", "strategy-service", "mlflow",
+                 "example strategies"):
+        assert f"ok {part} (" in up.stderr, up.stderr
 
     status = json.loads(sim("status", "--json", "--state-dir", str(state), check=True).stdout)
+    assert [c["component"] for c in status["usable"] if not c["ready"]] == []
+    assert "usable" in sim("status", "--state-dir", str(state), check=True).stdout
     assert status["region"] == "eu-central-1"
     assert status["endpoints"]["aws"] == f"http://127.0.0.1:{port}"
     assert {"gateway", "exchange", "mlflow"} <= status["endpoints"].keys()

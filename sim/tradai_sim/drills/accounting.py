@@ -13,30 +13,18 @@ from typing import Any
 import requests
 
 from tradai_sim.drills.context import DrillContext
+from tradai_sim.stack import readiness
 
-LOAD_BALANCED = ("backend-api", "mlflow")
-SERVICES = ("backend-api", "data-collection", "strategy-service", "mlflow")
+LOAD_BALANCED = readiness.LOAD_BALANCED
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 
 
 def services_state(ctx: DrillContext, minimum: int = 1) -> tuple[bool, str]:
-    status = ctx.control("/status")
-    tasks = [t for t in status["parts"]["ecs"]["tasks"]
-             if t["last_status"] == "RUNNING" and t["desired_status"] == "RUNNING"]
-    running = Counter(t["group"] for t in tasks)
-    live_ids = {t["task_arn"].rsplit("/", 1)[-1] for t in tasks}
-    targets = status["parts"]["edge"].get("targets") or {}
-    problems = []
-    for service in SERVICES:
-        n = running.get(f"service:{ctx.name(service)}", 0)
-        if n < minimum:
-            problems.append(f"{service}: {n} running")
-    for service in LOAD_BALANCED:
-        # a target counts only while its task still runs (the ALB notices a death late)
-        healthy = sum(1 for t in targets.get(service, [])
-                      if t["state"] == "healthy" and t["task_id"] in live_ids)
-        if healthy < minimum:
-            problems.append(f"{service}: {healthy} healthy targets")
+    """Every service has ``minimum`` RUNNING tasks, the load-balanced ones as many healthy
+    targets (the readiness ``tradai-sim up`` waits for)."""
+    services = [c for c in readiness.components(ctx.control("/status"), minimum)
+                if c.name in readiness.SERVICES]
+    problems = [f"{c.name}: {c.detail}" for c in services if not c.ready]
     return not problems, "; ".join(problems) or "every service running and healthy"
 
 

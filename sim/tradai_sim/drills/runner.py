@@ -21,12 +21,12 @@ from chaoslib.run import RunEventHandler
 from tradai_sim.cloud.context import EMULATOR_CREDENTIALS
 from tradai_sim.drills import context as drill_context
 from tradai_sim.drills import timeline
-from tradai_sim.drills.accounting import services_state
 from tradai_sim.drills.reports.html import RunSummary, drill_page
 from tradai_sim.drills.reports.junit import junit_xml
 from tradai_sim.drills.reports.plot import recovery_png
 from tradai_sim.drills.sampler import Sampler
 from tradai_sim.drills.verdicts import Outcome, failed, outcomes
+from tradai_sim.stack import readiness
 
 SCENARIOS = Path(__file__).resolve().parents[3] / "scenarios"
 SETTINGS = {"runtime": {"rollbacks": {"strategy": "always"}}}
@@ -69,18 +69,18 @@ def load(name: str, directory: Path = SCENARIOS) -> dict[str, Any]:
 
 def wait_ready(ctx: drill_context.DrillContext, progress: Progress) -> None:
     """The platform must be whole before a drill measures anything: every service healthy and
-    the example strategies registered."""
+    the example strategies registered (what ``tradai-sim up`` waits for)."""
     deadline = time.time() + READY_TIMEOUT_WALL_S
-    detail = ""
+    pending: list[readiness.Component] = []
     while time.time() < deadline:
-        seed = ctx.control("/status")["parts"].get("seed", {})
-        ok, detail = services_state(ctx)
-        if ok and seed.get("state") == "done":
+        pending = [c for c in readiness.components(ctx.control("/status")) if not c.ready]
+        if not pending:
             return
-        progress(f"waiting for the stack: {detail}; seed {seed.get('state')}")
+        progress("waiting for the stack: " + "; ".join(f"{c.name} ({c.detail})"
+                                                       for c in pending))
         time.sleep(1.0)
-    raise DrillError(f"the stack did not become ready: {detail}; seed "
-                     f"{ctx.control('/status')['parts'].get('seed', {})}")
+    raise DrillError("the stack did not become ready: " + "; ".join(
+        f"{c.name}: {c.detail}" for c in pending))
 
 
 class _Follow(RunEventHandler):  # type: ignore[misc]

@@ -8,6 +8,7 @@ import requests
 
 from tradai.topology.model import Topology
 from tradai_sim.cloud.bootstrap.handlers import handler_exists, module_exists
+from tradai_sim.stack import readiness
 from tradai_sim.stack.state import StackRecord, pid_alive
 
 
@@ -64,6 +65,8 @@ def stack_status(rec: StackRecord, topology: Topology) -> dict[str, Any]:
         "processes": processes,
         "resources": counts,
         "not_implemented": not_implemented(topology),
+        "usable": [{"component": c.name, "ready": c.ready, "detail": c.detail}
+                   for c in readiness.components(cloud)],
         "time_model": cloud.get("resources", {}).get("time_model", []),
         "control_plane": parts,
         "cloud_alive": pid_alive(rec.pid),
