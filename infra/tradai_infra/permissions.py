@@ -35,9 +35,13 @@ class Access:
     # Scan) and take a slot (conditional PutItem), renew it (UpdateItem), reclaim (DeleteItem)
     slots_take: tuple[str, ...] = ()
     slots_free: tuple[str, ...] = ()  # read the pool and free a slot (DeleteItem) only
+    stop_workflows: tuple[str, ...] = ()  # StopExecution on their executions (cancel)
     invoke_lambdas: tuple[str, ...] = ()
     run_tasks: tuple[str, ...] = ()  # task definitions it may RunTask (and stop/describe)
     manage_tasks: bool = False  # list, describe and stop tasks in the cluster
+    # Cancelling a backtest: find its strategy task (list, describe) and stop it, in the
+    # cluster only (the ecs:cluster condition on each).
+    stop_tasks: bool = False
     describe_services: bool = False
     nat_routes: bool = False  # repoint private route tables at a new NAT instance
     metrics: tuple[str, ...] = ()  # CloudWatch namespaces it may PutMetricData into
@@ -67,6 +71,8 @@ LAMBDA_ACCESS: dict[str, Access] = {
         queues_send=("backtest-queue.fifo",),
         # The strategy-task limit: a slot per started job; reclaims dead holders' slots.
         slots_take=("backtest-slots",),
+        # A job cancelled while it was being started: its fresh execution is stopped.
+        stop_workflows=("backtest-workflow",),
     ),
     "sqs-consumer": Access(
         tables_read=("idempotency", "retraining-state"),
@@ -127,6 +133,8 @@ SERVICE_ACCESS: dict[str, Access] = {
         secrets=(*MLFLOW_AUTH, EXCHANGE_SECRET),
         invoke_lambdas=("model-rollback",),
         trading_sessions=True,
+        # Cancelling a running backtest (tradai.backtests.cancel): its execution and its task.
+        stop_workflows=("backtest-workflow",), stop_tasks=True,
     ),
     "data-collection": Access(buckets_read=("arcticdb",), buckets_write=("arcticdb",)),
     "strategy-service": Access(
@@ -170,6 +178,7 @@ def check_access(topo: Topology) -> None:
         "watch_workflows": {m.name for m in topo.state_machines},
         "slots_take": {t.name for t in topo.tables},
         "slots_free": {t.name for t in topo.tables},
+        "stop_workflows": {m.name for m in topo.state_machines},
         "invoke_lambdas": {f.name for f in topo.lambdas},
         "run_tasks": {t.name for t in topo.task_definitions},
         "metrics": set(METRIC_NAMESPACES),
@@ -276,6 +285,10 @@ def statements(access: Access, arns: Arns) -> list[Statement]:
         pulumi.Output.from_input(arns.state_machines[n]).apply(
             lambda a: a.replace(":stateMachine:", ":execution:") + ":*")
         for n in access.watch_workflows])
+    add(("states:StopExecution",), [
+        pulumi.Output.from_input(arns.state_machines[n]).apply(
+            lambda a: a.replace(":stateMachine:", ":execution:") + ":*")
+        for n in access.stop_workflows])
     add(("lambda:InvokeFunction",), [arns.lambdas[n] for n in access.invoke_lambdas])
     if access.run_tasks:
         add(("ecs:RunTask",), [arns.task_families[n] for n in access.run_tasks],
@@ -286,6 +299,10 @@ def statements(access: Access, arns: Arns) -> list[Statement]:
         add(("ecs:DescribeTasks", "ecs:StopTask"), [arns.cluster_tasks])
         # ListTasks has no task-level resource; the condition pins it to our cluster.
         add(("ecs:ListTasks",), ["*"], cond={"ArnEquals": {"ecs:cluster": arns.cluster}})
+    if access.stop_tasks and not (access.manage_tasks or access.run_tasks):
+        in_cluster = {"ArnEquals": {"ecs:cluster": arns.cluster}}
+        add(("ecs:StopTask", "ecs:DescribeTasks"), [arns.cluster_tasks], cond=in_cluster)
+        add(("ecs:ListTasks",), ["*"], cond=in_cluster)
     if access.describe_services:
         add(("ecs:DescribeServices",), [arns.cluster_services])
     if access.metrics:

@@ -56,9 +56,11 @@ def test_backend_manages_only_session_services_in_the_cluster(deployed: Deployed
                                        "ecs:DeregisterTaskDefinition",
                                        "ecs:DescribeTaskDefinition"}
     every_ecs = {a for s in stmts for a in s["Action"] if a.startswith("ecs:")}
+    # + finding and stopping a cancelled backtest's task (tests/infra/test_backtest_cancel.py)
     assert every_ecs == {"ecs:CreateService", "ecs:UpdateService", "ecs:DeleteService",
                          "ecs:DescribeServices", "ecs:RegisterTaskDefinition",
-                         "ecs:DeregisterTaskDefinition", "ecs:DescribeTaskDefinition"}
+                         "ecs:DeregisterTaskDefinition", "ecs:DescribeTaskDefinition",
+                         "ecs:StopTask", "ecs:DescribeTasks", "ecs:ListTasks"}
     assert not any(a in ("ecs:*", "*") for s in stmts for a in s["Action"])
 
 

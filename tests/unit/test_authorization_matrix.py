@@ -95,6 +95,13 @@ MATRIX: dict[tuple[str, str, str], Case] = {
                                        "expect": dict.fromkeys(ROLES, 200)},
     ("GET", "/api/v1/backtests/{job_id}", ""): {"path": "/api/v1/backtests/nope",
                                                 "expect": dict.fromkeys(ROLES, 404)},
+    # Cancelling needs what submitting needs; then an unknown job is 404.
+    ("DELETE", "/api/v1/backtests/{job_id}", ""): {
+        "path": "/api/v1/backtests/nope",
+        "expect": {"viewer": F, "researcher": 404, "trader": F, "operator": 404}},
+    ("DELETE", "/api/v1/backtests", ""): {
+        "path": "/api/v1/backtests?status=QUEUED",
+        "expect": {"viewer": F, "researcher": 200, "trader": F, "operator": 200}},
     ("POST", SESSIONS, "dry-run"): {
         "path": SESSIONS, "json": DRY,
         "expect": {"viewer": F, "researcher": F, "trader": 201, "operator": 201}},
@@ -119,7 +126,9 @@ MATRIX: dict[tuple[str, str, str], Case] = {
         "expect": dict.fromkeys(ROLES, F)},
 }
 NEEDS = {"POST /api/v1/strategies": "researcher or operator",
-         "POST /api/v1/backtests": "researcher or operator"}
+         "POST /api/v1/backtests": "researcher or operator",
+         "DELETE /api/v1/backtests": "researcher or operator",
+         "DELETE /api/v1/backtests/{job_id}": "researcher or operator"}
 
 
 def test_every_route_has_a_decision_for_every_role() -> None:

@@ -268,4 +268,4 @@ def test_the_openapi_document_shows_the_history_of_a_backtest() -> None:
     assert events["items"]["$ref"] == "#/components/schemas/JobEvent"
     assert set(schemas["JobEvent"]["required"]) == {"at", "event"}
     assert schemas["JobEventKind"]["enum"] == ["start-failed", "replayed", "running",
-                                               "completed", "failed"]
+                                               "completed", "failed", "cancelled"]

@@ -23,6 +23,7 @@ class JobStatus(StrEnum):
     RUNNING = "RUNNING"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"  # by its owner (DELETE /api/v1/backtests/{job_id}): final
 
 
 class BacktestRequest(BaseModel):
@@ -130,6 +131,7 @@ class JobEventKind(StrEnum):
     RUNNING = "running"  # the workflow runs it
     COMPLETED = "completed"
     FAILED = "failed"  # it ran (or failed validation) and failed: final
+    CANCELLED = "cancelled"  # its owner cancelled it: final
 
 
 class JobEvent(BaseModel):
@@ -154,9 +156,18 @@ class BacktestStatus(BaseModel):
     result: BacktestResult | None = None
     error: str | None = None
     mlflow_url: str | None = None
+    cancelled_by: str | None = Field(default=None, description="Who cancelled it (CANCELLED)")
+    cancelled_at: str | None = Field(default=None, description="When (ISO 8601, UTC)")
     events: list[JobEvent] = Field(default_factory=list,
                                    description="The job's history: start failures, replays "
                                                "from the dead-letter queue, run, outcome")
+
+
+class CancelledBacktests(BaseModel):
+    """``DELETE /api/v1/backtests?status=QUEUED``: the caller's queued jobs it cancelled."""
+
+    cancelled: int
+    job_ids: list[str]
 
 
 class BacktestList(BaseModel):

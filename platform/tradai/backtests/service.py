@@ -151,6 +151,8 @@ def to_status(item: dict[str, Any]) -> BacktestStatus:
         error=(str(item.get("error") or "failed without a reason")
                if status == JobStatus.FAILED else None),
         mlflow_url=item.get("mlflow_url"), events=_events(item.get("events")),
+        cancelled_by=item.get("cancelled_by") if status == JobStatus.CANCELLED else None,
+        cancelled_at=item.get("cancelled_at") if status == JobStatus.CANCELLED else None,
     )
 
 

@@ -122,6 +122,26 @@ class TicketStore:
         last = resp.get("LastEvaluatedKey")
         return [from_item(i) for i in resp.get("Items", [])], encode_cursor(last)
 
+    def owner_job_ids(self, owner: str, status: str) -> list[str]:
+        """Every live job id of ``owner`` in ``status``, all pages of the owner index read."""
+        alive, names, values = not_expired_condition(self.clock.now())
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "IndexName": OWNER_INDEX,
+            "KeyConditionExpression": "#o = :o", "FilterExpression": f"#s = :s AND {alive}",
+            "ExpressionAttributeNames": {"#o": "owner", "#s": "status", **names},
+            "ExpressionAttributeValues": {":o": {"S": owner}, ":s": {"S": status}, **values},
+            "ProjectionExpression": "job_id"}
+        ids: list[str] = []
+        try:
+            while True:
+                page = self.ddb.query(**kwargs)
+                ids += [i["job_id"]["S"] for i in page.get("Items", [])]
+                if not page.get("LastEvaluatedKey"):
+                    return ids
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except (ClientError, BotoCoreError) as exc:
+            raise _unavailable("list tickets", exc) from exc
+
 
 def _expired_condition(now: float) -> tuple[str, dict[str, str], dict[str, Any]]:
     return "#ttl <= :now", {"#ttl": "ttl"}, {":now": {"N": str(int(now))}}

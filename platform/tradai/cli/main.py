@@ -195,13 +195,35 @@ def backtest_list(ctx: Ctx, limit: int) -> None:
     ctx.out(data, table)
 
 
+@backtest.command("cancel")
+@click.argument("job_id", required=False)
+@click.option("--all-queued", is_flag=True, help="Cancel every backtest of yours still QUEUED")
+@pass_ctx
+def backtest_cancel(ctx: Ctx, job_id: str | None, all_queued: bool) -> None:
+    """Cancel JOB_ID (queued: it never starts; running: its workflow and task are stopped),
+    or with --all-queued every one of your queued backtests. Only your own backtests."""
+    if bool(job_id) == all_queued:
+        raise CliError("give a JOB_ID or --all-queued (one of them)")
+    client = ctx.client()
+    if all_queued:
+        done = client.request("DELETE", "/api/v1/backtests", params={"status": "QUEUED"})
+        ctx.out(done, render.cancelled)
+        return
+    try:
+        status = client.request("DELETE", f"/api/v1/backtests/{job_id}")
+    except CliError as exc:
+        raise CliError(f"cannot cancel {job_id}: {exc.message}") from None
+    ctx.out(status, render.backtest)
+
+
 @backtest.command("wait")
 @click.argument("job_id")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between polls")
 @click.option("--timeout", default=3600.0, show_default=True, help="Give up after (s)")
 @pass_ctx
 def backtest_wait(ctx: Ctx, job_id: str, interval: float, timeout: float) -> None:
-    """Follow a backtest; exit 0 when COMPLETED, 1 when FAILED, 2 on timeout."""
+    """Follow a backtest; exit 0 when COMPLETED, 1 when FAILED or CANCELLED (with the reason
+    or who cancelled it), 2 on timeout."""
     try:
         status = wait_for_backtest(ctx.client(), job_id, interval, timeout)
     except TimeoutError as exc:
@@ -214,6 +236,10 @@ def _finish(ctx: Ctx, status: dict[str, Any]) -> None:
     ctx.out(status, render.backtest)
     if status["status"] == "FAILED":
         render.err.print(f"Error: backtest failed: {status.get('error')}")
+        sys.exit(1)
+    if status["status"] == "CANCELLED":
+        render.err.print(f"Error: backtest cancelled by {status.get('cancelled_by') or '?'} "
+                         f"at {status.get('cancelled_at') or '?'}")
         sys.exit(1)
 
 

@@ -64,10 +64,21 @@ def backtest(status: dict[str, Any]) -> None:
         console.print(f"  [red]error:[/red] {status['error']}")
     if status.get("mlflow_url"):
         console.print(f"  mlflow: {status['mlflow_url']}")
+    if status.get("cancelled_by"):
+        console.print(f"  cancelled by {status['cancelled_by']} at {status.get('cancelled_at')}",
+                      highlight=False, markup=False)
     for event in status.get("events") or []:
         detail = f"  {event['detail']}" if event.get("detail") else ""
         console.print(f"  {event.get('at', '')}  {event.get('event')}{detail}",
                       highlight=False, markup=False)  # details quote errors verbatim
+
+
+def cancelled(data: dict[str, Any]) -> None:
+    ids = data.get("job_ids") or []
+    console.print(f"cancelled {data.get('cancelled', len(ids))} queued backtest"
+                  f"{'' if len(ids) == 1 else 's'}", highlight=False)
+    for job_id in ids:
+        console.print(f"  {job_id}", highlight=False)
 
 
 def freshness(data: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from tradai.cli.api import Api, CliError
 from tradai.cli.render import console
 
-FINAL = {"COMPLETED", "FAILED"}
+FINAL = {"COMPLETED", "FAILED", "CANCELLED"}
 
 
 def wait_for_backtest(api: Api, job_id: str, interval: float, timeout: float) -> dict[str, Any]:

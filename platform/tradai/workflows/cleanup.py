@@ -43,9 +43,11 @@ class TaskCleaner:
         self.cluster = cluster
         self.family = family
 
-    def stop_job_tasks(self, job_id: str, error: Any = None) -> list[str]:
+    def stop_job_tasks(self, job_id: str, error: Any = None, reason: str | None = None
+                       ) -> list[str]:
         try:
-            return self._stop(job_id, task_from_error(error))
+            return self._stop(job_id, task_from_error(error),
+                              reason or f"backtest {job_id} failed: cleanup")
         except (ClientError, BotoCoreError) as exc:
             raise ECSUnavailable(f"ECS: {exc}") from exc
 
@@ -65,11 +67,11 @@ class TaskCleaner:
     def stop(self, task_arn: str, reason: str) -> None:
         self.ecs.stop_task(cluster=self.cluster, task=task_arn, reason=reason)
 
-    def _stop(self, job_id: str, known: str | None) -> list[str]:
+    def _stop(self, job_id: str, known: str | None, reason: str) -> list[str]:
         group = task_group(job_id)
         stopped = []
         for task in self.running_tasks(known):
             if task.get("group") == group or task["taskArn"] == known:
-                self.stop(task["taskArn"], f"backtest {job_id} failed: cleanup")
+                self.stop(task["taskArn"], reason)
                 stopped.append(task["taskArn"])
         return stopped

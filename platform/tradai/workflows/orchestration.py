@@ -10,6 +10,12 @@ The one finished job that starts after all: FAILED because it could not be start
 comes back (replayed from the dead-letter queue) it moves back to QUEUED and starts as any
 queued job; the move is conditional, so a second delivery starts nothing twice.
 
+A job its owner cancelled (CANCELLED, terminal) is acknowledged without starting. Cancel and
+start may meet: cancel writes CANCELLED before it stops anything and ``register`` moves only
+a job that is not terminal, so a cancel that comes first wins; a cancel that comes between
+``register`` and StartExecution finds no execution to stop, so the start path reads the job
+again after starting it and stops the execution itself.
+
 Capacity: a job takes a slot (``tradai.workflows.slots``, a conditional write in DynamoDB)
 before its execution starts and keeps it until the workflow records its end, so concurrent
 consumers never start more executions, hence strategy tasks, than there are slots; with
@@ -25,6 +31,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tradai.backtests.models import JobStatus
 from tradai.workflows.slots import SlotLease
 from tradai.workflows.status import REPLAYED_FROM_DLQ, START_FAILED, TERMINAL, JobStatusStore
 
@@ -47,7 +54,7 @@ class InvalidMessage(ValueError):
 @dataclass(frozen=True)
 class StartResult:
     job_id: str
-    outcome: str  # started | already-started | already-finished
+    outcome: str  # started | already-started | already-finished | cancelled
     execution_arn: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -90,6 +97,8 @@ class WorkflowStarter:
         payload = workflow_input({**message, "job_id": job_id})
         arn = execution_arn(self.state_machine_arn, job_id)
         item = self.statuses.get(job_id)
+        if item is not None and item.get("status") == JobStatus.CANCELLED:
+            return StartResult(job_id, "cancelled").as_dict()
         if item is not None and item.get("status") in TERMINAL:
             item = self._replay(job_id, item, arn, replay_detail)
             if item is None:
@@ -111,13 +120,24 @@ class WorkflowStarter:
                 # exist, and a reclaim checks.)
                 self.slots.release(job_id)
                 raise
-            return StartResult(job_id, "already-started", arn).as_dict()
-        return StartResult(job_id, "already-started" if resumed else "started", arn).as_dict()
+            return self._unless_cancelled(job_id, arn, "already-started")
+        return self._unless_cancelled(job_id, arn, "already-started" if resumed else "started")
+
+    def _unless_cancelled(self, job_id: str, arn: str, outcome: str) -> dict[str, Any]:
+        """Cancelled while it was being started (the cancel found no execution yet): stop
+        the execution now."""
+        again = self.statuses.get(job_id)
+        if again is None or again.get("status") != JobStatus.CANCELLED:
+            return StartResult(job_id, outcome, arn).as_dict()
+        self.sfn.stop_execution(executionArn=arn, error="Cancelled",
+                                cause=f"backtest {job_id} was cancelled while starting")
+        return StartResult(job_id, "cancelled", arn).as_dict()
 
     def _replay(self, job_id: str, item: dict[str, Any], arn: str, detail: str
                 ) -> dict[str, Any] | None:
         """The job to go on with if a finished one may start after all, else None."""
-        if not item.get(START_FAILED) or self._execution_exists(arn):
+        if item.get("status") != JobStatus.FAILED or not item.get(START_FAILED) \
+                or self._execution_exists(arn):
             return None  # it ran (or is running): its outcome stands
         self.statuses.reopen(job_id, detail)  # not applied: a concurrent delivery did it
         again = self.statuses.get(job_id)

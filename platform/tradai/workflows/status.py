@@ -12,6 +12,10 @@ found no execution for it) may move back to QUEUED once its message comes back (
 from the dead-letter queue). The move clears the mark, so a job that then runs and fails
 stays FAILED. COMPLETED never moves.
 
+CANCELLED (its owner, through the API) is terminal too, and reached only from QUEUED or
+RUNNING by the owner's conditional write (``cancel``), made before anything is stopped: a
+start that registers afterwards is refused, and the workflow's own updates never move it.
+
 ``events`` is the job's history as its owner sees it (``at``, ``event``, ``detail``),
 appended in the same conditional write as the transition it records.
 """
@@ -29,8 +33,9 @@ from tradai.backtests.store import from_item, to_item
 from tradai.clock import Clock
 from tradai.expiry import is_expired
 
-TERMINAL = (JobStatus.COMPLETED.value, JobStatus.FAILED.value)
-_NOT_TERMINAL = "(#s <> :completed AND #s <> :failed)"
+TERMINAL = (JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value)
+_NOT_TERMINAL = "(#s <> :completed AND #s <> :failed AND #s <> :cancelled)"
+CANCELLABLE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 PROGRESS_REGISTERED = 5  # the consumer started the workflow
 MAX_REASON = 1000
 START_FAILED = "start_failed"  # FAILED because it could not be started: may be replayed
@@ -47,6 +52,16 @@ class Transition:
     status: str
     applied: bool  # False: the job was already terminal and stays as it was
     previous: str | None = None
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    """The outcome of ``JobStatusStore.cancel``: ``before`` is the item as the write found it
+    (its ``execution_arn`` is what must be stopped); not applied: ``status`` is why."""
+    job_id: str
+    applied: bool
+    status: str | None
+    before: dict[str, Any]
 
 
 def _percent(value: float) -> Decimal:
@@ -136,6 +151,37 @@ class JobStatusStore:
                     f"= :true"
         return self._write(job_id, expr, condition, JobStatus.QUEUED.value)
 
+    def cancel(self, job_id: str, owner: str, by: str,
+               from_statuses: tuple[str, ...] = CANCELLABLE) -> Cancellation:
+        """The owner cancels: ``from_statuses`` -> CANCELLED with who and when, in one
+        conditional write (a job that finished or started meanwhile is not touched)."""
+        stamp = self.clock.now_datetime().isoformat()
+        expr = _Expression()
+        expr.set("status", JobStatus.CANCELLED.value)
+        for attr in ("updated_at", "finished_at", "cancelled_at"):
+            expr.set(attr, stamp)
+        expr.set("cancelled_by", by)
+        expr.append_event(self._event("cancelled", f"by {by}"))
+        expr.remove(START_FAILED)  # a cancelled job is never reopened by a replay
+        allowed = [f":from{i}" for i in range(len(from_statuses))]
+        expr.values.update(dict(zip(allowed, from_statuses, strict=True)))
+        expr.values[":owner"] = owner
+        condition = (f"attribute_exists(job_id) AND {expr.name('owner')} = :owner AND "
+                     f"#s IN ({', '.join(allowed)})")
+        try:
+            resp = self.ddb.update_item(
+                TableName=self.table, Key={"job_id": {"S": job_id}},
+                UpdateExpression=expr.update_expression(), ConditionExpression=condition,
+                ExpressionAttributeNames=expr.names,
+                ExpressionAttributeValues=to_item(expr.values), ReturnValues="ALL_OLD")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            item = self.get(job_id) or {}
+            return Cancellation(job_id, False, item.get("status"), item)
+        return Cancellation(job_id, True, JobStatus.CANCELLED.value,
+                            from_item(resp.get("Attributes") or {}))
+
     def _event(self, kind: str, detail: str | None = None) -> dict[str, Any]:
         event = {"at": self.clock.now_datetime().isoformat(), "event": kind}
         if detail:
@@ -159,7 +205,8 @@ class JobStatusStore:
         exists = "attribute_exists(job_id) AND " if must_exist else ""
         condition = f"{exists}(attribute_not_exists(#s) OR {_NOT_TERMINAL})"
         expr.values.update({":completed": JobStatus.COMPLETED.value,
-                            ":failed": JobStatus.FAILED.value})
+                            ":failed": JobStatus.FAILED.value,
+                            ":cancelled": JobStatus.CANCELLED.value})
         if event is not None and once:
             last = expr.name("last_event")
             condition += f" AND (attribute_not_exists({last}) OR {last} <> :event)"

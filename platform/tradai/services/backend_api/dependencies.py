@@ -17,6 +17,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tradai.authz import READ, Authorizer, Forbidden, Principal
+from tradai.backtests.cancel import Canceller
 from tradai.backtests.queue import BacktestQueue
 from tradai.backtests.service import BacktestService, Owner, SubmissionPolicy
 from tradai.backtests.store import TicketStore
@@ -32,12 +33,14 @@ from tradai.services.backend_api.auth import (
 )
 from tradai.services.backend_api.auth.jwks import http_fetcher
 from tradai.services.backend_api.auth.verifier import KeysUnavailable, bearer_token
-from tradai.services.backend_api.registry import CachedRegistry, mlflow_registry
 from tradai.services.backend_api.errors import RETRY_AFTER_SECONDS
+from tradai.services.backend_api.registry import CachedRegistry, mlflow_registry
 from tradai.services.backend_api.settings import BackendSettings, backend_settings
 from tradai.settings import aws_client
 from tradai.trading.sessions import TradingSessions
 from tradai.trading.settings import TradingSettings, trading_settings
+from tradai.workflows.cleanup import TaskCleaner
+from tradai.workflows.status import JobStatusStore
 
 T = TypeVar("T")
 _build_lock = threading.Lock()
@@ -176,6 +179,24 @@ def get_store(request: Request,
                                           default_clock()))
 
 
+def get_trading_settings() -> TradingSettings:
+    return trading_settings()
+
+
+def get_canceller(request: Request, settings: Annotated[BackendSettings, Depends(get_settings)],
+                  store: Annotated[TicketStore, Depends(get_store)],
+                  where: Annotated[TradingSettings, Depends(get_trading_settings)],
+                  ) -> Canceller:
+    """Cancelling stops the job's execution (its ARN is on the ticket) and its strategy task
+    (in the cluster and family trading sessions use too)."""
+    clients = _component(request, "cancel_aws", lambda: {
+        name: aws_client(name) for name in ("dynamodb", "stepfunctions", "ecs")})
+    statuses = JobStatusStore(clients["dynamodb"], store.table, default_clock(),
+                              settings.ttl_days)
+    cleaner = TaskCleaner(clients["ecs"], where.cluster, where.strategy_family)
+    return Canceller(store, statuses, clients["stepfunctions"], cleaner)
+
+
 # -- registry writes ---------------------------------------------------------------------------
 def get_promotion(request: Request, settings: Annotated[BackendSettings, Depends(get_settings)],
                   registry: Annotated[StrategyRegistry, Depends(get_registry)]) -> Promotion:
@@ -192,10 +213,6 @@ PromotionDep = Annotated[Promotion, Depends(get_promotion)]
 
 
 # -- trading sessions --------------------------------------------------------------------------
-def get_trading_settings() -> TradingSettings:
-    return trading_settings()
-
-
 def get_trading(request: Request,
                 settings: Annotated[TradingSettings, Depends(get_trading_settings)],
                 ) -> TradingSessions:
@@ -211,5 +228,6 @@ OwnerDep = Annotated[Owner, Depends(get_owner)]  # any role: read
 RegistryDep = Annotated[StrategyRegistry, Depends(get_registry)]
 BacktestsDep = Annotated[BacktestService, Depends(get_backtests)]
 StoreDep = Annotated[TicketStore, Depends(get_store)]
+CancellerDep = Annotated[Canceller, Depends(get_canceller)]
 SettingsDep = Annotated[BackendSettings, Depends(get_settings)]
 TradingDep = Annotated[TradingSessions, Depends(get_trading)]
