@@ -8,17 +8,20 @@ The ``backtest-slots`` table (topology spec) holds at most ``size`` items of one
   back (its lease is renewed); otherwise a PutItem conditioned on the slot not existing takes a
   free one. DynamoDB applies writes to one item one at a time, so two consumers that both saw
   a free slot cannot both take it: the limit holds however many invocations run at once.
-* **reclaim**, only when every slot is held: each holder's execution is described (at most
-  ``size`` DescribeExecution calls, whatever the history): a holder whose execution is no
-  longer RUNNING (finished, stopped, aborted, timed out) loses its slot, and so does one whose
-  execution does not exist ``grace_seconds`` after it took the slot (the consumer crashed
-  between the two). The delete is conditioned on the same holder and lease time, so a renewed
-  or already reclaimed slot is left alone.
+* **reclaim**, only when every slot is held: holders' executions are described, oldest
+  lease first, until one is dead (at most ``size`` DescribeExecution calls whatever the
+  history; exactly ``size`` when all are alive, the cost of a deferral). A holder whose
+  execution is no longer RUNNING (finished, stopped, aborted, timed out) loses its slot,
+  and so does one whose execution does not exist ``grace_seconds`` after it took the slot
+  (the consumer crashed between the two). The delete is conditioned on the same holder and
+  lease time, so a renewed or already reclaimed slot is left alone.
 * **release**: the workflow's final status write (update-status, on success and on every
   failure path) and the orphan scanner delete the job's slot, conditioned on the holder.
 
-The cost of one acquire is one Query of ``size`` small items and one write; it does not grow
-with the workflow's history (ListExecutions did).
+One acquire of a free slot costs one Query of at most ``size`` small items and one write,
+whatever the workflow's history (``benchmarks/bench_slots.py``); the count it replaces was a
+paginated ListExecutions per message, an API Step Functions throttles per account
+(https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html).
 """
 
 from __future__ import annotations
@@ -92,7 +95,10 @@ class SlotLease:
                 continue  # reclaimed meanwhile: take another
             free = [i for i in range(self.size) if i not in held]
             if not free:
-                free = self._reclaim(s for s in held.values() if s.index < self.size)
+                # Oldest first, and one is enough: a dead holder is most likely an old one.
+                in_pool = sorted((s for s in held.values() if s.index < self.size),
+                                 key=lambda s: s.acquired_at)
+                free = self._reclaim(in_pool, first=True)
                 if not free:
                     return None
             random.shuffle(free)  # concurrent acquirers spread instead of racing for slot 0
@@ -124,10 +130,16 @@ class SlotLease:
             return self.clock.now() - float(slot.acquired_at) > self.grace_seconds
         return status != "RUNNING"
 
-    def _reclaim(self, slots: Any) -> list[int]:
+    def _reclaim(self, slots: Any, first: bool = False) -> list[int]:
         if self.sfn is None:
             raise RuntimeError("reclaiming slots needs a Step Functions client")
-        return [s.index for s in slots if self._dead(s) and self._delete(s)]
+        freed = []
+        for slot in slots:
+            if self._dead(slot) and self._delete(slot):
+                freed.append(slot.index)
+                if first:
+                    break
+        return freed
 
     def _take(self, index: int, job_id: str, execution_arn: str) -> bool:
         return self._conditional(self.ddb.put_item, Item={
