@@ -55,6 +55,7 @@ _ALARMS = "tradai_sim.cloud.alarms.moto_hooks"
 _FIS = "tradai_sim.cloud.fis.moto_hooks"
 _REDRIVE = "tradai_sim.cloud.sqs_redrive.moto_hooks"
 _SFN_WAITS = "tradai_sim.cloud.stepfunctions.waits"
+_STATE = "tradai_sim.cloud.state_indexes"
 
 _SFN_ECS = "tradai_sim.cloud.stepfunctions.ecs_sync"
 # Every moto module that binds extract_json by name (`from ...json_path import extract_json`
@@ -500,6 +501,62 @@ PATCHES: list[Patch] = [
         wrap=True,
         original_params=("self", "message", "subject", "message_attributes", "group_id",
                          "deduplication_id", "message_structure"),
+    ),
+    # -- Costs that do not grow with stored state (state_indexes.py) ------------------------
+    Patch(
+        "moto.dynamodb.models.table:Table.query",
+        "moto reads every item of the table for each Query (table or GSI); read the "
+        "partition, or the items of the GSI hash value from an index",
+        _lazy(_STATE, "table_query"),
+        wrap=True,
+        original_params=("self", "hash_key", "range_comparison", "range_objs", "limit",
+                         "exclusive_start_key", "scan_index_forward",
+                         "projection_expressions", "index_name", "consistent_read",
+                         "filter_expression", "hash_key_conditions", "range_key_conditions",
+                         "filter_kwargs"),
+    ),
+    Patch(
+        "moto.dynamodb.models.table:Table.all_items",
+        "inside a narrowed Query, the items are that Query's candidates",
+        _lazy(_STATE, "table_all_items"),
+        wrap=True,
+        original_params=("self",),
+    ),
+    Patch(
+        "moto.dynamodb.models.table:Table.put_item",
+        "keep the Query index of the item's GSI hash values",
+        _lazy(_STATE, "table_put_item"),
+        wrap=True,
+        original_params=("self", "item_attrs", "expected", "condition_expression",
+                         "expression_attribute_names", "expression_attribute_values",
+                         "overwrite", "return_values_on_condition_check_failure"),
+    ),
+    Patch(
+        "moto.dynamodb.models.table:Table.delete_item",
+        "keep the Query index of the item's GSI hash values",
+        _lazy(_STATE, "table_delete_item"),
+        wrap=True,
+        original_params=("self", "hash_key", "range_key"),
+    ),
+    Patch(
+        "moto.dynamodb.models:DynamoDBBackend.update_item",
+        "UpdateItem changes the item in place: keep the Query index of its GSI hash values",
+        _lazy(_STATE, "backend_update_item"),
+        wrap=True,
+        original_params=("self", "table_name", "key", "update_expression",
+                         "expression_attribute_names", "expression_attribute_values",
+                         "attribute_updates", "expected", "condition_expression",
+                         "return_values_on_condition_check_failure"),
+    ),
+    Patch(
+        "moto.ecs.models:EC2ContainerServiceBackend.run_task",
+        "moto keeps every task it ran and walks them all on ListTasks and DescribeTasks; "
+        "forget the oldest stopped tasks beyond KEEP_STOPPED (ECS shows them about an hour)",
+        _lazy(_STATE, "ecs_run_task"),
+        wrap=True,
+        original_params=("self", "cluster_str", "task_definition_str", "count", "overrides",
+                         "started_by", "tags", "launch_type", "networking_configuration",
+                         "group", "platform_version", "capacity_provider_strategy"),
     ),
 ]
 
