@@ -156,6 +156,18 @@ def test_a_full_pool_refuses_while_every_holder_is_alive(aws: Aws) -> None:
     assert set(aws.holders(2).values()) == {"a", "b"}
 
 
+def test_a_lowered_limit_counts_the_slots_held_above_it(aws: Aws) -> None:
+    """Slots taken under a larger limit still hold strategy tasks: they count until freed."""
+    wide = aws.lease(4)
+    for job in ("a", "b", "c"):
+        wide.acquire(job, aws.run(job))
+    assert aws.lease(2).acquire("d", aws.arn("d")) is None
+    aws.sfn.stop_execution(executionArn=aws.arn("a"))
+    aws.sfn.stop_execution(executionArn=aws.arn("b"))
+    assert aws.lease(2).acquire("d", aws.arn("d")) is not None  # 2 reclaimed, c and d hold
+    assert set(aws.holders(4).values()) == {"c", "d"}
+
+
 def test_a_holder_whose_execution_stopped_loses_its_slot(aws: Aws) -> None:
     """StopExecution (a cancellation), a timeout or a failure that could not record its end:
     the execution is not RUNNING, so a full pool takes its slot back without help."""

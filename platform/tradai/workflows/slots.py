@@ -9,8 +9,8 @@ The ``backtest-slots`` table (topology spec) holds at most ``size`` items of one
   free one. DynamoDB applies writes to one item one at a time, so two consumers that both saw
   a free slot cannot both take it: the limit holds however many invocations run at once.
 * **reclaim**, only when every slot is held: holders' executions are described, oldest
-  lease first, until one is dead (at most ``size`` DescribeExecution calls whatever the
-  history; exactly ``size`` when all are alive, the cost of a deferral). A holder whose
+  lease first, until one is dead (one DescribeExecution per held slot at most, whatever
+  the history; exactly ``size`` when all are alive, the cost of a deferral). A holder whose
   execution is no longer RUNNING (finished, stopped, aborted, timed out) loses its slot,
   and so does one whose execution does not exist ``grace_seconds`` after it took the slot
   (the consumer crashed between the two). The delete is conditioned on the same holder and
@@ -94,13 +94,12 @@ class SlotLease:
                     return mine.index
                 continue  # reclaimed meanwhile: take another
             free = [i for i in range(self.size) if i not in held]
-            if not free:
+            if len(held) >= self.size or not free:  # slots past a lowered limit count too
                 # Oldest first, and one is enough: a dead holder is most likely an old one.
-                in_pool = sorted((s for s in held.values() if s.index < self.size),
-                                 key=lambda s: s.acquired_at)
-                free = self._reclaim(in_pool, first=True)
-                if not free:
+                if not self._reclaim(sorted(held.values(), key=lambda s: s.acquired_at),
+                                     first=True):
                     return None
+                continue  # read the pool again: is a slot below the limit free now?
             random.shuffle(free)  # concurrent acquirers spread instead of racing for slot 0
             for index in free:
                 if self._take(index, job_id, execution_arn):
