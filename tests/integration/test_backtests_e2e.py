@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -80,8 +81,16 @@ def executions(cloud: RunningCloud, name: str) -> list[dict[str, Any]]:
 
 
 # -- the happy path -------------------------------------------------------------------------
-def test_example_backtest_completes_with_metrics(edge: Edge, token: str,
-                                                 cloud: RunningCloud) -> None:
+def test_example_backtest_completes_with_the_metrics_of_freqtrade_run_directly(
+        edge: Edge, token: str, cloud: RunningCloud, tmp_path: Path) -> None:
+    """Through the gateway, the queue, the consumer, Step Functions (EnsureData fetching the
+    candles into ArcticDB) and the strategy task: the result equals Freqtrade's own
+    backtesting on the candles the job used, with the same config layers."""
+    from tests.integration.test_container_backtest import freqtrade_directly
+    from tradai.backtests.results import headline
+    from tradai.data.settings import DataSettings
+    from tradai.data.store import OhlcvStore
+
     job_id = submit(edge, token, SMALL)
     seen: list[dict[str, Any]] = []
     final = wait_terminal(edge, token, job_id, seen=seen)
@@ -117,6 +126,13 @@ def _item(cloud: RunningCloud, job_id: str) -> dict[str, Any] | None:
 
 
 def test_an_invalid_version_ends_failed_at_validation(edge: Edge, cloud: RunningCloud) -> None:
+def _queue_depth(cloud: RunningCloud) -> int:
+    attrs = cloud.client("sqs").get_queue_attributes(QueueUrl=_queue_url(cloud), AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+    return sum(int(v) for v in attrs.values())
+
+
     # The backend refuses unknown versions (422), so this job arrives as through a direct
     # queue integration: only the workflow's validation can stop it.
     job_id = str(uuid.uuid4())
@@ -217,7 +233,9 @@ def test_the_same_submission_twice_runs_once(edge: Edge, token: str,
     cloud.client("sqs").send_message(QueueUrl=_queue_url(cloud), MessageBody=json.dumps(
         message), MessageGroupId="dup", MessageDeduplicationId=uuid.uuid4().hex)
     assert wait_terminal(edge, token, first)["status"] == "COMPLETED"
-    time.sleep(3)  # the copy has been consumed by now (1 s polls)
+    # The evidence that the copy was consumed, not just time passing: its group holds nothing
+    # (received, handled and deleted). Only then does "one execution" prove anything.
+    wait_for(lambda: _queue_depth(cloud) == 0, timeout=120, interval=0.5)
     assert len(executions(cloud, first)) == 1
     tasks = [t for t in cloud.control("/ecs/tasks")["tasks"]
              if t["group"] == f"backtest:{first}"]

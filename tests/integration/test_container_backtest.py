@@ -193,22 +193,34 @@ def exit_code(task: dict[str, Any]) -> int | None:
 # -- Freqtrade directly, in this process ----------------------------------------------------
 def direct_backtest(stack: Stack, tmp: Path, strategy: str, pairs: list[str]) -> dict[str, Any]:
     """``freqtrade backtesting`` on the same ArcticDB data and the same config layers."""
+    return freqtrade_directly(stack.store, stack.exchange_url, stack.egress_proxy, tmp,
+                              strategy, pairs, TIMERANGE)
+
+
+def freqtrade_directly(store: OhlcvStore, exchange_url: str, egress_proxy: str, tmp: Path,
+                       strategy: str, pairs: list[str], timerange: str,
+                       timeframe: str = "5m") -> dict[str, Any]:
+    """Freqtrade's own backtesting, in this process, on the candles ``store`` holds up to the
+    timerange's end and the config layers the container merges (base, the strategy's
+    example config, the exchange); its results for ``strategy``."""
     from freqtrade.commands.optimize_commands import setup_optimize_configuration
     from freqtrade.data.history import get_datahandler
     from freqtrade.enums import CandleType, RunMode
     from freqtrade.optimize.backtesting import Backtesting
 
+    end_ms = int(pd.Timestamp(timerange.split("-")[1], tz="UTC").timestamp() * 1000)
+    step = int(pd.Timedelta(timeframe).total_seconds() * 1000)
     datadir = tmp / "data"
     (tmp / "user_data").mkdir()
     handler = get_datahandler(datadir, "feather")
     for pair in pairs:
-        frame = stack.store.read(SeriesKey("binance", pair, "5m"), None, END_MS - M5)
-        handler.ohlcv_store(pair, "5m", frame.reset_index(), CandleType.SPOT)
+        frame = store.read(SeriesKey("binance", pair, timeframe), None, end_ms - step)
+        handler.ohlcv_store(pair, timeframe, frame.reset_index(), CandleType.SPOT)
     config = deep_merge(
         json.loads(BASE_CONFIG.read_text()),
         json.loads((CONFIGS_DIR / f"{strategy}.json").read_text()),
-        exchange_layer(stack.exchange_url, stack.egress_proxy),
-        {"exchange": {"pair_whitelist": pairs}, "timerange": TIMERANGE, "export": "none",
+        exchange_layer(exchange_url, egress_proxy),
+        {"exchange": {"pair_whitelist": pairs}, "timerange": timerange, "export": "none",
          "strategy_path": str(STRATEGIES_DIR), "dry_run": True})
     (tmp / "config.json").write_text(json.dumps(config))
     ft = setup_optimize_configuration(
