@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import itertools
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from tests.integration.cloud import RunningCloud, deploy_lambda, wait_for
+from tradai.clock import Clock
 
 RECORDER = """
 import json, os, time
@@ -46,10 +47,13 @@ def test_rate_rule_fires_at_simulated_cadence_and_stops_when_disabled(
     ticks = [datetime.fromisoformat(x["event"]["time"].replace("Z", "+00:00")).timestamp()
              for x in lines[:3]]
     assert [b - a for a, b in itertools.pairwise(ticks)] == [60.0, 60.0], ticks
-    # And they are delivered as simulated time passes, not all at once: two periods of
-    # simulated time span the three deliveries (loosely: the machine may be busy).
-    span = (lines[2]["wall"] - lines[0]["wall"]) * cloud.time_scale
-    assert 80 <= span <= 200, span
+    # And each is delivered when the stack's clock reaches its scheduled time: never before
+    # it, and well within a period after it (the delay is the invoke's, a few wall ms x the
+    # time scale; a scheduler on the wall clock would be 20 periods late).
+    clock = _clock(cloud)
+    delays = [clock.origin + (x["wall"] - clock.origin) * clock.scale - t
+              for x, t in zip(lines[:3], ticks, strict=True)]
+    assert all(0 <= d < 30 for d in delays), delays
 
     event = lines[0]["event"]
     assert event["detail-type"] == "Scheduled Event"
@@ -93,6 +97,40 @@ def test_cron_rule_reports_next_fire(cloud: RunningCloud) -> None:
     assert status["next_fire_iso"].endswith("T03:00:00Z")
     assert status["next_fire"] > cloud.status()["simulated_now"]
     events.delete_rule(Name="t-cron")
+
+
+def test_cron_rule_fires_at_its_scheduled_minute(cloud: RunningCloud, tmp_path: Path) -> None:
+    """A cron expression fires at the minute it names, in simulated UTC, and then reports
+    its next fire a day later
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html)."""
+    out = tmp_path / "cron.jsonl"
+    arn = deploy_lambda(cloud, "t-sched-cron", RECORDER, environment={"OUT": str(out)})
+    cloud.client("lambda").invoke(FunctionName="t-sched-cron", Payload=b'{"warm": true}')
+    out.unlink()
+    # Two whole simulated minutes ahead: 6 wall seconds at 20x, never a minute already begun.
+    at = (int(cloud.status()["simulated_now"]) // 60 + 3) * 60
+    when = datetime.fromtimestamp(at, tz=UTC)
+    events = cloud.client("events")
+    events.put_rule(Name="t-cron-fire",
+                    ScheduleExpression=f"cron({when.minute} {when.hour} * * ? *)")
+    events.put_targets(Rule="t-cron-fire", Targets=[{"Id": "fn", "Arn": arn}])
+    try:
+        line = wait_for(lambda: _lines(out), timeout=60)[0]
+        fired = datetime.fromisoformat(line["event"]["time"].replace("Z", "+00:00"))
+        assert fired.timestamp() == at, (fired, when)
+        clock = _clock(cloud)
+        delivered = clock.origin + (line["wall"] - clock.origin) * clock.scale
+        assert 0 <= delivered - at < 30, delivered - at
+        status = _rule_status(cloud, "t-cron-fire")
+        assert status and status["count"] == 1 and status["next_fire"] == at + 86400
+    finally:
+        events.remove_targets(Rule="t-cron-fire", Ids=["fn"])
+        events.delete_rule(Name="t-cron-fire")
+
+
+def _clock(cloud: RunningCloud) -> Clock:
+    status = cloud.status()
+    return Clock(scale=float(status["time_scale"]), origin=float(status["clock_origin"]))
 
 
 def test_stack_schedules_are_tracked_and_missing_targets_reported(cloud: RunningCloud) -> None:
