@@ -216,6 +216,18 @@ def test_tables_keys_ttl_and_recovery(deployed: Deployed):
         assert {a["name"] for a in t["attributes"]} == keys - {None}
 
 
+def test_the_indexes_the_platform_queries_are_deployed(deployed: Deployed):
+    """The orphan scanner queries workflow-state by status and the session list queries
+    trading-heartbeats by owner (a Scan of either read every item): both GSIs exist, with
+    all attributes projected (the readers use whole items)."""
+    for table, index, key in (("workflow-state", "by-status", "status"),
+                              ("trading-heartbeats", "by-owner", "owner")):
+        t = deployed.one("aws:dynamodb/table:Table", deployed.name(table)).inputs
+        [gsi] = [i for i in t["globalSecondaryIndexes"] if i["name"] == index]
+        assert gsi["hashKey"] == key and gsi["projectionType"] == "ALL"
+        assert {"name": key, "type": "S"} in t["attributes"]
+
+
 def test_secrets_topics_buckets_and_alarms(deployed: Deployed):
     topo = deployed.topo
     secrets = {s.inputs["name"] for s in deployed.of_type("aws:secretsmanager/secret:Secret")}

@@ -25,6 +25,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests.unit.spec_tables import create_spec_table
 from tests.unit.test_backend_fixtures import FakeRegistry
 from tradai.backtests.service import Owner
 from tradai.trading import records as R
@@ -106,10 +107,8 @@ def create_trading_aws() -> TradingSettings:
     settings = TradingSettings(TRADAI_PROJECT="tradai", TRADAI_ENV="test",
                                TRADAI_PRIVATE_SUBNETS=json.dumps(subnets),
                                TRADAI_STRATEGY_SECURITY_GROUPS=sg)
-    boto3.client("dynamodb", region_name=REGION).create_table(
-        TableName=settings.table, BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "strategy_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "strategy_id", "AttributeType": "S"}])
+    create_spec_table(boto3.client("dynamodb", region_name=REGION), "trading-heartbeats",
+                      settings.table)
     ecs = boto3.client("ecs", region_name=REGION)
     ecs.create_cluster(clusterName=settings.cluster, capacityProviders=["FARGATE",
                                                                         "FARGATE_SPOT"])
@@ -298,6 +297,27 @@ def test_list_shows_own_sessions_with_heartbeat_and_age(env: Env) -> None:
     assert mine.heartbeat_age_seconds == 45.0
     assert [s.session_id for s in env.sessions.list_sessions(BOB)] == ["rsimeanrevert-dry-run"]
     assert env.sessions.list_sessions(BOB)[0].status == R.STARTING
+
+
+def test_list_queries_the_owner_index_and_never_scans(env: Env) -> None:
+    """Listing reads the caller's sessions only: a Query on the spec's by-owner index, whose
+    ScannedCount is theirs, however many sessions other users have."""
+    env.start()
+    for i in range(30):
+        env.ddb.put_item(TableName=env.settings.table, Item={
+            "strategy_id": {"S": f"other-{i}"}, "owner": {"S": "someone-else"},
+            "status": {"S": R.STOPPED}})
+    calls: list[tuple[str, dict[str, Any]]] = []
+    for op in ("Query", "Scan"):
+        env.ddb.meta.events.register(f"provide-client-params.dynamodb.{op}",
+                                     lambda params, op=op, **_: calls.append((op, params)))
+    read: list[int] = []
+    env.ddb.meta.events.register("after-call.dynamodb.Query",
+                                 lambda parsed, **_: read.append(parsed["ScannedCount"]))
+
+    assert [s.session_id for s in env.sessions.list_sessions(ALICE)] == ["smacross-dry-run"]
+    assert [(op, p.get("IndexName")) for op, p in calls] == [("Query", "by-owner")]
+    assert read == [1]
 
 
 def test_show_has_recent_trades_and_hides_others_sessions(env: Env) -> None:

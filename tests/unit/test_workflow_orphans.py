@@ -103,3 +103,29 @@ def test_dead_executions_fail_their_jobs_and_finished_jobs_lose_their_tasks(
 
     again = scanner.scan()  # nothing left to do: the scan is idempotent
     assert again.failed_jobs == [] and again.stopped_tasks == []
+
+
+def test_the_scan_queries_the_status_index_and_reads_only_running_jobs(
+    aws: tuple[Any, Any],
+) -> None:
+    """The scanner's read is a Query on the spec's by-status index: what DynamoDB reads (its
+    ScannedCount) is the RUNNING jobs, not every ticket the table holds."""
+    ddb, sfn = aws
+    for i in range(40):
+        _job(ddb, f"done-{i}", "COMPLETED" if i % 2 else "FAILED")
+    _job(ddb, "dead", "RUNNING", _execution(sfn, "dead", stop=True))
+    _job(ddb, "starting", "RUNNING")
+    calls: list[tuple[str, dict[str, Any]]] = []
+    for op in ("Query", "Scan"):
+        ddb.meta.events.register(f"provide-client-params.dynamodb.{op}",
+                                 lambda params, op=op, **_: calls.append((op, params)))
+    read: list[int] = []
+    ddb.meta.events.register("after-call.dynamodb.Query",
+                             lambda parsed, **_: read.append(parsed["ScannedCount"]))
+    store = JobStatusStore(ddb, TABLE, Clock(scale=1.0, origin=1_700_000_000))
+
+    report = OrphanScanner(store, sfn, TaskCleaner(FakeEcs([]), "cluster", "family")).scan()
+
+    assert report.running_jobs == 2 and report.failed_jobs == ["dead"]
+    assert [(op, p.get("IndexName")) for op, p in calls] == [("Query", "by-status")]
+    assert read == [2]

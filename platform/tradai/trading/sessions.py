@@ -34,6 +34,8 @@ from tradai.trading.errors import (
 from tradai.trading.models import SessionRequest, TradingSession, TradingSessionDetail
 from tradai.trading.settings import TradingSettings
 
+OWNER_INDEX = "by-owner"  # trading-heartbeats GSI, hash key ``owner`` (topology spec)
+
 _ser = TypeSerializer()
 
 
@@ -123,15 +125,16 @@ class TradingSessions:
 
     # -- read ---------------------------------------------------------------------------------
     def list_sessions(self, owner: Owner) -> list[TradingSession]:
-        """The caller's sessions, newest first (a Scan: one item per strategy and mode)."""
+        """The caller's sessions, newest first: a Query on the owner index reads theirs only
+        (a Scan read every user's session on each request)."""
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
-            "TableName": self.settings.table, "FilterExpression": "#o = :o",
-            "ExpressionAttributeNames": {"#o": "owner"},
+            "TableName": self.settings.table, "IndexName": OWNER_INDEX,
+            "KeyConditionExpression": "#o = :o", "ExpressionAttributeNames": {"#o": "owner"},
             "ExpressionAttributeValues": {":o": {"S": owner.id}}}
         try:
             while True:
-                page = self.ddb.scan(**kwargs)
+                page = self.ddb.query(**kwargs)
                 items.extend(from_item(i) for i in page.get("Items", []))
                 if "LastEvaluatedKey" not in page:
                     break
