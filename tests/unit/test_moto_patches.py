@@ -15,7 +15,7 @@ def test_every_patch_says_why() -> None:
 
 
 def test_patches_of_one_attribute_stack_and_apply_once_per_process() -> None:
-    """Three parts wrap moto's ``Queue.add_message`` (sqs_fifo, alarms, sqs_redrive): all
+    """Four parts wrap moto's ``Queue.add_message`` (sqs_index, sqs_fifo, alarms, sqs_redrive): all
     apply, in the order listed, and applying again wraps nothing twice. In a subprocess:
     applying patches here would change moto for every other unit test."""
     import subprocess
@@ -27,7 +27,7 @@ def test_patches_of_one_attribute_stack_and_apply_once_per_process() -> None:
         "apply_patches(); first = Queue.add_message; apply_patches()\n"
         "assert Queue.add_message is first\n"
         "keys = {p.key for p in PATCHES if p.target == 'moto.sqs.models:Queue.add_message'}\n"
-        "assert len(keys) == 3 and first.__tradai_patches__ == keys, keys\n"
+        "assert len(keys) == 4 and first.__tradai_patches__ == keys, keys\n"
         "assert unpatched(first).__module__ == 'moto.sqs.models'\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)

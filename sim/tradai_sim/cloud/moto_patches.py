@@ -54,6 +54,7 @@ _LAMBDA = "tradai_sim.cloud.lambda_runtime.moto_adapter"
 _ALARMS = "tradai_sim.cloud.alarms.moto_hooks"
 _FIS = "tradai_sim.cloud.fis.moto_hooks"
 _REDRIVE = "tradai_sim.cloud.sqs_redrive.moto_hooks"
+_INDEX = "tradai_sim.cloud.sqs_index.moto_hooks"
 _SFN_WAITS = "tradai_sim.cloud.stepfunctions.waits"
 _STATE = "tradai_sim.cloud.state_indexes"
 
@@ -415,6 +416,64 @@ PATCHES: list[Patch] = [
         "moto.fis.models:Experiment.resolved_targets",
         "moto resolves only resourceArns; report what tags, filters and selection resolved",
         _lazy(_FIS, "resolved_targets"),
+        wrap=True,
+        original_params=("self",),
+    ),
+    # -- SQS at depth (sqs_index/): first of the Queue.add_message wraps, so innermost ------
+    Patch(
+        "moto.sqs.models:Queue.add_message",
+        "moto compares a FIFO send's deduplication id with every queued message; SQS's cost "
+        "does not grow with the queue: look up the messages with that id",
+        _lazy(_INDEX, "queue_add_message"),
+        wrap=True,
+        original_params=("self", "message"),
+    ),
+    Patch(
+        "moto.sqs.models:SQSBackend.receive_message",
+        "moto lists every visible message and walks past the groups in flight on each "
+        "receive; take the deliverable groups from an index in the same send order",
+        _lazy(_INDEX, "receive_message"),
+        wrap=True,
+        original_params=("self", "queue_name", "count", "wait_seconds_timeout",
+                         "visibility_timeout", "message_attribute_names"),
+    ),
+    Patch(
+        "moto.sqs.models:Queue.delete_message",
+        "moto searches every message's receipt handles and rebuilds the list on each delete; "
+        "find the message by its receipt handle",
+        _lazy(_INDEX, "queue_delete_message"),
+        wrap=True,
+        original_params=("self", "receipt_handle"),
+    ),
+    Patch(
+        "moto.sqs.models:SQSBackend.change_message_visibility",
+        "moto searches every message's receipt handles; find the message by its receipt "
+        "handle and re-examine its group",
+        _lazy(_INDEX, "change_message_visibility"),
+        wrap=True,
+        original_params=("self", "queue_name", "receipt_handle", "visibility_timeout"),
+    ),
+    Patch(
+        "moto.sqs.models:Queue.approximate_number_of_messages",
+        "moto counts visible messages by scanning the queue, for GetQueueAttributes and four "
+        "times per SendMessage (Queue.attributes); the index keeps the count",
+        _lazy(_INDEX, "approximate_number_of_messages"),
+        wrap=True,
+        original_params=("self",),
+    ),
+    Patch(
+        "moto.sqs.models:Queue.approximate_number_of_messages_delayed",
+        "moto counts delayed messages by scanning the queue, for GetQueueAttributes and four "
+        "times per SendMessage (Queue.attributes); the index keeps the count",
+        _lazy(_INDEX, "approximate_number_of_messages_delayed"),
+        wrap=True,
+        original_params=("self",),
+    ),
+    Patch(
+        "moto.sqs.models:Queue.approximate_number_of_messages_not_visible",
+        "moto counts in-flight messages by scanning the queue, for GetQueueAttributes and four "
+        "times per SendMessage (Queue.attributes); the index keeps the count",
+        _lazy(_INDEX, "approximate_number_of_messages_not_visible"),
         wrap=True,
         original_params=("self",),
     ),

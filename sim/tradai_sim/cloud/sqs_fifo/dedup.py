@@ -14,6 +14,7 @@ The scope is the queue, or the message group when the queue's DeduplicationScope
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass
 
 INTERVAL_SECONDS = 300.0
@@ -34,6 +35,8 @@ class DedupWindow:
     def __init__(self, interval: float = INTERVAL_SECONDS) -> None:
         self.interval = interval
         self._seen: dict[DedupKey, Accepted] = {}
+        self._order: deque[tuple[DedupKey, Accepted]] = deque()  # in admission order: forgetting
+        # pops expired ids from the front instead of scanning every remembered id per send
         self._lock = threading.Lock()
 
     def admit(self, key: DedupKey, message_id: str, sequence_number: str | None,
@@ -43,9 +46,10 @@ class DedupWindow:
         with self._lock:
             self._forget_before(now - self.interval)
             first = self._seen.get(key)
-            if first is not None:
+            if first is not None and first.at > now - self.interval:
                 return first
-            self._seen[key] = Accepted(message_id, sequence_number, now)
+            accepted = self._seen[key] = Accepted(message_id, sequence_number, now)
+            self._order.append((key, accepted))
             return None
 
     def remembered(self, now: float) -> int:
@@ -54,8 +58,12 @@ class DedupWindow:
             return len(self._seen)
 
     def _forget_before(self, cutoff: float) -> None:
-        for key in [k for k, v in self._seen.items() if v.at <= cutoff]:
-            del self._seen[key]
+        # Admission times only grow with the clock; an id left behind an older one (a clock
+        # stepped back) is forgotten late, and ``admit`` checks its age itself.
+        while self._order and self._order[0][1].at <= cutoff:
+            key, accepted = self._order.popleft()
+            if self._seen.get(key) is accepted:
+                del self._seen[key]
 
 
 def key_for(deduplication_id: str, group_id: str | None, scope: str | None) -> DedupKey:

@@ -72,6 +72,8 @@ def _moto_would_drop(queue: Any, message: Any) -> bool:
     """moto 5.2.5's duplicate test in ``Queue.add_message``, to step around it."""
     from moto.sqs.models import DEDUPLICATION_TIME_IN_SECONDS
 
-    return any(m.deduplication_id == message.deduplication_id
-               and (message.sent_timestamp - m.sent_timestamp) / 1000
-               < DEDUPLICATION_TIME_IN_SECONDS for m in list(queue._messages))
+    indexed = getattr(queue._messages, "with_dedup_id", None)  # sqs_index: no scan
+    same = (indexed(message.deduplication_id) if indexed is not None else
+            [m for m in list(queue._messages) if m.deduplication_id == message.deduplication_id])
+    return any((message.sent_timestamp - m.sent_timestamp) / 1000
+               < DEDUPLICATION_TIME_IN_SECONDS for m in same)

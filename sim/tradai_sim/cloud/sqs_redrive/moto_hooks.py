@@ -99,8 +99,11 @@ def receive_message(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _add_sources(queue: Any, messages: list[dict[str, Any]]) -> None:
-    sources = {m.id: getattr(m, "tradai_dlq_source_arn", None) for m in list(queue._messages)}
+    by_id = getattr(queue._messages, "by_id", None)  # sqs_index: a lookup, not a scan
+    if by_id is None:
+        found = {m.id: m for m in list(queue._messages)}
+        by_id = found.get
     for msg in messages:
-        source = sources.get(msg["MessageId"])
+        source = getattr(by_id(msg["MessageId"]), "tradai_dlq_source_arn", None)
         if source:
             msg.setdefault("Attributes", {})[SOURCE_ATTRIBUTE] = source
