@@ -17,6 +17,7 @@ from tests.unit.spec_tables import create_spec_table
 from tradai.backtests.store import TicketStore
 from tradai.clock import Clock
 from tradai_sim.cloud import moto_patches, state_indexes
+from tradai_sim.cloud.alarms import moto_view
 from tradai_sim.cloud.ecs.runtime import KEEP_STOPPED
 
 REGION = "eu-central-1"
@@ -231,3 +232,35 @@ def test_ecs_forgets_the_oldest_stopped_tasks_beyond_what_it_keeps(
     assert {t["taskArn"] for t in newest["tasks"]} == {stopped[-1], live}
     oldest = client.describe_tasks(cluster="c", tasks=[stopped[0]])
     assert oldest["tasks"] == []
+
+
+# -- CloudWatch datapoints for the alarm engine ---------------------------------------------------
+def _datum(ts: float, name: str, value: float, queue: str = "q") -> Any:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(namespace="AWS/SQS", name=name, value=value, unit="Count",
+                           timestamp=moto_view.moto_time(ts),
+                           dimensions=[SimpleNamespace(name="QueueName", value=queue)])
+
+
+def test_the_alarm_engine_reads_each_datapoint_once_and_answers_as_a_full_pass() -> None:
+    """``SampleIndex.since`` gives what ``samples_by_metric`` (a pass over every stored
+    datapoint) gives, for windows over a growing history, converting each datapoint once."""
+    from types import SimpleNamespace
+
+    backend = SimpleNamespace(metric_data=[])
+    index = moto_view.SampleIndex()
+    rng = random.Random(5)
+    t0 = 1_800_000_000.0
+    for minute in range(400):
+        for name in ("Depth", "Age"):
+            # now and then a datapoint for an earlier minute (PutMetricData with a Timestamp)
+            late = rng.random() < 0.1
+            backend.metric_data.append(_datum(t0 + 60 * (minute - (5 if late else 0)), name,
+                                              rng.random(), rng.choice("ab")))
+        since = t0 + 60 * (minute - 5)
+        got = index.since(backend, since)
+        want = moto_view.samples_by_metric(backend, since)
+        assert {k: sorted(v, key=lambda s: (s.timestamp, s.value)) for k, v in got.items()} \
+            == {k: sorted(v, key=lambda s: (s.timestamp, s.value)) for k, v in want.items()}
+    assert index.converted == len(backend.metric_data)  # each once, not once per evaluation

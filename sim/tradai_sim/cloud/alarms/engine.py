@@ -57,6 +57,9 @@ class AlarmEngine:
     last_tick: float | None = None
     sampled: dict[str, int | str] = field(default_factory=dict)
     errors: deque[str] = field(default_factory=lambda: deque(maxlen=10))
+    # The datapoints by metric and time, read incrementally: an evaluation costs its window,
+    # not every datapoint stored since the stack started.
+    samples: moto_view.SampleIndex = field(default_factory=moto_view.SampleIndex)
 
     # -- a round ------------------------------------------------------------------------------
     def tick(self, at: float) -> None:
@@ -69,7 +72,7 @@ class AlarmEngine:
         if due:
             lookback = max(int(a.period or MINUTE) * evaluation_range(int(a.evaluation_periods
                                                                           or 1)) for a in due)
-            index = moto_view.samples_by_metric(backend, at - lookback)
+            index = self.samples.since(backend, at - lookback)
             for alarm in due:
                 try:
                     self._evaluate(backend, alarm, at, index)

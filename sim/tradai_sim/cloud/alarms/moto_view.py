@@ -6,6 +6,7 @@ moto keeps timestamps as naive UTC datetimes; here they are simulated epoch seco
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -78,19 +79,56 @@ def definition(alarm: Any) -> AlarmDefinition:
 
 
 def samples_by_metric(backend: Any, since: float) -> dict[MetricKey, list[Sample]]:
-    """Every stored datapoint newer than ``since``, grouped by metric (one pass)."""
+    """Every stored datapoint newer than ``since``, grouped by metric (one pass over all)."""
     out: dict[MetricKey, list[Sample]] = defaultdict(list)
     for d in list(backend.metric_data):
         ts = epoch(d.timestamp)
         if ts is None or ts < since:
             continue
-        key = (d.namespace, d.name, frozenset((x.name, x.value) for x in d.dimensions))
-        if hasattr(d, "sample_count"):  # a statistic set
-            out[key].append(Sample(ts, stats=(float(d.sample_count), float(d.sum),
-                                              float(d.min), float(d.max)), unit=d.unit))
-        else:
-            out[key].append(Sample(ts, value=float(d.value), unit=d.unit))
+        key, sample = _sample(d, ts)
+        out[key].append(sample)
     return out
+
+
+def _sample(d: Any, ts: float) -> tuple[MetricKey, Sample]:
+    key = (d.namespace, d.name, frozenset((x.name, x.value) for x in d.dimensions))
+    if hasattr(d, "sample_count"):  # a statistic set
+        return key, Sample(ts, stats=(float(d.sample_count), float(d.sum), float(d.min),
+                                      float(d.max)), unit=d.unit)
+    return key, Sample(ts, value=float(d.value), unit=d.unit)
+
+
+class SampleIndex:
+    """``samples_by_metric`` without a pass over every datapoint the stack ever stored: moto
+    only appends to ``metric_data`` (CloudWatch keeps datapoints for 15 months), so each call
+    converts the datapoints added since the last one into per-metric time-ordered lists, and
+    a window is found by bisection. One reader (the engine's thread)."""
+
+    def __init__(self) -> None:
+        self._source: list[Any] | None = None
+        self._seen = 0
+        self._by_metric: dict[MetricKey, tuple[list[float], list[Sample]]] = {}
+        self.converted = 0  # datapoints converted so far (each once)
+
+    def since(self, backend: Any, since: float) -> dict[MetricKey, list[Sample]]:
+        data = backend.metric_data
+        if data is not self._source or len(data) < self._seen:  # a new backend: start over
+            self._source, self._seen, self._by_metric = data, 0, {}
+        new = data[self._seen:]
+        self._seen += len(new)
+        for d in new:
+            ts = epoch(d.timestamp)
+            if ts is None:
+                continue
+            key, sample = _sample(d, ts)
+            times, samples = self._by_metric.setdefault(key, ([], []))
+            at = bisect.bisect_right(times, ts)  # usually the end: datapoints come in order
+            times.insert(at, ts)
+            samples.insert(at, sample)
+            self.converted += 1
+        return {key: samples[bisect.bisect_left(times, since):]
+                for key, (times, samples) in self._by_metric.items()
+                if times and times[-1] >= since}
 
 
 def put_datums(backend: Any, datums: Iterable[Datum]) -> None:
