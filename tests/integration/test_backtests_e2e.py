@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.integration.cloud import RunningCloud, wait_for
@@ -251,18 +252,24 @@ def test_the_same_submission_twice_runs_once(edge: Edge, token: str,
     assert len(tasks) == 1
 
 
-@pytest.fixture
-def limit_two(cloud: RunningCloud) -> Iterator[int]:
-    """Lower the consumer's limit to 2 so that 2 cores can show it is kept."""
+@contextlib.contextmanager
+def consumer_limit(cloud: RunningCloud, limit: int) -> Iterator[int]:
+    """Lower the consumer's limit (its backtest slots) so that 2 cores can show it is kept."""
     lam = cloud.client("lambda")
     name = cloud.name("backtest-consumer")
     env = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
     lam.update_function_configuration(FunctionName=name, Environment={"Variables": {
-        **env, "TRADAI_BACKTEST_MAX_CONCURRENT": "2"}})
+        **env, "TRADAI_BACKTEST_MAX_CONCURRENT": str(limit)}})
     try:
-        yield 2
+        yield limit
     finally:
         lam.update_function_configuration(FunctionName=name, Environment={"Variables": env})
+
+
+@pytest.fixture
+def limit_two(cloud: RunningCloud) -> Iterator[int]:
+    with consumer_limit(cloud, 2) as limit:
+        yield limit
 
 
 @pytest.mark.timeout(900)  # eight backtests two at a time: its own waits allow 900 s
@@ -295,3 +302,84 @@ def test_many_submissions_complete_within_the_task_limit(
     assert max(peak) <= limit_two, max(peak)
     assert max(peak) >= 2  # the limit, not a trickle, was what held them back
     print(f"{len(jobs)} backtests in {elapsed:.0f} s, peak {max(peak)} strategy tasks")
+
+
+@pytest.mark.timeout(1500)  # 18 backtests three at a time: its own waits allow 1200 s
+def test_many_owners_at_once_never_run_more_strategy_tasks_than_the_limit(
+        edge: Edge, cloud: RunningCloud) -> None:
+    """Six users submit three backtests each, all at once: their message groups are consumed
+    concurrently, so consumers race for the last slot. ECS ListTasks, sampled throughout,
+    never shows more RUNNING strategy tasks than the limit (and the exact sweep over every
+    task's RUNNING interval agrees), and every job completes."""
+    from tradai.topology import default_topology
+    from tradai_sim.drills.backlog import task_peak
+
+    limit, users, per_user = 3, 6, 3
+    ecs = cloud.client("ecs")
+    cluster = cloud.name(default_topology().cluster)
+    family = cloud.name("strategy")
+    tokens = [edge.user()["access"] for _ in range(users)]
+    samples: list[int] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            arns = [a for page in ecs.get_paginator("list_tasks").paginate(
+                cluster=cluster, family=family, desiredStatus="RUNNING")
+                for a in page["taskArns"]]
+            tasks = ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []
+            samples.append(sum(1 for t in tasks if t.get("group", "").startswith("backtest:")
+                               and t["lastStatus"] != "STOPPED"))
+            stop.wait(0.2)
+
+    def submit_retrying(token: str, body: dict[str, Any]) -> str:
+        """A client that times out (a loaded 2-core machine) retries with the same
+        Idempotency-Key: one ticket either way."""
+        key = uuid.uuid4().hex
+        for _ in range(5):
+            with contextlib.suppress(httpx.TimeoutException):
+                return submit(edge, token, body, key=key)
+        raise AssertionError(f"submission {body['timerange']} timed out 5 times")
+
+    def submit_all(token: str, user: int) -> list[str]:
+        return [submit_retrying(token, {**SMALL,
+                                        "timerange": f"202403{d:02d}-202403{d + 7:02d}"})
+                for d in range(1 + user, 1 + user + per_user)]
+
+    seen: dict[str, dict[str, Any]] = {}
+    with consumer_limit(cloud, limit):
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        started = time.time()
+        try:
+            results: dict[int, list[str]] = {}
+            submitters = [threading.Thread(target=lambda u=u: results.__setitem__(
+                u, submit_all(tokens[u], u))) for u in range(users)]
+            for t in submitters:
+                t.start()
+            for t in submitters:
+                t.join(timeout=900)
+            assert len(results) == users, "a submitter did not finish"
+            jobs = [(tokens[u], j) for u in range(users) for j in results[u]]
+
+            def settled() -> bool:
+                for task in cloud.control("/ecs/tasks")["tasks"]:  # started/stopping instants
+                    if task["group"].startswith("backtest:"):
+                        seen[task["task_arn"]] = task
+                return all(status_of(edge, tok, j)["status"] in TERMINAL for tok, j in jobs)
+
+            wait_for(settled, timeout=1200, interval=2)
+        finally:
+            stop.set()
+            sampler.join()
+    finals = [status_of(edge, tok, j) for tok, j in jobs]
+    failed = [f.get("error") for f in finals if f["status"] != "COMPLETED"]
+    assert not failed, failed
+    assert len(finals) == users * per_user
+    assert samples and max(samples) <= limit, max(samples)
+    exact, _ = task_peak(list(seen.values()), float("inf"))  # all have stopped by now
+    assert exact <= limit, exact
+    assert max(samples) >= 2  # the limit, not a trickle, held them back
+    print(f"{len(jobs)} backtests of {users} users in {time.time() - started:.0f} s, "
+          f"{len(samples)} ListTasks samples, peak {max(samples)} sampled, {exact} exact "
+          f"(limit {limit})")
