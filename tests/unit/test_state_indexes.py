@@ -264,3 +264,28 @@ def test_the_alarm_engine_reads_each_datapoint_once_and_answers_as_a_full_pass()
         assert {k: sorted(v, key=lambda s: (s.timestamp, s.value)) for k, v in got.items()} \
             == {k: sorted(v, key=lambda s: (s.timestamp, s.value)) for k, v in want.items()}
     assert index.converted == len(backend.metric_data)  # each once, not once per evaluation
+
+
+# -- the TTL sweeper ----------------------------------------------------------------------------
+def test_a_ttl_sweep_is_sent_only_the_items_due(ddb: Any) -> None:
+    """The sweep's Scan filters on the TTL attribute: only the due items come back, and the
+    deletions are exactly those ``due`` decides (five-year rule, lag, non-numbers kept)."""
+    from tradai_sim.cloud.dynamodb_ttl.sweeper import FIVE_YEARS, sweep_table
+
+    now, lag = 1_800_000_000.0, 3600.0
+    ttls = {"due": now - lag - 10, "in-lag": now - lag + 10, "at-lag": now - lag,
+            "live": now + 60, "ancient": now - FIVE_YEARS - 10}
+    for job, ttl in ttls.items():
+        ddb.put_item(TableName=TABLE, Item={"job_id": {"S": job}, "ttl": {"N": repr(ttl)}})
+    ddb.put_item(TableName=TABLE, Item={"job_id": {"S": "text"}, "ttl": {"S": "soon"}})
+    for i in range(50):
+        ddb.put_item(TableName=TABLE, Item={"job_id": {"S": f"x{i}"}, "ttl": {"N": "4000000000"}})
+    returned: list[int] = []
+    ddb.meta.events.register("after-call.dynamodb.Scan",
+                             lambda parsed, **_: returned.append(parsed["Count"]))
+
+    assert sweep_table(ddb, TABLE, "ttl", ["job_id"], now, lag) == 1
+
+    assert returned == [1]  # not 56 items carried over to the sweeper
+    left = {i["job_id"]["S"] for i in ddb.scan(TableName=TABLE)["Items"]}
+    assert left == set(ttls) - {"due"} | {"text"} | {f"x{i}" for i in range(50)}
