@@ -22,7 +22,7 @@ from tradai_infra.orchestration import build_state_machines
 from tradai_infra.queues import build_queues
 from tradai_infra.resource_arns import build_arns
 from tradai_infra.storage import build_storage
-from tradai_infra.validate import missing_handlers, validate
+from tradai_infra.validate import unbuilt, validate
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,11 @@ def deploy(settings: StackSettings, topo: Topology | None = None) -> Deployment:
     topo = topo or default_topology()
     validate(topo, settings)  # raises before the first resource is declared
     faults = plan_faults(topo, settings)  # likewise: every fault template checked
-    missing = missing_handlers(topo)
-    if missing:
-        pulumi.log.warn(f"Lambda handler modules not found in tradai: {', '.join(missing)}")
+    skipped, skipped_machines = unbuilt(topo)  # raises for a required function without code
+    if skipped:
+        pulumi.log.warn("not deployed, their handler modules do not exist in tradai yet: "
+                        f"Lambda functions {', '.join(skipped)}; state machines "
+                        f"{', '.join(skipped_machines) or 'none'}")
 
     identity = aws.get_caller_identity_output()
     ctx = Context(topo=topo, settings=settings, account_id=identity.account_id)
@@ -49,9 +51,10 @@ def deploy(settings: StackSettings, topo: Topology | None = None) -> Deployment:
     database = build_database(ctx, net)
     arns = build_arns(ctx, net, storage, queues, topics)
     compute = build_compute(ctx, net, arns, database)
-    functions = build_functions(ctx, net, arns, queues)
+    functions = build_functions(ctx, net, arns, queues, skip=set(skipped))
     build_nat(ctx, net, functions[topo.network.nat.lifecycle_hook.target_lambda])
-    machines = build_state_machines(ctx, compute, net, arns, functions)
+    machines = build_state_machines(ctx, compute, net, arns, functions,
+                                    skip=set(skipped_machines))
     alarms = build_alarms(ctx, queues, topics, compute)
     # Before the edge: the operator group's role may start these experiments.
     templates = build_faults(ctx, net, alarms, faults)

@@ -111,7 +111,9 @@ def _network(topo: Topology) -> None:
 
 
 def missing_handlers(topo: Topology) -> list[str]:
-    """Lambdas whose handler module is not in the packaged code (deployable, but broken)."""
+    """Lambdas whose handler module is not in the packaged code: never deployed (a function
+    that can only fail on its first invoke is worse than none); ``unbuilt`` refuses the
+    required ones."""
     missing = []
     for fn in topo.lambdas:
         module = fn.handler.rsplit(".", 1)[0]
@@ -122,3 +124,23 @@ def missing_handlers(topo: Topology) -> list[str]:
         if not found:
             missing.append(fn.name)
     return missing
+
+
+def unbuilt(topo: Topology) -> tuple[list[str], list[str]]:
+    """The functions and state machines not deployed because a handler module does not exist
+    yet; raises when one of those functions is ``required`` (the platform cannot run without
+    it)."""
+    missing = missing_handlers(topo)
+    required = [n for n in missing if topo.lambda_(n).required]
+    if required:
+        raise SpecMappingError(
+            "required Lambda functions have no handler module in tradai, so they cannot be "
+            "deployed: " + ", ".join(f"{n} ({topo.lambda_(n).handler})" for n in required))
+    machines = [m.name for m in topo.state_machines
+                if set(invoked_lambdas(load_asl(m.asl))) & set(missing)]
+    return missing, machines
+
+
+def invoked_lambdas(asl: dict[str, object]) -> list[str]:
+    """The functions an ASL document invokes (its ``Lambda:<name>`` placeholders)."""
+    return sorted(k.split(":", 1)[1] for k in placeholders(asl) if k.startswith("Lambda:"))

@@ -17,8 +17,15 @@ class Deployed:
     """Query helpers over the recorded resources."""
 
     def __init__(self, mocks: RecordingMocks, topo: Topology) -> None:
+        from tradai_infra.validate import unbuilt
+
         self.resources = mocks.resources
         self.topo = topo
+        # What the program leaves out because its handler code does not exist yet.
+        self.unbuilt, self.unbuilt_machines = unbuilt(topo)
+        self.lambdas = [f for f in topo.lambdas if f.name not in self.unbuilt]
+        self.state_machines = [m for m in topo.state_machines
+                               if m.name not in self.unbuilt_machines]
 
     def name(self, logical: str) -> str:
         return physical_name(self.topo.project, STACK, logical)

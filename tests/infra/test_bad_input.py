@@ -117,6 +117,15 @@ def test_asl_invoking_a_lambda_not_triggered_by_that_machine(topo: Topology, set
                   r"invokes Lambda 'validate-strategy', which the spec does not declare")
 
 
+def test_a_required_function_without_handler_code_refuses_the_deployment(
+        topo: Topology, settings: Any):
+    bad = topo.model_copy(update={"lambdas": _replace(
+        topo.lambdas, "orphan-scanner", handler="tradai.lambdas.no_such_module.handler")})
+    _deploy_fails(bad, settings, SpecMappingError,
+                  r"required Lambda functions have no handler module in tradai, so they cannot "
+                  r"be deployed: orphan-scanner \(tradai\.lambdas\.no_such_module\.handler\)")
+
+
 def test_unsupported_rate_window_and_alarm_namespace(topo: Topology, settings: Any):
     rate = topo.edge.rate_limit.model_copy(update={"per_seconds": 3600})
     bad = topo.model_copy(update={"edge": topo.edge.model_copy(update={"rate_limit": rate})})

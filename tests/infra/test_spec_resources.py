@@ -21,8 +21,8 @@ ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 def test_every_lambda_has_the_spec_memory_timeout_handler_and_placement(deployed: Deployed):
     functions = deployed.of_type(FN)
-    assert len(functions) == len(deployed.topo.lambdas) == 18
-    for spec in deployed.topo.lambdas:
+    assert len(functions) == len(deployed.lambdas) == 18 - len(deployed.unbuilt)
+    for spec in deployed.lambdas:
         fn = deployed.one(FN, deployed.name(spec.name))
         assert fn.inputs["memorySize"] == spec.memory, spec.name
         assert fn.inputs["timeout"] == spec.timeout, spec.name
@@ -30,6 +30,21 @@ def test_every_lambda_has_the_spec_memory_timeout_handler_and_placement(deployed
         assert fn.inputs["runtime"] == "python3.11"
         # in_vpc false (notify-completion, pulumi-drift-detector) means no vpc_config at all.
         assert ("vpcConfig" in fn.inputs) == spec.in_vpc, spec.name
+
+
+def test_functions_without_handler_code_are_not_deployed_nor_the_machine_invoking_them(
+        deployed: Deployed):
+    """Written out, not recomputed: the model lifecycle issue supplies these handlers and
+    updates this list. A function that can only fail on its first invoke is not deployed."""
+    assert deployed.unbuilt == [
+        "sqs-consumer", "drift-monitor", "retraining-scheduler", "check-retraining-needed",
+        "compare-models", "promote-model", "model-rollback"]
+    assert deployed.unbuilt_machines == ["retraining-workflow"]
+    names = {r.name for r in deployed.of_type(FN)}
+    assert not names & {deployed.name(n) for n in deployed.unbuilt}
+    assert deployed.of_type("aws:sfn/stateMachine:StateMachine")[0].name == \
+        deployed.name("backtest-workflow")
+    assert len(deployed.of_type("aws:sfn/stateMachine:StateMachine")) == 1
 
 
 def test_lambda_code_is_the_platform_package(deployed: Deployed):
@@ -43,7 +58,7 @@ def test_lambda_code_is_the_platform_package(deployed: Deployed):
 
 def test_sqs_triggers_map_batches_with_partial_failures(deployed: Deployed):
     mappings = deployed.of_type("aws:lambda/eventSourceMapping:EventSourceMapping")
-    sqs_specs = [f for f in deployed.topo.lambdas if f.trigger.type == "sqs"]
+    sqs_specs = [f for f in deployed.lambdas if f.trigger.type == "sqs"]
     assert len(mappings) == len(sqs_specs)
     for spec in sqs_specs:
         fn = deployed.one(FN, deployed.name(spec.name))
@@ -55,8 +70,9 @@ def test_sqs_triggers_map_batches_with_partial_failures(deployed: Deployed):
 
 
 def test_scheduled_lambdas_have_rule_target_and_permission(deployed: Deployed):
-    scheduled = [f for f in deployed.topo.lambdas if f.trigger.type == "schedule"]
-    assert len(scheduled) == len(deployed.topo.schedules)
+    scheduled = [f for f in deployed.lambdas if f.trigger.type == "schedule"]
+    assert len(scheduled) == len([s for s in deployed.topo.schedules
+                                  if s.target_lambda not in deployed.unbuilt])
     for spec in scheduled:
         schedule = deployed.topo.schedule(spec.trigger.schedule)
         fn = deployed.one(FN, deployed.name(spec.name))

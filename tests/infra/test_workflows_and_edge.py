@@ -15,7 +15,7 @@ def _expected_values(deployed: Deployed) -> dict:
     values: dict = {
         f"Lambda:{f.name}": deployed.one("aws:lambda/function:Function",
                                          deployed.name(f.name)).arn
-        for f in deployed.topo.lambdas
+        for f in deployed.lambdas
     }
     for td in deployed.topo.task_definitions:
         values[f"TaskDefinition:{td.name}"] = deployed.one(
@@ -34,8 +34,8 @@ def _expected_values(deployed: Deployed) -> dict:
 
 def test_deployed_asl_equals_render_of_the_local_file(deployed: Deployed):
     values = _expected_values(deployed)
-    assert len(deployed.of_type(SFN)) == len(deployed.topo.state_machines) == 2
-    for spec in deployed.topo.state_machines:
+    assert len(deployed.of_type(SFN)) == len(deployed.state_machines) >= 1
+    for spec in deployed.state_machines:
         machine = deployed.one(SFN, deployed.name(spec.name))
         expected = json.loads(render_asl(load_asl(spec.asl), values))
         assert json.loads(machine.inputs["definition"]) == expected, spec.name
@@ -44,7 +44,7 @@ def test_deployed_asl_equals_render_of_the_local_file(deployed: Deployed):
 
 def test_state_machine_role_invokes_exactly_its_lambdas(deployed: Deployed):
     roles = deployed.of_type("aws:iam/role:Role")
-    for spec in deployed.topo.state_machines:
+    for spec in deployed.state_machines:
         machine = deployed.one(SFN, deployed.name(spec.name))
         [role] = [r for r in roles if f"arn:aws:mock:aws:iam/role:Role/{r.name}"
                   == machine.inputs["roleArn"]]
