@@ -54,9 +54,13 @@ def cli() -> None:
 @click.option("--port", type=int, default=DEFAULT_PORT, show_default=True,
               help="Port of the AWS emulator endpoint.")
 @click.option("--spec", type=click.Path(), default=None, help="Topology spec file.")
+@click.option("--mlflow-store", type=click.Choice(["postgres", "sqlite"]), default=None,
+              help="MLflow's backend store: the spec's RDS instance as a local PostgreSQL "
+                   "server (default), or a SQLite file in the state dir "
+                   "[env: TRADAI_SIM_MLFLOW_STORE].")
 @state_dir_option
 def up(detach: bool, no_wait: bool, wait_timeout: float, time_scale: float, port: int,
-       spec: str | None, state_dir: Path) -> None:
+       spec: str | None, mlflow_store: str | None, state_dir: Path) -> None:
     """Start the emulator and control plane and create every resource of the spec."""
     try:
         rec = launcher.running_stack(state_dir)
@@ -69,7 +73,8 @@ def up(detach: bool, no_wait: bool, wait_timeout: float, time_scale: float, port
     try:
         with console.status("starting the local cloud") as status:
             rec = launcher.start(state_dir, port, time_scale, spec=spec,
-                                 on_progress=lambda line: status.update(line))
+                                 on_progress=lambda line: status.update(line),
+                                 mlflow_store=mlflow_store)
     except StackError as exc:
         _fail(str(exc))
     cloud_s = time.time() - started

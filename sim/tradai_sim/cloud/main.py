@@ -57,13 +57,13 @@ def build_parts(ctx: CloudContext) -> list[Part]:
     return parts
 
 
-# Parts that live in their own folders, in start order: "the internet" before the ECS services
-# that reach it, the edge last. Each module exposes ``make_part(ctx, invoker)`` and may expose
-# ``prepare(ctx)``, run before the bootstrap (e.g. to publish an endpoint that task
+# Parts that live in their own folders, in start order: "the internet" and RDS before the ECS
+# services that reach them, the edge last. Each module exposes ``make_part(ctx, invoker)`` and
+# may expose ``prepare(ctx)``, run before the bootstrap (e.g. to publish an endpoint that task
 # definitions carry in their environment).
 OPTIONAL_PARTS = (
     "tradai_sim.cloud.internet.part", "tradai_sim.cloud.network.part",
-    "tradai_sim.cloud.zones.part", "tradai_sim.cloud.ecs.part",
+    "tradai_sim.cloud.zones.part", "tradai_sim.cloud.rds.part", "tradai_sim.cloud.ecs.part",
     "tradai_sim.cloud.scheduler.part", "tradai_sim.cloud.dynamodb_ttl.part",
     "tradai_sim.cloud.autoscaling.part", "tradai_sim.cloud.edge.part",
     "tradai_sim.cloud.seed.part",

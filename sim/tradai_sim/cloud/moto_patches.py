@@ -57,6 +57,7 @@ _REDRIVE = "tradai_sim.cloud.sqs_redrive.moto_hooks"
 _INDEX = "tradai_sim.cloud.sqs_index.moto_hooks"
 _SFN_WAITS = "tradai_sim.cloud.stepfunctions.waits"
 _STATE = "tradai_sim.cloud.state_indexes"
+_RDS = "tradai_sim.cloud.rds.moto_hooks"
 
 _SFN_ECS = "tradai_sim.cloud.stepfunctions.ecs_sync"
 # Every moto module that binds extract_json by name (`from ...json_path import extract_json`
@@ -74,6 +75,15 @@ _SFN_EXTRACT_JSON_SITES = (
 )
 
 PATCHES: list[Patch] = [
+    # -- RDS (rds/) --------------------------------------------------------------------------
+    Patch(
+        "moto.rds.models:DBInstance.address",
+        "moto answers a made-up endpoint address; the local instance is a real PostgreSQL "
+        "server whose address DescribeDBInstances must give",
+        _lazy(_RDS, "db_instance_address"),
+        wrap=True,
+        original_params=("self",),
+    ),
     # -- Lambda runtime (lambda_runtime/) ---------------------------------------------------
     Patch(
         "moto.awslambda.models:LambdaFunction.invoke",

@@ -84,7 +84,7 @@ STALE_DIRS = ("mlflow", "tasks", "network", "lambda-code", "edge")
 
 def start(state_dir: Path, port: int, time_scale: float, host: str = "127.0.0.1",
           spec: str | None = None, on_progress: Callable[[str], None] | None = None,
-          ) -> StackRecord:
+          mlflow_store: str | None = None) -> StackRecord:
     if time_scale <= 0:
         raise StackError(f"--time-scale must be positive, got {time_scale}")
     try:
@@ -107,6 +107,8 @@ def start(state_dir: Path, port: int, time_scale: float, host: str = "127.0.0.1"
     with open(state_dir / "logs" / "cloud.stderr", "ab") as err:
         # MLflow client credentials of the caller's shell belong to another server
         env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_")}
+        if mlflow_store:  # read by the RDS part (tradai_sim.cloud.rds.part)
+            env["TRADAI_SIM_MLFLOW_STORE"] = mlflow_store
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     rec = StackRecord(proc.pid, port, f"http://{host}:{port}", time_scale, time.time())

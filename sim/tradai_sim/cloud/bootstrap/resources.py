@@ -489,8 +489,10 @@ class Bootstrap:
         execution_role = self._role("ecs-execution", "ecs-tasks.amazonaws.com")
         families = set(ecs.list_task_definition_families(status="ACTIVE")["families"])
         task_defs = {}
-        containers = [(s.name, s.entrypoint, s.cpu, s.memory, s.port, {})
-                      for s in self.t.services]
+        # service_env: what a harness part tells one service only (RDS: MLflow's database)
+        service_env = self.ctx.resources.get("service_env", {})
+        containers = [(s.name, s.entrypoint, s.cpu, s.memory, s.port,
+                       dict(service_env.get(s.name, {}))) for s in self.t.services]
         containers += [(t.name, t.entrypoint, t.cpu, t.memory, None,
                         {"TRADAI_MLFLOW_AUTH_SECRET": self.ctx.name(t.mlflow_secret)})
                        for t in self.t.task_definitions]

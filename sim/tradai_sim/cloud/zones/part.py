@@ -1,7 +1,8 @@
 """The AZ part: AZ outages, and what each does to the processes placed in the AZ.
 
 ``power``: the AZ's hosts go down. Its ECS tasks die at once (stop code TerminationNotice),
-its Lambda execution environments die, its EC2 instances stop; ECS, Lambda and Auto Scaling
+its Lambda execution environments die, its EC2 instances stop, an RDS instance there dies
+(and starts again when the outage ends); ECS, Lambda and Auto Scaling
 place nothing there until the outage ends; its subnets are cut off.
 ``network``: the AZ's subnets are cut off (as ``aws:network:disrupt-connectivity`` scope
 ``all`` would cut each); processes keep running, and placement still uses the AZ (nothing on
@@ -41,6 +42,7 @@ class Outage:
     killed_tasks: list[str] = field(default_factory=list)
     killed_environments: int = 0
     stopped_instances: list[str] = field(default_factory=list)
+    stopped_databases: list[str] = field(default_factory=list)
 
     def describe(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -108,6 +110,9 @@ class ZonesPart:
         invoker = self.ctx.resources.get("_invoker")
         if invoker is not None:
             outage.killed_environments = invoker.runtime.kill_in_az(az)
+        rds = self.ctx.resources.get("_rds")
+        if rds is not None and rds.power_off(az, reason):
+            outage.stopped_databases = [rds.identifier]
         ec2 = self.ctx.client("ec2")
         running = ec2.describe_instances(Filters=[
             {"Name": "availability-zone", "Values": [az]},
@@ -140,6 +145,9 @@ class ZonesPart:
         asg = self.ctx.resources.get("_autoscaling")
         if asg is not None:
             asg.unavailable_azs.discard(outage.az)
+        rds = self.ctx.resources.get("_rds")
+        if rds is not None:  # its server starts again (crash recovery), as RDS restarts it
+            rds.power_on(outage.az)
         if not outage.stopped_instances:
             return
         ec2 = self.ctx.client("ec2")
