@@ -82,8 +82,8 @@ class Canceller:
         try:
             return self.statuses.cancel(job_id, owner.id, by_name(owner), **kwargs)
         except (ClientError, BotoCoreError) as exc:
-            raise DependencyUnavailable(f"workflow-state table unavailable, could not cancel "
-                                        f"{job_id}: {type(exc).__name__}") from exc
+            raise DependencyUnavailable(f"backtest records unavailable, could not cancel "
+                                        f"{job_id}", exc) from exc
 
     def _stop(self, job_id: str, execution_arn: str | None, by: str) -> None:
         """The ticket is CANCELLED already; stop what runs for it."""
@@ -101,8 +101,8 @@ class Canceller:
             # CANCELLED stands; the orphan scanner stops tasks of finished jobs.
             log.exception("cancelled %s but could not stop its run", job_id)
             raise DependencyUnavailable(
-                f"backtest {job_id} is CANCELLED but its run could not be stopped yet "
-                f"({type(exc).__name__}); the orphan scanner stops its task") from exc
+                f"backtest {job_id} is CANCELLED but its run could not be stopped yet; the "
+                f"orphan scanner stops its task", exc) from exc
 
 
 def by_name(owner: Owner) -> str:
