@@ -1,5 +1,6 @@
-"""ECS: cluster, ECR repositories, the four services behind an internal ALB, and the
-on-demand task definitions that Step Functions and the services launch."""
+"""ECS: cluster, the ECR repository of the one platform image, the four services behind an
+internal ALB, and the on-demand task definitions that Step Functions and the services launch;
+every container runs the image ``tradai:image`` names."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tradai.topology import load_balancing as lb
 from tradai.topology.model import Service, TaskDefinition
 from tradai_infra.context import Context
 from tradai_infra.iam import Statement, role_with_policy
+from tradai_infra.image import REPOSITORY
 from tradai_infra.network import ALB, ALB_PORT, TASKS, Network
 from tradai_infra.permissions import SERVICE_ACCESS, TASK_ACCESS, Arns, statements
 from tradai_infra.resource_arns import TASK_ROLE
@@ -28,7 +30,7 @@ class Compute:
     load_balancer: aws.lb.LoadBalancer
     services: dict[str, aws.ecs.Service]
     task_definitions: dict[str, aws.ecs.TaskDefinition]
-    repositories: dict[str, aws.ecr.Repository]
+    repository: aws.ecr.Repository  # the one platform image's (tradai:image may name another)
     target_groups: dict[str, aws.lb.TargetGroup]  # load-balanced services (their alarms)
 
 
@@ -48,18 +50,26 @@ def build_compute(ctx: Context, net: Network, arns: Arns, database: aws.rds.Inst
         capacity_providers=["FARGATE", "FARGATE_SPOT"] if spot else ["FARGATE"],
         default_capacity_provider_strategies=[{"capacity_provider": "FARGATE", "weight": 1}],
     )
+    # One image for every service and task (the repository's Dockerfile; the mode comes from
+    # the command and environment): one ECR repository, one reference (``tradai:image``).
+    repo = aws.ecr.Repository(
+        ctx.name(REPOSITORY),
+        name=ctx.name(REPOSITORY),
+        image_scanning_configuration={"scan_on_push": True},
+        # Release tags cannot be moved: a tag names one image for ever.
+        image_tag_mutability="IMMUTABLE",
+        encryption_configurations=[{"encryption_type": "AES256"}],
+        force_delete=not ctx.settings.is_production,
+        tags=ctx.tags,
+    )
+    image = ctx.settings.image
+    image_uri: pulumi.Output[str] = (repo.repository_url.apply(image.uri)
+                                     if image.registry is None
+                                     else pulumi.Output.from_input(image.uri()))
+    pulled_repo: pulumi.Input[str] = (
+        repo.arn if image.registry is None else
+        f"arn:aws:ecr:{image.region}:{image.account}:repository/{image.repository}")
     images = [s.name for s in topo.services] + [t.name for t in topo.task_definitions]
-    repos = {
-        n: aws.ecr.Repository(
-            ctx.name(n),
-            name=ctx.name(n),
-            image_scanning_configuration={"scan_on_push": True},
-            encryption_configurations=[{"encryption_type": "AES256"}],
-            force_delete=not ctx.settings.is_production,
-            tags=ctx.tags,
-        )
-        for n in images
-    }
     logs = {
         n: aws.cloudwatch.LogGroup(
             ctx.name(f"{n}-logs"),
@@ -80,7 +90,7 @@ def build_compute(ctx: Context, net: Network, arns: Arns, database: aws.rds.Inst
             Statement(
                 ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
                  "ecr:GetDownloadUrlForLayer"),
-                tuple(r.arn for r in repos.values()),
+                (pulled_repo,),
             ),
             Statement(
                 ("logs:CreateLogStream", "logs:PutLogEvents"),
@@ -101,7 +111,7 @@ def build_compute(ctx: Context, net: Network, arns: Arns, database: aws.rds.Inst
     def container(name: str, entrypoint: str, extra: dict[str, Any]) -> dict[str, Any]:
         return {
             "name": name,
-            "image": repos[name].repository_url.apply(lambda u: f"{u}:{ctx.settings.image_tag}"),
+            "image": image_uri,
             "essential": True,
             "command": ["python", "-m", entrypoint],
             "environment": [
@@ -158,7 +168,7 @@ def build_compute(ctx: Context, net: Network, arns: Arns, database: aws.rds.Inst
         services[svc.name] = _service(ctx, svc, cluster, td, net, registry,
                                       target_groups.get(svc.name), listener)
     return Compute(cluster=cluster, listener=listener, load_balancer=alb, services=services,
-                   task_definitions=task_defs, repositories=repos, target_groups=target_groups)
+                   task_definitions=task_defs, repository=repo, target_groups=target_groups)
 
 
 def _role(ctx: Context, name: str, stmts: list[Statement]) -> aws.iam.Role:

@@ -6,12 +6,15 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tradai.topology import default_topology
+from tradai.topology.naming import physical_name
 from tradai_infra.errors import InfraConfigError
+from tradai_infra.image import IMAGE_KEY, REPOSITORY, ImageRef, parse_image
 
 # ``pulumi config set`` keys, in the project namespace unless they say otherwise.
 REGION_KEY = "aws:region"
 AZS_KEY = "tradai:availabilityZones"
-IMAGE_TAG_KEY = "tradai:imageTag"
+# IMAGE_KEY ("tradai:image"): the one platform image, checked by tradai_infra.image
 ALERT_EMAIL_KEY = "tradai:alertEmail"
 LAMBDA_LAYERS_KEY = "tradai:lambdaLayers"
 FAULTS_DIR_KEY = "tradai:faultTemplatesDir"  # default: the repository's scenarios/faults
@@ -27,7 +30,7 @@ class StackSettings:
     env: str
     region: str
     azs: tuple[str, ...]
-    image_tag: str = "latest"
+    image: ImageRef
     alert_email: str | None = None
     lambda_layers: tuple[str, ...] = field(default_factory=tuple)
     fault_templates_dir: str | None = None
@@ -53,16 +56,22 @@ def load_settings(env: str, get: ConfigGetter) -> StackSettings:
             )
     if len(set(azs)) != len(azs):
         raise InfraConfigError(f"{AZS_KEY}: availability zones must differ, got {list(azs)}")
+    image = parse_image(get(IMAGE_KEY), own_repository(env))
     layers = tuple(_json_list(get, LAMBDA_LAYERS_KEY, required=False, example='["arn:..."]'))
     return StackSettings(
         env=env,
         region=region,
         azs=azs,
-        image_tag=get(IMAGE_TAG_KEY) or "latest",
+        image=image,
         alert_email=get(ALERT_EMAIL_KEY) or None,
         lambda_layers=layers,
         fault_templates_dir=get(FAULTS_DIR_KEY) or None,
     )
+
+
+def own_repository(env: str, project: str | None = None) -> str:
+    """The name of the ECR repository the program creates for the platform image."""
+    return physical_name(project or default_topology().project, env, REPOSITORY)
 
 
 def _required(get: ConfigGetter, key: str, example: str) -> str:

@@ -65,8 +65,11 @@ def topo() -> Topology:
 @pytest.fixture(scope="session")
 def settings() -> Any:
     from tradai_infra.config import StackSettings
+    from tradai_infra.image import ImageRef
 
-    return StackSettings(env=STACK, region="eu-central-1", azs=("eu-central-1a", "eu-central-1b"))
+    return StackSettings(env=STACK, region="eu-central-1", azs=("eu-central-1a", "eu-central-1b"),
+                         image=ImageRef(repository=physical_name("tradai", STACK, "platform"),
+                                        reference=":1.0.0"))
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,8 @@ from tradai_infra.errors import InfraConfigError, SpecMappingError
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 GOOD = {"aws:region": "eu-central-1",
-        "tradai:availabilityZones": '["eu-central-1a", "eu-central-1b"]'}
+        "tradai:availabilityZones": '["eu-central-1a", "eu-central-1b"]',
+        "tradai:image": "tradai-dev-platform:0.1.0"}
 
 
 def getter(values: dict[str, str]) -> Any:
@@ -138,5 +139,6 @@ def test_unsupported_rate_window_and_alarm_namespace(topo: Topology, settings: A
 
 def test_settings_with_other_az_count_than_spec(topo: Topology, settings: Any):
     three = settings.__class__(env="dev", region="eu-central-1",
-                               azs=("eu-central-1a", "eu-central-1b", "eu-central-1c"))
+                               azs=("eu-central-1a", "eu-central-1b", "eu-central-1c"),
+                               image=settings.image)
     _deploy_fails(topo, three, InfraConfigError, "tradai:availabilityZones lists 3 zones")

@@ -208,9 +208,9 @@ def test_task_definitions_and_spot_capacity(deployed: Deployed):
         assert container["name"] == spec.name
     providers = deployed.of_type("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders")[0]
     assert "FARGATE_SPOT" in providers.inputs["capacityProviders"]
+    # One image for every service and task: one repository (tests/infra/test_image.py).
     repos = {r.inputs["name"] for r in deployed.of_type("aws:ecr/repository:Repository")}
-    assert repos == {deployed.name(n) for n in [s.name for s in deployed.topo.services]
-                     + [t.name for t in deployed.topo.task_definitions]}
+    assert repos == {deployed.name("platform")}
 
 
 def test_tables_keys_ttl_and_recovery(deployed: Deployed):
