@@ -20,7 +20,8 @@ from tradai.services.mlflow_server.settings import MlflowServerSettings
 def settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> MlflowServerSettings:
     for key in ("MLFLOW_BACKEND_STORE_URI", "TRADAI_MLFLOW_DATABASE_SECRET", "PORT",
                 "TRADAI_MLFLOW_DATA_DIR", "TRADAI_DATA_DIR", "AWS_ENDPOINT_URL",
-                "TRADAI_BUCKET_MLFLOW_ARTIFACTS", "TRADAI_MLFLOW_DB_HOST"):
+                "TRADAI_BUCKET_MLFLOW_ARTIFACTS", "TRADAI_MLFLOW_DB_HOST",
+                "TRADAI_MLFLOW_DB_USERNAME", "TRADAI_MLFLOW_DB_PASSWORD"):
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -46,6 +47,26 @@ def test_postgres_from_the_database_secret(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(ValueError, match="TRADAI_MLFLOW_DB_HOST"):
         backend_store_uri(settings(monkeypatch, TRADAI_MLFLOW_DATABASE_SECRET="x"),
                           read_secret=lambda sid: secret)
+
+
+def test_postgres_from_credentials_injected_by_ecs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The Pulumi program hands the database secret's JSON keys in through ECS `secrets`: no
+    # Secrets Manager call (the task role cannot read that secret), and they win over its name.
+    s = settings(monkeypatch, TRADAI_MLFLOW_DB_USERNAME="ml", TRADAI_MLFLOW_DB_PASSWORD="p@ss",
+                 TRADAI_MLFLOW_DB_HOST="db.internal", TRADAI_MLFLOW_DATABASE_SECRET="unused")
+
+    def no_read(secret_id: str) -> str:
+        raise AssertionError(f"read {secret_id}")
+
+    assert backend_store_uri(s, read_secret=no_read) == \
+        "postgresql://ml:p%40ss@db.internal:5432/mlflow"
+    assert "p@ss" not in repr(s)
+    with pytest.raises(ValueError, match="both be set"):
+        backend_store_uri(settings(monkeypatch, TRADAI_MLFLOW_DB_USERNAME="ml",
+                                   TRADAI_MLFLOW_DB_HOST="h"), read_secret=no_read)
+    with pytest.raises(ValueError, match="TRADAI_MLFLOW_DB_HOST"):
+        backend_store_uri(settings(monkeypatch, TRADAI_MLFLOW_DB_USERNAME="ml",
+                                   TRADAI_MLFLOW_DB_PASSWORD="p"), read_secret=no_read)
 
 
 def test_an_explicit_store_uri_wins(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,15 +18,26 @@ SecretReader = Callable[[str], str]
 
 def backend_store_uri(settings: MlflowServerSettings,
                       read_secret: SecretReader | None = None) -> str:
-    """Explicit URI > PostgreSQL from the database secret > SQLite in the data dir."""
+    """Explicit URI > PostgreSQL with injected credentials, or from the database secret >
+    SQLite in the data dir."""
     if settings.backend_store_uri:
         return settings.backend_store_uri
-    if settings.database_secret:
+    injected = settings.database_username is not None or settings.database_password is not None
+    if injected or settings.database_secret:
+        what = ("TRADAI_MLFLOW_DB_USERNAME/PASSWORD are" if injected
+                else "TRADAI_MLFLOW_DATABASE_SECRET is")
         if not settings.database_host:
-            raise ValueError("TRADAI_MLFLOW_DATABASE_SECRET is set but TRADAI_MLFLOW_DB_HOST "
-                             "is not: the PostgreSQL host is needed too")
-        reader = read_secret or _read_secret
-        creds = json.loads(reader(settings.database_secret))
+            raise ValueError(f"{what} set but TRADAI_MLFLOW_DB_HOST is not: the PostgreSQL "
+                             "host is needed too")
+        if injected:
+            if not settings.database_username or not settings.database_password:
+                raise ValueError("TRADAI_MLFLOW_DB_USERNAME and TRADAI_MLFLOW_DB_PASSWORD "
+                                 "must both be set")
+            creds = {"username": settings.database_username,
+                     "password": settings.database_password}
+        else:
+            assert settings.database_secret is not None
+            creds = json.loads((read_secret or _read_secret)(settings.database_secret))
         user, password = quote(creds["username"], safe=""), quote(creds["password"], safe="")
         return (f"postgresql://{user}:{password}@{settings.database_host}:"
                 f"{settings.database_port}/{settings.database_name}")

@@ -25,6 +25,12 @@ class MlflowServerSettings(BaseSettings):
     # PostgreSQL from Secrets Manager (AWS: RDS): the secret holds username/password.
     database_secret: str | None = Field(default=None,
                                         validation_alias="TRADAI_MLFLOW_DATABASE_SECRET")
+    # Or the same credentials handed in by ECS (task-definition ``secrets``, JSON keys of the
+    # database secret, read by the execution role); they win over the secret's name.
+    database_username: str | None = Field(default=None,
+                                          validation_alias="TRADAI_MLFLOW_DB_USERNAME")
+    database_password: str | None = Field(default=None, repr=False,
+                                          validation_alias="TRADAI_MLFLOW_DB_PASSWORD")
     database_host: str | None = Field(default=None, validation_alias="TRADAI_MLFLOW_DB_HOST")
     database_port: int = Field(default=5432, validation_alias="TRADAI_MLFLOW_DB_PORT")
     database_name: str = Field(default="mlflow", validation_alias="TRADAI_MLFLOW_DB_NAME")
