@@ -23,7 +23,7 @@ from tradai_sim.cloud.rds.server import Cluster
 class PgCluster:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.cluster = Cluster(root / "data", free_port(), root / "server.log", fsync=False)
+        self.cluster = Cluster(root / "data", free_port(), root / "server.log")
 
     @property
     def port(self) -> int:

@@ -159,6 +159,10 @@ _ACTIONS: list[ActionSpec] = [
                "MLflow's backend store is unavailable for the duration (an exclusive lock on "
                "its SQLite database)",
                {}, (Param("duration", _HARNESS_DURATION, required=True),)),
+    ActionSpec("tradai:rds:instance-down",
+               "The RDS instance (MLflow's PostgreSQL store) is stopped for the duration and "
+               "started again at its end (StopDBInstance / StartDBInstance on AWS)",
+               {}, (Param("duration", _HARNESS_DURATION, required=True),)),
     ActionSpec("tradai:az:outage",
                "An Availability Zone loses power (processes die, no placements) or network "
                "(its subnets cut off) for the duration",

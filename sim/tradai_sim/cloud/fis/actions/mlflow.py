@@ -22,7 +22,8 @@ LOCK_TIMEOUT_S = 10.0  # wait for a write MLflow has under way
 def mlflow_database(task_env: dict[str, str]) -> Path:
     if any(task_env.get(k) for k in STORE_OVERRIDES):
         raise ActionFailed("MLflow's backend store is not the SQLite file of the stack "
-                           "(a PostgreSQL store is configured); its outage is not modelled")
+                           "(a PostgreSQL store is configured): stop the database with "
+                           "tradai:rds:instance-down (template rds-outage) instead")
     data_dir = task_env.get(DATA_DIR_ENV)
     if not data_dir:
         raise ActionFailed(f"MLflow's data dir is unknown ({DATA_DIR_ENV} is not in the task "

@@ -11,6 +11,7 @@ from tradai_sim.cloud.fis.actions import (
     mlflow,
     network,
     process,
+    rds,
     sqs,
     wait,
     zones,
@@ -36,6 +37,7 @@ INJECTIONS: dict[str, type[Injection]] = {
     "tradai:exchange:throttle": exchange.ExchangeThrottle,
     "tradai:sqs:poison-messages": sqs.PoisonMessages,
     "tradai:mlflow:database-down": mlflow.DatabaseDown,
+    "tradai:rds:instance-down": rds.InstanceDown,
     "tradai:az:outage": zones.AzOutage,
 }
 
