@@ -18,7 +18,7 @@ from tradai.topology import SpecError, load_topology
 from tradai_sim.alerts_cli import alerts
 from tradai_sim.drill_cli import drill
 from tradai_sim.fault_cli import fault
-from tradai_sim.stack import launcher, readiness
+from tradai_sim.stack import compose, launcher, readiness
 from tradai_sim.stack.launcher import StackError
 from tradai_sim.stack.state import DEFAULT_STATE_DIR
 from tradai_sim.stack.status import stack_status
@@ -58,10 +58,24 @@ def cli() -> None:
               help="MLflow's backend store: the spec's RDS instance as a local PostgreSQL "
                    "server (default), or a SQLite file in the state dir "
                    "[env: TRADAI_SIM_MLFLOW_STORE].")
+@click.option("--backend", type=click.Choice(["embedded", "compose"]), default="embedded",
+              show_default=True,
+              help="embedded: the local cloud's processes (no Docker); compose: Docker "
+                   "Compose (compose/compose.yml; needs a Docker engine).")
+@click.option("--emulator", type=click.Choice(["auto", "moto", "localstack"]), default="auto",
+              show_default=True,
+              help="--backend compose: the AWS emulator container (auto: LocalStack when "
+                   "LOCALSTACK_AUTH_TOKEN is set, else moto).")
+@click.option("--env-file", type=click.Path(path_type=Path), default=None,
+              help="--backend compose: the credentials file [default: compose/.env].")
 @state_dir_option
 def up(detach: bool, no_wait: bool, wait_timeout: float, time_scale: float, port: int,
-       spec: str | None, mlflow_store: str | None, state_dir: Path) -> None:
+       spec: str | None, mlflow_store: str | None, backend: str, emulator: str,
+       env_file: Path | None, state_dir: Path) -> None:
     """Start the emulator and control plane and create every resource of the spec."""
+    if backend == "compose":
+        _up_compose(state_dir, emulator, env_file)
+        return
     try:
         rec = launcher.running_stack(state_dir)
     except StackError as exc:
@@ -97,6 +111,28 @@ def up(detach: bool, no_wait: bool, wait_timeout: float, time_scale: float, port
     except KeyboardInterrupt:
         launcher.stop(state_dir)
         console.print("stopped")
+
+
+def _up_compose(state_dir: Path, emulator: str, env_file: Path | None) -> None:
+    """Every check first (one line each, nothing started), then compose's three steps."""
+    if compose.running(state_dir) is not None:
+        console.print(f"a compose stack is recorded in {state_dir}; nothing changed (`tradai-sim "
+                      f"down --state-dir {state_dir}` stops it)")
+        return
+    try:
+        plan = compose.plan(env_file=env_file, emulator=emulator)
+    except StackError as exc:
+        _fail(str(exc))
+    started = time.time()
+    try:
+        with console.status("starting the compose stack") as status:
+            compose.up(plan, state_dir, lambda line: status.update(line))
+    except StackError as exc:
+        _fail(str(exc))
+    console.print(f"[green]ready[/] in {time.time() - started:.1f} s: compose project "
+                  f"{compose.PROJECT} ({plan.emulator} at {compose.EMULATOR_URL}, MinIO, "
+                  "PostgreSQL, MLflow on :5000, the platform services); `tradai-sim down` "
+                  "stops it")
 
 
 def _wait_until_usable(endpoint: str, started: float, timeout: float) -> dict[str, float]:
@@ -187,6 +223,12 @@ def _print_status(info: dict[str, Any]) -> None:
 @state_dir_option
 def down(state_dir: Path) -> None:
     """Stop every process the stack started. Safe to run twice."""
+    try:
+        if compose.down(state_dir):  # a --backend compose stack (its volumes are kept)
+            console.print(f"stopped the compose stack recorded in {state_dir}")
+            return
+    except StackError as exc:
+        _fail(str(exc))
     if launcher.stop(state_dir):
         console.print(f"stopped the stack in {state_dir}")
     else:
