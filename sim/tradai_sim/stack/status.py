@@ -24,6 +24,11 @@ def stack_status(rec: StackRecord, topology: Topology) -> dict[str, Any]:
         processes.append({"name": "exchange", "kind": "internet", "pid": internet["pid"],
                           "port": internet.get("port"), "az": None,
                           "health": "healthy" if internet.get("healthy") else "unhealthy"})
+    rds = parts.get("rds") or {}
+    if rds.get("identifier"):  # the RDS instance (a PostgreSQL server); absent on SQLite
+        processes.append({"name": "rds", "kind": f"rds-{rds.get('engine')}",
+                          "pid": rds.get("pid"), "port": rds.get("port"), "az": rds.get("az"),
+                          "health": "healthy" if rds.get("healthy") else rds.get("state")})
     edge = parts.get("edge") or {}
     for name in ("gateway", "alb"):
         proc = edge.get(name) or {}
