@@ -166,3 +166,12 @@ def test_a_failed_step_takes_the_project_down(tmp_path: Path) -> None:
     assert down[:4] == ["docker", "compose", "--project-name", "tradai"]
     assert "--remove-orphans" in down and "--volumes" not in down
     assert compose.running(tmp_path / "state") is None
+
+
+def test_the_emulator_image_is_the_pinned_moto() -> None:
+    """The moto container (compose, testcontainers) is the moto the embedded default runs."""
+    import importlib.metadata
+
+    from tests.containers import compose_image
+
+    assert compose_image("aws-moto") == f"motoserver/moto:{importlib.metadata.version('moto')}"

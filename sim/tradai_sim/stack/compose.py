@@ -225,9 +225,11 @@ def _compose(run: Runner, argv: list[str], env: Mapping[str, str]) -> None:
                          + " / ".join(tail))
 
 
-def bootstrap(p: ComposePlan, state_dir: Path, env_path: Path) -> dict[str, Any]:
+def bootstrap(p: ComposePlan, state_dir: Path, env_path: Path,
+              emulator_url: str = EMULATOR_URL, minio_url: str = MINIO_URL) -> dict[str, Any]:
     """The embedded stack's bootstrap steps that need no local control plane, against the
-    emulator; MinIO's buckets; the platform's environment file."""
+    emulator; MinIO's buckets; the platform's environment file (tests/containers.py runs it
+    against containers where Docker exists)."""
     import boto3
 
     from tradai.clock import Clock
@@ -236,14 +238,14 @@ def bootstrap(p: ComposePlan, state_dir: Path, env_path: Path) -> dict[str, Any]
     from tradai_sim.cloud.context import CloudContext
 
     topology = load_topology(None)
-    ctx = CloudContext(endpoint=EMULATOR_URL, region=topology.region, env=COMPOSE_ENV,
+    ctx = CloudContext(endpoint=emulator_url, region=topology.region, env=COMPOSE_ENV,
                        clock=Clock(scale=1.0, origin=time.time()), state_dir=state_dir,
                        topology=topology)
     boot = Bootstrap(ctx)
     for step in (boot.network, boot.storage, boot.queues, boot.tables, boot.topics,
                  boot.secrets, boot.identity):
         step()
-    s3 = boto3.client("s3", endpoint_url=MINIO_URL, region_name=topology.region,
+    s3 = boto3.client("s3", endpoint_url=minio_url, region_name=topology.region,
                       aws_access_key_id=p.variables["MINIO_ROOT_USER"],
                       aws_secret_access_key=p.variables["MINIO_ROOT_PASSWORD"])
     have = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
@@ -253,7 +255,7 @@ def bootstrap(p: ComposePlan, state_dir: Path, env_path: Path) -> dict[str, Any]
             s3.create_bucket(Bucket=name, CreateBucketConfiguration={
                 "LocationConstraint": topology.region})
     env = boot._environment()
-    env_path.write_text(platform_env(env, EMULATOR_URL, EMULATOR_IN_NETWORK))
+    env_path.write_text(platform_env(env, emulator_url, EMULATOR_IN_NETWORK))
     return ctx.resources
 
 
