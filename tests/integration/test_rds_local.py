@@ -94,7 +94,7 @@ def test_fresh_state_dir_gets_a_postgres_server_at_the_described_endpoint(
              d["DBInstanceStatus"], d["AvailabilityZone"]) for d in found] == [
         ("tradai-local-mlflow", "db.t4g.micro", "postgres", "15", "available", rds["az"])]
     assert found[0]["Endpoint"] == {"Address": "127.0.0.1", "Port": rds["port"]}
-    assert rds["subnet"] in [s["SubnetId"] for s in found[0]["DBSubnetGroup"]["Subnets"]]
+    assert rds["subnet"] in [s["SubnetIdentifier"] for s in found[0]["DBSubnetGroup"]["Subnets"]]
     with _connect(first) as conn:
         assert conn.execute("SELECT current_database(), current_user").fetchone() == (
             "mlflow", "mlflow")
@@ -167,5 +167,14 @@ def test_down_and_up_keep_the_data_and_mlflow_opens_it_again(
         seed = _seeded(second)
         assert {m["name"] for m in seed["registered"]} <= models, seed
         assert time.monotonic() - started < SEED_WAIT_S
+        # The emulator's S3 is new: the seed put back what the kept versions point at.
+        s3 = second.client("s3")
+        configs = [o["Key"] for o in s3.list_objects_v2(
+            Bucket=second.name("configs")).get("Contents", [])]
+        artifacts = [o["Key"] for o in s3.list_objects_v2(
+            Bucket=second.name("mlflow-artifacts")).get("Contents", [])]
+        for name in ("EmaCrossover", "RsiBollingerReversion"):
+            assert any(name in k for k in configs), configs
+        assert sum(k.endswith("/strategy/config.json") for k in artifacts) >= 2, artifacts
     finally:
         launcher.stop(state)

@@ -111,6 +111,32 @@ class MLflowAdapter:
                     return None
         return None
 
+    def restore_content(self, version: StrategyVersion, config: Mapping[str, Any],
+                        source_code: str | None, source_filename: str) -> list[str]:
+        """Put back what a registered version points at when it is gone: its config object
+        and its run's strategy artifacts (e.g. a registry that outlived its buckets, as the
+        local stack's database outlives the emulator's S3 across ``down`` / ``up``).
+        Returns what was restored; the version's content itself is not changed."""
+        restored = []
+        try:
+            self.load_config(version)
+        except StrategyNotFound:
+            self._store().put(version.name, version.version, dict(config))
+            restored.append("config")
+        run_id = version.run_id
+        if run_id and not self._call(lambda: self.client.list_artifacts(run_id, ARTIFACT_DIR)):
+            with tempfile.TemporaryDirectory() as tmp:
+                folder = Path(tmp) / ARTIFACT_DIR
+                folder.mkdir()
+                (folder / "config.json").write_text(json.dumps(config, indent=2,
+                                                               sort_keys=True))
+                if source_code is not None:
+                    (folder / Path(source_filename).name).write_text(source_code)
+                self._call(lambda: self.client.log_artifacts(run_id, str(folder),
+                                                             ARTIFACT_DIR))
+            restored.append("artifacts")
+        return restored
+
     # -- changes ------------------------------------------------------------------------------
     def register_version(self, name: str, strategy_class: str, config: Mapping[str, Any], *,
                          source_code: str | None = None, source_filename: str | None = None,

@@ -2,7 +2,9 @@
 
 ``python -m tradai.registry.seed`` prints one JSON line: what was registered and what was
 already there. A version is identified by the digest of its config and source, so running it
-again registers nothing new; a changed example becomes a new version.
+again registers nothing new; a changed example becomes a new version. A version already there
+whose config object or artifacts are gone (a registry that outlived its buckets) gets them
+back.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ def seed(adapter: MLflowAdapter, examples: list[Example] | None = None) -> list[
         source = ex.source.read_text()
         existing = adapter.find_version_by_digest(ex.name, content_digest(config, source))
         if existing is not None:
+            # its config and artifacts may be gone while the registry kept the version
+            adapter.restore_content(existing, config, source, ex.source.name)
             results.append(SeedResult(ex.name, existing.version, registered=False))
             continue
         taken = _existing_aliases(adapter, ex.name)
