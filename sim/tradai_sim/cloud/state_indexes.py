@@ -46,12 +46,14 @@ def _stored(table: Any, hash_key: Any, range_key: Any) -> Any:
 
 
 def _reindex(table: Any, hash_key: Any, range_key: Any) -> None:
-    by_value: dict[str, dict[Any, dict[Any, None]]] = table.__dict__.get(_BY_VALUE) or {}
-    if not by_value:
-        return
-    pk = (hash_key, range_key if table.range_key_attr else None)
-    item = _stored(table, hash_key, range_key)
+    # Under the lock from the first look: an index being built (``_index``) either saw this
+    # write in its pass over the items or is complete when this runs, never neither.
     with _lock:
+        by_value: dict[str, dict[Any, dict[Any, None]]] = table.__dict__.get(_BY_VALUE) or {}
+        if not by_value:
+            return
+        pk = (hash_key, range_key if table.range_key_attr else None)
+        item = _stored(table, hash_key, range_key)
         value_of = table.__dict__[_VALUE_OF]
         for attr, values in by_value.items():
             old = value_of[attr].pop(pk, None)
