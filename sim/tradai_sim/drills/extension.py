@@ -233,7 +233,8 @@ def tickets_settled(deadline_s: float = 1800, require_completed: bool = False,
     verdict = recovers(ctx, "tickets-settled",
                        lambda: accounting.tickets_state(ctx, require_completed),
                        deadline_s, since=since)
-    verdict.value = len(ctx.tickets) if verdict.ok else verdict.value
+    if verdict.ok:  # the count settled, not the seconds it took
+        verdict.value, verdict.unit = len(ctx.tickets), "tickets"
     return verdict.as_dict()
 
 
