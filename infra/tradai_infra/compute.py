@@ -16,9 +16,14 @@ from tradai.topology.model import Service, TaskDefinition
 from tradai_infra.context import Context
 from tradai_infra.iam import Statement, role_with_policy
 from tradai_infra.image import REPOSITORY
+from tradai_infra.mlflow_access import ALLOWED_HOSTS_ENV, STATIC_PREFIX_ENV, allowed_hosts
+from tradai_infra.mlflow_access import SERVICE as MLFLOW
+from tradai_infra.mlflow_access import health_path as mlflow_health_path
+from tradai_infra.mlflow_access import static_prefix as mlflow_prefix
 from tradai_infra.network import ALB, ALB_PORT, TASKS, Network
 from tradai_infra.permissions import SERVICE_ACCESS, TASK_ACCESS, Arns, statements
 from tradai_infra.resource_arns import TASK_ROLE
+from tradai_infra.secret_values import container_secrets, execution_secrets
 
 LOG_RETENTION_DAYS = 30
 
@@ -79,7 +84,8 @@ def build_compute(ctx: Context, net: Network, arns: Arns, database: aws.rds.Inst
         )
         for n in images
     }
-    db_secret = database.master_user_secrets.apply(lambda s: s[0].secret_arn)
+    # The execution role reads exactly the secrets some container's ECS ``secrets`` name.
+    injected = [arns.secrets[n] for n in execution_secrets(images)]
     execution_role = role_with_policy(
         ctx.name("ecs-execution"),
         ctx.role_name("ecs", "execution"),
@@ -96,7 +102,8 @@ def build_compute(ctx: Context, net: Network, arns: Arns, database: aws.rds.Inst
                 ("logs:CreateLogStream", "logs:PutLogEvents"),
                 tuple(g.arn.apply(lambda a: f"{a}:*") for g in logs.values()),
             ),
-            Statement(("secretsmanager:GetSecretValue",), (db_secret,)),
+            *([Statement(("secretsmanager:GetSecretValue",), tuple(injected))]
+              if injected else []),
         ],
         ctx.tags,
     )
@@ -125,6 +132,7 @@ def build_compute(ctx: Context, net: Network, arns: Arns, database: aws.rds.Inst
                             "awslogs-stream-prefix": name},
             },
             **extra,
+            **({"secrets": refs} if (refs := container_secrets(name, arns.secrets)) else {}),
         }
 
     def task_definition(name: str, cpu: int, memory: int, body: dict[str, Any],
@@ -152,7 +160,7 @@ def build_compute(ctx: Context, net: Network, arns: Arns, database: aws.rds.Inst
     services: dict[str, aws.ecs.Service] = {}
     for svc in topo.services:
         role = _role(ctx, svc.name, statements(SERVICE_ACCESS[svc.name], arns))
-        extra = _service_extra(svc, database, db_secret)
+        extra = _service_extra(ctx, svc, database, alb)
         if svc.name == "backend-api":
             extra["environment"] += _trading_env(ctx, net)
         td = task_definition(svc.name, svc.cpu, svc.memory, container(svc.name, svc.entrypoint,
@@ -184,8 +192,8 @@ def _task_env(td: TaskDefinition, ctx: Context) -> dict[str, Any]:
                              "value": ctx.name(td.mlflow_secret)}]}
 
 
-def _service_extra(svc: Service, database: aws.rds.Instance,
-                   db_secret: pulumi.Output[str]) -> dict[str, Any]:
+def _service_extra(ctx: Context, svc: Service, database: aws.rds.Instance,
+                   alb: aws.lb.LoadBalancer) -> dict[str, Any]:
     extra: dict[str, Any] = {
         "portMappings": [{"containerPort": svc.port, "protocol": "tcp"}],
         # The names the services read (tradai.services.*.settings): the port to listen on,
@@ -193,13 +201,15 @@ def _service_extra(svc: Service, database: aws.rds.Instance,
         "environment": [{"name": "PORT", "value": str(svc.port)},
                         {"name": "TRADAI_BIND_HOST", "value": "0.0.0.0"}],
     }
-    if svc.name == "mlflow":
-        # The backend store is the RDS instance; the service reads its credentials from RDS's
-        # own secret (the task role may read that one secret).
+    if svc.name == MLFLOW:
+        # The backend store is the RDS instance; its login comes in through ECS ``secrets``
+        # (secret_values.CONTAINER_SECRETS). Served under its route's prefix, answering to its
+        # own DNS names (mlflow_access.py).
         extra["environment"] += [
             {"name": "TRADAI_MLFLOW_DB_HOST", "value": database.address},
             {"name": "TRADAI_MLFLOW_DB_NAME", "value": database.db_name},
-            {"name": "TRADAI_MLFLOW_DATABASE_SECRET", "value": db_secret},
+            {"name": STATIC_PREFIX_ENV, "value": mlflow_prefix(ctx.topo)},
+            {"name": ALLOWED_HOSTS_ENV, "value": allowed_hosts(ctx, alb.dns_name)},
         ]
     return extra
 
@@ -255,7 +265,8 @@ def _load_balancer(
             target_type="ip",
             vpc_id=net.vpc.id,
             deregistration_delay=lb.DEREGISTRATION_DELAY_SECONDS,
-            health_check={"path": s.health_path, "matcher": lb.HEALTH_CHECK_MATCHER,
+            health_check={"path": mlflow_health_path(ctx.topo) if s.name == MLFLOW
+                          else s.health_path, "matcher": lb.HEALTH_CHECK_MATCHER,
                           "interval": lb.HEALTH_CHECK_INTERVAL_SECONDS,
                           "timeout": lb.HEALTH_CHECK_TIMEOUT_SECONDS,
                           "healthy_threshold": lb.HEALTHY_THRESHOLD,

@@ -6,11 +6,13 @@ import pulumi_aws as aws
 
 from tradai_infra.context import Context
 from tradai_infra.network import DATABASE, Network
+from tradai_infra.secret_values import DATABASE_USER
+from tradai_infra.storage import Storage
 
-MASTER_USERNAME = "mlflow"
+MASTER_USERNAME = DATABASE_USER
 
 
-def build_database(ctx: Context, net: Network) -> aws.rds.Instance:
+def build_database(ctx: Context, net: Network, storage: Storage) -> aws.rds.Instance:
     spec = ctx.topo.database
     subnet_group = aws.rds.SubnetGroup(
         ctx.name("db-subnets"),
@@ -30,9 +32,15 @@ def build_database(ctx: Context, net: Network) -> aws.rds.Instance:
         storage_type="gp3",
         db_name=spec.name,
         username=MASTER_USERNAME,
-        # RDS generates the password and keeps it in its own Secrets Manager secret, so it is
-        # never in Pulumi state; the MLflow task reads it from there.
-        manage_master_user_password=True,
+        # The master password is the generated one of the spec's database secret
+        # (secret_values.py; secret in the state), not an RDS-managed one: RDS rotates its
+        # managed secret every seven days by default (https://docs.aws.amazon.com/AmazonRDS/
+        # latest/UserGuide/rds-secrets-manager.html), and ECS hands a secret to a container
+        # only when it starts, never again after a rotation (https://docs.aws.amazon.com/
+        # AmazonECS/latest/developerguide/secrets-envvar-secrets-manager.html), so MLflow's
+        # new connections would fail a week after each start. This password changes only when
+        # the operator replaces it (infra/README.md), with a new MLflow deployment after it.
+        password=storage.secret_values.database_password,
         db_subnet_group_name=subnet_group.name,
         vpc_security_group_ids=[net.groups[DATABASE].id],
         publicly_accessible=False,

@@ -11,6 +11,12 @@ first, then a greedy path variable, and ``ANY`` matches only the methods no rout
 defines (https://docs.aws.amazon.com/apigateway/latest/developerguide/
 http-api-develop-routes.html, "Routing API requests"). So ``POST /mlflow/<search>`` and
 ``GET /mlflow/{proxy+}`` win over ``ANY /mlflow/{proxy+}``.
+
+MLflow's read routes have no JWT authorizer: MLflow checks its own basic auth (an operator's or
+the reader's login from ``mlflow-users``), and a Cognito token in ``Authorization`` would take
+the place of the basic credentials MLflow wants. The ALB forwards ``/mlflow/...`` unchanged
+to MLflow, which serves under that prefix (``mlflow_access.py``). Their rate-limit key is the
+caller's source IP (no JWT subject to count by).
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ def mlflow_route_keys(route: Route, read_only_posts: list[str]) -> list[str]:
 # (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-parameter-mapping.html).
 CLIENT_HEADER = "x-tradai-client"
 CLIENT_MAPPING = {f"overwrite:header.{CLIENT_HEADER}": "$context.authorizer.claims.sub"}
+# Routes without an authorizer (MLflow's, basic auth): the caller's address instead.
+SOURCE_IP_MAPPING = {f"overwrite:header.{CLIENT_HEADER}": "$context.identity.sourceIp"}
 
 
 def mlflow_write_parameters() -> dict[str, str]:
@@ -126,17 +134,19 @@ def build_edge(ctx: Context, net: Network, compute: Compute,
         )
 
     alb_integration = alb("alb-integration", CLIENT_MAPPING)
+    mlflow_reads = alb("mlflow-integration", SOURCE_IP_MAPPING)
     # Same ALB and link; only MLflow's writes are re-pathed to the backend's refusal.
     mlflow_writes = alb("mlflow-writes-integration", mlflow_write_parameters())
 
-    def declare(resource: str, key: str, integration: aws.apigatewayv2.Integration) -> None:
+    def declare(resource: str, key: str, integration: aws.apigatewayv2.Integration,
+                jwt: bool = True) -> None:
         aws.apigatewayv2.Route(
             ctx.name(resource),
             api_id=api.id,
             route_key=key,
             target=integration.id.apply(lambda iid: f"integrations/{iid}"),
-            authorization_type="JWT",
-            authorizer_id=authorizer.id,
+            authorization_type="JWT" if jwt else "NONE",
+            authorizer_id=authorizer.id if jwt else None,
         )
 
     for i, route in enumerate(spec.routes):
@@ -145,8 +155,11 @@ def build_edge(ctx: Context, net: Network, compute: Compute,
                     _queue_integration(ctx, api, queues[route.queue], route))
         elif route.service == "mlflow":
             # Reads to MLflow; the spec route's own key (ANY, greedy) refuses the rest.
+            # MLflow's basic auth, not the JWT authorizer (module docstring).
             for j, key in enumerate(mlflow_route_keys(route, spec.mlflow_read_only_posts)):
-                declare(f"route-{i}-read-{j}", key, alb_integration)
+                declare(f"route-{i}-read-{j}", key, mlflow_reads, jwt=False)
+            # Writes keep the authorizer: the backend's refusal names the API route for the
+            # caller it knows (a basic-auth caller gets API Gateway's 401 instead).
             declare(f"route-{i}", route_key(route), mlflow_writes)
         else:
             declare(f"route-{i}", route_key(route), alb_integration)

@@ -13,7 +13,9 @@ import tradai
 from tradai.topology.model import LambdaFunction
 from tradai_infra.context import Context
 from tradai_infra.iam import Statement, role_with_policy
-from tradai_infra.network import LAMBDAS, Network
+from tradai_infra.mlflow_access import SERVICE as MLFLOW
+from tradai_infra.mlflow_access import client_functions, mlflow_url
+from tradai_infra.network import LAMBDAS, MLFLOW_CLIENTS, Network
 from tradai_infra.permissions import LAMBDA_ACCESS, Arns, statements
 
 RUNTIME = "python3.11"
@@ -84,7 +86,8 @@ def _health_env(ctx: Context, spec: LambdaFunction) -> dict[str, str]:
     if spec.name != HEALTH_CHECK:
         return {}
     urls = {f"TRADAI_{s.name.replace('-', '_').upper()}_URL":
-            f"http://{s.name}.{ctx.topo.project}-{ctx.env}.local:{s.port}"
+            mlflow_url(ctx) if s.name == MLFLOW  # under its static prefix
+            else f"http://{s.name}.{ctx.topo.project}-{ctx.env}.local:{s.port}"
             for s in ctx.topo.services}
     urls["TRADAI_BACKEND_URL"] = urls["TRADAI_BACKEND_API_URL"]
     return urls
@@ -130,7 +133,10 @@ def _function(ctx: Context, spec: LambdaFunction, net: Network, arns: Arns,
         layers=list(ctx.settings.lambda_layers) or None,
         environment={"variables": _environment(ctx, spec, net, arns)},
         vpc_config=(
-            {"subnet_ids": net.private_subnet_ids, "security_group_ids": [net.groups[LAMBDAS].id]}
+            {"subnet_ids": net.private_subnet_ids, "security_group_ids": [
+                net.groups[LAMBDAS].id,
+                *([net.groups[MLFLOW_CLIENTS].id] if spec.name in client_functions(ctx.topo)
+                  else [])]}
             if spec.in_vpc else None
         ),
         logging_config={"log_format": "JSON", "log_group": log_group.name},

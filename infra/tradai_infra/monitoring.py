@@ -10,19 +10,57 @@ import pulumi_aws as aws
 from tradai.topology.model import Alarm
 from tradai_infra.compute import Compute
 from tradai_infra.context import Context
-from tradai_infra.storage import private_bucket
+from tradai_infra.storage import bucket_name, private_bucket
 
 # Alarms watch one queue (QueueName) or one load-balanced service's target group
 # (TargetGroup and LoadBalancer, by ARN suffix).
 SUPPORTED_ALARM_NAMESPACES = ("AWS/SQS", "AWS/ApplicationELB")
 
 
+# What CloudWatch needs on the key of an encrypted topic it publishes alarms to.
+CLOUDWATCH_KEY_ACTIONS = ("kms:GenerateDataKey*", "kms:Decrypt")
+
+
+def topics_key_policy(account: str, region: str) -> dict:
+    """The topics' key: the account administers it through IAM; CloudWatch alarms may use it
+    (they cannot publish to a topic under the AWS managed key ``alias/aws/sns``, whose policy
+    no one can change: https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
+    #compatibility-with-aws-services); this account's principals may use it only through SNS
+    (``kms:ViaService``), as with the AWS managed key, so ``sns:Publish`` in a role's policy
+    stays the one gate for the functions that publish."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "AccountAdministers", "Effect": "Allow",
+             "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "kms:*",
+             "Resource": "*"},
+            {"Sid": "CloudWatchAlarmsPublish", "Effect": "Allow",
+             "Principal": {"Service": "cloudwatch.amazonaws.com"},
+             "Action": list(CLOUDWATCH_KEY_ACTIONS), "Resource": "*"},
+            {"Sid": "PublishersThroughSns", "Effect": "Allow", "Principal": {"AWS": "*"},
+             "Action": list(CLOUDWATCH_KEY_ACTIONS), "Resource": "*",
+             "Condition": {"StringEquals": {"kms:CallerAccount": account,
+                                            "kms:ViaService": f"sns.{region}.amazonaws.com"}}},
+        ],
+    }
+
+
 def build_topics(ctx: Context) -> dict[str, aws.sns.Topic]:
+    key = aws.kms.Key(
+        ctx.name("sns-key"),
+        description=f"TradAI {ctx.env}: SNS topics (CloudWatch alarms publish with it)",
+        enable_key_rotation=True,
+        deletion_window_in_days=30 if ctx.settings.is_production else 7,
+        policy=ctx.account_id.apply(lambda a: json.dumps(topics_key_policy(a, ctx.region))),
+        tags=ctx.tags,
+    )
+    aws.kms.Alias(ctx.name("sns-key-alias"), name=f"alias/{ctx.name('sns')}",
+                  target_key_id=key.key_id, opts=pulumi.ResourceOptions(parent=key))
     topics = {
         t.name: aws.sns.Topic(
             ctx.name(t.name),
             name=ctx.name(t.name),
-            kms_master_key_id="alias/aws/sns",  # encryption at rest
+            kms_master_key_id=key.arn,  # encryption at rest, a key CloudWatch may use
             tags=ctx.tags,
         )
         for t in ctx.topo.topics
@@ -75,12 +113,12 @@ def _alarm_dimensions(a: Alarm, queues: dict[str, aws.sqs.Queue],
 
 
 def build_trail(ctx: Context) -> aws.cloudtrail.Trail:
-    bucket_name = ctx.name("cloudtrail")
-    bucket = private_bucket(bucket_name, bucket_name, ctx)
+    resource = ctx.name("cloudtrail")
+    bucket = private_bucket(resource, bucket_name(ctx, "cloudtrail"), ctx)
     trail_name = ctx.name("trail")
     trail_arn = ctx.arn("cloudtrail", f"trail/{trail_name}")
     policy = aws.s3.BucketPolicy(
-        f"{bucket_name}-policy",
+        f"{resource}-policy",
         bucket=bucket.id,
         policy=pulumi.Output.all(bucket.arn, ctx.account_id, trail_arn).apply(
             lambda v: json.dumps(_trail_bucket_policy(v[0], v[1], v[2]))

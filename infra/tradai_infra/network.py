@@ -19,6 +19,9 @@ POSTGRES_PORT = 5432
 
 # Callers that are not services: the security groups they own.
 ALB, VPC_LINK, LAMBDAS, TASKS, DATABASE, NAT = "alb", "vpc-link", "lambdas", "tasks", "rds", "nat"
+# The functions that call MLflow carry this group as well as LAMBDAS (mlflow_access.py), so
+# MLflow admits them and no other function.
+MLFLOW_CLIENTS = "mlflow-clients"
 
 # Service-to-service flows of the communication matrix (section 4): (caller, callee service).
 # Callers are a service name or one of the groups above; the port is the callee's spec port.
@@ -28,6 +31,7 @@ PEER_FLOWS: tuple[tuple[str, str], ...] = (
     ("backend-api", "strategy-service"),
     ("strategy-service", "mlflow"),
     (TASKS, "mlflow"),
+    (MLFLOW_CLIENTS, "mlflow"),
     (LAMBDAS, "data-collection"),
 )
 # Who may reach the MLflow backend store.
@@ -149,7 +153,8 @@ def _nacls(ctx: Context, vpc: aws.ec2.Vpc, tiers: dict[str, list[aws.ec2.Subnet]
 
 def _security_groups(ctx: Context, vpc: aws.ec2.Vpc) -> dict[str, aws.ec2.SecurityGroup]:
     cidr = ctx.topo.network.vpc_cidr
-    names = [ALB, VPC_LINK, LAMBDAS, TASKS, DATABASE, NAT] + [s.name for s in ctx.topo.services]
+    names = [ALB, VPC_LINK, LAMBDAS, MLFLOW_CLIENTS, TASKS, DATABASE, NAT] + [
+        s.name for s in ctx.topo.services]
     groups = {
         n: aws.ec2.SecurityGroup(
             ctx.name(f"sg-{n}"),

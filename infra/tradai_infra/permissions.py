@@ -35,6 +35,9 @@ class Access:
     # Scan) and take a slot (conditional PutItem), renew it (UpdateItem), reclaim (DeleteItem)
     slots_take: tuple[str, ...] = ()
     slots_free: tuple[str, ...] = ()  # read the pool and free a slot (DeleteItem) only
+    # Read one item by key and update it in place (GetItem, UpdateItem; the table only, no
+    # index, no Put or Delete): the strategy task's job ticket.
+    items_update: tuple[str, ...] = ()
     stop_workflows: tuple[str, ...] = ()  # StopExecution on their executions (cancel)
     invoke_lambdas: tuple[str, ...] = ()
     run_tasks: tuple[str, ...] = ()  # task definitions it may RunTask (and stop/describe)
@@ -154,6 +157,8 @@ TASK_ACCESS: dict[str, Access] = {
         objects_read=("results/trading/",),
         objects_write=("results/backtests/", "results/trading/"),
         tables_write=("trading-heartbeats",), secrets=(MLFLOW_RUNNER, EXCHANGE_SECRET),
+        # Its job's ticket (tradai.strategy_container.job.JobItem): read, progress, result.
+        items_update=("workflow-state",),
         metrics=(TRADING_METRICS,),  # the container's profit, open trades, loop latency
     ),
     "strategy-service-task": Access(
@@ -178,6 +183,7 @@ def check_access(topo: Topology) -> None:
         "watch_workflows": {m.name for m in topo.state_machines},
         "slots_take": {t.name for t in topo.tables},
         "slots_free": {t.name for t in topo.tables},
+        "items_update": {t.name for t in topo.tables},
         "stop_workflows": {m.name for m in topo.state_machines},
         "invoke_lambdas": {f.name for f in topo.lambdas},
         "run_tasks": {t.name for t in topo.task_definitions},
@@ -240,6 +246,7 @@ TABLE_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
 SLOTS_TAKE = ("dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
               "dynamodb:DeleteItem")
 SLOTS_FREE = ("dynamodb:Query", "dynamodb:DeleteItem")
+ITEMS_UPDATE = ("dynamodb:GetItem", "dynamodb:UpdateItem")
 
 
 def _suffix(arn: pulumi.Input[str], suffix: str) -> pulumi.Input[str]:
@@ -262,6 +269,7 @@ def statements(access: Access, arns: Arns) -> list[Statement]:
     add(TABLE_WRITE, tables(access.tables_write))
     add(SLOTS_TAKE, [arns.tables[n] for n in access.slots_take])
     add(SLOTS_FREE, [arns.tables[n] for n in access.slots_free if n not in access.slots_take])
+    add(ITEMS_UPDATE, [arns.tables[n] for n in access.items_update])
     add(("sqs:SendMessage", "sqs:GetQueueUrl"), [arns.queues[n] for n in access.queues_send])
     buckets_r = [arns.buckets[n] for n in access.buckets_read]
     buckets_w = [arns.buckets[n] for n in access.buckets_write]

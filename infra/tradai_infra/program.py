@@ -48,7 +48,7 @@ def deploy(settings: StackSettings, topo: Topology | None = None) -> Deployment:
     storage = build_storage(ctx)
     queues = build_queues(ctx)
     topics = build_topics(ctx)
-    database = build_database(ctx, net)
+    database = build_database(ctx, net, storage)
     arns = build_arns(ctx, net, storage, queues, topics)
     compute = build_compute(ctx, net, arns, database)
     functions = build_functions(ctx, net, arns, queues, skip=set(skipped))
@@ -66,8 +66,9 @@ def deploy(settings: StackSettings, topo: Topology | None = None) -> Deployment:
     pulumi.export("cluster", compute.cluster.name)
     pulumi.export("state_machines", {n: m.arn for n, m in machines.items()})
     pulumi.export("queues", {n: q.url for n, q in queues.items()})
-    pulumi.export("mlflow_db_secret", database.master_user_secrets.apply(
-        lambda s: s[0].secret_arn if s else None))
+    # Names and ARNs only: no secret value is ever a stack output.
+    pulumi.export("mlflow_db_secret", storage.secrets[topo.database.secret].arn)
+    pulumi.export("buckets", storage.bucket_names)
     return Deployment(api=api, state_machines=machines, functions=functions)
 
 

@@ -1,4 +1,10 @@
-"""S3 buckets, DynamoDB tables and Secrets Manager secrets, one per spec entry."""
+"""S3 buckets, DynamoDB tables and Secrets Manager secrets (with their values, see
+``secret_values.py``), one per spec entry.
+
+Bucket names are global across all AWS accounts, so a bucket's physical name is the spec
+name's (``tradai-<env>-<name>``) followed by the account and the region: a second account or
+region deploying the same stack does not collide. The code never derives a bucket name: every
+process is told it (``TRADAI_BUCKET_<NAME>``, from ``Storage.bucket_names``)."""
 
 from __future__ import annotations
 
@@ -7,8 +13,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from tradai.topology import Topology
 from tradai.topology.model import Table
 from tradai_infra.context import Context
+from tradai_infra.errors import InfraConfigError
+from tradai_infra.secret_values import SecretValues, build_secret_values
+
+MAX_BUCKET_NAME = 63  # S3's limit
+ACCOUNT_ID_LENGTH = 12
 
 
 @dataclass(frozen=True)
@@ -16,9 +28,30 @@ class Storage:
     buckets: dict[str, aws.s3.Bucket]
     tables: dict[str, aws.dynamodb.Table]
     secrets: dict[str, aws.secretsmanager.Secret]
+    secret_values: SecretValues
+    bucket_names: dict[str, pulumi.Output[str]]  # logical -> physical, for configuration
 
 
-def private_bucket(resource_name: str, bucket_name: str, ctx: Context) -> aws.s3.Bucket:
+def bucket_name(ctx: Context, logical: str) -> pulumi.Output[str]:
+    """``tradai-<env>-<logical>-<account>-<region>``: unique per account and region."""
+    return ctx.account_id.apply(lambda acct: f"{ctx.name(logical)}-{acct}-{ctx.region}")
+
+
+def check_bucket_names(topo: Topology, env: str, region: str, extra: tuple[str, ...]) -> None:
+    """Before any resource: every bucket name fits S3's 63 characters with the suffix."""
+    from tradai.topology.naming import physical_name
+
+    for logical in [b.name for b in topo.buckets] + list(extra):
+        length = len(physical_name(topo.project, env, logical)) + ACCOUNT_ID_LENGTH + len(
+            region) + 2
+        if length > MAX_BUCKET_NAME:
+            raise InfraConfigError(
+                f"bucket {logical!r}: its name in {env}/{region} would be {length} characters "
+                f"(S3 allows {MAX_BUCKET_NAME}); shorten the bucket or environment name")
+
+
+def private_bucket(resource_name: str, bucket_name: pulumi.Input[str],
+                   ctx: Context) -> aws.s3.Bucket:
     """A bucket that is encrypted, versioned, owner-enforced and can never be made public."""
     bucket = aws.s3.Bucket(
         resource_name,
@@ -99,12 +132,10 @@ def _table(ctx: Context, spec: Table) -> aws.dynamodb.Table:
 
 
 def build_storage(ctx: Context) -> Storage:
-    buckets = {
-        b.name: private_bucket(ctx.name(b.name), ctx.name(b.name), ctx) for b in ctx.topo.buckets
-    }
+    names = {b.name: bucket_name(ctx, b.name) for b in ctx.topo.buckets}
+    buckets = {b.name: private_bucket(ctx.name(b.name), names[b.name], ctx)
+               for b in ctx.topo.buckets}
     tables = {t.name: _table(ctx, t) for t in ctx.topo.tables}
-    # Secret values are not generated here (pulumi-random is not a dependency); operators put
-    # them with `aws secretsmanager put-secret-value` (see infra/README.md).
     secrets = {
         s.name: aws.secretsmanager.Secret(
             ctx.name(s.name),
@@ -115,4 +146,5 @@ def build_storage(ctx: Context) -> Storage:
         )
         for s in ctx.topo.secrets
     }
-    return Storage(buckets=buckets, tables=tables, secrets=secrets)
+    return Storage(buckets=buckets, tables=tables, secrets=secrets,
+                   secret_values=build_secret_values(ctx, secrets), bucket_names=names)

@@ -10,10 +10,13 @@ from tradai_infra.config import StackSettings
 from tradai_infra.edge import WAF_WINDOWS
 from tradai_infra.errors import InfraConfigError, SpecMappingError
 from tradai_infra.functions import MAPPED_TRIGGERS
+from tradai_infra.mlflow_access import check_mlflow
 from tradai_infra.monitoring import SUPPORTED_ALARM_NAMESPACES
 from tradai_infra.nat import _EVENT_DETAIL_TYPES
 from tradai_infra.network import DATABASE_CLIENTS, PEER_FLOWS
 from tradai_infra.permissions import check_access
+from tradai_infra.secret_values import check_secrets
+from tradai_infra.storage import check_bucket_names
 
 HTTP_METHODS = ("ANY", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 ASL_GLOBALS = ("Cluster", "PrivateSubnets", "StrategySecurityGroups")
@@ -39,6 +42,9 @@ def validate(topo: Topology, settings: StackSettings) -> None:
         raise SpecMappingError(f"database.engine {topo.database.engine!r} is not supported "
                                f"(known: {', '.join(SUPPORTED_ENGINES)})")
     check_access(topo)
+    check_secrets(topo)
+    check_mlflow(topo)
+    check_bucket_names(topo, settings.env, settings.region, extra=("cloudtrail",))
 
 
 def _triggers(topo: Topology) -> None:

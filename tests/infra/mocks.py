@@ -35,6 +35,23 @@ def mock_id(name: str) -> str:
     return f"{name}-id"
 
 
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+
+
+def mock_password(name: str) -> str:
+    return f"MockPassword{name.replace('-', '')}"
+
+
+def secret_value(value: Any) -> Any:
+    """The value inside an input Pulumi recorded as secret; AssertionError if it is not one
+    (the mock monitor sees secrets in their wire form, a signature key beside the value)."""
+    from pulumi.runtime import rpc
+
+    assert isinstance(value, dict) and \
+        value.get(rpc._special_sig_key) == rpc._special_secret_sig, f"not a secret: {value!r}"
+    return value["value"]
+
+
 def mock_arn(typ: str, name: str) -> str:
     return f"arn:aws:mock:{typ}/{name}"
 
@@ -61,7 +78,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
             "apiEndpoint": f"https://{args.name}.mock",
             "address": f"{args.name}.db.mock",
             "masterUserSecrets": [{"secretArn": mock_arn("rds-secret", args.name)}],
+            "dnsName": f"{args.name}.elb.mock",
         }
+        if args.typ == RANDOM_PASSWORD:  # a value a test can look for (mock_password)
+            outputs["result"] = mock_password(args.name)
         return mock_id(args.name), outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:

@@ -182,7 +182,8 @@ def test_mlflow_routes_are_reads_and_a_refusing_any(deployed: Deployed):
     assert sorted(routes) == sorted(["GET /mlflow/{proxy+}", "ANY /mlflow/{proxy+}",
                                      *(f"POST /mlflow{p}" for p in posts)])
     alb = deployed.where(INTEGRATION, integrationType="HTTP_PROXY", connectionType="VPC_LINK")
-    [plain] = [i for i in alb if "overwrite:path" not in i.inputs["requestParameters"]]
+    [plain] = [i for i in alb if i.inputs["requestParameters"] == {
+        "overwrite:header.x-tradai-client": "$context.identity.sourceIp"}]
     [refusing] = [i for i in alb if "overwrite:path" in i.inputs["requestParameters"]]
     # Both reach the same ALB listener over the same VPC link.
     for key in ("integrationUri", "connectionId", "integrationMethod"):
@@ -194,7 +195,9 @@ def test_mlflow_routes_are_reads_and_a_refusing_any(deployed: Deployed):
     for key, route in routes.items():
         want = refusing if key == "ANY /mlflow/{proxy+}" else plain
         assert route.inputs["target"] == f"integrations/{want.id}", key
-        assert route.inputs["authorizationType"] == "JWT", key
+        # MLflow's own basic auth for reads; the refused writes keep the JWT authorizer.
+        assert route.inputs["authorizationType"] == (
+            "JWT" if key == "ANY /mlflow/{proxy+}" else "NONE"), key
 
 
 def test_the_refusal_path_is_a_backend_route_on_the_alb(deployed: Deployed):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.infra.conftest import Deployed
+from tests.infra.mocks import mock_password, secret_value
 
 SG = "aws:ec2/securityGroup:SecurityGroup"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -105,7 +106,11 @@ def test_encryption_at_rest_everywhere(deployed: Deployed):
 def test_database_is_private_and_password_never_in_state(deployed: Deployed):
     [db] = deployed.of_type("aws:rds/instance:Instance")
     assert db.inputs["publiclyAccessible"] is False
-    assert db.inputs["manageMasterUserPassword"] is True and "password" not in db.inputs
+    # The generated password of the spec's database secret (secret in the state), not an
+    # RDS-managed one whose rotation MLflow would not see (database.py).
+    assert not db.inputs.get("manageMasterUserPassword")
+    assert secret_value(db.inputs["password"]) == \
+        mock_password(deployed.name("mlflow-database-password"))
     rds_sg = deployed.one(SG, deployed.name("sg-rds"))
     assert db.inputs["vpcSecurityGroupIds"] == [rds_sg.id]
     sources = [(r.inputs.get("referencedSecurityGroupId"), r.inputs["fromPort"])
@@ -152,11 +157,17 @@ def test_communication_matrix_flows_exist(deployed: Deployed):
 def test_lambdas_in_vpc_use_private_subnets(deployed: Deployed):
     private = {deployed.one("aws:ec2/subnet:Subnet", deployed.name(f"private-{az.name}")).id
                for az in deployed.topo.network.azs}
+    from tradai_infra.mlflow_access import client_functions
+
     lambda_sg = deployed.one(SG, deployed.name("sg-lambdas")).id
+    mlflow_clients = deployed.one(SG, deployed.name("sg-mlflow-clients")).id
     for fn in deployed.of_type("aws:lambda/function:Function"):
         if "vpcConfig" in fn.inputs:
             assert set(fn.inputs["vpcConfig"]["subnetIds"]) == private
-            assert fn.inputs["vpcConfig"]["securityGroupIds"] == [lambda_sg]
+            calls_mlflow = fn.inputs["name"] in {deployed.name(n)
+                                                 for n in client_functions(deployed.topo)}
+            assert fn.inputs["vpcConfig"]["securityGroupIds"] == \
+                [lambda_sg, *([mlflow_clients] if calls_mlflow else [])], fn.name
 
 
 def test_database_nacl_admits_only_postgres_from_private_subnets(deployed: Deployed):

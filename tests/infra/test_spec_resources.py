@@ -10,7 +10,7 @@ import pulumi
 
 import tradai
 from tests.infra.conftest import Deployed
-from tests.infra.mocks import mock_arn_suffix, run_program
+from tests.infra.mocks import ACCOUNT, mock_arn_suffix, run_program
 from tradai.topology import Topology
 from tradai.topology.model import Alarm
 
@@ -187,7 +187,9 @@ def test_load_balanced_services_have_target_groups_and_alb_rules(deployed: Deplo
     for spec in balanced:
         tg = deployed.one("aws:lb/targetGroup:TargetGroup", deployed.name(f"tg-{spec.name}"))
         assert tg.inputs["port"] == spec.port and tg.inputs["targetType"] == "ip"
-        assert tg.inputs["healthCheck"]["path"] == spec.health_path
+        # MLflow registers /health under its static prefix.
+        assert tg.inputs["healthCheck"]["path"] == \
+            ("/mlflow" if spec.name == "mlflow" else "") + spec.health_path
         svc = deployed.one("aws:ecs/service:Service", deployed.name(spec.name))
         assert svc.inputs["loadBalancers"] == [{"targetGroupArn": tg.arn,
                                                 "containerName": spec.name,
@@ -250,8 +252,10 @@ def test_secrets_topics_buckets_and_alarms(deployed: Deployed):
     assert secrets == {deployed.name(s.name) for s in topo.secrets}
     topics = {t.inputs["name"] for t in deployed.of_type("aws:sns/topic:Topic")}
     assert topics == {deployed.name(t.name) for t in topo.topics}
+    # Unique per account and region: the spec name, the account, the region.
     buckets = {b.inputs["bucket"] for b in deployed.of_type("aws:s3/bucket:Bucket")}
-    assert buckets == {deployed.name(b.name) for b in topo.buckets} | {deployed.name("cloudtrail")}
+    assert buckets == {f"{deployed.name(b)}-{ACCOUNT}-eu-central-1"
+                       for b in [*(b.name for b in topo.buckets), "cloudtrail"]}
     assert {a.inputs["name"] for a in deployed.of_type(ALARM)} == \
         {deployed.name(a.name) for a in topo.alarms}
     for spec in topo.alarms:

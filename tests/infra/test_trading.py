@@ -139,7 +139,10 @@ def test_health_check_knows_each_service_url(deployed: Deployed) -> None:
     env = fn.inputs["environment"]["variables"]
     for svc in deployed.topo.services:
         key = f"TRADAI_{svc.name.replace('-', '_').upper()}_URL"
-        assert env[key] == f"http://{svc.name}.{deployed.topo.project}-dev.local:{svc.port}"
+        # MLflow serves under its route's prefix (mlflow_access.py).
+        prefix = "/mlflow" if svc.name == "mlflow" else ""
+        assert env[key] == \
+            f"http://{svc.name}.{deployed.topo.project}-dev.local:{svc.port}{prefix}"
     assert env["TRADAI_BACKEND_URL"] == env["TRADAI_BACKEND_API_URL"]
     [ns] = deployed.of_type("aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace")
     assert ns.inputs["name"] == f"{deployed.topo.project}-dev.local"

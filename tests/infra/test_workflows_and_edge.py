@@ -75,12 +75,22 @@ def test_backtest_submission_goes_through_the_backend(deployed: Deployed):
                           integrationSubtype="SQS-SendMessage") == []
 
 
+SOURCE_IP = "$context.identity.sourceIp"
+
+
 def _alb_integration(deployed: Deployed) -> list:
-    """The ALB integration that passes requests as they are (the other one, for MLflow's
-    writes, re-paths them: test_authorization.py)."""
+    """The ALB integration that passes requests as they are, with the JWT subject (the others:
+    MLflow's reads, keyed by source IP, and its writes, re-pathed: test_authorization.py)."""
     return [i for i in deployed.where("aws:apigatewayv2/integration:Integration",
                                       integrationType="HTTP_PROXY", connectionType="VPC_LINK")
-            if "overwrite:path" not in (i.inputs.get("requestParameters") or {})]
+            if "overwrite:path" not in (i.inputs.get("requestParameters") or {})
+            and SOURCE_IP not in (i.inputs.get("requestParameters") or {}).values()]
+
+
+def _mlflow_reads_integration(deployed: Deployed) -> list:
+    return [i for i in deployed.where("aws:apigatewayv2/integration:Integration",
+                                      integrationType="HTTP_PROXY", connectionType="VPC_LINK")
+            if SOURCE_IP in (i.inputs.get("requestParameters") or {}).values()]
 
 
 def _mlflow_writes_integration(deployed: Deployed) -> list:
@@ -89,7 +99,10 @@ def _mlflow_writes_integration(deployed: Deployed) -> list:
             if "overwrite:path" in (i.inputs.get("requestParameters") or {})]
 
 
-def test_every_route_requires_the_cognito_jwt(deployed: Deployed):
+def test_every_route_but_mlflow_reads_requires_the_cognito_jwt(deployed: Deployed):
+    """MLflow's reads go to MLflow's own basic auth (a token in Authorization would take the
+    place of the MLflow login); every other route, MLflow's refused writes included, needs the
+    Cognito JWT."""
     routes = deployed.of_type("aws:apigatewayv2/route:Route")
     posts = [f"POST /mlflow{p}" for p in deployed.topo.edge.mlflow_read_only_posts]
     assert sorted(r.inputs["routeKey"] for r in routes) == sorted(
@@ -105,12 +118,21 @@ def test_every_route_requires_the_cognito_jwt(deployed: Deployed):
         "audiences": [client.id],
         "issuer": f"https://cognito-idp.eu-central-1.amazonaws.com/{pool.id}",
     }
+    mlflow_reads = {"GET /mlflow/{proxy+}", *posts}
     for route in routes:
-        assert route.inputs["authorizationType"] == "JWT"
-        assert route.inputs["authorizerId"] == authorizer.id
-    alb_routes = [r for r in routes if r.inputs["routeKey"] != "ANY /mlflow/{proxy+}"]
+        if route.inputs["routeKey"] in mlflow_reads:
+            assert route.inputs["authorizationType"] == "NONE", route.inputs["routeKey"]
+            assert route.inputs.get("authorizerId") is None
+        else:
+            assert route.inputs["authorizationType"] == "JWT"
+            assert route.inputs["authorizerId"] == authorizer.id
+    alb_routes = [r for r in routes if r.inputs["routeKey"] != "ANY /mlflow/{proxy+}"
+                  and r.inputs["routeKey"] not in mlflow_reads]
     [alb_integration] = _alb_integration(deployed)
     assert {r.inputs["target"] for r in alb_routes} == {f"integrations/{alb_integration.id}"}
+    [reads] = _mlflow_reads_integration(deployed)
+    assert {r.inputs["target"] for r in routes if r.inputs["routeKey"] in mlflow_reads} == \
+        {f"integrations/{reads.id}"}
 
 
 def test_rate_limit_is_the_spec_window_per_client(deployed: Deployed):
@@ -132,6 +154,10 @@ def test_rate_limit_is_the_spec_window_per_client(deployed: Deployed):
     for integration in _alb_integration(deployed) + _mlflow_writes_integration(deployed):
         assert integration.inputs["requestParameters"][f"overwrite:header.{CLIENT_HEADER}"] \
             == "$context.authorizer.claims.sub", integration.name
+    # MLflow's reads carry no token: counted per source address instead.
+    for integration in _mlflow_reads_integration(deployed):
+        assert integration.inputs["requestParameters"] == {
+            f"overwrite:header.{CLIENT_HEADER}": SOURCE_IP}
     [assoc] = deployed.of_type("aws:wafv2/webAclAssociation:WebAclAssociation")
     assert assoc.inputs["resourceArn"] == deployed.of_type(
         "aws:lb/loadBalancer:LoadBalancer")[0].arn

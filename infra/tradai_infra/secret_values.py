@@ -1,0 +1,141 @@
+"""Values of the spec's secrets: generated logins (pulumi-random) written into secret versions,
+and the secrets only an operator can fill (exchange keys, the webhook URL).
+
+A ``RandomPassword``'s ``result`` is a secret output, so every secret string built from it is
+secret too: encrypted in the state, ``[secret]`` in previews and logs, and never exported.
+The ECS ``secrets`` a container gets (valueFrom a secret's JSON key) are declared here too, so
+the execution role may read exactly the secrets some task definition names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from tradai.registry.credentials import READER_USERNAME, RUNNER_USERNAME
+from tradai.topology import Topology
+from tradai_infra.context import Context
+from tradai_infra.errors import SpecMappingError
+
+# MLflow's admin (the service creates it at start from mlflow-basic-auth) and the RDS master
+# user (database.py), the one login MLflow's backend store knows.
+MLFLOW_ADMIN = "tradai-admin"
+DATABASE_USER = "mlflow"
+PASSWORD_LENGTH = 32
+
+# Generated: secret name -> the username beside the generated password. ``mlflow-users``
+# holds {"users": {<username>: <password>}}: the gateway's read-only identity.
+LOGINS = {
+    "mlflow-basic-auth": MLFLOW_ADMIN,
+    "mlflow-runner": RUNNER_USERNAME,
+    "mlflow-database": DATABASE_USER,
+}
+USERS = {"mlflow-users": (READER_USERNAME,)}
+# Values nobody can generate: live-trading keys, the webhook's URL, the Cognito client id for
+# callers outside the stack. The program says so on every run (see infra/README.md).
+OPERATOR = {
+    "exchange-credentials": '{"api_key": "...", "api_secret": "..."}',
+    "notification-webhook": '{"url": "https://..."}',
+    "gateway-client": '{"client_id": "<the Cognito app client id>"}',
+}
+
+# ECS ``secrets`` per container: (environment variable, secret, JSON key). MLflow's database
+# login reaches it this way only (the task role cannot read that secret).
+CONTAINER_SECRETS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "mlflow": (("TRADAI_MLFLOW_DB_USERNAME", "mlflow-database", "username"),
+               ("TRADAI_MLFLOW_DB_PASSWORD", "mlflow-database", "password")),
+}
+
+
+@dataclass(frozen=True)
+class SecretValues:
+    passwords: dict[str, random.RandomPassword]  # "<secret>" or "<secret>/<user>"
+    versions: dict[str, aws.secretsmanager.SecretVersion]
+
+    @property
+    def database_password(self) -> pulumi.Output[str]:
+        return self.passwords["mlflow-database"].result
+
+
+def check_secrets(topo: Topology) -> None:
+    """Every spec secret is generated here or named as the operator's; before any resource."""
+    known = {**LOGINS, **USERS, **OPERATOR}
+    for s in topo.secrets:
+        if s.name not in known:
+            raise SpecMappingError(
+                f"secrets[{s.name!r}]: tradai_infra.secret_values neither generates a value "
+                "for it nor names it as the operator's (LOGINS, USERS or OPERATOR)")
+        if s.name in LOGINS and set(s.fields) != {"username", "password"}:
+            raise SpecMappingError(f"secrets[{s.name!r}]: a generated login has the fields "
+                                   f"username and password, the spec says {s.fields}")
+    if topo.database.secret not in LOGINS:
+        raise SpecMappingError(f"database.secret {topo.database.secret!r} must be a generated "
+                               "login (the RDS master password is set from it)")
+    names = {s.name for s in topo.secrets}
+    for container, refs in CONTAINER_SECRETS.items():
+        for _, secret, _ in refs:
+            if secret not in names:
+                raise SpecMappingError(f"CONTAINER_SECRETS[{container!r}] names {secret!r}, "
+                                       "which the topology spec does not declare")
+
+
+def operator_secrets(topo: Topology) -> list[str]:
+    return [s.name for s in topo.secrets if s.name in OPERATOR]
+
+
+def _password(ctx: Context, key: str) -> random.RandomPassword:
+    # Letters and digits only: valid as an RDS master password and inside a URL unescaped.
+    # ``keepers`` empty: the value changes only if this resource is replaced.
+    return random.RandomPassword(ctx.name(f"{key.replace('/', '-')}-password"),
+                                 length=PASSWORD_LENGTH, special=False)
+
+
+def build_secret_values(ctx: Context,
+                        secrets: dict[str, aws.secretsmanager.Secret]) -> SecretValues:
+    passwords: dict[str, random.RandomPassword] = {}
+    versions: dict[str, aws.secretsmanager.SecretVersion] = {}
+    for spec in ctx.topo.secrets:
+        if spec.name in LOGINS:
+            passwords[spec.name] = _password(ctx, spec.name)
+            value = pulumi.Output.json_dumps({"username": LOGINS[spec.name],
+                                              "password": passwords[spec.name].result})
+        elif spec.name in USERS:
+            users = {}
+            for user in USERS[spec.name]:
+                passwords[f"{spec.name}/{user}"] = _password(ctx, f"{spec.name}/{user}")
+                users[user] = passwords[f"{spec.name}/{user}"].result
+            value = pulumi.Output.json_dumps({"users": users})
+        else:
+            continue
+        versions[spec.name] = aws.secretsmanager.SecretVersion(
+            f"{ctx.name(spec.name)}-value",
+            secret_id=secrets[spec.name].id,
+            secret_string=pulumi.Output.secret(value),
+            opts=pulumi.ResourceOptions(parent=secrets[spec.name]),
+        )
+    left = operator_secrets(ctx.topo)
+    if left:
+        pulumi.log.warn(
+            "secrets without a value, to be put by the operator (infra/README.md, 'Secret "
+            "values'): " + "; ".join(
+                f"aws secretsmanager put-secret-value --secret-id {ctx.name(n)} "
+                f"--secret-string '{OPERATOR[n]}'" for n in left))
+    return SecretValues(passwords=passwords, versions=versions)
+
+
+def container_secrets(name: str, arns: dict[str, pulumi.Input[str]]) -> list[dict[str, object]]:
+    """The ECS ``secrets`` of a container: ``valueFrom`` is ``<secret ARN>:<json key>::``
+    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/
+    secrets-envvar-secrets-manager.html)."""
+    return [{"name": env,
+             "valueFrom": pulumi.Output.from_input(arns[secret]).apply(
+                 lambda a, k=key: f"{a}:{k}::")}
+            for env, secret, key in CONTAINER_SECRETS.get(name, ())]
+
+
+def execution_secrets(names: list[str]) -> list[str]:
+    """The secrets the execution role must read: those the given containers name."""
+    return sorted({secret for n in names for _, secret, _ in CONTAINER_SECRETS.get(n, ())})
