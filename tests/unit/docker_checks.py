@@ -284,3 +284,27 @@ def dockerfile_problems(text: str) -> list[str]:
         if user in ("root", "0"):
             out.append(f"stage {stage['alias'] or stage['image']} runs as root (no USER)")
     return out
+
+
+def context_problems(dockerignore: str, root: Path = ROOT) -> list[str]:
+    """What `docker build .` would send, by docker's own .dockerignore matcher: only what the
+    Dockerfile copies; never local state, virtualenvs, env files or the tests."""
+    from docker.utils.build import exclude_paths
+
+    patterns = [ln.strip() for ln in dockerignore.splitlines()
+                if ln.strip() and not ln.lstrip().startswith("#")]
+    sent = exclude_paths(str(root), patterns)
+    allowed = ("Dockerfile", ".dockerignore", "pyproject.toml", "README.md", "platform/",
+               "sim/tradai_sim/__init__.py", "sim/tradai_sim/vpc/__init__.py",
+               "sim/tradai_sim/vpc/marks.py", "sim/tradai_sim/exchange")
+    out = [f"build context sends {p}" for p in sorted(sent)
+           if not (p in allowed or p.startswith(allowed) or p in ("platform", "sim",
+                                                                  "sim/tradai_sim",
+                                                                  "sim/tradai_sim/vpc"))]
+    out += [f"build context sends {p}" for p in sorted(sent)
+            if "__pycache__" in p or p.endswith(".pyc")]
+    for needed in ("pyproject.toml", "README.md", "platform/tradai/topology/topology.yaml",
+                   "sim/tradai_sim/exchange/__main__.py"):
+        if needed not in sent:
+            out.append(f"build context lacks {needed} (the Dockerfile copies it)")
+    return out

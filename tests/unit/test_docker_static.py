@@ -215,3 +215,14 @@ def test_every_task_definition_entrypoint_is_in_the_image_or_named_missing(
         if not (path.with_suffix(".py").is_file() or (path / "__main__.py").is_file()):
             missing.append(entry)
     assert missing == ["tradai.services.strategy_service.task"]
+
+
+def test_build_context_is_only_what_the_image_copies() -> None:
+    dockerignore = (checks.ROOT / ".dockerignore").read_text()
+    assert checks.context_problems(dockerignore) == []
+    # Without the catch-all, the tests and the Pulumi program (and any local state) are sent.
+    found = "\n".join(checks.context_problems(dockerignore.replace("**\n", "", 1)))
+    assert "build context sends tests/" in found and "build context sends infra/" in found
+    # Excluding what the Dockerfile copies is found too.
+    assert "build context lacks pyproject.toml (the Dockerfile copies it)" in \
+        checks.context_problems(dockerignore + "pyproject.toml\n")
