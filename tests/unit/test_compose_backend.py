@@ -175,3 +175,44 @@ def test_the_emulator_image_is_the_pinned_moto() -> None:
     from tests.containers import compose_image
 
     assert compose_image("aws-moto") == f"motoserver/moto:{importlib.metadata.version('moto')}"
+
+
+def test_up_runs_the_three_steps_in_order_then_down(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `up` asks Compose for (with a recording runner; the bootstrap stands in)."""
+    seen: list[tuple[list[str], dict[str, str]]] = []
+
+    def run(argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+        seen.append((argv, kw.get("env") or {}))
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    booted: list[Path] = []
+
+    def bootstrap(p: compose.ComposePlan, state: Path, env_path: Path) -> dict[str, Any]:
+        assert len(seen) == 2, "the bootstrap runs once the backing services are healthy"
+        booted.append(env_path)
+        env_path.write_text("TRADAI_ENV=compose\n")
+        return {"tables": {}}
+
+    monkeypatch.setattr(compose, "bootstrap", bootstrap)
+    plan = compose.check_config(compose.COMPOSE_FILE, env_file(tmp_path, **GOOD_ENV),
+                                "auto", {"LOCALSTACK_AUTH_TOKEN": "ls-token"})
+    state = tmp_path / "state"
+    compose.up(plan, state, run=run)
+    profiles = ["--profile", "localstack", "--profile", "storage", "--profile", "mlflow",
+                "--profile", "exchange", "--profile", "platform"]
+    base = ["docker", "compose", "--project-name", "tradai", "-f", str(compose.COMPOSE_FILE),
+            "--env-file", str(plan.env_file)]
+    assert [argv for argv, _ in seen] == [
+        [*base, *profiles, "build"],
+        [*base, *profiles, "up", "--detach", "--wait", "--wait-timeout", "900",
+         "aws-localstack", "minio", "postgres"],
+        [*base, *profiles, "up", "--detach", "--wait", "--wait-timeout", "900"],
+    ]
+    # Every step tells Compose where the platform's environment file is.
+    assert {env["TRADAI_PLATFORM_ENV_FILE"] for _, env in seen} == {str(booted[0])}
+    assert compose.running(state)["emulator"] == "localstack"
+    seen.clear()
+    assert compose.down(state, run=run) is True
+    assert seen[0][0] == [*base, *profiles, "down", "--remove-orphans"]
+    assert compose.running(state) is None and compose.down(state, run=run) is False
