@@ -29,7 +29,8 @@ import psutil
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import pct
+from common import pct
+
 from tests.integration.cloud import RunningCloud, start_cloud, wait_for
 from tradai_sim.cloud.context import EMULATOR_CREDENTIALS
 from tradai_sim.drills import accounting, backlog, queues
