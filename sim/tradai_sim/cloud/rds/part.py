@@ -130,7 +130,7 @@ class RdsInstance:
                 self.cluster.init(MASTER_USERNAME, self._credentials["password"])
                 self.fresh = True
             self.cluster.start()
-            self.ctx.register_child(self.cluster.pid or 0)
+            self._register()
             # The master password is the one kept beside the data (a lost file: a new one).
             self.cluster.set_password(MASTER_USERNAME, self._credentials["password"],
                                       superuser=MASTER_USERNAME)
@@ -251,8 +251,13 @@ class RdsInstance:
                 self._set("failed", str(exc), f"{event}-failed")
                 log.exception("RDS %s did not start", self.identifier)
                 return
-            self.ctx.register_child(self.cluster.pid or 0)
+            self._register()
             self._set("available", None, f"{event}-done")
+
+    def _register(self) -> None:
+        """``down`` reaps the server's process group even if the cloud process died."""
+        if self.cluster.pid:
+            self.ctx.register_child(self.cluster.pid)
 
     def _set(self, state: str, reason: str | None, event: str) -> None:
         self.state, self.reason = state, reason

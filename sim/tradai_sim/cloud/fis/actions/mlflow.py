@@ -36,7 +36,10 @@ def mlflow_database(task_env: dict[str, str]) -> Path:
 
 class DatabaseDown(Injection):
     def start(self) -> None:
-        self.path = mlflow_database(self.env.ctx.resources.get("task_env", {}))
+        resources = self.env.ctx.resources
+        # what every task is told, and what MLflow's task alone is (the RDS part's database)
+        self.path = mlflow_database({**resources.get("task_env", {}),
+                                     **resources.get("service_env", {}).get("mlflow", {})})
         self.conn = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_S, isolation_level=None,
                                     check_same_thread=False)
         try:
