@@ -22,7 +22,9 @@ from tradai_sim.drills.invariants import holds, recovers
 
 Configuration = dict[str, Any]
 LISTING = "/api/v1/strategies"
-REQUEST_TIMEOUT_S = 30.0
+# A service's first request after the stack starts can take half a minute on a busy machine
+# (lazy imports, first MLflow login): an answer that slow is still an answer.
+REQUEST_TIMEOUT_S = 90.0
 
 
 @dataclass

@@ -103,7 +103,8 @@ class RdsInstance:
             raise RdsError(f"{AZ_ENV}={self.az!r} is not an AZ of this deployment "
                            f"({', '.join(azs)})")
         self.root = ctx.state_dir / "rds" / self.identifier
-        self.cluster = Cluster(self.root / "data", port, ctx.log_dir / "rds.log")
+        self.cluster = Cluster(self.root / "data", port, ctx.log_dir / "rds.log",
+                               superuser=MASTER_USERNAME)
         self.subnet: str | None = None
         self.state = "creating"  # RDS's DBInstanceStatus words
         self.reason: str | None = None

@@ -124,6 +124,7 @@ class Cluster:
     # could, which no stack survives. fsync would flush every migration's commit at MLflow's
     # first start (hundreds of files) on a disk shared by every stack of the machine.
     fsync: bool = False
+    superuser: str = SUPERUSER  # the role the harness administers (and probes) it as
     proc: subprocess.Popen[bytes] | None = None
     socket_dir: Path | None = None
 
@@ -158,8 +159,10 @@ class Cluster:
     def initialized(self) -> bool:
         return (self.data / "PG_VERSION").exists()
 
-    def init(self, superuser: str = SUPERUSER, password: str | None = None) -> None:
+    def init(self, superuser: str | None = None, password: str | None = None) -> None:
         """initdb: a superuser that logs in with ``password`` over TCP, trusted on the socket."""
+        superuser = superuser or self.superuser
+        self.superuser = superuser
         self._check_reachable()
         self.data.mkdir(parents=True, exist_ok=True)
         self._chown(self.data)
@@ -220,8 +223,10 @@ class Cluster:
         """The server answers on its socket (pg_isready: accepting connections)."""
         if self.socket_dir is None or not self.running:
             return False
+        # as a role that exists: an unknown one still reads "accepting", but logs a FATAL
         out = subprocess.run([tool("pg_isready"), "-q", "-h", str(self.socket_dir),
-                              "-p", str(self.port), "-t", "1"], capture_output=True, timeout=10)
+                              "-p", str(self.port), "-U", self.superuser, "-d", "postgres",
+                              "-t", "1"], capture_output=True, timeout=10)
         return out.returncode == 0
 
     def stop(self, grace: float = 15.0) -> None:
@@ -248,19 +253,20 @@ class Cluster:
             self.socket_dir = None
 
     # -- administration -----------------------------------------------------------------------
-    def psql(self, sql: str, database: str = "postgres", superuser: str = SUPERUSER) -> str:
+    def psql(self, sql: str, database: str = "postgres", superuser: str | None = None) -> str:
         """Run ``sql`` as the superuser over the socket (on stdin: no password in argv)."""
         if self.socket_dir is None:
             raise RuntimeError("the server is not running")
         out = subprocess.run([tool("psql"), "-h", str(self.socket_dir), "-p", str(self.port),
-                              "-U", superuser, "-d", database, "-v", "ON_ERROR_STOP=1", "-qAt",
+                              "-U", superuser or self.superuser, "-d", database,
+                              "-v", "ON_ERROR_STOP=1", "-qAt",
                               "-f", "-"], input=sql, capture_output=True, text=True,
                              timeout=60, **self._as_owner())
         if out.returncode != 0:
             raise RuntimeError(f"psql failed: {out.stderr.strip()[-500:]}")
         return out.stdout
 
-    def ensure_database(self, name: str, owner: str, superuser: str = SUPERUSER) -> bool:
+    def ensure_database(self, name: str, owner: str, superuser: str | None = None) -> bool:
         """Create ``name`` owned by ``owner`` unless it exists; True if it was created."""
         if self.psql(f"SELECT 1 FROM pg_database WHERE datname = {_literal(name)}",
                      superuser=superuser).strip():
@@ -268,11 +274,11 @@ class Cluster:
         self.psql(f"CREATE DATABASE {_ident(name)} OWNER {_ident(owner)}", superuser=superuser)
         return True
 
-    def set_password(self, role: str, password: str, superuser: str = SUPERUSER) -> None:
+    def set_password(self, role: str, password: str, superuser: str | None = None) -> None:
         self.psql(f"ALTER ROLE {_ident(role)} WITH LOGIN PASSWORD {_literal(password)}",
                   superuser=superuser)
 
-    def create_login(self, role: str, password: str, superuser: str = SUPERUSER) -> None:
+    def create_login(self, role: str, password: str, superuser: str | None = None) -> None:
         self.psql(f"CREATE ROLE {_ident(role)} LOGIN PASSWORD {_literal(password)}",
                   superuser=superuser)
 
