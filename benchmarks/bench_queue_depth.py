@@ -4,11 +4,17 @@ messages waiting over 100 message groups, in a FIFO and a standard queue.
 
     .venv/bin/python benchmarks/bench_queue_depth.py [--calls 200] [--depths 0,100,1000,10000]
     .venv/bin/python benchmarks/bench_queue_depth.py --unpatched --depths 0,100,1000,2000
+    .venv/bin/python benchmarks/bench_queue_depth.py --in-process [--unpatched]
 
 ``--unpatched`` starts the cloud with ``TRADAI_SIM_SQS_INDEX=off``: moto's own scans, the
 curve before the index (filling 10,000 messages that way takes tens of minutes: each send
 scans the queue a dozen times). Each round keeps the depth: send one message, receive one
 (from the group that is first in send order), change its visibility, delete it.
+
+``--in-process`` runs moto in this process (mock_aws, the same SQS patches the cloud applies,
+the same request parsing and serialisation) and times each call in CPU seconds of this
+thread (``time.thread_time``): the emulator's own work per call, which other processes on a
+loaded machine do not inflate the way they inflate wall latency over HTTP.
 """
 
 from __future__ import annotations
@@ -38,8 +44,8 @@ def client(endpoint: str) -> Any:
 
 
 class Queue:
-    def __init__(self, sqs: Any, fifo: bool) -> None:
-        self.sqs, self.fifo = sqs, fifo
+    def __init__(self, sqs: Any, fifo: bool, clock: Any = time.perf_counter) -> None:
+        self.sqs, self.fifo, self.clock = sqs, fifo, clock
         name = "bench-depth" + (".fifo" if fifo else "")
         attrs = {"FifoQueue": "true"} if fifo else {}
         self.url = sqs.create_queue(QueueName=name, Attributes=attrs)["QueueUrl"]
@@ -68,9 +74,9 @@ class Queue:
         took: dict[str, float] = {}
 
         def timed(op: str, call: Any, **kw: Any) -> Any:
-            t0 = time.perf_counter()
+            t0 = self.clock()
             out = call(QueueUrl=self.url, **kw)
-            took[op] = (time.perf_counter() - t0) * 1000
+            took[op] = (self.clock() - t0) * 1000
             return out
 
         entry = self.entry()
@@ -102,32 +108,59 @@ def main() -> None:
     ap.add_argument("--depths", default="0,100,1000,10000")
     ap.add_argument("--unpatched", action="store_true",
                     help="without the SQS index (moto's scans): the curve before")
+    ap.add_argument("--in-process", action="store_true",
+                    help="moto in this process, CPU ms per call instead of wall ms over HTTP")
     args = ap.parse_args()
     depths = sorted(int(d) for d in args.depths.split(","))
     if args.unpatched:
         os.environ["TRADAI_SIM_SQS_INDEX"] = "off"  # the cloud process inherits it
+    rows = run_in_process(depths, args.calls) if args.in_process else run_cloud(depths,
+                                                                                 args.calls)
+    label = "unpatched (moto's scans)" if args.unpatched else "with the SQS index"
+    unit = "CPU ms per call, in process" if args.in_process else "wall ms over HTTP"
+    print(f"\nSQS latency by queue depth, {label}, {GROUPS} groups, {args.calls} calls each, "
+          f"p50 / p99, {unit}")
+    print(f"{'queue':9} {'depth':>6}  " + "  ".join(f"{op:>19}" for op in OPS))
+    for fifo, depth, res in rows:
+        cells = "  ".join(f"{res[op][0]:8.2f} / {res[op][1]:7.2f}" for op in OPS)
+        print(f"{'fifo' if fifo else 'standard':9} {depth:>6}  {cells}")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+
+
+def run_all(sqs: Any, depths: list[int], calls: int, clock: Any) -> list[Any]:
     rows = []
+    for fifo in (True, False):
+        queue = Queue(sqs, fifo, clock)
+        for depth in depths:
+            rows.append((fifo, depth, measure(queue, depth, calls)))
+            print(f"  {'fifo' if fifo else 'standard'} depth {depth}: done", flush=True)
+    return rows
+
+
+def run_in_process(depths: list[int], calls: int) -> list[Any]:
+    from moto import mock_aws
+
+    from tradai_sim.cloud.moto_patches import PATCHES
+
+    for patch in PATCHES:  # the cloud's SQS patches, in its order (this process runs no parts)
+        if patch.target.startswith("moto.sqs."):
+            owner, attr, original = patch.resolve()
+            new = patch.make(original) if patch.wrap else patch.make()
+            new.__tradai_original__ = original
+            setattr(owner, attr, new)
+    with mock_aws():
+        return run_all(client("https://sqs.eu-central-1.amazonaws.com"), depths, calls,
+                       time.thread_time)
+
+
+def run_cloud(depths: list[int], calls: int) -> list[Any]:
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "state"
         rec = launcher.start(state, free_port(), time_scale=20.0)
         try:
-            sqs = client(rec.endpoint)
-            for fifo in (True, False):
-                queue = Queue(sqs, fifo)
-                for depth in depths:
-                    rows.append((fifo, depth, measure(queue, depth, args.calls)))
-                    print(f"  {'fifo' if fifo else 'standard'} depth {depth}: done",
-                          flush=True)
+            return run_all(client(rec.endpoint), depths, calls, time.perf_counter)
         finally:
             launcher.stop(state)
-    label = "unpatched (moto's scans)" if args.unpatched else "with the SQS index"
-    print(f"\nSQS latency by queue depth, {label}, {GROUPS} groups, {args.calls} calls each, "
-          f"p50 / p99 ms")
-    print(f"{'queue':9} {'depth':>6}  " + "  ".join(f"{op:>19}" for op in OPS))
-    for fifo, depth, res in rows:
-        cells = "  ".join(f"{res[op][0]:8.1f} / {res[op][1]:7.1f}" for op in OPS)
-        print(f"{'fifo' if fifo else 'standard':9} {depth:>6}  {cells}")
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
