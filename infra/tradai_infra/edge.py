@@ -30,6 +30,7 @@ from tradai_infra.context import Context
 from tradai_infra.groups import build_groups
 from tradai_infra.iam import Statement, role_with_policy
 from tradai_infra.network import VPC_LINK, Network
+from tradai_infra.secret_values import GATEWAY_CLIENT_SECRET
 
 # WAF evaluation windows it supports; the spec's window must be one of them.
 WAF_WINDOWS = (60, 120, 300, 600)
@@ -73,6 +74,7 @@ def mlflow_write_parameters() -> dict[str, str]:
 def build_edge(ctx: Context, net: Network, compute: Compute,
                queues: dict[str, aws.sqs.Queue],
                fault_templates: dict[str, aws.fis.ExperimentTemplate] | None = None,
+               client_secret: aws.secretsmanager.Secret | None = None,
                ) -> aws.apigatewayv2.Api:
     spec = ctx.topo.edge
     pool = aws.cognito.UserPool(
@@ -95,6 +97,12 @@ def build_edge(ctx: Context, net: Network, compute: Compute,
                              "ALLOW_REFRESH_TOKEN_AUTH"],
         prevent_user_existence_errors="ENABLED",
     )
+    if client_secret is not None:
+        # The spec's gateway-client secret: the app client id, for callers outside the stack.
+        aws.secretsmanager.SecretVersion(
+            f"{ctx.name(GATEWAY_CLIENT_SECRET)}-value", secret_id=client_secret.id,
+            secret_string=pulumi.Output.json_dumps({"client_id": client.id}),
+            opts=pulumi.ResourceOptions(parent=client_secret))
     build_groups(ctx, pool, client, queues, fault_templates or {})
     api = aws.apigatewayv2.Api(
         ctx.name("api"), name=ctx.name("api"), protocol_type="HTTP", tags=ctx.tags

@@ -21,6 +21,7 @@ from tradai_infra.network import build_network
 from tradai_infra.orchestration import build_state_machines
 from tradai_infra.queues import build_queues
 from tradai_infra.resource_arns import build_arns
+from tradai_infra.secret_values import GATEWAY_CLIENT_SECRET
 from tradai_infra.storage import build_storage
 from tradai_infra.validate import unbuilt, validate
 
@@ -58,7 +59,8 @@ def deploy(settings: StackSettings, topo: Topology | None = None) -> Deployment:
     alarms = build_alarms(ctx, queues, topics, compute)
     # Before the edge: the operator group's role may start these experiments.
     templates = build_faults(ctx, net, alarms, faults)
-    api = build_edge(ctx, net, compute, queues, templates)
+    api = build_edge(ctx, net, compute, queues, templates,
+                     client_secret=storage.secrets.get(GATEWAY_CLIENT_SECRET))
     build_trail(ctx)
 
     pulumi.export("api_url", api.api_endpoint)

@@ -1,8 +1,10 @@
 """Values of the spec's secrets: generated logins (pulumi-random) written into secret versions,
 and the secrets only an operator can fill (exchange keys, the webhook URL).
 
-A ``RandomPassword``'s ``result`` is a secret output, so every secret string built from it is
-secret too: encrypted in the state, ``[secret]`` in previews and logs, and never exported.
+A ``RandomPassword``'s ``result`` is a secret output (pulumi-random registers it with
+``additional_secret_outputs``); every value taken from it here is wrapped in
+``pulumi.Output.secret`` as well, so it stays secret whatever carries it on: encrypted in the
+state, ``[secret]`` in previews and logs, and never exported.
 The ECS ``secrets`` a container gets (valueFrom a secret's JSON key) are declared here too, so
 the execution role may read exactly the secrets some task definition names.
 """
@@ -34,13 +36,15 @@ LOGINS = {
     "mlflow-database": DATABASE_USER,
 }
 USERS = {"mlflow-users": (READER_USERNAME,)}
-# Values nobody can generate: live-trading keys, the webhook's URL, the Cognito client id for
-# callers outside the stack. The program says so on every run (see infra/README.md).
+# Values nobody can generate: live-trading keys, the webhook's URL. The program says so on
+# every run (see infra/README.md).
 OPERATOR = {
     "exchange-credentials": '{"api_key": "...", "api_secret": "..."}',
     "notification-webhook": '{"url": "https://..."}',
-    "gateway-client": '{"client_id": "<the Cognito app client id>"}',
 }
+# Values the stack itself knows: the Cognito app client's id (edge.py writes it).
+GATEWAY_CLIENT_SECRET = "gateway-client"
+FROM_STACK = (GATEWAY_CLIENT_SECRET,)
 
 # ECS ``secrets`` per container: (environment variable, secret, JSON key). MLflow's database
 # login reaches it this way only (the task role cannot read that secret).
@@ -55,19 +59,23 @@ class SecretValues:
     passwords: dict[str, random.RandomPassword]  # "<secret>" or "<secret>/<user>"
     versions: dict[str, aws.secretsmanager.SecretVersion]
 
+    def password(self, key: str) -> pulumi.Output[str]:
+        return pulumi.Output.secret(self.passwords[key].result)
+
     @property
     def database_password(self) -> pulumi.Output[str]:
-        return self.passwords["mlflow-database"].result
+        return self.password("mlflow-database")
 
 
 def check_secrets(topo: Topology) -> None:
     """Every spec secret is generated here or named as the operator's; before any resource."""
-    known = {**LOGINS, **USERS, **OPERATOR}
+    known = {**LOGINS, **USERS, **OPERATOR, **dict.fromkeys(FROM_STACK)}
     for s in topo.secrets:
         if s.name not in known:
             raise SpecMappingError(
                 f"secrets[{s.name!r}]: tradai_infra.secret_values neither generates a value "
-                "for it nor names it as the operator's (LOGINS, USERS or OPERATOR)")
+                "for it nor names it as the operator's (LOGINS, USERS, FROM_STACK or "
+                "OPERATOR)")
         if s.name in LOGINS and set(s.fields) != {"username", "password"}:
             raise SpecMappingError(f"secrets[{s.name!r}]: a generated login has the fields "
                                    f"username and password, the spec says {s.fields}")
@@ -100,13 +108,14 @@ def build_secret_values(ctx: Context,
     for spec in ctx.topo.secrets:
         if spec.name in LOGINS:
             passwords[spec.name] = _password(ctx, spec.name)
-            value = pulumi.Output.json_dumps({"username": LOGINS[spec.name],
-                                              "password": passwords[spec.name].result})
+            value = pulumi.Output.json_dumps({
+                "username": LOGINS[spec.name],
+                "password": pulumi.Output.secret(passwords[spec.name].result)})
         elif spec.name in USERS:
             users = {}
             for user in USERS[spec.name]:
                 passwords[f"{spec.name}/{user}"] = _password(ctx, f"{spec.name}/{user}")
-                users[user] = passwords[f"{spec.name}/{user}"].result
+                users[user] = pulumi.Output.secret(passwords[f"{spec.name}/{user}"].result)
             value = pulumi.Output.json_dumps({"users": users})
         else:
             continue

@@ -28,7 +28,7 @@ from tests.infra.test_bad_input import _deploy_fails, _replace
 from tradai.topology import Topology
 from tradai_infra.errors import SpecMappingError
 from tradai_infra.mlflow_access import client_functions
-from tradai_infra.secret_values import LOGINS, OPERATOR, USERS
+from tradai_infra.secret_values import FROM_STACK, LOGINS, OPERATOR, USERS
 
 SECRET = "aws:secretsmanager/secret:Secret"
 VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
@@ -75,10 +75,14 @@ def test_generated_logins_are_secret_versions_of_random_passwords(deployed: Depl
         value = json.loads(secret_value(version.inputs["secretString"]))
         assert value == {"users": {u: mock_password(deployed.name(f"{logical}-{u}-password"))
                                    for u in users}}
-    # Every spec secret is either generated or the operator's; the operator's have no value.
-    assert {s.name for s in deployed.topo.secrets} == {*LOGINS, *USERS, *OPERATOR}
+    # Every spec secret is generated, known to the stack, or the operator's (no value).
+    assert {s.name for s in deployed.topo.secrets} == {*LOGINS, *USERS, *FROM_STACK, *OPERATOR}
     for logical in OPERATOR:
         assert deployed.where(VERSION, secretId=_secret(deployed, logical).id) == []
+    client = deployed.one("aws:cognito/userPoolClient:UserPoolClient",
+                          deployed.name(deployed.topo.edge.app_client))
+    [version] = deployed.where(VERSION, secretId=_secret(deployed, "gateway-client").id)
+    assert json.loads(secret_value(version.inputs["secretString"])) == {"client_id": client.id}
 
 
 @dataclasses.dataclass
@@ -108,6 +112,37 @@ def run(topo: Topology, settings: Any) -> Run:
             patch.object(pulumi.log, "warn", record_warn):
         mocks = run_program(lambda: deploy(settings, topo))
     return Run(mocks.resources, exports, warnings)
+
+
+def test_every_generated_value_the_program_hands_on_is_secret(topo: Topology, settings: Any):
+    """The RandomPassword results as the program uses them (secret versions, the RDS password)
+    are secret outputs (the mocks do not apply pulumi-random's own additional_secret_outputs,
+    so this shows the program's wrapping)."""
+    import asyncio
+
+    from tradai_infra import storage
+    from tradai_infra.program import deploy
+
+    seen: dict[str, bool] = {}
+    build = storage.build_secret_values
+
+    def recording(ctx: Any, secrets: Any) -> Any:
+        values = build(ctx, secrets)
+
+        async def check() -> None:
+            for key in values.passwords:
+                seen[key] = await values.password(key).is_secret()
+            seen["database"] = await values.database_password.is_secret()
+
+        # Awaited before the program ends: a resource input depends on it.
+        done = pulumi.Output.from_input(asyncio.ensure_future(check()))
+        pulumi.Output.all(done).apply(lambda _: None)
+        return values
+
+    with patch.object(storage, "build_secret_values", recording):
+        run_program(lambda: deploy(settings, topo))
+    assert seen and all(seen.values()), seen
+    assert len(seen) == len(LOGINS) + sum(len(u) for u in USERS.values()) + 1
 
 
 def test_no_stack_output_or_log_line_holds_a_generated_value(run: Run):
