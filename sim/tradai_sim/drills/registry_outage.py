@@ -75,10 +75,12 @@ def _answer(ctx: DrillContext, what: str, call: Any) -> Answer:
 def answers_during_outage(submissions: int = 2, strategy: str = "EmaCrossover",
                           alias: str = "champion", pairs: list[str] | None = None,
                           timerange: str | None = None, refused_within_s: float = 60.0,
-                          label: str = "during-outage",
+                          submit_after_s: float = 60.0, label: str = "during-outage",
                           configuration: Configuration | None = None) -> dict[str, Any]:
     """While the database is down: call the listing until it is refused (at most
-    ``refused_within_s`` simulated seconds), then submit ``submissions`` backtests."""
+    ``refused_within_s`` simulated seconds), then, ``submit_after_s`` simulated seconds later
+    (past the backend's few wall seconds of registry cache, so validation asks the registry),
+    submit ``submissions`` backtests."""
     ctx = current(configuration)
     rec = _record(ctx)
     listing = f"{ctx.api_url}{LISTING}"
@@ -91,6 +93,9 @@ def answers_during_outage(submissions: int = 2, strategy: str = "EmaCrossover",
             break
         time.sleep(0.2)
     ctx.event("load", f"strategy listing answered {a.status} ({a.reason or 'ok'})")
+    until = ctx.now() + submit_after_s
+    while ctx.now() < until:
+        time.sleep(0.1)
     body: dict[str, Any] = {"strategy": strategy, "alias": alias,
                             "pairs": pairs or ["BTC/USDT"]}
     if timerange:
@@ -126,16 +131,18 @@ def listing_refused_naming_registry(configuration: Configuration | None = None
                  f"{last.reason!r} Retry-After {last.retry_after}", unit="answers").as_dict()
 
 
-def submissions_refused_or_accepted(configuration: Configuration | None = None
+def submissions_refused_or_accepted(accept: bool = True,
+                                    configuration: Configuration | None = None
                                     ) -> dict[str, Any]:
-    """Each submission during the outage was accepted (its ticket must settle) or refused
-    at validation with 503, a reason naming the registry and a Retry-After."""
+    """Each submission during the outage was refused at validation with 503, a reason naming
+    the registry and a Retry-After, or (``accept``) accepted: its ticket must then settle."""
     ctx = current(configuration)
     seen = [a for a in _record(ctx).answers if a.what == "submission"]
     if not seen:
         return holds("submissions-answered", True, 0, "no outage yet",
                      phase="baseline").as_dict()
-    bad = [a for a in seen if a.status not in (200, 202) and not _refused_for_registry(a)]
+    allowed = (200, 202) if accept else ()
+    bad = [a for a in seen if a.status not in allowed and not _refused_for_registry(a)]
     accepted = sum(1 for a in seen if a.status in (200, 202))
     detail = (f"{accepted} accepted, {len(seen) - accepted - len(bad)} refused naming the "
               f"registry" + ("; wrong answers: " + "; ".join(
