@@ -24,6 +24,7 @@ from tradai_infra.network import ALB, ALB_PORT, TASKS, Network
 from tradai_infra.permissions import SERVICE_ACCESS, TASK_ACCESS, Arns, statements
 from tradai_infra.resource_arns import TASK_ROLE
 from tradai_infra.secret_values import container_secrets, execution_secrets
+from tradai_infra.storage import bucket_env
 
 LOG_RETENTION_DAYS = 30
 
@@ -114,6 +115,7 @@ def build_compute(ctx: Context, net: Network, arns: Arns, database: aws.rds.Inst
         tags=ctx.tags,
     )
     alb, listener, target_groups = _load_balancer(ctx, net)
+    access = {**SERVICE_ACCESS, **TASK_ACCESS}
 
     def container(name: str, entrypoint: str, extra: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -125,6 +127,7 @@ def build_compute(ctx: Context, net: Network, arns: Arns, database: aws.rds.Inst
                 {"name": "TRADAI_ENV", "value": ctx.env},
                 {"name": "AWS_DEFAULT_REGION", "value": ctx.region},
                 *extra.pop("environment", []),
+                *({"name": k, "value": v} for k, v in bucket_env(ctx, access[name]).items()),
             ],
             "logConfiguration": {
                 "logDriver": "awslogs",

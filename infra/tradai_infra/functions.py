@@ -17,6 +17,7 @@ from tradai_infra.mlflow_access import SERVICE as MLFLOW
 from tradai_infra.mlflow_access import client_functions, mlflow_url
 from tradai_infra.network import LAMBDAS, MLFLOW_CLIENTS, Network
 from tradai_infra.permissions import LAMBDA_ACCESS, Arns, statements
+from tradai_infra.storage import bucket_env
 
 RUNTIME = "python3.11"
 DRIFT_DETECTOR = "pulumi-drift-detector"
@@ -73,7 +74,8 @@ def _environment(ctx: Context, spec: LambdaFunction, net: Network,
     # The topics a function may publish to, e.g. TRADAI_ALERTS_TOPIC_ARN.
     for topic in LAMBDA_ACCESS[spec.name].topics:
         env[f"TRADAI_{topic.upper().replace('-', '_')}_TOPIC_ARN"] = arns.topics[topic]
-    return env | _drift_env(ctx, spec) | _health_env(ctx, spec)
+    return (env | bucket_env(ctx, LAMBDA_ACCESS[spec.name]) | _drift_env(ctx, spec)
+            | _health_env(ctx, spec))
 
 
 HEALTH_CHECK = "health-check"

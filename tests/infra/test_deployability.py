@@ -298,6 +298,36 @@ def test_bucket_names_reach_configuration_as_exported(run: Run):
     assert all(name.endswith(f"-{ACCOUNT}-eu-central-1") for name in buckets.values())
 
 
+def test_every_process_is_told_the_buckets_it_may_use(deployed: Deployed):
+    """The code finds a bucket only through TRADAI_BUCKET_<NAME>; each container and function
+    gets the physical name of every bucket its access names."""
+    from tradai_infra.permissions import LAMBDA_ACCESS, SERVICE_ACCESS, TASK_ACCESS
+
+    names = {r.name.removeprefix("tradai-dev-"): r.inputs["bucket"]
+             for r in deployed.of_type("aws:s3/bucket:Bucket")}
+
+    def expected(access: Any) -> dict[str, str]:
+        logical = {*access.buckets_read, *access.buckets_write,
+                   *(e.partition("/")[0] for e in (*access.objects_read, *access.objects_write))}
+        return {f"TRADAI_BUCKET_{n.upper().replace('-', '_')}": names[n] for n in logical}
+
+    checked = 0
+    for name, access in {**SERVICE_ACCESS, **TASK_ACCESS}.items():
+        env = {e["name"]: e["value"] for e in _container(deployed, name)["environment"]}
+        got = {k: v for k, v in env.items() if k.startswith("TRADAI_BUCKET_")}
+        assert got == expected(access), name
+        checked += bool(got)
+    for fn in deployed.lambdas:
+        [res] = deployed.where("aws:lambda/function:Function", name=deployed.name(fn.name))
+        env = res.inputs["environment"]["variables"]
+        got = {k: v for k, v in env.items() if k.startswith("TRADAI_BUCKET_")}
+        assert got == expected(LAMBDA_ACCESS[fn.name]), fn.name
+        checked += bool(got)
+    assert checked >= 6  # mlflow's artifacts, the strategy task's results, ...
+    env = {e["name"]: e["value"] for e in _container(deployed, "mlflow")["environment"]}
+    assert env["TRADAI_BUCKET_MLFLOW_ARTIFACTS"] == names["mlflow-artifacts"]
+
+
 # -- bad input: before any resource -----------------------------------------------------------
 
 
