@@ -121,6 +121,7 @@ def _up_compose(state_dir: Path, emulator: str, env_file: Path | None) -> None:
         return
     try:
         plan = compose.plan(env_file=env_file, emulator=emulator)
+        compose.check_ports(plan, state_dir)
     except StackError as exc:
         _fail(str(exc))
     started = time.time()

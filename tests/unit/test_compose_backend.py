@@ -216,3 +216,25 @@ def test_up_runs_the_three_steps_in_order_then_down(tmp_path: Path,
     assert compose.down(state, run=run) is True
     assert seen[0][0] == [*base, *profiles, "down", "--remove-orphans"]
     assert compose.running(state) is None and compose.down(state, run=run) is False
+
+
+def test_a_published_port_in_use_is_named(tmp_path: Path) -> None:
+    import socket
+
+    plan = compose.check_config(compose.COMPOSE_FILE, env_file(tmp_path, **GOOD_ENV), "moto", {})
+    ports = compose.host_ports(plan)
+    # moto's 4566 (not LocalStack's as well), MinIO, PostgreSQL, the exchange, the services.
+    assert ports == [4566, 5000, 5432, 8000, 8002, 8003, 9000, 9001, 9100]
+    taken = None
+    with socket.socket() as holder:
+        for port in ports:
+            try:
+                holder.bind(("127.0.0.1", port))
+                holder.listen()
+                taken = port
+                break
+            except OSError:
+                continue  # in use already (another stack on this machine): the check sees it
+        with pytest.raises(StackError, match=r"port \d+ is already in use .* compose publishes"):
+            compose.check_ports(plan, tmp_path / "state")
+    assert taken is None or taken in ports

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -161,6 +162,37 @@ def _run(run: Runner, argv: Sequence[str]) -> subprocess.CompletedProcess[str] |
                    check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
+
+
+def host_ports(p: ComposePlan) -> list[int]:
+    """The loopback ports the plan's services publish (compose.yml ``ports``)."""
+    import yaml
+
+    services = yaml.safe_load(p.compose_file.read_text())["services"]
+    ports = set()
+    for svc in services.values():
+        if set(svc.get("profiles") or []) & set(p.profiles):
+            for mapping in svc.get("ports") or []:
+                ports.add(int(str(mapping).rsplit(":", 2)[-2]))
+    return sorted(ports)
+
+
+def check_ports(p: ComposePlan, state_dir: Path) -> None:
+    """No embedded stack in the same state dir, and every published port free."""
+    from tradai_sim.stack.launcher import running_stack
+
+    if running_stack(state_dir) is not None:
+        raise StackError(f"an embedded stack is running in {state_dir}: run `tradai-sim down "
+                         f"--state-dir {state_dir}` first, or pass another --state-dir")
+    for port in host_ports(p):
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError as exc:
+                raise StackError(
+                    f"port {port} is already in use ({exc.strerror}) and compose publishes "
+                    f"it: stop what uses it (an embedded stack: `tradai-sim down`)") from exc
 
 
 def plan(compose_file: Path | None = None, env_file: Path | None = None, emulator: str = "auto",
