@@ -16,7 +16,13 @@ from tradai.topology.model import Service, TaskDefinition
 from tradai_infra.context import Context
 from tradai_infra.iam import Statement, role_with_policy
 from tradai_infra.image import REPOSITORY
-from tradai_infra.mlflow_access import ALLOWED_HOSTS_ENV, STATIC_PREFIX_ENV, allowed_hosts
+from tradai_infra.mlflow_access import (
+    ALLOWED_HOSTS_ENV,
+    STATIC_PREFIX_ENV,
+    allowed_hosts,
+    client_containers,
+    url_env,
+)
 from tradai_infra.mlflow_access import SERVICE as MLFLOW
 from tradai_infra.mlflow_access import health_path as mlflow_health_path
 from tradai_infra.mlflow_access import static_prefix as mlflow_prefix
@@ -128,6 +134,8 @@ def build_compute(ctx: Context, net: Network, arns: Arns, database: aws.rds.Inst
                 {"name": "AWS_DEFAULT_REGION", "value": ctx.region},
                 *extra.pop("environment", []),
                 *({"name": k, "value": v} for k, v in bucket_env(ctx, access[name]).items()),
+                *({"name": k, "value": v} for k, v in url_env(ctx).items()
+                  if name in client_containers(topo)),
             ],
             "logConfiguration": {
                 "logDriver": "awslogs",

@@ -14,7 +14,7 @@ from tradai.topology.model import LambdaFunction
 from tradai_infra.context import Context
 from tradai_infra.iam import Statement, role_with_policy
 from tradai_infra.mlflow_access import SERVICE as MLFLOW
-from tradai_infra.mlflow_access import client_functions, mlflow_url
+from tradai_infra.mlflow_access import client_functions, mlflow_url, url_env
 from tradai_infra.network import LAMBDAS, MLFLOW_CLIENTS, Network
 from tradai_infra.permissions import LAMBDA_ACCESS, Arns, statements
 from tradai_infra.storage import bucket_env
@@ -74,6 +74,8 @@ def _environment(ctx: Context, spec: LambdaFunction, net: Network,
     # The topics a function may publish to, e.g. TRADAI_ALERTS_TOPIC_ARN.
     for topic in LAMBDA_ACCESS[spec.name].topics:
         env[f"TRADAI_{topic.upper().replace('-', '_')}_TOPIC_ARN"] = arns.topics[topic]
+    if spec.name in client_functions(ctx.topo):
+        env |= url_env(ctx)  # under its static prefix (mlflow_access.py)
     return (env | bucket_env(ctx, LAMBDA_ACCESS[spec.name]) | _drift_env(ctx, spec)
             | _health_env(ctx, spec))
 

@@ -18,6 +18,7 @@ import pulumi
 from tradai.topology import Topology
 from tradai_infra.context import Context
 from tradai_infra.errors import SpecMappingError
+from tradai_infra.network import PEER_FLOWS, TASKS
 from tradai_infra.permissions import LAMBDA_ACCESS, MLFLOW_AUTH
 
 SERVICE = "mlflow"
@@ -64,6 +65,18 @@ def client_functions(topo: Topology) -> list[str]:
     """The functions that call MLflow: those holding an MLflow login, and the probes."""
     return [f.name for f in topo.lambdas
             if f.name in PROBES or set(LAMBDA_ACCESS[f.name].secrets) & set(MLFLOW_AUTH)]
+
+
+def client_containers(topo: Topology) -> list[str]:
+    """The services and task definitions MLflow's security group admits (``PEER_FLOWS``):
+    they are told its URL."""
+    callers = {c for c, target in PEER_FLOWS if target == SERVICE}
+    return [s.name for s in topo.services if s.name in callers] + (
+        [t.name for t in topo.task_definitions] if TASKS in callers else [])
+
+
+def url_env(ctx: Context) -> dict[str, str]:
+    return {"TRADAI_MLFLOW_URL": mlflow_url(ctx)}
 
 
 def check_mlflow(topo: Topology) -> None:

@@ -267,6 +267,37 @@ def test_exactly_the_functions_that_call_mlflow_reach_it(deployed: Deployed):
     assert carrying == {deployed.name(f.name) for f in deployed.lambdas if f.name in callers}
 
 
+def test_whoever_is_told_the_mlflow_url_may_reach_it(deployed: Deployed):
+    """Every container and function with TRADAI_MLFLOW_URL gets the prefixed Cloud Map URL
+    and carries a security group MLflow admits; the platform's MLflow clients all have it."""
+    url = "http://mlflow.tradai-dev.local:5000/mlflow"
+    mlflow = deployed.one(SG, deployed.name("sg-mlflow")).id
+    admitted = {r.inputs.get("referencedSecurityGroupId")
+                for r in deployed.where(INGRESS, securityGroupId=mlflow)}
+    told = set()
+    for svc in deployed.of_type("aws:ecs/service:Service"):
+        [td] = [t for t in deployed.of_type(TASK_DEF) if t.arn == svc.inputs["taskDefinition"]]
+        [container] = json.loads(td.inputs["containerDefinitions"])
+        env = {e["name"]: e["value"] for e in container["environment"]}
+        if "TRADAI_MLFLOW_URL" in env:
+            told.add(container["name"])
+            assert env["TRADAI_MLFLOW_URL"] == url
+            assert set(svc.inputs["networkConfiguration"]["securityGroups"]) & admitted
+    tasks_sg = deployed.one(SG, deployed.name("sg-tasks")).id
+    for spec in deployed.topo.task_definitions:  # run in the tasks group (ASL, sessions)
+        env = {e["name"]: e["value"] for e in _container(deployed, spec.name)["environment"]}
+        assert env["TRADAI_MLFLOW_URL"] == url and tasks_sg in admitted
+        told.add(spec.name)
+    for fn in deployed.of_type("aws:lambda/function:Function"):
+        if "TRADAI_MLFLOW_URL" in fn.inputs["environment"]["variables"]:
+            told.add(fn.inputs["name"].removeprefix("tradai-dev-"))
+            assert fn.inputs["environment"]["variables"]["TRADAI_MLFLOW_URL"] == url
+            assert set(fn.inputs["vpcConfig"]["securityGroupIds"]) & admitted, fn.name
+    assert {"backend-api", "strategy-service", "strategy", "strategy-service-task",
+            "validate-strategy", "health-check"} <= told
+    assert "data-collection" not in told and "backtest-consumer" not in told
+
+
 # -- item 8: KMS for SNS, unique bucket names ----------------------------------------------
 
 
