@@ -145,6 +145,16 @@ def _images(doc: dict[str, Any], pin: str) -> list[str]:
     if not isinstance(mlflow, dict):
         out.append("no mlflow service")
     else:
+        # MLflow 3 refuses (403) a Host header outside MLFLOW_SERVER_ALLOWED_HOSTS
+        # (mlflow/server/security_utils.py): the name its clients use must be listed.
+        env = mlflow.get("environment") or {}
+        allowed = str(env.get("MLFLOW_SERVER_ALLOWED_HOSTS", "")).split(",")
+        for name, svc in doc["services"].items():
+            url = str(((svc or {}).get("environment") or {}).get("TRADAI_MLFLOW_URL", ""))
+            host = url.split("://", 1)[-1].split("/", 1)[0]
+            if host and host not in allowed:
+                out.append(f"service mlflow: MLFLOW_SERVER_ALLOWED_HOSTS lacks {host}, the "
+                           f"host {name} calls it by")
         build = mlflow.get("build") or {}
         repo, _tag, _d = _image_parts(str(mlflow.get("image", "")))
         own = (isinstance(build, dict) and build.get("dockerfile") == "Dockerfile"

@@ -119,6 +119,13 @@ def test_mlflow_image_behind_the_pinned_version(topo: Topology) -> None:
     assert "MLflow image" not in problems(good, topo)
 
 
+def test_mlflow_refusing_the_host_its_clients_use(topo: Topology) -> None:
+    bad = mutate(COMPOSE, "MLFLOW_SERVER_ALLOWED_HOSTS: mlflow:5000,",
+                 "MLFLOW_SERVER_ALLOWED_HOSTS: ")
+    assert "service mlflow: MLFLOW_SERVER_ALLOWED_HOSTS lacks mlflow:5000, the host backend-api" \
+        in problems(bad, topo)
+
+
 def test_service_port_other_than_the_spec(topo: Topology) -> None:
     bad = mutate(COMPOSE, 'PORT: "8002"', 'PORT: "8012"')
     assert "service data-collection: PORT '8012', the spec says 8002" in problems(bad, topo)
