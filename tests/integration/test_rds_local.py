@@ -43,8 +43,14 @@ def _up(state: Path) -> RunningCloud:
     return RunningCloud(rec.endpoint, state, None, TIME_SCALE)
 
 
+def _status(cloud: RunningCloud) -> dict[str, Any]:
+    # The whole control plane's status (egress probes included) took over 10 s on a machine
+    # at load 30; the stack is still right, only slow to describe itself.
+    return dict(requests.get(f"{cloud.endpoint}/_sim/status", timeout=120).json())
+
+
 def _rds(cloud: RunningCloud) -> dict[str, Any]:
-    return dict(cloud.status()["parts"]["rds"])
+    return dict(_status(cloud)["parts"]["rds"])
 
 
 def _connect(cloud: RunningCloud) -> psycopg.Connection:
@@ -60,7 +66,7 @@ def _connect(cloud: RunningCloud) -> psycopg.Connection:
 
 def _seeded(cloud: RunningCloud) -> dict[str, Any]:
     def done() -> dict[str, Any] | None:
-        seed = cloud.status()["parts"].get("seed") or {}
+        seed = _status(cloud)["parts"].get("seed") or {}
         assert seed.get("state") != "failed", seed
         return seed if seed.get("state") == "done" else None
 
@@ -105,7 +111,12 @@ def test_fresh_state_dir_gets_a_postgres_server_at_the_described_endpoint(
 
     rec = StackRecord.read(state)
     assert rec is not None
-    procs = {p["name"]: p for p in stack_status(rec, load_topology(None))["processes"]}
+    for attempt in range(3):  # stack_status asks with a 10 s timeout
+        try:
+            procs = {p["name"]: p for p in stack_status(rec, load_topology(None))["processes"]}
+            break
+        except requests.Timeout:
+            assert attempt < 2, "tradai-sim status timed out three times"
     assert procs["rds"]["pid"] == rds["pid"] and procs["rds"]["health"] == "healthy"
     assert procs["rds"]["az"] == rds["az"]
 
@@ -142,7 +153,7 @@ def test_an_outage_of_its_az_kills_it_and_the_restore_brings_it_back(
 
 def test_the_other_az_leaves_it_running(first: RunningCloud) -> None:
     rds = _rds(first)
-    other = next(az for az in first.status()["parts"]["zones"]["azs"] if az != rds["az"])
+    other = next(az for az in _status(first)["parts"]["zones"]["azs"] if az != rds["az"])
     outage = first.control("/zones", {"method": "POST", "az": other, "kind": "power"})
     try:
         assert _rds(first)["healthy"]
