@@ -52,13 +52,16 @@ def health_path(topo: Topology) -> str:
     return static_prefix(topo) + topo.service(SERVICE).health_path
 
 
-def allowed_hosts(ctx: Context, alb_dns: pulumi.Input[str]) -> pulumi.Output[str]:
+def host_patterns(ctx: Context, alb_dns: str) -> str:
     """Cloud Map name (the platform's clients), the ALB's DNS name and the API's host (the
     route through API Gateway), loopback (the users sync inside the task)."""
-    return pulumi.Output.from_input(alb_dns).apply(lambda dns: ",".join([
-        cloud_map_host(ctx), cloud_map_host(ctx).rpartition(":")[0],
-        dns, f"{dns}:*", f"*.execute-api.{ctx.region}.amazonaws.com",
-        "127.0.0.1:*", "localhost:*"]))
+    return ",".join([cloud_map_host(ctx), cloud_map_host(ctx).rpartition(":")[0],
+                     alb_dns, f"{alb_dns}:*", f"*.execute-api.{ctx.region}.amazonaws.com",
+                     "127.0.0.1:*", "localhost:*"])
+
+
+def allowed_hosts(ctx: Context, alb_dns: pulumi.Input[str]) -> pulumi.Output[str]:
+    return pulumi.Output.from_input(alb_dns).apply(lambda dns: host_patterns(ctx, dns))
 
 
 def client_functions(topo: Topology) -> list[str]:
