@@ -132,8 +132,9 @@ def run_all(sqs: Any, depths: list[int], calls: int, clock: Any) -> list[Any]:
     for fifo in (True, False):
         queue = Queue(sqs, fifo, clock)
         for depth in depths:
-            rows.append((fifo, depth, measure(queue, depth, calls)))
-            print(f"  {'fifo' if fifo else 'standard'} depth {depth}: done", flush=True)
+            rows.append((fifo, depth, res := measure(queue, depth, calls)))
+            print(f"  {'fifo' if fifo else 'standard'} depth {depth}: " + ", ".join(
+                f"{op} {res[op][0]:.2f}/{res[op][1]:.2f}" for op in OPS), flush=True)
     return rows
 
 
