@@ -38,6 +38,7 @@ def stack(tmp_path: Path):  # type: ignore[no-untyped-def]
     sim("down", "--state-dir", str(state))
 
 
+@pytest.mark.timeout(720)  # `up` waits for every service and the examples (its own 540 s cap)
 def test_up_status_token_down_lifecycle(stack: tuple[Path, int]) -> None:
     state, port = stack
     up = sim("up", "--detach", "--state-dir", str(state), "--port", str(port),
