@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,20 +33,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import pct
 
 from tests.integration.cloud import RunningCloud, start_cloud, wait_for
+from tradai.clock import Clock
 from tradai_sim.cloud.context import EMULATOR_CREDENTIALS
 from tradai_sim.drills import accounting, backlog, queues
-from tradai_sim.drills.context import DrillContext, local_context
+from tradai_sim.drills.context import LOCAL, DrillContext
 
 
 def _reads(ctx: DrillContext, paths: list[tuple[str, str]], concurrency: int
            ) -> dict[str, float]:
     pool = backlog.pool(ctx)
 
-    def timed(item: tuple[str, str]) -> tuple[float, int]:
+    def timed(item: tuple[str, str]) -> tuple[float, int | str]:
         key, path = item
         t0 = time.perf_counter()
-        r = requests.get(f"{ctx.api_url}{path}", timeout=30,
-                         headers={"Authorization": f"Bearer {pool.token(key)}"})
+        try:
+            r = requests.get(f"{ctx.api_url}{path}", timeout=30,
+                             headers={"Authorization": f"Bearer {pool.token(key)}"})
+        except requests.RequestException as exc:  # counted, not fatal: the figure says so
+            return (time.perf_counter() - t0) * 1000, type(exc).__name__
         return (time.perf_counter() - t0) * 1000, r.status_code
 
     with ThreadPoolExecutor(concurrency) as workers:
@@ -70,7 +75,13 @@ def run(cloud: RunningCloud, submissions: int, users: int, concurrency: int,
                        "AWS_DEFAULT_REGION": cloud.region, **EMULATOR_CREDENTIALS})
     wait_for(lambda: cloud.status()["parts"]["seed"]["state"] == "done", timeout=600,
              interval=1)
-    ctx = local_context(cloud.state_dir)
+    status = cloud.status()
+    ctx = DrillContext(LOCAL, cloud.region, cloud.env, uuid.uuid4().hex[:8],
+                       Clock(scale=float(status["time_scale"]),
+                             origin=float(status["clock_origin"])),
+                       endpoint=cloud.endpoint,
+                       api_url=status["resources"]["endpoints"]["gateway"],
+                       state_dir=cloud.state_dir, status_cache=status)
     ctx.started_at = ctx.now()
     limit = int(os.environ.get("TRADAI_BACKTEST_MAX_CONCURRENT") or 10)
     stop = threading.Event()
