@@ -50,6 +50,14 @@ def one(store: str, calls: int) -> dict[str, Any]:
             s3 = boto3.client("s3", endpoint_url=rec.endpoint, region_name="eu-central-1",
                               aws_access_key_id="testing", aws_secret_access_key="testing",
                               config=Config(retries={"max_attempts": 1}))
+            sm = boto3.client("secretsmanager", endpoint_url=rec.endpoint,
+                              region_name="eu-central-1", aws_access_key_id="testing",
+                              aws_secret_access_key="testing")
+            creds = json.loads(sm.get_secret_value(
+                SecretId="tradai-local-mlflow-basic-auth")["SecretString"])
+            # the services' own login (the MLflow client reads it from the environment)
+            os.environ["MLFLOW_TRACKING_USERNAME"] = creds["username"]
+            os.environ["MLFLOW_TRACKING_PASSWORD"] = creds["password"]
             adapter = MLflowAdapter(str(url), ConfigStore(s3, "tradai-local-configs"))
             lat = {
                 "get_model_version(alias)": latencies(
