@@ -70,7 +70,9 @@ class RunningCloud:
         launcher.stop(self.state_dir)
 
 
-def start_cloud(state_dir: Path, time_scale: float = 20.0, timeout: float = 60.0) -> RunningCloud:
+def start_cloud(state_dir: Path, time_scale: float = 20.0, timeout: float = 180.0) -> RunningCloud:
+    """The cloud process, ready (its bootstrap done). ``timeout`` is generous: on a loaded
+    2-core machine (other stacks, the local RDS's first start) ready took over 60 s."""
     port = free_port()
     (state_dir / "logs").mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
