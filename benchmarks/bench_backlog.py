@@ -61,6 +61,11 @@ def _reads(ctx: DrillContext, paths: list[tuple[str, str]], concurrency: int
             "codes": dict(Counter(code for _, code in results))}
 
 
+def _say(line: str) -> None:
+    """Each phase's figures as soon as it ends (a later phase may take long, or fail)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
+
+
 def _watch_tasks(ctx: DrillContext, limit: int, stop: threading.Event) -> None:
     while not stop.wait(1.0):
         try:
@@ -99,6 +104,7 @@ def run(cloud: RunningCloud, submissions: int, users: int, concurrency: int,
                      "p99_ms": pct(accepted, 0.99),
                      "answers": dict(Counter(str(a.status) for a in answers))}
     out["verdict"] = backlog.submissions_verdict(ctx).detail
+    _say(f"submitted in {out['submit_wall_s']:.1f} s: {out['submit']}; {out['verdict']}")
     out["queued_after_submit"] = queues.depth(ctx, "backtest-queue.fifo")
     jobs = [(t.owner or "", t.job_id) for t in ctx.tickets]
     status_paths = [(jobs[i % len(jobs)][0], f"/api/v1/backtests/{jobs[i % len(jobs)][1]}")
@@ -106,6 +112,8 @@ def run(cloud: RunningCloud, submissions: int, users: int, concurrency: int,
     list_paths = [(f"u{i % users:02d}", "/api/v1/backtests?limit=50") for i in range(200)]
     out["status"] = _reads(ctx, status_paths, concurrency)
     out["list"] = _reads(ctx, list_paths, concurrency)
+    _say(f"with {out['queued_after_submit']} waiting: status {out['status']}, "
+         f"list {out['list']}")
     proc = psutil.Process(cloud.proc.pid) if cloud.proc else None
     if proc is not None:
         before = proc.cpu_times()
@@ -115,6 +123,7 @@ def run(cloud: RunningCloud, submissions: int, users: int, concurrency: int,
         out["cloud_cpu"] = {"wall_s": idle_s, "cpu_s": used, "percent_of_core":
                             100 * used / idle_s,
                             "queued": queues.depth(ctx, "backtest-queue.fifo")}
+        _say(f"cloud CPU while the backlog waits: {out['cloud_cpu']}")
     t0 = time.perf_counter()
     out["cancel"] = backlog.cancel_queued(ctx, "bench")
     out["cancel_wall_s"] = time.perf_counter() - t0

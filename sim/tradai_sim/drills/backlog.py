@@ -25,6 +25,7 @@ from tradai_sim.drills.users import UserPool, aws_pool, local_pool
 
 CALL_TIMEOUT_WALL_S = 30.0
 MAX_ATTEMPTS = 30  # per submission, 429s included
+CANCEL_ATTEMPTS = 5  # per user's bulk cancel: a 5xx or 429 is tried again
 ACCEPTED = (200, 201, 202)
 TASK_GROUP = "backtest:"  # the ECS task group of a backtest's strategy task
 
@@ -110,12 +111,26 @@ def cancel_queued(ctx: DrillContext, label: str) -> dict[str, Any]:
     owners = sorted({t.owner for t in ctx.tickets if t.label == label and t.owner})
     cancelled: dict[str, int] = {}
     for key in owners:
-        r = requests.delete(f"{ctx.api_url}/api/v1/backtests", params={"status": "QUEUED"},
-                            headers={"Authorization": f"Bearer {users_.token(key)}"},
-                            timeout=CALL_TIMEOUT_WALL_S)
-        if r.status_code != 200:
-            raise RuntimeError(f"bulk cancel for {key} answered {r.status_code}: {r.text[:200]}")
-        cancelled[key] = int(r.json()["cancelled"])
+        cancelled[key] = 0
+        for attempt in range(1, CANCEL_ATTEMPTS + 1):
+            # Idempotent: a call that timed out may have cancelled some; the next one the rest.
+            try:
+                r = requests.delete(f"{ctx.api_url}/api/v1/backtests",
+                                    params={"status": "QUEUED"}, timeout=CALL_TIMEOUT_WALL_S,
+                                    headers={"Authorization": f"Bearer {users_.token(key)}"})
+            except requests.RequestException as exc:
+                status, text, wait = None, type(exc).__name__, 1.0
+            else:
+                if r.status_code == 200:
+                    cancelled[key] += int(r.json()["cancelled"])
+                    break
+                status, text = r.status_code, r.text[:200]
+                wait = float(r.headers.get("Retry-After") or 1)
+            refused = status is not None and status < 500 and status != 429
+            if refused or attempt == CANCEL_ATTEMPTS:
+                raise RuntimeError(f"bulk cancel for {key} answered {status}: {text}")
+            ctx.event("load", f"bulk cancel for {key} answered {status or text}; again")
+            time.sleep(min(30.0, wait))
     total = sum(cancelled.values())
     ctx.event("activity", f"{total} queued backtests cancelled by {len(owners)} users")
     return {"cancelled": total, "users": len(owners)}
