@@ -48,7 +48,8 @@ class RunningCloud:
         return f"tradai-{self.env}-{logical}"
 
     def status(self) -> dict[str, Any]:
-        return requests.get(f"{self.endpoint}/_sim/status", timeout=10).json()
+        # generous: the control plane's status gathers every part and took over 10 s at load 30
+        return requests.get(f"{self.endpoint}/_sim/status", timeout=60).json()
 
     def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
         r = requests.post(f"{self.endpoint}/_sim{path}", json=body or {}, timeout=30)

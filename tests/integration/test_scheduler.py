@@ -48,12 +48,13 @@ def test_rate_rule_fires_at_simulated_cadence_and_stops_when_disabled(
              for x in lines[:3]]
     assert [b - a for a, b in itertools.pairwise(ticks)] == [60.0, 60.0], ticks
     # And each is delivered when the stack's clock reaches its scheduled time: never before
-    # it, and well within a period after it (the delay is the invoke's, a few wall ms x the
-    # time scale; a scheduler on the wall clock would be 20 periods late).
+    # it, and within a period after it (the delay is the invoke's wall time x the time scale:
+    # 33 simulated s was seen at load 30; a scheduler on the wall clock would be 20 periods
+    # late).
     clock = _clock(cloud)
     delays = [clock.origin + (x["wall"] - clock.origin) * clock.scale - t
               for x, t in zip(lines[:3], ticks, strict=True)]
-    assert all(0 <= d < 30 for d in delays), delays
+    assert all(0 <= d < 60 for d in delays), delays
 
     event = lines[0]["event"]
     assert event["detail-type"] == "Scheduled Event"
@@ -120,7 +121,7 @@ def test_cron_rule_fires_at_its_scheduled_minute(cloud: RunningCloud, tmp_path: 
         assert fired.timestamp() == at, (fired, when)
         clock = _clock(cloud)
         delivered = clock.origin + (line["wall"] - clock.origin) * clock.scale
-        assert 0 <= delivered - at < 30, delivered - at
+        assert 0 <= delivered - at < 60, delivered - at
         status = _rule_status(cloud, "t-cron-fire")
         assert status and status["count"] == 1 and status["next_fire"] == at + 86400
     finally:

@@ -261,12 +261,14 @@ def test_a_message_goes_to_the_dlq_after_max_receive_count_at_depth(backend: Any
 def test_delayed_messages_wait_and_are_counted(backend: Any) -> None:
     queue = make_queue(backend, "deep", False)
     fill(backend, queue, depth=1_000)
-    backend.send_message(queue.name, "later", delay_seconds=1)
+    # 15 s: receiving the thousand took over 1 s on a loaded machine, so a shorter delay could
+    # end before the counts below are read
+    backend.send_message(queue.name, "later", delay_seconds=15)
     assert counts(queue) == (1_000, 1, 0) == moto_counts(queue)
     got = [m for _ in range(100) for m in receive(backend, queue, count=10)]
     assert len(got) == 1_000 and "later" not in {m.body for m in got}
     assert counts(queue) == (0, 1, 1_000) == moto_counts(queue)
-    assert [m.body for m in receive(backend, queue, wait=3)] == ["later"]
+    assert [m.body for m in receive(backend, queue, wait=20)] == ["later"]
 
 
 def test_a_message_past_retention_is_deleted_not_delivered(backend: Any) -> None:
