@@ -21,17 +21,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
 from common import pct
 from moto import mock_aws
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.unit.spec_tables import create_spec_table
 from tradai.backtests.service import Owner
 from tradai.backtests.store import TicketStore
 from tradai.clock import Clock
@@ -86,27 +90,20 @@ def apply_patches(old: bool) -> None:
 
 
 def create_table(ddb: Any, spec_name: str) -> str:
-    spec = next(t for t in load_topology().tables if t.name == spec_name)
-    keys = [{"AttributeName": spec.hash_key, "KeyType": "HASH"}]
-    if spec.range_key:
-        keys.append({"AttributeName": spec.range_key, "KeyType": "RANGE"})
-    attrs = {spec.hash_key, spec.range_key}
-    gsis = []
-    for i in spec.indexes:
-        schema = [{"AttributeName": i.hash_key, "KeyType": "HASH"}]
-        if i.range_key:
-            schema.append({"AttributeName": i.range_key, "KeyType": "RANGE"})
-        attrs |= {i.hash_key, i.range_key}
-        gsis.append({"IndexName": i.name, "KeySchema": schema,
-                     "Projection": {"ProjectionType": "ALL"}})
-    kwargs: dict[str, Any] = {
-        "TableName": spec_name, "KeySchema": keys, "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"}
-                                 for a in sorted(a for a in attrs if a)]}
-    if gsis:
-        kwargs["GlobalSecondaryIndexes"] = gsis
-    ddb.create_table(**kwargs)
+    """The spec's table, keys and indexes as the stack creates them (the unit tests' helper)."""
+    create_spec_table(ddb, spec_name, spec_name)
     return spec_name
+
+
+def scan_all(ddb: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every page of a Scan: the paths this issue replaced read the table this way."""
+    out: list[dict[str, Any]] = []
+    while True:
+        page = ddb.scan(**kwargs)
+        out += page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return out
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def put_many(ddb: Any, table: str, items: Iterator[dict[str, Any]]) -> None:
@@ -151,17 +148,10 @@ def orphan_scan(old: bool) -> Case:
 
         def scan() -> list[dict[str, Any]]:  # the scanner before this issue: a Scan
             alive, names, values = not_expired_condition(CLOCK.now())
-            kwargs: dict[str, Any] = {
-                "TableName": table, "FilterExpression": f"#s = :running AND {alive}",
-                "ExpressionAttributeNames": {"#s": "status", **names},
-                "ExpressionAttributeValues": {":running": {"S": "RUNNING"}, **values}}
-            out: list[dict[str, Any]] = []
-            while True:
-                page = spy.scan(**kwargs)
-                out += page.get("Items", [])
-                if "LastEvaluatedKey" not in page:
-                    return out
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            return scan_all(
+                spy, TableName=table, FilterExpression=f"#s = :running AND {alive}",
+                ExpressionAttributeNames={"#s": "status", **names},
+                ExpressionAttributeValues={":running": {"S": "RUNNING"}, **values})
 
         return scan, spy
 
@@ -206,17 +196,9 @@ def list_sessions(old: bool) -> Case:
             return (lambda: svc.list_sessions(Owner("alice"))), spy
 
         def scan() -> list[dict[str, Any]]:  # the list before this issue: a Scan
-            kwargs: dict[str, Any] = {
-                "TableName": table, "FilterExpression": "#o = :o",
-                "ExpressionAttributeNames": {"#o": "owner"},
-                "ExpressionAttributeValues": {":o": {"S": "alice"}}}
-            out: list[dict[str, Any]] = []
-            while True:
-                page = spy.scan(**kwargs)
-                out += page.get("Items", [])
-                if "LastEvaluatedKey" not in page:
-                    return out
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            return scan_all(spy, TableName=table, FilterExpression="#o = :o",
+                            ExpressionAttributeNames={"#o": "owner"},
+                            ExpressionAttributeValues={":o": {"S": "alice"}})
 
         return scan, spy
 
