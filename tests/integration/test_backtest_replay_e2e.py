@@ -1,8 +1,8 @@
 """A backtest that could not be started keeps its ticket: the drill's path end to end.
 
 StartExecution fails for the backtest consumer's role (the FIS harness template
-``consumer-start-execution-errors``, held for longer than the job's three attempts), so the
-consumer marks the job FAILED ("could not be started after 3 attempts") and SQS moves the
+``consumer-start-execution-errors``, held for longer than the job's five attempts), so the
+consumer marks the job FAILED ("could not be started after 5 attempts") and SQS moves the
 message to the dead-letter queue. With the fault stopped, ``tradai dlq replay`` moves it back
 (an SQS message move task); the consumer starts the job after all, it runs once and ends
 COMPLETED, and its owner sees start-failed, replayed, running, completed in its history.
@@ -35,10 +35,14 @@ from tests.integration.test_backtests_e2e import (
     wait_terminal,
 )
 from tests.integration.test_edge_gateway import Edge
+from tradai.topology import default_topology
 
 pytestmark = pytest.mark.integration
 FAULT = "consumer-start-execution-errors"
-ATTEMPTS_TIMEOUT = 240  # wall s: three receives, two visibility timeouts apart, then the DLQ
+# the spec's maxReceiveCount (AWS's minimum for a queue feeding Lambda)
+ATTEMPTS = next(q.max_receive_count for q in default_topology().queues
+                if q.name == "backtest-queue.fifo")
+ATTEMPTS_TIMEOUT = 240  # wall s: five receives, four visibility timeouts (9 s) apart, the DLQ
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +106,8 @@ def test_a_backtest_that_could_not_start_is_replayed_from_the_dlq_and_completes(
         job_id = submit(edge, token, SMALL)
         failed = wait_for(lambda: (s := status_of(edge, token, job_id))["status"] == "FAILED"
                           and s, timeout=ATTEMPTS_TIMEOUT, interval=1)
-        assert failed["error"].startswith("could not be started after 3 attempts"), failed
+        assert failed["error"].startswith(
+            f"could not be started after {ATTEMPTS} attempts"), failed
         wait_for(lambda: depth(cloud, dlq) == 1, timeout=120, interval=0.5)
     finally:
         cloud.client("fis").stop_experiment(id=experiment)
@@ -126,7 +131,7 @@ def test_a_backtest_that_could_not_start_is_replayed_from_the_dlq_and_completes(
     events = final["events"]
     assert [e["event"] for e in events][-4:] == ["start-failed", "replayed", "running",
                                                  "completed"], events
-    assert events[-4]["detail"].startswith("could not be started after 3 attempts")
+    assert events[-4]["detail"].startswith(f"could not be started after {ATTEMPTS} attempts")
     assert events[-3]["detail"] == "from the dead-letter queue"
     assert len(mlflow_runs(cloud, job_id)) == 1
     assert depth(cloud, dlq) == 0 and depth(cloud, queue) == 0

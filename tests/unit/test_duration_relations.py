@@ -13,6 +13,7 @@ import yaml
 from tradai.topology import SpecError, default_topology
 from tradai.topology.load import parse_topology
 from tradai.topology.relations import (
+    MIN_RECEIVES_BEFORE_DLQ,
     VISIBILITY_PER_TIMEOUT,
     _lambda_of,
     _states,
@@ -90,6 +91,23 @@ def test_a_queue_whose_visibility_is_under_six_consumer_timeouts_is_refused(raw:
     next(q for q in bad["queues"] if q["name"] == "backtest-queue.fifo")[
         "visibility_timeout"] = 179  # backtest-consumer: 30 s
     with pytest.raises(SpecError, match=r"backtest-queue\.fifo.*6 x.*backtest-consumer"):
+        parse_topology(bad)
+
+
+@pytest.mark.parametrize("fn", SQS_CONSUMERS, ids=lambda f: f.name)
+def test_a_queue_feeding_a_function_allows_five_receives_before_its_dlq(fn: Any) -> None:
+    """https://docs.aws.amazon.com/lambda/latest/dg/sqs-retries.html: "Set the maxReceiveCount
+    on the source queue's redrive policy to at least 5"."""
+    q = QUEUES[fn.trigger.queue]
+    assert q.dlq and q.max_receive_count >= MIN_RECEIVES_BEFORE_DLQ, (q.name, fn.name)
+
+
+def test_a_queue_that_gives_up_after_three_receives_is_refused(raw: dict) -> None:
+    bad = copy.deepcopy(raw)
+    next(q for q in bad["queues"] if q["name"] == "backtest-queue.fifo")[
+        "max_receive_count"] = 3
+    with pytest.raises(SpecError, match=r"backtest-queue\.fifo.*max_receive_count 3.*"
+                                        r"backtest-consumer"):
         parse_topology(bad)
 
 

@@ -14,12 +14,13 @@ from moto import mock_aws
 
 from tests.unit.spec_tables import create_spec_table
 from tradai.clock import Clock
-from tradai.workflows.consumer import BacktestConsumer, Deferred, QueueRecord
+from tradai.workflows.consumer import SPARE_RECEIVES, BacktestConsumer, Deferred, QueueRecord
 from tradai.workflows.orchestration import AtCapacity, InvalidMessage, WorkflowStarter
 from tradai.workflows.slots import SlotLease
 from tradai.workflows.status import JobStatusStore
 
 REGION = "eu-central-1"
+MAX_RECEIVE = 5  # the spec's backtest queue (AWS: at least 5 for a queue feeding Lambda)
 TABLE = "wf-state"
 SLOTS = "wf-slots"
 
@@ -32,6 +33,7 @@ class Env:
     machine: str
     queue_url: str
     queue_arn: str
+    dlq_url: str
 
     def starter(self, limit: int = 2) -> WorkflowStarter:
         slots = SlotLease(self.store.ddb, SLOTS, limit, self.store.clock, self.sfn)
@@ -59,11 +61,11 @@ def env() -> Iterator[Env]:
             "QueueArn"])["Attributes"]["QueueArn"]
         url = sqs.create_queue(QueueName="q.fifo", Attributes={
             "FifoQueue": "true", "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})})["QueueUrl"]
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE})})["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
             "Attributes"]["QueueArn"]
         store = JobStatusStore(ddb, TABLE, Clock())
-        yield Env(sfn, sqs, store, machine["stateMachineArn"], url, arn)
+        yield Env(sfn, sqs, store, machine["stateMachineArn"], url, arn, dlq["QueueUrl"])
 
 
 def _message(job_id: str, **extra: Any) -> dict[str, Any]:
@@ -128,13 +130,75 @@ def test_at_capacity_the_record_waits_with_a_short_backoff(env: Env) -> None:
 
 
 def test_waiting_never_exhausts_the_receive_count(env: Env) -> None:
-    record = _record(env, _message("w2"), receive_count=3)  # maxReceiveCount of the queue
+    early = _record(env, _message("w2"), receive_count=MAX_RECEIVE - SPARE_RECEIVES - 1)
+    with pytest.raises(Deferred):
+        _consumer(env, _full).handle(early)  # still waits in place, its group behind it
+    env.sqs.delete_message(QueueUrl=env.queue_url, ReceiptHandle=early.receipt_handle)
+    record = _record(env, _message("w3"), receive_count=MAX_RECEIVE - SPARE_RECEIVES)
     outcome = _consumer(env, _full).handle(record)
     assert outcome["outcome"] == "requeued"
     env.sqs.delete_message(QueueUrl=env.queue_url, ReceiptHandle=record.receipt_handle)
     copy = env.sqs.receive_message(QueueUrl=env.queue_url, AttributeNames=["All"])["Messages"]
-    assert json.loads(copy[0]["Body"])["job_id"] == "w2"
+    assert json.loads(copy[0]["Body"])["job_id"] == "w3"
     assert copy[0]["Attributes"]["ApproximateReceiveCount"] == "1"
+
+
+class _SlotsFreeAfter:
+    """StartExecution's stand-in: at capacity for the first ``busy`` calls."""
+
+    def __init__(self, busy: int) -> None:
+        self.busy = busy
+        self.calls = 0
+
+    def __call__(self, message: dict[str, Any], **_: Any) -> dict[str, Any]:
+        self.calls += 1
+        if self.calls <= self.busy:
+            raise AtCapacity("all slots are held")
+        return {"outcome": "started", "job_id": message["job_id"]}
+
+
+def _deliver(env: Env, consumer: BacktestConsumer, dies: bool) -> str:
+    """One receive as the event source makes it (real receive counts, redrive and DLQ), then
+    either an invocation that dies before the handler decides (a timeout: the receive is
+    spent) or the handler; what the event source does with the outcome."""
+    got = env.sqs.receive_message(QueueUrl=env.queue_url, AttributeNames=["All"],
+                                  MessageAttributeNames=["All"], VisibilityTimeout=30)
+    if not got.get("Messages"):
+        return "none"
+    msg = got["Messages"][0]
+    visible_again = {"QueueUrl": env.queue_url, "ReceiptHandle": msg["ReceiptHandle"],
+                     "VisibilityTimeout": 0}  # the visibility timeout passes
+    if dies:
+        env.sqs.change_message_visibility(**visible_again)
+        return "died"
+    attrs = msg["Attributes"]
+    record = QueueRecord(msg["MessageId"], msg["Body"], msg["ReceiptHandle"],
+                         int(attrs["ApproximateReceiveCount"]), attrs["MessageGroupId"],
+                         attrs.get("MessageDeduplicationId"), env.queue_arn)
+    try:
+        outcome = consumer.handle(record)
+    except Deferred:
+        env.sqs.change_message_visibility(**visible_again)
+        return "deferred"
+    env.sqs.delete_message(QueueUrl=env.queue_url, ReceiptHandle=msg["ReceiptHandle"])
+    return str(outcome["outcome"])
+
+
+@pytest.mark.parametrize("waits", range(2 * MAX_RECEIVE))
+def test_a_waiting_job_survives_two_invocations_that_die(env: Env, waits: int) -> None:
+    """The backlog benchmark's DLQ message: deferred twice, then invocations that timed out
+    on a saturated cloud, each spending a receive without the handler deciding anything. A
+    deferral now keeps two receives spare, however long the job has waited, and the queue
+    keeps AWS's five (https://docs.aws.amazon.com/lambda/latest/dg/sqs-retries.html)."""
+    env.sqs.send_message(QueueUrl=env.queue_url, MessageBody=json.dumps(_message("slow")),
+                         MessageGroupId="alice", MessageDeduplicationId="slow")
+    consumer = _consumer(env, _SlotsFreeAfter(busy=waits))
+    seen = [_deliver(env, consumer, dies=False) for _ in range(waits)]
+    assert set(seen) <= {"deferred", "requeued"}, seen
+    seen += [_deliver(env, consumer, dies=True) for _ in range(2)]
+    seen.append(_deliver(env, consumer, dies=False))
+    assert seen[-1] == "started", seen
+    assert env.sqs.receive_message(QueueUrl=env.dlq_url).get("Messages", []) == []
 
 
 def test_last_receive_of_a_failing_job_marks_it_failed(env: Env) -> None:
@@ -146,9 +210,9 @@ def test_last_receive_of_a_failing_job_marks_it_failed(env: Env) -> None:
         _consumer(env, broken).handle(early)
     assert env.store.get("f1") is None  # retried by redelivery, nothing marked yet
     env.sqs.delete_message(QueueUrl=env.queue_url, ReceiptHandle=early.receipt_handle)
-    last = _record(env, _message("f2"), receive_count=3)
+    last = _record(env, _message("f2"), receive_count=MAX_RECEIVE)
     with pytest.raises(RuntimeError):
         _consumer(env, broken).handle(last)
     item = env.store.get("f2")
     assert item["status"] == "FAILED"
-    assert item["error"].startswith("could not be started after 3 attempts: RuntimeError")
+    assert item["error"].startswith("could not be started after 5 attempts: RuntimeError")

@@ -16,6 +16,8 @@ from tradai.topology.model import Topology
 
 # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
 VISIBILITY_PER_TIMEOUT = 6
+# https://docs.aws.amazon.com/lambda/latest/dg/sqs-retries.html
+MIN_RECEIVES_BEFORE_DLQ = 5
 # https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_PutLifecycleHook.html
 HOOK_HEARTBEAT_RANGE = (30, 7200)
 SQS_MAX_RETENTION = 1209600
@@ -33,6 +35,21 @@ def queue_feeding_a_function(t: Topology) -> Iterator[str]:
             yield (f"queues[{q.name!r}]: visibility timeout {q.visibility_timeout} s is less than "
                    f"{VISIBILITY_PER_TIMEOUT} x the timeout of its consumer {fn.name!r} "
                    f"({fn.timeout} s)")
+
+
+def receives_before_the_dead_letter_queue(t: Topology) -> Iterator[str]:
+    """"Set the maxReceiveCount on the source queue's redrive policy to at least 5" for a queue
+    feeding Lambda under load (Lambda developer guide, sqs-retries): an invocation that times
+    out or is throttled spends a receive without the function deciding anything."""
+    queues = {q.name: q for q in t.queues}
+    for fn in t.lambdas:
+        q = queues.get(fn.trigger.queue or "") if fn.trigger.type == "sqs" else None
+        if q is None or not q.dlq:
+            continue
+        if (q.max_receive_count or 0) < MIN_RECEIVES_BEFORE_DLQ:
+            yield (f"queues[{q.name!r}]: max_receive_count {q.max_receive_count} is less than "
+                   f"{MIN_RECEIVES_BEFORE_DLQ}, AWS's minimum for a queue feeding a function "
+                   f"({fn.name!r})")
 
 
 def dead_letter_queue_retention(t: Topology) -> Iterator[str]:
@@ -136,7 +153,8 @@ def _lambda_of(state: dict[str, Any]) -> str | None:
     return None
 
 
-RELATIONS = (queue_feeding_a_function, dead_letter_queue_retention,
+RELATIONS = (queue_feeding_a_function, receives_before_the_dead_letter_queue,
+             dead_letter_queue_retention,
              lifecycle_hook_outlasts_its_function, state_machine_timeouts)
 
 

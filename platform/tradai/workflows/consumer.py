@@ -3,9 +3,12 @@
 * At capacity the record fails (a partial batch failure) after its visibility is shortened to
   a backoff, so it returns soon and waits on the queue; FIFO keeps the rest of the owner's
   message group behind it, so one user's submissions still start in order.
-* Waiting must not exhaust maxReceiveCount (deferrals are not failures): on the last allowed
-  receive a deferred record is sent again as a fresh copy (same group, new deduplication id)
-  and the original is acknowledged. The copy goes to the back of its group.
+* Waiting must not exhaust maxReceiveCount (deferrals are not failures). A deferral leaves
+  ``SPARE_RECEIVES`` receives for what the consumer never sees (an invocation that times out
+  or crashes also spends a receive: a backlog benchmark lost a job to the DLQ that way after
+  two deferrals): once only that many are left, a deferred record is sent again as a fresh
+  copy (same group, new deduplication id) and the original is acknowledged. The copy goes to
+  the back of its group.
 * Any other failure on the last allowed receive marks the ticket FAILED ("could not be started
   after N attempts: ...") before failing, so the message that lands in the DLQ never leaves
   a ticket QUEUED forever. Earlier failures are retried by redelivery. The ticket is marked
@@ -26,7 +29,8 @@ from tradai.workflows.orchestration import AtCapacity, InvalidMessage, job_id_of
 from tradai.workflows.status import REPLAYED_FROM_DLQ, JobStatusStore
 
 log = logging.getLogger(__name__)
-DEFAULT_MAX_RECEIVE = 3  # the spec's backtest-queue maxReceiveCount, if the queue won't say
+DEFAULT_MAX_RECEIVE = 5  # the spec's backtest-queue maxReceiveCount, if the queue won't say
+SPARE_RECEIVES = 2  # receives a waiting record keeps for invocations that die
 
 
 @dataclass(frozen=True)
@@ -54,14 +58,15 @@ class BacktestConsumer:
         self.backoff_seconds = backoff_seconds
 
     def handle(self, record: QueueRecord) -> dict[str, Any]:
-        last = record.receive_count >= self.max_receive(record.queue_arn)
+        receives_left = self.max_receive(record.queue_arn) - record.receive_count
+        last = receives_left <= 0
         try:
             message = json.loads(record.body)
             if not isinstance(message, dict):
                 raise InvalidMessage("message body is not a JSON object")
             return self.start(message=message, replay_detail=replay_detail(record))
         except AtCapacity as exc:
-            if last:
+            if receives_left <= SPARE_RECEIVES:
                 self._requeue(record)
                 return {"outcome": "requeued", "reason": str(exc)}
             self._backoff(record)
