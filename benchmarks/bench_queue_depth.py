@@ -154,11 +154,39 @@ def run_in_process(depths: list[int], calls: int) -> list[Any]:
                        time.thread_time)
 
 
+def settle(pid: int, quiet_percent: float = 25.0, window_s: float = 2.0,
+           limit_s: float = 240.0) -> float:
+    """Wait until the stack (the cloud and every process it started) has booted: its CPU over
+    a window falls under ``quiet_percent`` of a core. Otherwise the first rows measure the
+    services starting. Returns the seconds waited."""
+    import psutil
+
+    began = time.monotonic()
+    root = psutil.Process(pid)
+    while time.monotonic() - began < limit_s:
+        procs = [root, *root.children(recursive=True)]
+        before = {p.pid: _cpu(p) for p in procs}
+        time.sleep(window_s)
+        used = sum(_cpu(p) - before[p.pid] for p in procs)
+        if used / window_s * 100 < quiet_percent:
+            break
+    return time.monotonic() - began
+
+
+def _cpu(proc: Any) -> float:
+    try:
+        t = proc.cpu_times()
+        return float(t.user + t.system)
+    except Exception:  # exited meanwhile
+        return 0.0
+
+
 def run_cloud(depths: list[int], calls: int) -> list[Any]:
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "state"
         rec = launcher.start(state, free_port(), time_scale=20.0)
         try:
+            print(f"  the stack settled after {settle(rec.pid):.0f} s", flush=True)
             return run_all(client(rec.endpoint), depths, calls, time.perf_counter)
         finally:
             launcher.stop(state)

@@ -32,3 +32,24 @@ def test_patches_of_one_attribute_stack_and_apply_once_per_process() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_the_server_finds_backends_without_listing_moto_per_request() -> None:
+    """A request's backend lookup no longer lists moto's package directory; it answers what
+    the listing answers. In a subprocess, as above."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os\n"
+        "from moto import backends\n"
+        "from tradai_sim.cloud.moto_patches import apply_patches, unpatched\n"
+        "apply_patches()\n"
+        "listed = set(unpatched(backends.list_of_moto_modules)())\n"
+        "calls = []; real = os.listdir\n"
+        "os.listdir = lambda *a: calls.append(a) or real(*a)\n"
+        "assert set(backends.list_of_moto_modules()) == listed and 'sqs' in listed\n"
+        "assert calls == [], calls\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -298,7 +298,8 @@ def test_purge_empties_the_index(backend: Any) -> None:
 
 # -- differential: the same random calls, with and without the index -------------------------
 
-def run_script(backend: Any, name: str, fifo: bool, seed: int) -> list[Any]:
+def run_script(backend: Any, name: str, fifo: bool, seed: int,
+               check: Callable[[Any], None] | None = None) -> list[Any]:
     """A random mix of calls (no time passes: visibility timeouts of 0 or 60 s) that SQS
     accepts: delete and change-visibility only on messages in flight (SQS answers
     MessageNotInflight otherwise). FIFO receives use 60 s: with 0, moto's receive could deliver
@@ -339,6 +340,9 @@ def run_script(backend: Any, name: str, fifo: bool, seed: int) -> list[Any]:
             except Exception as exc:  # moved to the DLQ meanwhile: moto's error, both ways
                 log.append(("visibility", body, type(exc).__name__))
         log.append(("counts", counts(queue), counts(dlq)))
+        if check is not None:
+            check(queue)
+            check(dlq)
     log.append(("left", [m.body for m in queue._messages], [m.body for m in dlq._messages]))
     return log
 
@@ -354,3 +358,43 @@ def test_random_calls_answer_the_same_with_and_without_the_index(
     for step, (a, b) in enumerate(zip(with_index, without, strict=False)):
         assert a == b, f"entry {step}: index {a} != moto {b}; before: {with_index[step - 3:step]}"
     assert len(with_index) == len(without)
+
+
+# -- the alarms' SQS metrics read the index, not every message --------------------------------
+
+def metrics_both_ways(queue: Any) -> tuple[list[Any], list[Any]]:
+    from tradai.clock import Clock
+    from tradai_sim.cloud.alarms.sqs_metrics import indexed_metrics, message_views, queue_metrics
+
+    clock, at = Clock(), time.time() + 60
+    scanned = queue_metrics(queue.name, bool(queue.fifo_queue), message_views(queue, clock), at)
+    return indexed_metrics(queue, queue._messages, clock, at), scanned
+
+
+@pytest.mark.parametrize("fifo", [True, False], ids=["fifo", "standard"])
+def test_queue_metrics_from_the_index_equal_the_scan_of_every_message(
+        backend: Any, fifo: bool) -> None:
+    def check(queue: Any) -> None:
+        indexed, scanned = metrics_both_ways(queue)
+        assert indexed == scanned
+
+    run_script(backend, "metrics", fifo, seed=5, check=check)
+
+
+@pytest.mark.parametrize("fifo", [True, False], ids=["fifo", "standard"])
+def test_a_metrics_sample_reads_a_bounded_number_of_messages_at_depth_10000(
+        backend: Any, visible_reads: list[int], fifo: bool) -> None:
+    from tradai.clock import Clock
+    from tradai_sim.cloud.alarms.sqs_metrics import sample
+
+    queue = make_queue(backend, "sampled", fifo)
+    if not fifo:  # a delayed message is neither visible nor the oldest
+        backend.send_message(queue.name, "late", delay_seconds=600)
+    fill(backend, queue)
+    receive(backend, queue, count=10)
+    visible_reads[0] = 0
+    data = {d.name: d.value for d in sample(backend, Clock(), time.time())}
+    assert visible_reads[0] <= 20, visible_reads[0]
+    assert data["ApproximateNumberOfMessagesVisible"] == DEPTH - 10
+    assert data["ApproximateNumberOfMessagesNotVisible"] == 10
+    assert 0 <= data["ApproximateAgeOfOldestMessage"] < 600

@@ -180,6 +180,12 @@ class IndexedMessages:
         delayed = len(self._delayed)
         return len(self._seq) - self._inflight - delayed, delayed, self._inflight
 
+    def first(self, accept: Callable[[Message], bool]) -> Message | None:
+        """The earliest-sent message ``accept`` takes; it reads from the front, so it is cheap
+        when one near the front qualifies (the metrics' oldest message)."""
+        with self.lock:
+            return next((m for m in self._seq if accept(m)), None)
+
     def seconds_to_next_change(self) -> float | None:
         if not self._timers:
             return None
