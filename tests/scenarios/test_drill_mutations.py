@@ -56,6 +56,18 @@ def _no_heartbeat_monitor(state: Path) -> None:
         Name="tradai-local-trading-heartbeat-check")
 
 
+def _slot_limit_raised(state: Path) -> None:
+    """A misconfigured consumer holds fourteen backtest slots, past the spec's ten: the lease
+    still works, but the limit the backlog drill checks no longer holds."""
+    lam = _client(state, "lambda")
+    name = "tradai-local-backtest-consumer"
+    env = lam.get_function_configuration(FunctionName=name)[  # type: ignore[attr-defined]
+        "Environment"]["Variables"]
+    lam.update_function_configuration(  # type: ignore[attr-defined]
+        FunctionName=name,
+        Environment={"Variables": {**env, "TRADAI_BACKTEST_MAX_CONCURRENT": "14"}})
+
+
 @pytest.mark.timeout(1500)
 @pytest.mark.parametrize(("drill", "breakage", "invariant", "timed"), [
     ("nat-failover", _no_nat_hook, "private-egress-restored", True),
@@ -64,6 +76,8 @@ def _no_heartbeat_monitor(state: Path) -> None:
     ("dlq-replay", _no_dlq_alarm_actions, "backtest-dlq-not-empty-notified-once", False),
     # a count: no STALE alert at all (the run stops at the first invariant that fails)
     ("stale-heartbeat", _no_heartbeat_monitor, "frozen-stale-alert-once", False),
+    # a peak against a limit (reported as the verdict's deadline)
+    ("backlog", _slot_limit_raised, "task-limit-held", True),
 ])
 def test_drill_fails_naming_the_invariant_when_its_recovery_is_broken(
         drill: str, breakage: Callable[[Path], None], invariant: str, timed: bool,

@@ -248,7 +248,7 @@ def test_the_orphan_scanner_leaves_a_job_whose_start_sqs_may_still_retry(env: En
     env.store.register("j1", _message(), f"{env.machine}:j1".replace(
         ":stateMachine:", ":execution:"))
     window = WorkflowSettings().start_retry_window_seconds
-    assert window == 180 * 3  # backtest-queue.fifo in the topology spec
+    assert window == 180 * 5  # backtest-queue.fifo in the topology spec
     scanner = OrphanScanner(env.store, env.sfn, NoTasks(), start_grace_seconds=window)  # type: ignore[arg-type]
     assert scanner.scan().failed_jobs == []
     assert env.store.get("j1")["status"] == "RUNNING"

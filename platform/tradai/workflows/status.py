@@ -168,19 +168,11 @@ class JobStatusStore:
         expr.values[":owner"] = owner
         condition = (f"attribute_exists(job_id) AND {expr.name('owner')} = :owner AND "
                      f"#s IN ({', '.join(allowed)})")
-        try:
-            resp = self.ddb.update_item(
-                TableName=self.table, Key={"job_id": {"S": job_id}},
-                UpdateExpression=expr.update_expression(), ConditionExpression=condition,
-                ExpressionAttributeNames=expr.names,
-                ExpressionAttributeValues=to_item(expr.values), ReturnValues="ALL_OLD")
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        old = self._conditional_update(job_id, expr, condition, returns="ALL_OLD")
+        if old is None:
             item = self.get(job_id) or {}
             return Cancellation(job_id, False, item.get("status"), item)
-        return Cancellation(job_id, True, JobStatus.CANCELLED.value,
-                            from_item(resp.get("Attributes") or {}))
+        return Cancellation(job_id, True, JobStatus.CANCELLED.value, old)
 
     def _event(self, kind: str, detail: str | None = None) -> dict[str, Any]:
         event = {"at": self.clock.now_datetime().isoformat(), "event": kind}
@@ -214,22 +206,30 @@ class JobStatusStore:
 
     def _write(self, job_id: str, expr: _Expression, condition: str, status: str
                ) -> Transition:
+        old = self._conditional_update(job_id, expr, condition, returns="UPDATED_OLD")
+        if old is None:
+            item = self.get(job_id)
+            if item is None:
+                raise JobMissing(f"no job {job_id} in the workflow-state table")
+            return Transition(job_id, str(item.get("status")), applied=False,
+                              previous=str(item.get("status")))
+        return Transition(job_id, status, applied=True, previous=old.get("status"))
+
+    def _conditional_update(self, job_id: str, expr: _Expression, condition: str,
+                            returns: str) -> dict[str, Any] | None:
+        """One conditional UpdateItem: the attributes ``returns`` asks for, or None when the
+        condition failed (the caller reads what the job is now)."""
         try:
             resp = self.ddb.update_item(
                 TableName=self.table, Key={"job_id": {"S": job_id}},
                 UpdateExpression=expr.update_expression(), ConditionExpression=condition,
                 ExpressionAttributeNames=expr.names,
-                ExpressionAttributeValues=to_item(expr.values), ReturnValues="UPDATED_OLD")
+                ExpressionAttributeValues=to_item(expr.values), ReturnValues=returns)
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            item = self.get(job_id)
-            if item is None:
-                raise JobMissing(f"no job {job_id} in the workflow-state table") from None
-            return Transition(job_id, str(item.get("status")), applied=False,
-                              previous=str(item.get("status")))
-        old = from_item(resp.get("Attributes") or {})
-        return Transition(job_id, status, applied=True, previous=old.get("status"))
+            return None
+        return from_item(resp.get("Attributes") or {})
 
 
 class _Expression:
