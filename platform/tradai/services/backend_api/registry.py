@@ -2,7 +2,10 @@
 
 Lookups are cached for a few seconds: a submission validates against the registry on the
 < 100 ms path, and versions do not change (an alias moving is seen within the cache time).
-Only answers are cached, never "not found" or failures.
+Only answers are cached, never "not found" or failures. One lookup per key runs at a time:
+requests that miss together wait for its answer instead of each asking MLflow (a storm of
+submissions once sent ten lookups of the same alias at each expiry, and MLflow under that load
+answered 503).
 """
 
 from __future__ import annotations
@@ -42,18 +45,33 @@ class CachedRegistry:
         self.inner = inner
         self.ttl = ttl_seconds
         self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
+        self._fetching: dict[tuple[Any, ...], threading.Lock] = {}  # one per key, kept: few keys
         self._lock = threading.Lock()
 
     def _cached(self, key: tuple[Any, ...], fn: Callable[[], T]) -> T:
-        now = time.monotonic()
+        if self.ttl <= 0:  # caching off: every request asks
+            return fn()
+        hit = self._fresh(key)
+        if hit is not None:
+            return hit[0]  # type: ignore[no-any-return]
+        with self._lock:
+            fetching = self._fetching.setdefault(key, threading.Lock())
+        with fetching:  # the first miss asks; the others wait for its answer
+            hit = self._fresh(key)
+            if hit is not None:
+                return hit[0]  # type: ignore[no-any-return]
+            now = time.monotonic()
+            value = fn()
+            with self._lock:
+                self._cache[key] = (now, value)
+            return value
+
+    def _fresh(self, key: tuple[Any, ...]) -> tuple[Any] | None:
         with self._lock:
             hit = self._cache.get(key)
-        if hit and now - hit[0] < self.ttl:
-            return hit[1]  # type: ignore[no-any-return]
-        value = fn()
-        with self._lock:
-            self._cache[key] = (now, value)
-        return value
+        if hit and time.monotonic() - hit[0] < self.ttl:
+            return (hit[1],)
+        return None
 
     def list_strategies(self) -> list[StrategySummary]:
         return self._cached(("list",), self.inner.list_strategies)
