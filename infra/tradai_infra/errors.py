@@ -14,3 +14,8 @@ class SpecMappingError(ValueError):
 class FaultTemplateError(ValueError):
     """A fault template cannot be deployed to AWS FIS; the message names the template and the
     field."""
+
+
+class LambdaPackageError(ValueError):
+    """The Lambda code or its dependency layer cannot be built, or AWS would refuse it (over a
+    size limit); the message names the archive and the limit."""

@@ -3,23 +3,22 @@ spec's memory, timeout, VPC placement and trigger, and one least-privilege role 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import json
-from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 
-import tradai
 from tradai.topology.model import LambdaFunction
 from tradai_infra.context import Context
 from tradai_infra.iam import Statement, role_with_policy
+from tradai_infra.lambda_package import ARCHITECTURE, RUNTIME, build_artifacts
 from tradai_infra.mlflow_access import SERVICE as MLFLOW
 from tradai_infra.mlflow_access import client_functions, mlflow_url, url_env
 from tradai_infra.network import LAMBDAS, MLFLOW_CLIENTS, Network
 from tradai_infra.permissions import LAMBDA_ACCESS, Arns, statements
 from tradai_infra.storage import bucket_env
 
-RUNTIME = "python3.11"
 DRIFT_DETECTOR = "pulumi-drift-detector"
 LOG_RETENTION_DAYS = 30
 # Trigger types this module can wire; validate.py rejects anything else up front.
@@ -32,10 +31,29 @@ SQS_CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttribute
                "sqs:ChangeMessageVisibility")
 
 
-def code_archive() -> pulumi.AssetArchive:
-    """The ``tradai`` package as the zip root, so ``tradai.lambdas.x.handler`` resolves."""
-    package_dir = Path(tradai.__file__).parent
-    return pulumi.AssetArchive({"tradai": pulumi.FileArchive(str(package_dir))})
+@dataclass(frozen=True)
+class FunctionCode:
+    """What every function runs: the code zip and the layers, the dependency layer first."""
+
+    code: pulumi.FileArchive
+    layers: list[pulumi.Input[str]]
+
+
+def function_code(ctx: Context) -> FunctionCode:
+    """The ``tradai`` package (``tradai/`` at the zip's root, so ``tradai.lambdas.x.handler``
+    resolves) and one dependency layer, both from lambda_package; the program built and
+    checked them before declaring anything, so this finds them built."""
+    artifacts = build_artifacts()
+    layer = aws.lambda_.LayerVersion(
+        ctx.name("lambda-dependencies"),
+        layer_name=ctx.name("lambda-dependencies"),
+        code=pulumi.FileArchive(str(artifacts.layer.path)),
+        compatible_runtimes=[RUNTIME],
+        compatible_architectures=[ARCHITECTURE],
+        description=f"tradai handler dependencies ({artifacts.layer.path.name})",
+    )
+    return FunctionCode(code=pulumi.FileArchive(str(artifacts.code.path)),
+                        layers=[layer.arn, *ctx.settings.lambda_layers])
 
 
 def build_functions(
@@ -46,7 +64,7 @@ def build_functions(
     skip: set[str] | None = None,
 ) -> dict[str, aws.lambda_.Function]:
     """Every function of the spec except ``skip`` (no handler code yet: validate.unbuilt)."""
-    archive = code_archive()
+    archive = function_code(ctx)
     functions: dict[str, aws.lambda_.Function] = {}
     for spec in ctx.topo.lambdas:
         if spec.name in (skip or set()):
@@ -106,7 +124,7 @@ def _drift_env(ctx: Context, spec: LambdaFunction) -> dict[str, str]:
 
 
 def _function(ctx: Context, spec: LambdaFunction, net: Network, arns: Arns,
-              archive: pulumi.AssetArchive) -> aws.lambda_.Function:
+              archive: FunctionCode) -> aws.lambda_.Function:
     name = ctx.name(spec.name)
     log_group = aws.cloudwatch.LogGroup(
         f"{name}-logs", name=f"/aws/lambda/{name}", retention_in_days=LOG_RETENTION_DAYS,
@@ -129,12 +147,13 @@ def _function(ctx: Context, spec: LambdaFunction, net: Network, arns: Arns,
         name,
         name=name,
         runtime=RUNTIME,
+        architectures=[ARCHITECTURE],
         handler=spec.handler,
-        code=archive,
+        code=archive.code,
         memory_size=spec.memory,
         timeout=spec.timeout,
         role=role.arn,
-        layers=list(ctx.settings.lambda_layers) or None,
+        layers=archive.layers,
         environment={"variables": _environment(ctx, spec, net, arns)},
         vpc_config=(
             {"subnet_ids": net.private_subnet_ids, "security_group_ids": [

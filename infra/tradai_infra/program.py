@@ -15,6 +15,7 @@ from tradai_infra.database import build_database
 from tradai_infra.edge import build_edge
 from tradai_infra.faults import build_faults, plan_faults
 from tradai_infra.functions import build_functions
+from tradai_infra.lambda_package import package_lambdas
 from tradai_infra.monitoring import build_alarms, build_topics, build_trail
 from tradai_infra.nat import build_nat
 from tradai_infra.network import build_network
@@ -42,6 +43,8 @@ def deploy(settings: StackSettings, topo: Topology | None = None) -> Deployment:
         pulumi.log.warn("not deployed, their handler modules do not exist in tradai yet: "
                         f"Lambda functions {', '.join(skipped)}; state machines "
                         f"{', '.join(skipped_machines) or 'none'}")
+    # The functions' code and dependency layer, built and held to Lambda's size limits.
+    package_lambdas(settings.lambda_layers)
 
     identity = aws.get_caller_identity_output()
     ctx = Context(topo=topo, settings=settings, account_id=identity.account_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +49,16 @@ def test_functions_without_handler_code_are_not_deployed_nor_the_machine_invokin
 
 
 def test_lambda_code_is_the_platform_package(deployed: Deployed):
-    package = str(Path(tradai.__file__).parent)
-    for fn in deployed.of_type(FN):
-        code = fn.inputs["code"]
-        assert isinstance(code, pulumi.AssetArchive)
-        inner = code.assets["tradai"]
-        assert isinstance(inner, pulumi.FileArchive) and inner.path == package
+    """One zip for every function: the tradai package's files (no bytecode) under tradai/
+    (lambda_package.py; its dependencies are the layer, test_lambda_package.py)."""
+    package = Path(tradai.__file__).parent
+    want = {f"tradai/{p.relative_to(package).as_posix()}" for p in package.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"}
+    codes = [fn.inputs["code"] for fn in deployed.of_type(FN)]
+    assert all(isinstance(c, pulumi.FileArchive) for c in codes)
+    [path] = {c.path for c in codes}
+    with zipfile.ZipFile(path) as zf:
+        assert set(zf.namelist()) == want
 
 
 def test_sqs_triggers_map_batches_with_partial_failures(deployed: Deployed):
