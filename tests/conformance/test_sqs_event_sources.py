@@ -30,6 +30,23 @@ def handler(event, context):
 """
 
 
+BACKING_OFF = """
+import json, os, time, boto3
+def handler(event, context):
+    sqs = boto3.client("sqs")
+    with open(os.environ["LOG"], "a") as f:
+        f.write(json.dumps({"t": time.time(), "ids": [r["messageId"] for r in event["Records"]],
+                            "receives": [r["attributes"]["ApproximateReceiveCount"]
+                                         for r in event["Records"]]}) + "\\n")
+    for r in event["Records"]:  # the consumer's own backoff, as the backtest consumer does
+        sqs.change_message_visibility(QueueUrl=os.environ["QUEUE_URL"],
+                                      ReceiptHandle=r["receiptHandle"],
+                                      VisibilityTimeout=int(os.environ["BACKOFF"]))
+    return {"batchItemFailures": [{"itemIdentifier": r["messageId"]}
+                                  for r in event["Records"]]}
+"""
+
+
 def _name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
@@ -193,3 +210,24 @@ def test_failed_message_returns_after_the_visibility_timeout_in_simulated_time(
     assert (first["receives"], second["receives"]) == (["1"], ["2"])
     gap_sim = (second["t"] - first["t"]) * cloud.time_scale
     assert 40 <= gap_sim <= 140, gap_sim  # the 60 s visibility, in simulated time
+
+
+def test_a_visibility_the_function_set_itself_is_left_alone(
+        cloud: RunningCloud, tmp_path: Path) -> None:
+    """https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html: Lambda
+    does not touch a failed message's visibility; it returns when its visibility ends, so a
+    consumer that shortened it (a backoff) sees it again then. Here: the queue's 600 s would
+    be 30 wall s at scale 20; the function's backoff is 1 s."""
+    url, arn = create_queue(cloud, _name("t-backoff"), {"VisibilityTimeout": "600"})
+    log = tmp_path / "t-backoff.jsonl"
+    fn = _name("t-backoff")
+    deploy_lambda(cloud, fn, BACKING_OFF, timeout=10,
+                  environment={"LOG": str(log), "QUEUE_URL": url, "BACKOFF": "1"})
+    cloud.client("sqs").send_message(QueueUrl=url, MessageBody="backs off")
+    cloud.client("lambda").create_event_source_mapping(
+        FunctionName=fn, EventSourceArn=arn, BatchSize=1,
+        FunctionResponseTypes=["ReportBatchItemFailures"])
+
+    calls = wait_for(lambda: len(c := _calls(log)) >= 2 and c, timeout=60)
+    assert [c["receives"] for c in calls[:2]] == [["1"], ["2"]]
+    assert calls[1]["t"] - calls[0]["t"] < 15, calls  # not the queue's 30 wall s

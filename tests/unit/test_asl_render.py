@@ -31,3 +31,25 @@ def test_render_fills_lists_and_refuses_missing_values() -> None:
     assert out == {"A": {"Subnets": ["s1", "s2"], "F": "arn"}}
     with pytest.raises(AslRenderError, match="PrivateSubnets"):
         render_asl(asl, {"Lambda:x": "arn"})
+
+
+def _retried(state: dict, error: str) -> bool:
+    """Whether a Retrier of the state catches ``error`` (States.ALL or the name itself)."""
+    return any(error in r["ErrorEquals"] or "States.ALL" in r["ErrorEquals"]
+               for r in state.get("Retry", []) if r.get("MaxAttempts", 3) > 0)
+
+
+@pytest.mark.parametrize("error", ["Sandbox.Timedout", "Lambda.Unknown",
+                                   "Lambda.TooManyRequestsException", "RegistryUnavailable"])
+def test_a_validation_that_timed_out_or_met_a_transient_error_is_tried_again(error: str) -> None:
+    """A 1,000-submission benchmark failed two backtests whose validation's cold start outlasted
+    its 30 s timeout on a loaded host. A timeout is "Lambda.Unknown" in Step Functions' docs
+    (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html) and
+    the runtime's errorType "Sandbox.Timedout"; validating is a read, so trying again is safe."""
+    assert _retried(load_asl("backtest_workflow.asl.json")["States"]["ValidateStrategy"], error)
+
+
+@pytest.mark.parametrize("error", ["InvalidStrategy", "States.TaskFailed", "ValueError"])
+def test_a_deterministic_validation_failure_is_not_tried_again(error: str) -> None:
+    assert not _retried(load_asl("backtest_workflow.asl.json")["States"]["ValidateStrategy"],
+                        error)

@@ -201,10 +201,15 @@ class QueuePoller:
         self._release(sqs, [m for m in messages if m["MessageId"] in failed])
 
     def _release(self, sqs: Any, messages: list[dict[str, Any]]) -> None:
-        """Messages not deleted wait out the rest of their visibility in simulated time."""
+        """Messages not deleted wait out the rest of their visibility in simulated time, unless
+        the function set their visibility itself (a backoff): Lambda leaves a failed message
+        alone, so it returns when the function said (https://docs.aws.amazon.com/lambda/latest/
+        dg/services-sqs-errorhandling.html)."""
         now = time.monotonic()
         entries = []
         for m in messages:
+            if self._set_by_function(m["ReceiptHandle"]):
+                continue
             rest = rest_of_visibility(self.visibility, now - m[_RECEIVED],
                                       self.ctx.clock.scale)
             if rest is not None:
@@ -215,6 +220,20 @@ class QueuePoller:
                 sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=chunk)
             except Exception as exc:  # the message returns after its full timeout instead
                 log.debug("changing visibility on %s failed: %s", self.queue_arn, exc)
+
+    def _set_by_function(self, receipt_handle: str) -> bool:
+        """Read in-process from moto's queue (SQS has no call that says so)."""
+        from moto.sqs.models import sqs_backends
+
+        from tradai_sim.cloud.sqs_index.moto_hooks import visibility_changed_since_receive
+
+        _, _, _, region, account, name = self.queue_arn.split(":", 5)
+        try:
+            queue = sqs_backends[account][region].get_queue(name)
+            return visibility_changed_since_receive(queue, receipt_handle)
+        except Exception as exc:  # the queue is gone: nothing to leave alone
+            log.debug("reading %s in moto failed: %s", self.queue_arn, exc)
+            return False
 
     def status(self) -> dict[str, Any]:
         return {"function": self.function_arn.rsplit(":", 1)[1],

@@ -190,11 +190,29 @@ def queue_delete_message(original: Callable[..., Any]) -> Callable[..., Any]:
     return delete_message
 
 
+CHANGED_WITH = "tradai_visibility_changed_with"  # the receipt handle of the last change
+
+
+def visibility_changed_since_receive(queue: Any, receipt_handle: str) -> bool:
+    """Whether a consumer changed this receive's visibility itself (ChangeMessageVisibility
+    with its receipt handle): the event source then leaves it as the function set it."""
+    with queue._messages_lock:
+        if ENABLED:
+            message = index_of(queue).by_receipt(receipt_handle)
+        else:
+            message = next((m for m in queue._messages
+                            if m.had_receipt_handle(receipt_handle)), None)
+        return (message is not None and message.receipt_handle == receipt_handle
+                and getattr(message, CHANGED_WITH, None) == receipt_handle)
+
+
 def change_message_visibility(original: Callable[..., Any]) -> Callable[..., Any]:
     def change_message_visibility(self: Any, queue_name: str, receipt_handle: str,
                                   visibility_timeout: int) -> None:
         if not ENABLED:
-            return original(self, queue_name, receipt_handle, visibility_timeout)
+            original(self, queue_name, receipt_handle, visibility_timeout)
+            _record_change(self.get_queue(queue_name), receipt_handle)
+            return None
         from moto.sqs.exceptions import InvalidParameterValue, ReceiptHandleIsInvalid
         from moto.sqs.models import unix_time_millis
 
@@ -211,12 +229,21 @@ def change_message_visibility(original: Callable[..., Any]) -> Callable[..., Any
                     "Reason: Total VisibilityTimeout for the message is beyond the limit "
                     "[43200 seconds]")
             message.change_visibility(visibility_timeout)
+            setattr(message, CHANGED_WITH, receipt_handle)
             if message.visible:
                 queue.pending_messages.discard(message)
             index.visibility_changed(message)
         return None
 
     return change_message_visibility
+
+
+def _record_change(queue: Any, receipt_handle: str) -> None:
+    with queue._messages_lock:
+        for m in queue._messages:
+            if m.had_receipt_handle(receipt_handle):
+                setattr(m, CHANGED_WITH, receipt_handle)
+                return
 
 
 class _Property(property):
