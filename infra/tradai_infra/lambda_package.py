@@ -3,7 +3,11 @@ dependency layer installed from a lock (``infra/lambda/requirements.lock``).
 
 The python3.11 runtime has boto3 and botocore and nothing else the handlers import
 (Powertools, pydantic, httpx, the MLflow client), so the layer carries those, as Linux x86_64
-wheels for CPython 3.11 whatever machine runs ``pulumi up``
+wheels for CPython 3.11 whatever machine runs ``pulumi up``. It carries boto3 and botocore too,
+at the version the tests run: the runtime's copies change without notice, and AWS recommends
+packaging them (https://docs.aws.amazon.com/lambda/latest/dg/best-practices.html, "Control the
+dependencies in your function's deployment package"); the layer's urllib3 and dateutil would
+otherwise shadow the ones the runtime's botocore was released with
 (https://docs.aws.amazon.com/lambda/latest/dg/python-layers.html: a ``python/`` directory at
 the zip's root, manylinux2014_x86_64 wheels). The lock pins every package with its hashes; the
 build installs exactly it (``uv pip install --require-hashes --no-deps``) from uv's cache, or
@@ -47,8 +51,6 @@ LOCK_DIR = Path(__file__).resolve().parents[1] / "lambda"
 LOCK = LOCK_DIR / "requirements.lock"
 REQUIREMENTS = LOCK_DIR / "requirements.in"
 BUILD_DIR = Path(__file__).resolve().parents[1] / "build" / "lambda"
-# In the runtime already; resolved for their constraints on shared dependencies, not packaged.
-RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 
 # AWS's quotas, as GetAccountSettings reports them (CodeSizeUnzipped, CodeSizeZipped).
 UNZIPPED_LIMIT = 262_144_000  # 250 MB: function code and all its layers, extracted
@@ -57,8 +59,7 @@ MAX_LAYERS = 5
 _BUILD_TIMEOUT_S = 900
 LOCK_HEADER = ("# The Lambda dependency layer (tradai_infra.lambda_package), generated from "
                "requirements.in by\n#   python -m tradai_infra.lambda_package lock\n"
-               f"# for CPython {PYTHON_VERSION} on {PYTHON_PLATFORM}, without "
-               f"{', '.join(RUNTIME_PROVIDED)} (the runtime's). Do not edit.\n")
+               f"# for CPython {PYTHON_VERSION} on {PYTHON_PLATFORM}. Do not edit.\n")
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold
 
 
@@ -104,7 +105,8 @@ def check_limits(artifacts: LambdaArtifacts, extra_layers: tuple[str, ...] = ())
         if archive.zipped > ZIPPED_DIRECT_LIMIT:
             raise LambdaPackageError(
                 f"the {what} {archive.path.name} is {_mb(archive.zipped)} zipped, over Lambda's "
-                f"{_mb(ZIPPED_DIRECT_LIMIT)} for a direct upload")
+                f"{_mb(ZIPPED_DIRECT_LIMIT)} for a direct upload (the way this program "
+                f"uploads it; through S3 is not implemented)")
     total = artifacts.code.unzipped + artifacts.layer.unzipped
     if total > UNZIPPED_LIMIT:
         raise LambdaPackageError(
@@ -182,11 +184,6 @@ def _install(lock: Path, target: Path) -> None:
     if done.returncode != 0:
         raise LambdaPackageError(f"building the Lambda dependency layer from {lock} failed: "
                                  f"{done.stderr.strip()[-2000:]}")
-    provided = [p for p in RUNTIME_PROVIDED if (target / p).exists()]
-    if provided:  # the lock is compiled without them (compile_lock); a hand edit put them back
-        raise LambdaPackageError(f"{lock} installs {', '.join(provided)}, which the runtime "
-                                 f"provides: compile it with `python -m "
-                                 f"tradai_infra.lambda_package lock`")
 
 
 # -- zips ------------------------------------------------------------------------------------
@@ -219,8 +216,7 @@ def _mb(n: int) -> str:
 # -- the lock --------------------------------------------------------------------------------
 def compile_lock() -> None:
     """requirements.in -> requirements.lock, constrained to the versions this environment
-    runs (the tests import the handlers against them), for the Lambda platform, with hashes
-    and without the packages the runtime provides."""
+    runs (the tests import the handlers against them), for the Lambda platform, with hashes."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt") as constraints:
         frozen = subprocess.run([uv_binary(), "pip", "freeze", "--python", sys.executable],
                                 capture_output=True, text=True, check=True).stdout
@@ -231,8 +227,6 @@ def compile_lock() -> None:
                "--generate-hashes", "--no-header", "--no-annotate", "--quiet",
                "--python-version", PYTHON_VERSION, "--python-platform", PYTHON_PLATFORM,
                "-c", constraints.name]
-        for name in RUNTIME_PROVIDED:
-            cmd += ["--no-emit-package", name]
         subprocess.run(cmd, check=True)
     LOCK.write_text(LOCK_HEADER + LOCK.read_text())
 

@@ -8,7 +8,8 @@ The search path is the runtime's order: ``/var/task``, the layer's
 ``python/lib/python3.11/site-packages`` and ``python/``, then the runtime's own packages
 (https://docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html#packaging-layers-paths).
 The SDK stand-in is this environment's boto3 and botocore, linked into a directory of their
-own, not the exact version the runtime has at the time.
+own, not the exact version the runtime has at the time; the dependency layer pins its own
+(lambda_package.py), which comes first on the path, as on Lambda.
 """
 
 from __future__ import annotations
