@@ -3,8 +3,8 @@ spec's memory, timeout, VPC placement and trigger, and one least-privilege role 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import json
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
