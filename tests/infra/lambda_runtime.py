@@ -41,14 +41,34 @@ try:
     if not callable(handler):
         raise TypeError(f"{module}.{attr} is not callable")
     if "mlflow" in sys.modules:
-        # The client's REST path (what a handler calls at run time) must load too: a closed
-        # port answers MlflowException, a missing module ImportError.
-        from mlflow.exceptions import MlflowException
+        # What a handler calls at run time must load and work too: the client's REST calls
+        # against a stand-in server answering as MLflow's registry API does.
+        import http.server, threading
         from mlflow.tracking import MlflowClient
-        try:
-            MlflowClient("http://127.0.0.1:9", registry_uri="http://127.0.0.1:9"
-                         ).get_registered_model("probe")
-        except MlflowException:
+        answers = {
+            "/api/2.0/mlflow/registered-models/get": {"registered_model": {
+                "name": "probe", "aliases": [{"alias": "champion", "version": "3"}]}},
+            "/api/2.0/mlflow/registered-models/alias": {"model_version": {
+                "name": "probe", "version": "3", "tags": [{"key": "k", "value": "v"}]}},
+        }
+        class Registry(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = json.dumps(answers.get(self.path.split("?")[0], {})).encode()
+                self.send_response(200 if self.path.split("?")[0] in answers else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            def log_message(self, *args):
+                pass
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Registry)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        client = MlflowClient(url, registry_uri=url)
+        model = client.get_registered_model("probe")
+        version = client.get_model_version_by_alias("probe", "champion")
+        server.shutdown()
+        if model.aliases == {"champion": "3"} and version.tags == {"k": "v"}:
             result["mlflow_client"] = "rest"
     outside = sorted({m.split(".")[0] for m, v in list(sys.modules.items())
                       if getattr(v, "__file__", None)
