@@ -14,10 +14,13 @@ build installs exactly it (``uv pip install --require-hashes --no-deps``) from u
 from PyPI on a cold cache. MLflow is the skinny client: the full ``mlflow`` (server, pandas,
 scipy, pyarrow) is over the size limit below.
 
-Both archives are zips written here (sorted entries, fixed times and modes), so the bytes
-Pulumi uploads, and their content hash, depend only on the inputs; they are kept under
-``infra/build/lambda/`` named by the hash of their inputs, so a second ``pulumi preview``
-reuses them. Sizes are checked against AWS's limits before any resource is declared
+Both archives are zips written here (sorted entries, fixed times and modes), so their content,
+and the hash Pulumi computes over it to decide whether to upload, depend only on the inputs;
+they are kept under ``infra/build/lambda/`` named by the hash of their inputs, so a second
+``pulumi preview`` reuses them. (Pulumi writes the entries into a zip of its own for the
+upload, deflated as these are: the zipped size checked here is that of this zip.)
+
+Sizes are checked against AWS's limits before any resource is declared
 (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html): the function and
 all its layers at most 250 MB unzipped, at most 5 layers
 (https://docs.aws.amazon.com/lambda/latest/dg/adding-layers.html), and 50 MB zipped for an
