@@ -5,32 +5,26 @@ every container runs the image ``tradai:image`` names."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from tradai.topology import load_balancing as lb
-from tradai.topology.model import Service, TaskDefinition
+from tradai.topology.model import Service
+from tradai.topology.runtime_config import Deployment, runtime_config
 from tradai_infra.context import Context
 from tradai_infra.iam import Statement, role_with_policy
 from tradai_infra.image import REPOSITORY
-from tradai_infra.mlflow_access import (
-    ALLOWED_HOSTS_ENV,
-    STATIC_PREFIX_ENV,
-    allowed_hosts,
-    client_containers,
-    url_env,
-)
+from tradai_infra.mlflow_access import ALLOWED_HOSTS_ENV, STATIC_PREFIX_ENV, allowed_hosts
 from tradai_infra.mlflow_access import SERVICE as MLFLOW
 from tradai_infra.mlflow_access import health_path as mlflow_health_path
 from tradai_infra.mlflow_access import static_prefix as mlflow_prefix
-from tradai_infra.network import ALB, ALB_PORT, TASKS, Network
+from tradai_infra.network import ALB, ALB_PORT, Network
 from tradai_infra.permissions import SERVICE_ACCESS, TASK_ACCESS, Arns, statements
 from tradai_infra.resource_arns import TASK_ROLE
 from tradai_infra.secret_values import container_secrets, execution_secrets
-from tradai_infra.storage import bucket_env
 
 LOG_RETENTION_DAYS = 30
 
@@ -46,7 +40,8 @@ class Compute:
     target_groups: dict[str, aws.lb.TargetGroup]  # load-balanced services (their alarms)
 
 
-def build_compute(ctx: Context, net: Network, arns: Arns, database: aws.rds.Instance) -> Compute:
+def build_compute(ctx: Context, net: Network, arns: Arns, database: aws.rds.Instance,
+                  deployment: Deployment[pulumi.Input[str]]) -> Compute:
     topo = ctx.topo
     cluster = aws.ecs.Cluster(
         ctx.cluster_name,
@@ -121,22 +116,19 @@ def build_compute(ctx: Context, net: Network, arns: Arns, database: aws.rds.Inst
         tags=ctx.tags,
     )
     alb, listener, target_groups = _load_balancer(ctx, net)
-    access = {**SERVICE_ACCESS, **TASK_ACCESS}
+    # Every container's environment from the one runtime configuration (runtime_env.py), with
+    # what only MLflow's container is told: its database and Host names, known only here.
+    config = runtime_config(topo, replace(deployment, own={
+        **deployment.own, MLFLOW: _mlflow_env(ctx, database, alb)}))
 
     def container(name: str, entrypoint: str, extra: dict[str, Any]) -> dict[str, Any]:
+        environment = config.of(name)
         return {
             "name": name,
             "image": image_uri,
             "essential": True,
             "command": ["python", "-m", entrypoint],
-            "environment": [
-                {"name": "TRADAI_ENV", "value": ctx.env},
-                {"name": "AWS_DEFAULT_REGION", "value": ctx.region},
-                *extra.pop("environment", []),
-                *({"name": k, "value": v} for k, v in bucket_env(ctx, access[name]).items()),
-                *({"name": k, "value": v} for k, v in url_env(ctx).items()
-                  if name in client_containers(topo)),
-            ],
+            "environment": [{"name": k, "value": environment[k]} for k in sorted(environment)],
             "logConfiguration": {
                 "logDriver": "awslogs",
                 "options": {"awslogs-group": logs[name].name, "awslogs-region": ctx.region,
@@ -165,15 +157,12 @@ def build_compute(ctx: Context, net: Network, arns: Arns, database: aws.rds.Inst
     for td in topo.task_definitions:
         role = _role(ctx, td.name, statements(TASK_ACCESS[td.name], arns))
         task_defs[td.name] = task_definition(
-            td.name, td.cpu, td.memory, container(td.name, td.entrypoint, _task_env(td, ctx)),
-            role)
+            td.name, td.cpu, td.memory, container(td.name, td.entrypoint, {}), role)
 
     services: dict[str, aws.ecs.Service] = {}
     for svc in topo.services:
         role = _role(ctx, svc.name, statements(SERVICE_ACCESS[svc.name], arns))
-        extra = _service_extra(ctx, svc, database, alb)
-        if svc.name == "backend-api":
-            extra["environment"] += _trading_env(ctx, net)
+        extra = {"portMappings": [{"containerPort": svc.port, "protocol": "tcp"}]}
         td = task_definition(svc.name, svc.cpu, svc.memory, container(svc.name, svc.entrypoint,
                                                                      extra), role)
         registry = aws.servicediscovery.Service(
@@ -195,62 +184,15 @@ def _role(ctx: Context, name: str, stmts: list[Statement]) -> aws.iam.Role:
                             "ecs-tasks.amazonaws.com", stmts, ctx.tags)
 
 
-def _task_env(td: TaskDefinition, ctx: Context) -> dict[str, Any]:
-    return {"environment": [{"name": "TRADAI_TASK_MODES", "value": ",".join(td.modes)},
-                            {"name": "TRADAI_SPOT_MODES", "value": ",".join(td.spot_modes)},
-                            # the MLflow login of its kind (strategy code: not an admin)
-                            {"name": "TRADAI_MLFLOW_AUTH_SECRET",
-                             "value": ctx.name(td.mlflow_secret)}]}
-
-
-def _service_extra(ctx: Context, svc: Service, database: aws.rds.Instance,
-                   alb: aws.lb.LoadBalancer) -> dict[str, Any]:
-    extra: dict[str, Any] = {
-        "portMappings": [{"containerPort": svc.port, "protocol": "tcp"}],
-        # The names the services read (tradai.services.*.settings): the port to listen on,
-        # and every interface, since the ALB reaches the task over its ENI.
-        "environment": [{"name": "PORT", "value": str(svc.port)},
-                        {"name": "TRADAI_BIND_HOST", "value": "0.0.0.0"}],
-    }
-    if svc.name == MLFLOW:
-        # The backend store is the RDS instance; its login comes in through ECS ``secrets``
-        # (secret_values.CONTAINER_SECRETS). Served under its route's prefix, answering to its
-        # own DNS names (mlflow_access.py).
-        extra["environment"] += [
-            {"name": "TRADAI_MLFLOW_DB_HOST", "value": database.address},
-            {"name": "TRADAI_MLFLOW_DB_NAME", "value": database.db_name},
-            {"name": STATIC_PREFIX_ENV, "value": mlflow_prefix(ctx.topo)},
-            {"name": ALLOWED_HOSTS_ENV, "value": allowed_hosts(ctx, alb.dns_name)},
-        ]
-    return extra
-
-
-def service_url(ctx: Context, service: str) -> str:
-    """A service's URL through Cloud Map (the namespace and service names declared here)."""
-    return (f"http://{service}.{ctx.topo.project}-{ctx.env}.local:"
-            f"{ctx.topo.service(service).port}")
-
-
-def _trading_env(ctx: Context, net: Network) -> list[dict[str, Any]]:
-    """What the backend reads to start trading sessions (tradai.trading.settings): where
-    they run (the backtest workflow's ${PrivateSubnets} and ${StrategySecurityGroups}, from
-    the same network) and the resources it names."""
-    return [
-        {"name": "TRADAI_PROJECT", "value": ctx.topo.project},
-        {"name": "TRADAI_CLUSTER", "value": ctx.cluster_name},
-        {"name": "TRADAI_TABLE_TRADING_HEARTBEATS", "value": ctx.name("trading-heartbeats")},
-        # Who moved which alias (promotion, rollback through the API).
-        {"name": "TRADAI_TABLE_REGISTRY_AUDIT", "value": ctx.name("registry-audit")},
-        # Registering a version is forwarded to the strategy service (its Cloud Map name).
-        {"name": "TRADAI_STRATEGY_SERVICE_URL", "value": service_url(ctx, "strategy-service")},
-        {"name": "TRADAI_SECRET_EXCHANGE_CREDENTIALS",
-         "value": ctx.name("exchange-credentials")},
-        {"name": "TRADAI_PRIVATE_SUBNETS",
-         "value": pulumi.Output.all(*net.private_subnet_ids).apply(
-             lambda ids: json.dumps(list(ids)))},
-        {"name": "TRADAI_STRATEGY_SECURITY_GROUPS",
-         "value": net.groups[TASKS].id.apply(lambda i: json.dumps([i]))},
-    ]
+def _mlflow_env(ctx: Context, database: aws.rds.Instance,
+               alb: aws.lb.LoadBalancer) -> dict[str, pulumi.Input[str]]:
+    """The backend store is the RDS instance; its login comes in through ECS ``secrets``
+    (secret_values.CONTAINER_SECRETS). Served under its route's prefix, answering to its own
+    DNS names (mlflow_access.py)."""
+    return {"TRADAI_MLFLOW_DB_HOST": database.address,
+            "TRADAI_MLFLOW_DB_NAME": database.db_name,
+            STATIC_PREFIX_ENV: mlflow_prefix(ctx.topo),
+            ALLOWED_HOSTS_ENV: allowed_hosts(ctx, alb.dns_name)}
 
 
 def _load_balancer(

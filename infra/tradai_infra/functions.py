@@ -3,23 +3,20 @@ spec's memory, timeout, VPC placement and trigger, and one least-privilege role 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from tradai.topology.model import LambdaFunction
+from tradai.topology.runtime_config import RuntimeConfig
 from tradai_infra.context import Context
 from tradai_infra.iam import Statement, role_with_policy
 from tradai_infra.lambda_package import ARCHITECTURE, RUNTIME, build_artifacts
-from tradai_infra.mlflow_access import SERVICE as MLFLOW
-from tradai_infra.mlflow_access import client_functions, mlflow_url, url_env
+from tradai_infra.mlflow_access import client_functions
 from tradai_infra.network import LAMBDAS, MLFLOW_CLIENTS, Network
 from tradai_infra.permissions import LAMBDA_ACCESS, Arns, statements
-from tradai_infra.storage import bucket_env
 
-DRIFT_DETECTOR = "pulumi-drift-detector"
 LOG_RETENTION_DAYS = 30
 # Trigger types this module can wire; validate.py rejects anything else up front.
 MAPPED_TRIGGERS = ("sqs", "schedule", "stepfunctions", "lifecycle-hook", "backend-api")
@@ -61,70 +58,25 @@ def build_functions(
     net: Network,
     arns: Arns,
     queues: dict[str, aws.sqs.Queue],
+    config: RuntimeConfig[pulumi.Input[str]],
     skip: set[str] | None = None,
 ) -> dict[str, aws.lambda_.Function]:
-    """Every function of the spec except ``skip`` (no handler code yet: validate.unbuilt)."""
+    """Every function of the spec except ``skip`` (no handler code yet: validate.unbuilt),
+    each with its environment from the one runtime configuration (runtime_env.py)."""
     archive = function_code(ctx)
     functions: dict[str, aws.lambda_.Function] = {}
     for spec in ctx.topo.lambdas:
         if spec.name in (skip or set()):
             continue
-        functions[spec.name] = _function(ctx, spec, net, arns, archive)
+        functions[spec.name] = _function(ctx, spec, net, arns, archive,
+                                         config.functions[spec.name])
         _trigger(ctx, spec, functions[spec.name], queues)
     return functions
 
 
-def _environment(ctx: Context, spec: LambdaFunction, net: Network,
-                 arns: Arns) -> dict[str, pulumi.Input[str]]:
-    env: dict[str, pulumi.Input[str]] = {
-        "TRADAI_ENV": ctx.env,
-        "TRADAI_PROJECT": ctx.topo.project,
-        "TRADAI_CLUSTER": ctx.cluster_name,
-        "TRADAI_DATA_COLLECTION_URL": (
-            f"http://data-collection.{ctx.topo.project}-{ctx.env}.local:"
-            f"{ctx.topo.service('data-collection').port}"
-        ),
-        # update-nat-routes repoints these when the NAT instance is replaced (one per AZ).
-        "TRADAI_PRIVATE_ROUTE_TABLES": pulumi.Output.all(
-            *[rt.id for rt in net.private_route_tables]
-        ).apply(lambda ids: json.dumps(list(ids))),
-    }
-    # The topics a function may publish to, e.g. TRADAI_ALERTS_TOPIC_ARN.
-    for topic in LAMBDA_ACCESS[spec.name].topics:
-        env[f"TRADAI_{topic.upper().replace('-', '_')}_TOPIC_ARN"] = arns.topics[topic]
-    if spec.name in client_functions(ctx.topo):
-        env |= url_env(ctx)  # under its static prefix (mlflow_access.py)
-    return (env | bucket_env(ctx, LAMBDA_ACCESS[spec.name]) | _drift_env(ctx, spec)
-            | _health_env(ctx, spec))
-
-
-HEALTH_CHECK = "health-check"
-
-
-def _health_env(ctx: Context, spec: LambdaFunction) -> dict[str, str]:
-    """health-check probes each service through Cloud Map (compute.py's namespace):
-    ``TRADAI_<SERVICE>_URL``; the backend's also as ``TRADAI_BACKEND_URL``, the name the task
-    environments use for it."""
-    if spec.name != HEALTH_CHECK:
-        return {}
-    urls = {f"TRADAI_{s.name.replace('-', '_').upper()}_URL":
-            mlflow_url(ctx) if s.name == MLFLOW  # under its static prefix
-            else f"http://{s.name}.{ctx.topo.project}-{ctx.env}.local:{s.port}"
-            for s in ctx.topo.services}
-    urls["TRADAI_BACKEND_URL"] = urls["TRADAI_BACKEND_API_URL"]
-    return urls
-
-
-def _drift_env(ctx: Context, spec: LambdaFunction) -> dict[str, str]:
-    # The drift detector previews this very stack; the zip package carries neither the Pulumi
-    # CLI nor this project, so in AWS it reports "unavailable" (see infra/README.md).
-    if spec.name != DRIFT_DETECTOR:
-        return {}
-    return {"TRADAI_PULUMI_STACK": ctx.env, "TRADAI_PULUMI_WORK_DIR": "/var/task/infra"}
-
-
 def _function(ctx: Context, spec: LambdaFunction, net: Network, arns: Arns,
-              archive: FunctionCode) -> aws.lambda_.Function:
+              archive: FunctionCode,
+              environment: dict[str, pulumi.Input[str]]) -> aws.lambda_.Function:
     name = ctx.name(spec.name)
     log_group = aws.cloudwatch.LogGroup(
         f"{name}-logs", name=f"/aws/lambda/{name}", retention_in_days=LOG_RETENTION_DAYS,
@@ -154,7 +106,7 @@ def _function(ctx: Context, spec: LambdaFunction, net: Network, arns: Arns,
         timeout=spec.timeout,
         role=role.arn,
         layers=archive.layers,
-        environment={"variables": _environment(ctx, spec, net, arns)},
+        environment={"variables": environment},
         vpc_config=(
             {"subnet_ids": net.private_subnet_ids, "security_group_ids": [
                 net.groups[LAMBDAS].id,

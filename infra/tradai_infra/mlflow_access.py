@@ -78,10 +78,6 @@ def client_containers(topo: Topology) -> list[str]:
         [t.name for t in topo.task_definitions] if TASKS in callers else [])
 
 
-def url_env(ctx: Context) -> dict[str, str]:
-    return {"TRADAI_MLFLOW_URL": mlflow_url(ctx)}
-
-
 def check_mlflow(topo: Topology) -> None:
     """Before any resource: MLflow has its route, and its callers run in the VPC."""
     static_prefix(topo)

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from tradai.topology import Topology, default_topology
+from tradai.topology.runtime_config import runtime_config
 from tradai_infra.compute import build_compute
 from tradai_infra.config import StackSettings, load_settings
 from tradai_infra.context import Context
@@ -22,6 +23,7 @@ from tradai_infra.network import build_network
 from tradai_infra.orchestration import build_state_machines
 from tradai_infra.queues import build_queues
 from tradai_infra.resource_arns import build_arns
+from tradai_infra.runtime_env import aws_deployment
 from tradai_infra.secret_values import GATEWAY_CLIENT_SECRET
 from tradai_infra.storage import build_storage
 from tradai_infra.validate import unbuilt, validate
@@ -54,8 +56,11 @@ def deploy(settings: StackSettings, topo: Topology | None = None) -> Deployment:
     topics = build_topics(ctx)
     database = build_database(ctx, net, storage)
     arns = build_arns(ctx, net, storage, queues, topics)
-    compute = build_compute(ctx, net, arns, database)
-    functions = build_functions(ctx, net, arns, queues, skip=set(skipped))
+    # One runtime configuration for every container and function (tradai.topology.runtime_config).
+    deployment = aws_deployment(ctx, net, queues, arns.topics, storage.bucket_names)
+    compute = build_compute(ctx, net, arns, database, deployment)
+    functions = build_functions(ctx, net, arns, queues, runtime_config(topo, deployment),
+                                skip=set(skipped))
     build_nat(ctx, net, functions[topo.network.nat.lifecycle_hook.target_lambda])
     machines = build_state_machines(ctx, compute, net, arns, functions,
                                     skip=set(skipped_machines))

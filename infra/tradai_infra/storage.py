@@ -17,7 +17,6 @@ from tradai.topology import Topology
 from tradai.topology.model import Table
 from tradai_infra.context import Context
 from tradai_infra.errors import InfraConfigError
-from tradai_infra.permissions import Access
 from tradai_infra.secret_values import SecretValues, build_secret_values
 
 MAX_BUCKET_NAME = 63  # S3's limit
@@ -36,15 +35,6 @@ class Storage:
 def bucket_name(ctx: Context, logical: str) -> pulumi.Output[str]:
     """``tradai-<env>-<logical>-<account>-<region>``: unique per account and region."""
     return ctx.account_id.apply(lambda acct: f"{ctx.name(logical)}-{acct}-{ctx.region}")
-
-
-def bucket_env(ctx: Context, access: Access) -> dict[str, pulumi.Output[str]]:
-    """``TRADAI_BUCKET_<NAME>`` for every bucket an access entry names: how the code finds a
-    bucket (``tradai.*.settings``), whatever its physical name."""
-    logical = [*access.buckets_read, *access.buckets_write,
-               *(e.partition("/")[0] for e in (*access.objects_read, *access.objects_write))]
-    return {f"TRADAI_BUCKET_{n.upper().replace('-', '_')}": bucket_name(ctx, n)
-            for n in dict.fromkeys(logical)}
 
 
 def check_bucket_names(topo: Topology, env: str, region: str, extra: tuple[str, ...]) -> None:

@@ -12,8 +12,21 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Marks a settings field every deployment must set (see ``deployed``).
+DEPLOYED = "tradai_deployed"
+
+
+def deployed(alias: str | AliasChoices, **kwargs: Any) -> Any:
+    """A variable every deployment gives each process that reads it: optional for the code
+    (tests and tools build settings without it; a missing one is answered 503 or refused with
+    its name), required of the one runtime configuration (``tradai.topology.runtime_config``),
+    which ``test_runtime_config`` checks on both the local and the Pulumi side."""
+    if "default_factory" not in kwargs:
+        kwargs.setdefault("default", None)
+    return Field(validation_alias=alias, json_schema_extra={DEPLOYED: True}, **kwargs)
 
 
 class AwsSettings(BaseSettings):

@@ -137,12 +137,13 @@ def test_monitors_publish_alerts_and_put_their_metrics_only(deployed: Deployed) 
 def test_health_check_knows_each_service_url(deployed: Deployed) -> None:
     fn = deployed.one("aws:lambda/function:Function", deployed.name("health-check"))
     env = fn.inputs["environment"]["variables"]
+    from tradai.health.discovery import env_name
+
     for svc in deployed.topo.services:
-        key = f"TRADAI_{svc.name.replace('-', '_').upper()}_URL"
-        # MLflow serves under its route's prefix (mlflow_access.py).
+        # The name tradai.health.discovery reads; MLflow serves under its route's prefix
+        # (mlflow_access.py).
         prefix = "/mlflow" if svc.name == "mlflow" else ""
-        assert env[key] == \
+        assert env[env_name(svc.name)] == \
             f"http://{svc.name}.{deployed.topo.project}-dev.local:{svc.port}{prefix}"
-    assert env["TRADAI_BACKEND_URL"] == env["TRADAI_BACKEND_API_URL"]
     [ns] = deployed.of_type("aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace")
     assert ns.inputs["name"] == f"{deployed.topo.project}-dev.local"

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tradai.settings import deployed
+
 
 class DataSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
@@ -13,7 +15,7 @@ class DataSettings(BaseSettings):
     # -- storage ------------------------------------------------------------------------------
     # An explicit URI wins (lmdb://..., s3://..., s3s://...); else it is built from the rest.
     arcticdb_uri: str | None = Field(default=None, validation_alias="TRADAI_ARCTICDB_URI")
-    arcticdb_bucket: str | None = Field(default=None, validation_alias="TRADAI_BUCKET_ARCTICDB")
+    arcticdb_bucket: str | None = deployed("TRADAI_BUCKET_ARCTICDB")
     arcticdb_library: str = Field(default="ohlcv", validation_alias="TRADAI_ARCTICDB_LIBRARY")
     arcticdb_path_prefix: str | None = Field(default=None,
                                              validation_alias="TRADAI_ARCTICDB_PATH_PREFIX")

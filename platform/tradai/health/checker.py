@@ -22,6 +22,7 @@ from tradai.health import alerts
 from tradai.health.discovery import service_url
 from tradai.health.probe import DEFAULT_TIMEOUT_SECONDS, ProbeResult, probe
 from tradai.health.state import STARTING, HealthStateStore, ServiceState
+from tradai.settings import deployed
 from tradai.topology.model import Service
 from tradai.topology.naming import physical_name
 
@@ -45,7 +46,7 @@ class HealthSettings(BaseSettings):
     project: str = Field(default="tradai", validation_alias="TRADAI_PROJECT")
     env: str = Field(default="dev", validation_alias="TRADAI_ENV")
     health_table: str | None = Field(default=None, validation_alias="TRADAI_TABLE_SERVICE_HEALTH")
-    alerts_topic: str | None = Field(default=None, validation_alias=AliasChoices(
+    alerts_topic: str | None = deployed(AliasChoices(
         "TRADAI_ALERTS_TOPIC_ARN", "TRADAI_TOPIC_ALERTS"))
     timeout_seconds: float = Field(default=DEFAULT_TIMEOUT_SECONDS, gt=0,
                                    validation_alias="TRADAI_HEALTH_TIMEOUT_SECONDS")

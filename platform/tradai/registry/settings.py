@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tradai.registry.models import RegistryUnavailable
+from tradai.settings import deployed
 
 
 class RegistrySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
     # A stable URL that routes to a healthy MLflow task (ALB / service discovery).
-    mlflow_url: str | None = Field(default=None, validation_alias="TRADAI_MLFLOW_URL")
-    configs_bucket: str | None = Field(default=None, validation_alias="TRADAI_BUCKET_CONFIGS")
+    mlflow_url: str | None = deployed("TRADAI_MLFLOW_URL")
+    configs_bucket: str | None = deployed("TRADAI_BUCKET_CONFIGS")
 
     def require_mlflow_url(self) -> str:
         if not self.mlflow_url:

@@ -5,16 +5,18 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tradai.settings import deployed
+
 
 class ContainerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
     job_id: str | None = Field(default=None, validation_alias="TRADAI_JOB_ID")
     mode: str | None = Field(default=None, validation_alias="TRADAI_MODE")
-    table: str | None = Field(default=None, validation_alias="TRADAI_TABLE_WORKFLOW_STATE")
-    results_bucket: str | None = Field(default=None, validation_alias="TRADAI_BUCKET_RESULTS")
-    configs_bucket: str | None = Field(default=None, validation_alias="TRADAI_BUCKET_CONFIGS")
-    mlflow_url: str | None = Field(default=None, validation_alias="TRADAI_MLFLOW_URL")
+    table: str | None = deployed("TRADAI_TABLE_WORKFLOW_STATE")
+    results_bucket: str | None = deployed("TRADAI_BUCKET_RESULTS")
+    configs_bucket: str | None = deployed("TRADAI_BUCKET_CONFIGS")
+    mlflow_url: str | None = deployed("TRADAI_MLFLOW_URL")
     # What a user's browser can open (the gateway's /mlflow route); the internal URL otherwise.
     mlflow_public_url: str | None = Field(default=None,
                                           validation_alias="TRADAI_MLFLOW_PUBLIC_URL")

@@ -27,6 +27,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tradai.expiry import is_expired, not_expired_condition
+from tradai.settings import deployed
 from tradai.topology.naming import physical_name
 from tradai.trading import alerts
 from tradai.trading.records import HASH_KEY, STALE_AFTER_SECONDS, STOPPED, STOPPING
@@ -54,7 +55,7 @@ class MonitorSettings(BaseSettings):
     env: str = Field(default="dev", validation_alias="TRADAI_ENV")
     heartbeats_table: str | None = Field(default=None,
                                          validation_alias="TRADAI_TABLE_TRADING_HEARTBEATS")
-    alerts_topic: str | None = Field(default=None, validation_alias=AliasChoices(
+    alerts_topic: str | None = deployed(AliasChoices(
         "TRADAI_ALERTS_TOPIC_ARN", "TRADAI_TOPIC_ALERTS"))
 
     @property

@@ -17,6 +17,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from tradai.settings import deployed
 from tradai.topology import default_topology
 from tradai.topology.naming import physical_name
 
@@ -35,10 +36,10 @@ class TradingSettings(BaseSettings):
     cluster_name: str | None = Field(default=None, validation_alias="TRADAI_CLUSTER")
     secret_name: str | None = Field(default=None,
                                     validation_alias="TRADAI_SECRET_EXCHANGE_CREDENTIALS")
-    subnets: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, validation_alias="TRADAI_PRIVATE_SUBNETS")
-    security_groups: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, validation_alias="TRADAI_STRATEGY_SECURITY_GROUPS")
+    subnets: Annotated[list[str], NoDecode] = deployed(
+        "TRADAI_PRIVATE_SUBNETS", default_factory=list)
+    security_groups: Annotated[list[str], NoDecode] = deployed(
+        "TRADAI_STRATEGY_SECURITY_GROUPS", default_factory=list)
 
     @field_validator("subnets", "security_groups", mode="before")
     @classmethod

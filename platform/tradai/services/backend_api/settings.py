@@ -7,6 +7,7 @@ from functools import lru_cache
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tradai.settings import deployed
 from tradai.topology import default_topology
 
 
@@ -19,14 +20,12 @@ class BackendSettings(BaseSettings):
 
     host: str = Field(default="127.0.0.1", validation_alias="TRADAI_BIND_HOST")
     port: int = Field(default=8000, validation_alias="PORT")
-    queue_url: str | None = Field(default=None, validation_alias="TRADAI_QUEUE_BACKTEST_QUEUE")
-    table: str | None = Field(default=None, validation_alias="TRADAI_TABLE_WORKFLOW_STATE")
-    mlflow_url: str | None = Field(default=None, validation_alias="TRADAI_MLFLOW_URL")
-    data_collection_url: str | None = Field(default=None,
-                                            validation_alias="TRADAI_DATA_COLLECTION_URL")
-    strategy_service_url: str | None = Field(
-        default=None, validation_alias="TRADAI_STRATEGY_SERVICE_URL")
-    audit_table: str | None = Field(default=None, validation_alias="TRADAI_TABLE_REGISTRY_AUDIT")
+    queue_url: str | None = deployed("TRADAI_QUEUE_BACKTEST_QUEUE")
+    table: str | None = deployed("TRADAI_TABLE_WORKFLOW_STATE")
+    mlflow_url: str | None = deployed("TRADAI_MLFLOW_URL")
+    data_collection_url: str | None = deployed("TRADAI_DATA_COLLECTION_URL")
+    strategy_service_url: str | None = deployed("TRADAI_STRATEGY_SERVICE_URL")
+    audit_table: str | None = deployed("TRADAI_TABLE_REGISTRY_AUDIT")
     max_pairs: int = Field(default=20, ge=1, le=100, validation_alias=AliasChoices(
         "TRADAI_BACKTEST_MAX_PAIRS", "max_pairs"))
     ttl_days: int = Field(default_factory=_spec_ttl_days, ge=1,

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tradai.settings import deployed
+
 
 class MlflowServerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
@@ -34,8 +36,7 @@ class MlflowServerSettings(BaseSettings):
     database_host: str | None = Field(default=None, validation_alias="TRADAI_MLFLOW_DB_HOST")
     database_port: int = Field(default=5432, validation_alias="TRADAI_MLFLOW_DB_PORT")
     database_name: str = Field(default="mlflow", validation_alias="TRADAI_MLFLOW_DB_NAME")
-    artifacts_bucket: str | None = Field(default=None,
-                                         validation_alias="TRADAI_BUCKET_MLFLOW_ARTIFACTS")
+    artifacts_bucket: str | None = deployed("TRADAI_BUCKET_MLFLOW_ARTIFACTS")
     aws_endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")
     # The gateway serves MLflow under /mlflow; set the prefix when it does not strip it.
     static_prefix: str | None = Field(default=None, validation_alias="TRADAI_MLFLOW_STATIC_PREFIX")

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tradai.settings import deployed
 from tradai.strategies import STRATEGIES_DIR
 
 
@@ -15,8 +16,8 @@ class StrategyServiceSettings(BaseSettings):
 
     port: int = Field(default=8003, validation_alias="PORT")
     host: str = Field(default="127.0.0.1", validation_alias="TRADAI_BIND_HOST")
-    mlflow_url: str | None = Field(default=None, validation_alias="TRADAI_MLFLOW_URL")
-    configs_bucket: str | None = Field(default=None, validation_alias="TRADAI_BUCKET_CONFIGS")
+    mlflow_url: str | None = deployed("TRADAI_MLFLOW_URL")
+    configs_bucket: str | None = deployed("TRADAI_BUCKET_CONFIGS")
     # A Binance-compatible server (the local exchange simulator); Binance itself when unset.
     exchange_url: str | None = Field(default=None, validation_alias="TRADAI_EXCHANGE_URL")
     # This task's way to the internet (its subnet's NAT, locally); unset on AWS.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tradai.settings import deployed
 from tradai.trading.records import MODES, session_id
 
 
@@ -21,11 +22,11 @@ class TradingSettings(BaseSettings):
     stage: str | None = Field(default=None, validation_alias="STRATEGY_STAGE")
     mode: str | None = Field(default=None, validation_alias="TRADING_MODE")
 
-    table: str | None = Field(default=None, validation_alias="TRADAI_TABLE_TRADING_HEARTBEATS")
+    table: str | None = deployed("TRADAI_TABLE_TRADING_HEARTBEATS")
     # Freqtrade's trade database between tasks of the session (a replacement resumes from it).
-    state_bucket: str | None = Field(default=None, validation_alias="TRADAI_BUCKET_RESULTS")
-    configs_bucket: str | None = Field(default=None, validation_alias="TRADAI_BUCKET_CONFIGS")
-    mlflow_url: str | None = Field(default=None, validation_alias="TRADAI_MLFLOW_URL")
+    state_bucket: str | None = deployed("TRADAI_BUCKET_RESULTS")
+    configs_bucket: str | None = deployed("TRADAI_BUCKET_CONFIGS")
+    mlflow_url: str | None = deployed("TRADAI_MLFLOW_URL")
     exchange_url: str | None = Field(default=None, validation_alias="TRADAI_EXCHANGE_URL")
     egress_proxy: str | None = Field(default=None, validation_alias="TRADAI_EGRESS_PROXY")
     exchange_secret: str | None = Field(default=None,

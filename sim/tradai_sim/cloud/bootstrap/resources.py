@@ -21,7 +21,9 @@ from tradai.registry.credentials import (
 )
 from tradai.topology import load_balancing as lb
 from tradai.topology.model import Topology
+from tradai.topology.runtime_config import RuntimeConfig, runtime_config
 from tradai.workflows.render import load_asl, render_asl
+from tradai_sim.cloud.bootstrap.deployment import local_deployment
 from tradai_sim.cloud.bootstrap.handlers import (
     handler_exists,
     module_exists,
@@ -409,37 +411,19 @@ class Bootstrap:
         return (f"arn:aws:lambda:{self.ctx.region}:{self.ctx.account_id}:function:"
                 f"{self.ctx.name(logical)}")
 
-    def _environment(self) -> dict[str, str]:
-        """What functions and tasks are told about the deployment: the same variables the
-        Pulumi program sets (infra/tradai_infra/functions.py), plus ``task_env`` entries that
-        harness parts publish in ``prepare`` (e.g. where "the internet's" exchange is)."""
-        private_rts = [rt for name, rt in self.ctx.resources["route_tables"].items()
-                       if "private-rt" in name]
-        return {
-            "TRADAI_ENV": self.ctx.env,
-            "TRADAI_PROJECT": self.t.project,
-            "TRADAI_CLUSTER": self.ctx.name(self.t.cluster),
-            "TRADAI_PRIVATE_ROUTE_TABLES": json.dumps(private_rts),
-            # Where trading sessions run (the backtest workflow's ${PrivateSubnets} and
-            # ${StrategySecurityGroups}, from the same resources).
-            "TRADAI_PRIVATE_SUBNETS": json.dumps(
-                list(self.ctx.resources["subnets"]["private"].values())),
-            "TRADAI_STRATEGY_SECURITY_GROUPS": json.dumps(
-                [self.ctx.resources["security_groups"]["strategy-tasks"]]),
-            **{f"TRADAI_QUEUE_{_env_key(k)}": v
-               for k, v in self.ctx.resources["queues"]["urls"].items()},
-            **{f"TRADAI_TABLE_{_env_key(k)}": v for k, v in self.ctx.resources["tables"].items()},
-            **{f"TRADAI_BUCKET_{_env_key(k)}": v
-               for k, v in self.ctx.resources["buckets"].items()},
-            **{f"TRADAI_TOPIC_{_env_key(k)}": v for k, v in self.ctx.resources["topics"].items()},
-            **self.ctx.resources.get("task_env", {}),
-        }
+    def runtime_config(self) -> RuntimeConfig[str]:
+        """Every function's, service's and task's environment, from the one builder the
+        Pulumi program uses too (``tradai.topology.runtime_config``), given this stack's
+        resources, the ``task_env`` entries harness parts publish in ``prepare`` (e.g. where
+        "the internet's" exchange is) and ``service_env`` for one service (RDS: MLflow's
+        database). IAM is not enforced locally, so everyone is told everything."""
+        return runtime_config(self.t, local_deployment(self.ctx))
 
     def lambdas(self) -> None:
         lam = self.ctx.client("lambda")
         have = {f["FunctionName"] for p in lam.get_paginator("list_functions").paginate()
                 for f in p["Functions"]}
-        env = self._environment()
+        env = self.runtime_config().functions
         functions = {}
         for fn in self.t.lambdas:
             name = self.ctx.name(fn.name)
@@ -459,7 +443,8 @@ class Bootstrap:
                 lam.create_function(
                     FunctionName=name, Runtime="python3.11", Role=role, Handler=fn.handler,
                     Code={"ZipFile": platform_package_zip()}, MemorySize=fn.memory,
-                    Timeout=fn.timeout, Environment={"Variables": env}, **kwargs)
+                    Timeout=fn.timeout, Environment={"Variables": env[fn.name]},
+                    **kwargs)
                 self._count("lambda:function")
             if fn.trigger.type == "sqs":
                 self._sqs_mapping(name, fn.trigger.queue, fn.trigger.batch_size)
@@ -489,22 +474,20 @@ class Bootstrap:
         execution_role = self._role("ecs-execution", "ecs-tasks.amazonaws.com")
         families = set(ecs.list_task_definition_families(status="ACTIVE")["families"])
         task_defs = {}
-        # service_env: what a harness part tells one service only (RDS: MLflow's database)
-        service_env = self.ctx.resources.get("service_env", {})
-        containers = [(s.name, s.entrypoint, s.cpu, s.memory, s.port,
-                       dict(service_env.get(s.name, {}))) for s in self.t.services]
-        containers += [(t.name, t.entrypoint, t.cpu, t.memory, None,
-                        {"TRADAI_MLFLOW_AUTH_SECRET": self.ctx.name(t.mlflow_secret)})
+        config = self.runtime_config()
+        containers = [(s.name, s.entrypoint, s.cpu, s.memory, s.port, config.services[s.name])
+                      for s in self.t.services]
+        containers += [(t.name, t.entrypoint, t.cpu, t.memory, None, config.tasks[t.name])
                        for t in self.t.task_definitions]
-        for name, entrypoint, cpu, memory, port, own_env in containers:
+        for name, entrypoint, cpu, memory, port, environment in containers:
             family = self.ctx.name(name)
             if family not in families:
                 container: dict[str, Any] = {
                     "name": name, "image": f"tradai/{name}:local", "essential": True,
                     "cpu": cpu, "memory": memory,
                     "command": ["python", "-m", entrypoint],
-                    "environment": [{"name": k, "value": v} for k, v in sorted(
-                        {**self._environment(), **own_env}.items())],
+                    "environment": [{"name": k, "value": v}
+                                    for k, v in sorted(environment.items())],
                 }
                 if port:
                     container["portMappings"] = [{"containerPort": port, "protocol": "tcp"}]
@@ -644,10 +627,6 @@ def _tag(resource: dict[str, Any], key: str) -> str | None:
         if t["Key"] == key:
             return t["Value"]
     return None
-
-
-def _env_key(name: str) -> str:
-    return name.replace(".fifo", "").replace("-", "_").upper()
 
 
 def _mlflow_users(topology: Topology) -> list[str]:

@@ -1,0 +1,95 @@
+"""This stack's answer to what the spec cannot say (``tradai.topology.runtime_config``, the one
+builder the local bootstrap uses too): physical names, queue URLs and topic ARNs as Pulumi
+Outputs, Cloud Map URLs, and who is told what.
+
+A component is told the name of every resource its access entry (``permissions.py``) lets it
+use, and MLflow's URL only if MLflow's security group admits it (``mlflow_access.py``): being
+told a resource it may not touch would only turn a configuration slip into an AccessDenied at
+run time.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+
+from tradai.topology.runtime_config import Deployment, Kind, Told
+from tradai_infra.context import Context
+from tradai_infra.mlflow_access import SERVICE as MLFLOW
+from tradai_infra.mlflow_access import client_containers, client_functions, mlflow_url
+from tradai_infra.network import TASKS, Network
+from tradai_infra.permissions import LAMBDA_ACCESS, SERVICE_ACCESS, TASK_ACCESS, Access
+
+DRIFT_DETECTOR = "pulumi-drift-detector"
+# Where services listen inside their task: every interface, since the ALB and Cloud Map
+# clients reach the task over its ENI.
+BIND_ALL = "0.0.0.0"
+
+
+def service_url(ctx: Context, service: str) -> str:
+    """A service's URL through Cloud Map (compute.py's namespace); MLflow's under its static
+    prefix (mlflow_access.py)."""
+    if service == MLFLOW:
+        return mlflow_url(ctx)
+    return (f"http://{service}.{ctx.topo.project}-{ctx.env}.local:"
+            f"{ctx.topo.service(service).port}")
+
+
+def access_of(component: str) -> Access:
+    return {**LAMBDA_ACCESS, **SERVICE_ACCESS, **TASK_ACCESS}[component]
+
+
+def _tables(a: Access) -> set[str]:
+    return {*a.tables_read, *a.tables_write, *a.slots_take, *a.slots_free, *a.items_update}
+
+
+def _buckets(a: Access) -> set[str]:
+    return {*a.buckets_read, *a.buckets_write,
+            *(e.partition("/")[0] for e in (*a.objects_read, *a.objects_write))}
+
+
+def told(ctx: Context) -> Told:
+    mlflow_clients = {*client_functions(ctx.topo), *client_containers(ctx.topo)}
+
+    def tells(component: str, kind: Kind, logical: str) -> bool:
+        a = access_of(component)
+        if kind == "service":
+            return logical != MLFLOW or component in mlflow_clients
+        return logical in {"bucket": _buckets(a), "table": _tables(a),
+                           "queue": set(a.queues_send), "topic": set(a.topics),
+                           "secret": set(a.secrets)}[kind]
+
+    return tells
+
+
+def aws_deployment(ctx: Context, net: Network, queues: dict[str, aws.sqs.Queue],
+                   topics: dict[str, pulumi.Input[str]],
+                   bucket_names: dict[str, pulumi.Output[str]]) -> Deployment[pulumi.Input[str]]:
+    topo = ctx.topo
+
+    def json_list(*values: pulumi.Input[str]) -> pulumi.Output[str]:
+        return pulumi.Output.all(*values).apply(lambda v: json.dumps(list(v)))
+
+    return Deployment(
+        env=ctx.env,
+        region=ctx.region,
+        cluster=ctx.cluster_name,
+        queues={n: q.url for n, q in queues.items()},
+        tables={t.name: ctx.name(t.name) for t in topo.tables},
+        buckets=dict(bucket_names),
+        topics=dict(topics),
+        secrets={s.name: ctx.name(s.name) for s in topo.secrets},
+        services={s.name: service_url(ctx, s.name) for s in topo.services},
+        private_subnets=json_list(*net.private_subnet_ids),
+        strategy_security_groups=json_list(net.groups[TASKS].id),
+        # update-nat-routes repoints these when the NAT instance is replaced (one per AZ).
+        private_route_tables=json_list(*[rt.id for rt in net.private_route_tables]),
+        bind_host=BIND_ALL,
+        told=told(ctx),
+        # The drift detector previews this very stack; the zip package carries neither the
+        # Pulumi CLI nor this project, so in AWS it reports "unavailable" (infra/README.md).
+        own={DRIFT_DETECTOR: {"TRADAI_PULUMI_STACK": ctx.env,
+                              "TRADAI_PULUMI_WORK_DIR": "/var/task/infra"}},
+    )
