@@ -20,7 +20,13 @@ from tests import settings_reads as reads
 from tradai.clock import Clock
 from tradai.topology import default_topology
 from tradai.topology.model import Topology
-from tradai.topology.runtime_config import Deployment, RuntimeConfig, runtime_config
+from tradai.topology.runtime_config import (
+    LAMBDA_ENV_LIMIT_BYTES,
+    Deployment,
+    RuntimeConfig,
+    lambda_env_size,
+    runtime_config,
+)
 from tradai_sim.cloud.bootstrap.resources import Bootstrap
 from tradai_sim.cloud.context import CloudContext
 
@@ -64,6 +70,10 @@ def test_local_components_receive_every_variable_their_settings_require(
         topo: Topology, local_config: RuntimeConfig[str]):
     environments = {c.name: local_config.of(c.name) for c in reads.components(topo)}
     assert reads.gaps(topo, environments) == []
+    # As on AWS (tests/infra/test_runtime_config.py): within Lambda's 4 KB, no reserved key.
+    for name, env in local_config.functions.items():
+        assert lambda_env_size(env) <= LAMBDA_ENV_LIMIT_BYTES, name
+        assert "AWS_DEFAULT_REGION" not in env, name
 
 
 def test_the_readers_come_from_the_code(topo: Topology):
