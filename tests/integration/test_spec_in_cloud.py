@@ -93,3 +93,25 @@ def test_task_definitions_and_identity(cloud: RunningCloud) -> None:
     pools = [p["Name"] for p in cloud.client("cognito-idp").list_user_pools(MaxResults=10)[
         "UserPools"]]
     assert cloud.name(SPEC.edge.user_pool) in pools
+
+
+def test_every_component_receives_what_its_settings_require(cloud: RunningCloud) -> None:
+    """The one runtime configuration as deployed in the local cloud (not only as built):
+    each function's and task definition's environment in the emulator carries every variable
+    the settings its code imports require (tests/settings_reads.py; the Pulumi side is
+    tests/infra/test_runtime_config.py)."""
+    from tests import settings_reads as reads
+
+    lam, ecs = cloud.client("lambda"), cloud.client("ecs")
+    environments: dict[str, dict[str, object]] = {}
+    for fn in SPEC.lambdas:
+        if handler_exists(fn.handler):
+            environments[fn.name] = lam.get_function_configuration(
+                FunctionName=cloud.name(fn.name))["Environment"]["Variables"]
+    for name in [s.name for s in SPEC.services] + [t.name for t in SPEC.task_definitions]:
+        [container] = ecs.describe_task_definition(taskDefinition=cloud.name(name))[
+            "taskDefinition"]["containerDefinitions"]
+        environments[name] = {e["name"]: e["value"] for e in container["environment"]}
+    assert reads.gaps(SPEC, environments) == []
+    assert environments["backend-api"]["TRADAI_QUEUE_BACKTEST_QUEUE"].endswith(
+        cloud.name("backtest-queue.fifo"))
