@@ -15,6 +15,7 @@ not Lambda's: on Lambda it scales with the function's memory (its CPU share).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -78,25 +79,34 @@ def main() -> None:
         topo = default_topology()
         missing = set(missing_handlers(topo))
         print(f"\ncold import in a clean interpreter, {args.reps} fresh interpreters each "
-              f"(seconds; import of the handler module only)")
-        print(f"{'function':<26}{'p50':>7}{'min':>7}{'max':>7}  without the layer")
+              f"(seconds; import of the handler module only; wall, and the interpreter's CPU "
+              f"time, which neighbours on a shared machine do not inflate)")
+        print(f"{'function':<26}{'wall p50':>9}{'min':>7}{'max':>7}{'cpu p50':>9}  "
+              f"without the layer")
         all_times: list[float] = []
+        all_cpu: list[float] = []
         for fn in topo.lambdas:
             if fn.name in missing:
                 continue
-            times = []
+            times, cpu = [], []
             for _ in range(args.reps):
                 result = import_handler(root, fn.handler)
                 if not result.ok:
                     raise SystemExit(f"{fn.name}: {result.error}\n{result.detail}")
-                assert result.seconds is not None
+                assert result.seconds is not None and result.cpu_seconds is not None
                 times.append(result.seconds)
+                cpu.append(result.cpu_seconds)
             bare = import_handler(root, fn.handler, with_layer=False)
             all_times += times
-            print(f"{fn.name:<26}{statistics.median(times):>7.2f}{min(times):>7.2f}"
-                  f"{max(times):>7.2f}  {'imports' if bare.ok else bare.error}")
-        print(f"all handlers: p50 {pct(all_times, 0.5):.2f} s, p90 {pct(all_times, 0.9):.2f} s; "
+            all_cpu += cpu
+            print(f"{fn.name:<26}{statistics.median(times):>9.2f}{min(times):>7.2f}"
+                  f"{max(times):>7.2f}{statistics.median(cpu):>9.2f}  "
+                  f"{'imports' if bare.ok else bare.error}")
+        print(f"all handlers: wall p50 {pct(all_times, 0.5):.2f} s, p90 {pct(all_times, 0.9):.2f}"
+              f" s; cpu p50 {pct(all_cpu, 0.5):.2f} s, p90 {pct(all_cpu, 0.9):.2f} s; "
               f"not in the code yet (not deployed): {', '.join(sorted(missing))}")
+        print(f"machine load (1 min) at the end: {os.getloadavg()[0]:.1f} on "
+              f"{os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

@@ -33,11 +33,12 @@ _CHILD = r"""
 import importlib, json, os, sys, time, traceback
 module, attr, paths = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 sys.path[:0] = paths
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 result = {"ok": False}
 try:
     handler = getattr(importlib.import_module(module), attr)
     result["seconds"] = time.perf_counter() - started
+    result["cpu_seconds"] = time.process_time() - cpu
     if not callable(handler):
         raise TypeError(f"{module}.{attr} is not callable")
     if "mlflow" in sys.modules:
@@ -99,10 +100,11 @@ class LambdaRoot:
 @dataclass(frozen=True)
 class ImportResult:
     ok: bool
-    seconds: float | None
+    seconds: float | None  # wall time of the import
     error: str | None
     detail: str | None
     mlflow_client: str | None
+    cpu_seconds: float | None = None  # the interpreter's CPU time for it (load-independent)
 
 
 def extract(artifacts: LambdaArtifacts, root: Path) -> LambdaRoot:
@@ -135,4 +137,4 @@ def import_handler(root: LambdaRoot, handler: str, *, with_layer: bool = True,
         return ImportResult(False, None, f"interpreter exited {done.returncode}",
                             done.stderr[-3000:], None)
     return ImportResult(out["ok"], out.get("seconds"), out.get("error"), out.get("traceback"),
-                        out.get("mlflow_client"))
+                        out.get("mlflow_client"), out.get("cpu_seconds"))
