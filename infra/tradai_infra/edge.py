@@ -21,6 +21,8 @@ caller's source IP (no JWT subject to count by).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_aws as aws
 
@@ -71,11 +73,16 @@ def mlflow_write_parameters() -> dict[str, str]:
             f"append:header.{MLFLOW_PATH_HEADER}": "$request.path", **CLIENT_MAPPING}
 
 
-def build_edge(ctx: Context, net: Network, compute: Compute,
-               queues: dict[str, aws.sqs.Queue],
-               fault_templates: dict[str, aws.fis.ExperimentTemplate] | None = None,
-               client_secret: aws.secretsmanager.Secret | None = None,
-               ) -> aws.apigatewayv2.Api:
+@dataclass(frozen=True)
+class Identity:
+    pool: aws.cognito.UserPool
+    client: aws.cognito.UserPoolClient
+
+
+def build_identity(ctx: Context) -> Identity:
+    """The Cognito user pool and the CLI's app client: declared before the services, whose
+    environment names them (the backend validates tokens against them; without the ids it
+    would have to list the account's pools)."""
     spec = ctx.topo.edge
     pool = aws.cognito.UserPool(
         ctx.name(spec.user_pool),
@@ -97,6 +104,16 @@ def build_edge(ctx: Context, net: Network, compute: Compute,
                              "ALLOW_REFRESH_TOKEN_AUTH"],
         prevent_user_existence_errors="ENABLED",
     )
+    return Identity(pool=pool, client=client)
+
+
+def build_edge(ctx: Context, net: Network, compute: Compute,
+               queues: dict[str, aws.sqs.Queue], identity: Identity,
+               fault_templates: dict[str, aws.fis.ExperimentTemplate] | None = None,
+               client_secret: aws.secretsmanager.Secret | None = None,
+               ) -> aws.apigatewayv2.Api:
+    spec = ctx.topo.edge
+    pool, client = identity.pool, identity.client
     if client_secret is not None:
         # The spec's gateway-client secret: the app client id, for callers outside the stack.
         aws.secretsmanager.SecretVersion(

@@ -17,6 +17,7 @@ import pulumi_aws as aws
 
 from tradai.topology.runtime_config import Deployment, Kind, Told
 from tradai_infra.context import Context
+from tradai_infra.edge import Identity
 from tradai_infra.mlflow_access import SERVICE as MLFLOW
 from tradai_infra.mlflow_access import client_containers, client_functions, mlflow_url
 from tradai_infra.network import TASKS, Network
@@ -66,7 +67,8 @@ def told(ctx: Context) -> Told:
 
 def aws_deployment(ctx: Context, net: Network, queues: dict[str, aws.sqs.Queue],
                    topics: dict[str, pulumi.Input[str]],
-                   bucket_names: dict[str, pulumi.Output[str]]) -> Deployment[pulumi.Input[str]]:
+                   bucket_names: dict[str, pulumi.Output[str]],
+                   identity: Identity) -> Deployment[pulumi.Input[str]]:
     topo = ctx.topo
 
     def json_list(*values: pulumi.Input[str]) -> pulumi.Output[str]:
@@ -86,6 +88,8 @@ def aws_deployment(ctx: Context, net: Network, queues: dict[str, aws.sqs.Queue],
         strategy_security_groups=json_list(net.groups[TASKS].id),
         # update-nat-routes repoints these when the NAT instance is replaced (one per AZ).
         private_route_tables=json_list(*[rt.id for rt in net.private_route_tables]),
+        user_pool_id=identity.pool.id,
+        app_client_id=identity.client.id,
         bind_host=BIND_ALL,
         told=told(ctx),
         # The drift detector previews this very stack; the zip package carries neither the

@@ -42,6 +42,12 @@ def test_deployed_components_receive_every_variable_their_settings_require(
     for key in ("TRADAI_QUEUE_BACKTEST_QUEUE", "TRADAI_TABLE_WORKFLOW_STATE",
                 "TRADAI_MLFLOW_URL", "TRADAI_DATA_COLLECTION_URL"):
         assert backend[key], key
+    # The pool and client its tokens come from (tradai.services.backend_api.auth.config):
+    # without them the backend would list the account's pools, which its role may not.
+    [pool] = deployed.of_type("aws:cognito/userPool:UserPool")
+    [client] = deployed.of_type("aws:cognito/userPoolClient:UserPoolClient")
+    assert backend["TRADAI_COGNITO_USER_POOL_ID"] == pool.id
+    assert backend["TRADAI_COGNITO_CLIENT_ID"] == client.id
 
 
 def test_function_environments_fit_lambdas_4kb(deployed: Deployed):

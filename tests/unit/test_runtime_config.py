@@ -59,7 +59,8 @@ def local_config(tmp_path_factory: pytest.TempPathFactory,
             for part in (internet, rds, edge, seed):
                 part.prepare(ctx)
         boot = Bootstrap(ctx)
-        for step in (boot.network, boot.storage, boot.queues, boot.tables, boot.topics):
+        for step in (boot.network, boot.storage, boot.queues, boot.tables, boot.topics,
+                     boot.identity):
             step()
         yield boot.runtime_config()
     finally:
@@ -74,6 +75,9 @@ def test_local_components_receive_every_variable_their_settings_require(
     for name, env in local_config.functions.items():
         assert lambda_env_size(env) <= LAMBDA_ENV_LIMIT_BYTES, name
         assert "AWS_DEFAULT_REGION" not in env, name
+    # The pool and client the backend validates tokens against, as on AWS.
+    backend = local_config.services["backend-api"]
+    assert backend["TRADAI_COGNITO_USER_POOL_ID"] and backend["TRADAI_COGNITO_CLIENT_ID"]
 
 
 def test_the_readers_come_from_the_code(topo: Topology):

@@ -32,6 +32,7 @@ Told = Callable[[str, Kind, str], bool]
 FUNCTION, SERVICE, TASK = "function", "service", "task"
 MLFLOW_AUTH_SECRET = "mlflow-basic-auth"  # tradai.registry.credentials.AUTH_SECRET
 AUTH_SECRET_ENV = "TRADAI_MLFLOW_AUTH_SECRET"
+USER_POOL_ENV, APP_CLIENT_ENV = "TRADAI_COGNITO_USER_POOL_ID", "TRADAI_COGNITO_CLIENT_ID"
 # Lambda sets the region itself and refuses AWS_* keys it reserves:
 # https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
 REGION_ENV = "AWS_DEFAULT_REGION"
@@ -82,6 +83,10 @@ class Deployment(Generic[V]):
     private_subnets: V
     strategy_security_groups: V
     private_route_tables: V
+    # The Cognito user pool and app client tokens come from (tradai.services.backend_api.auth:
+    # without them the backend lists the account's pools by name, which needs a permission).
+    user_pool_id: V | None = None
+    app_client_id: V | None = None
     # The address services listen on: AWS 0.0.0.0 (the ALB reaches a task over its ENI);
     # locally unset, so loopback (tasks share one host).
     bind_host: str | None = None
@@ -138,6 +143,8 @@ def _environment(topo: Topology, d: Deployment[V], component: str,
     }
     if kind != FUNCTION:
         spec[REGION_ENV] = d.region
+    if d.user_pool_id is not None and d.app_client_id is not None:
+        spec[USER_POOL_ENV], spec[APP_CLIENT_ENV] = d.user_pool_id, d.app_client_id
     sections: list[tuple[Kind, Mapping[str, V], Callable[[str], str]]] = [
         ("queue", d.queues, queue_env), ("table", d.tables, table_env),
         ("bucket", d.buckets, bucket_env), ("topic", d.topics, topic_env),

@@ -15,6 +15,7 @@ def local_deployment(ctx: CloudContext) -> Deployment[str]:
     r = ctx.resources
     topo = ctx.topology
     ports: Any = r.get(EDGE_PORTS_KEY)
+    cognito = r.get("cognito", {})  # the identity step's pool and client
     # Each service through its discovery port on the VPC router (Cloud Map names on AWS);
     # the local ALB strips MLflow's prefix, so its URL has none.
     services = ({s: ports.url(port) for s, port in ports.discovery.items()}
@@ -33,6 +34,8 @@ def local_deployment(ctx: CloudContext) -> Deployment[str]:
         strategy_security_groups=json.dumps([r["security_groups"]["strategy-tasks"]]),
         private_route_tables=json.dumps([rt for name, rt in r["route_tables"].items()
                                          if "private-rt" in name]),
+        user_pool_id=cognito.get("user_pool_id"),
+        app_client_id=cognito.get("client_id"),
         shared=dict(r.get("task_env", {})),
         own={name: dict(env) for name, env in r.get("service_env", {}).items()},
     )

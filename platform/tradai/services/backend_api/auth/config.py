@@ -1,8 +1,9 @@
 """Which user pool and app client tokens must come from.
 
-Configured by ``TRADAI_COGNITO_USER_POOL_ID`` and ``TRADAI_COGNITO_CLIENT_ID`` (the Pulumi
-program can set them); otherwise looked up once by the spec's names (``edge.user_pool`` and
-``edge.app_client``), which is how local tasks find a pool created after their definitions.
+Configured by ``TRADAI_COGNITO_USER_POOL_ID`` and ``TRADAI_COGNITO_CLIENT_ID`` (the one
+runtime configuration, ``tradai.topology.runtime_config``, sets them on both sides); otherwise
+looked up once by the spec's names (``edge.user_pool`` and ``edge.app_client``): a process
+started by hand next to the local stack.
 The key set is fetched from the configured AWS endpoint when there is one (the emulator serves
 it at ``{endpoint}/{pool_id}/.well-known/jwks.json``), while the issuer is always the pool's
 AWS URL, which is what Cognito and the emulator write into ``iss``.
