@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -50,9 +51,11 @@ from tradai.workflows.orphans import OrphanScanner
 from tradai.workflows.status import JobStatusStore
 from tradai_sim.cloud import moto_patches
 from tradai_sim.cloud.alarms import moto_view
-from tradai_sim.cloud.dynamodb_ttl.sweeper import sweep_table
+from tradai_sim.cloud.dynamodb_ttl.part import due_in_moto
+from tradai_sim.cloud.dynamodb_ttl.sweeper import delete_expired, sweep_table
 
 REGION = "eu-central-1"
+ACCOUNT = "123456789012"  # moto's default
 CLOCK = Clock(scale=1.0, origin=1_700_000_000)
 LIVE_TTL = {"N": "4000000000"}
 # The patches this issue added; --old leaves them out.
@@ -224,13 +227,22 @@ def health_states(n: int) -> tuple[Callable[[], Any], Counted | None]:
 
 
 def ttl_sweep(old: bool) -> Case:
+    """--old: the Scan every sweep made (a wall-clock table's, with no filter); now: the TTL
+    part's walk of the state index's heap of TTL values (no item is due here)."""
     def setup(n: int) -> tuple[Callable[[], Any], Counted | None]:
         ddb, table = tickets(n)
         spy = Counted(ddb)
-        # A wall-clock table's sweep has no filter: the sweep before this issue.
-        as_before = (lambda t: t) if old else None
-        return (lambda: sweep_table(spy, table, "ttl", ["job_id"], CLOCK.now(),
-                                    to_now_clock=as_before)), spy
+        if old:
+            return (lambda: sweep_table(spy, table, "ttl", ["job_id"], CLOCK.now(),
+                                        to_now_clock=lambda t: t)), spy
+        ctx = SimpleNamespace(account_id=ACCOUNT, region=REGION)
+
+        def sweep() -> int:
+            found = due_in_moto(ctx, table, "ttl", ["job_id"], CLOCK.now(), 0.0, None)
+            assert found is not None, "the state index is not installed"
+            return delete_expired(spy, table, "ttl", ["job_id"], found)
+
+        return sweep, spy
 
     return setup
 

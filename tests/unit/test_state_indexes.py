@@ -37,7 +37,9 @@ def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     with mock_aws():
         for patch in filter(_ours, moto_patches.PATCHES):
             owner, attr, original = patch.resolve()
-            monkeypatch.setattr(owner, attr, patch.make(original))
+            new = patch.make(original)
+            new.__tradai_original__ = original  # as apply_patches records it
+            monkeypatch.setattr(owner, attr, new)
         client = boto3.client("dynamodb", region_name=REGION)
         create_spec_table(client, "workflow-state", TABLE)
         create_spec_table(client, "registry-audit", AUDIT)
@@ -188,7 +190,9 @@ def ecs(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
     with mock_aws():
         for patch in filter(_ours, moto_patches.PATCHES):
             owner, attr, original = patch.resolve()
-            monkeypatch.setattr(owner, attr, patch.make(original))
+            new = patch.make(original)
+            new.__tradai_original__ = original  # as apply_patches records it
+            monkeypatch.setattr(owner, attr, new)
         client = boto3.client("ecs", region_name=REGION)
         client.create_cluster(clusterName="c")
         ec2 = boto3.client("ec2", region_name=REGION)
@@ -289,3 +293,62 @@ def test_a_ttl_sweep_is_sent_only_the_items_due(ddb: Any) -> None:
     assert returned == [1]  # not 56 items carried over to the sweeper
     left = {i["job_id"]["S"] for i in ddb.scan(TableName=TABLE)["Items"]}
     assert left == set(ttls) - {"due"} | {"text"} | {f"x{i}" for i in range(50)}
+
+
+def _swept(ddb: Any, now: float, lag: float, monkeypatch: pytest.MonkeyPatch
+           ) -> tuple[list[str], int]:
+    """One sweep as the TTL part makes it in the cloud process: (deleted job ids, TTL values
+    the index looked at)."""
+    from types import SimpleNamespace
+
+    from tradai_sim.cloud.dynamodb_ttl import part
+    from tradai_sim.cloud.dynamodb_ttl.sweeper import delete_expired
+
+    looked = [0]
+    real = part.verdict
+
+    def counted(*args: Any) -> str:
+        looked[0] += 1
+        return real(*args)
+
+    monkeypatch.setattr(part, "verdict", counted)
+    ctx = SimpleNamespace(account_id="123456789012", region=REGION)
+    found = part.due_in_moto(ctx, TABLE, "ttl", ["job_id"], now, lag, None)  # type: ignore
+    assert found is not None, "the sweep fell back to a Scan"
+    delete_expired(ddb, TABLE, "ttl", ["job_id"], found)
+    return sorted(i["job_id"]["S"] for i in found), looked[0]
+
+
+def test_a_ttl_sweep_reads_the_items_due_not_the_table(
+        ddb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The TTL part's sweep walks a heap of TTL values: the values it looks at are the due
+    items and the first that is not (plus entries a write left stale), at 2,000 live items.
+    It deletes what the Scan-based sweep decides (five-year rule, lag, non-numbers kept), and
+    follows writes made after the heap was built."""
+    from tradai_sim.cloud.dynamodb_ttl.sweeper import FIVE_YEARS
+
+    now, lag = 1_800_000_000.0, 3600.0
+    ttls = {"due": now - lag - 10, "due-2": now - lag - 500, "in-lag": now - lag + 10,
+            "at-lag": now - lag, "live": now + 60, "ancient": now - FIVE_YEARS - 10}
+    for job, ttl in ttls.items():
+        ddb.put_item(TableName=TABLE, Item={"job_id": {"S": job}, "ttl": {"N": repr(ttl)}})
+    ddb.put_item(TableName=TABLE, Item={"job_id": {"S": "text"}, "ttl": {"S": "soon"}})
+    for i in range(2000):
+        ddb.put_item(TableName=TABLE, Item={"job_id": {"S": f"x{i}"}, "ttl": {"N": "4000000000"}})
+
+    deleted, looked = _swept(ddb, now, lag, monkeypatch)
+    assert deleted == ["due", "due-2"]
+    assert looked <= 4  # ancient, due-2, due, then the first not due
+    left = {i["job_id"]["S"] for i in ddb.scan(TableName=TABLE)["Items"]}
+    assert left == set(ttls) - {"due", "due-2"} | {"text"} | {f"x{i}" for i in range(2000)}
+
+    # after the heap exists: a pushed-back TTL survives, a new due item is found
+    ddb.update_item(TableName=TABLE, Key={"job_id": {"S": "in-lag"}},
+                    UpdateExpression="SET #t = :t", ExpressionAttributeNames={"#t": "ttl"},
+                    ExpressionAttributeValues={":t": {"N": repr(now + 10_000)}})
+    ddb.put_item(TableName=TABLE, Item={"job_id": {"S": "late-due"},
+                                        "ttl": {"N": repr(now - lag - 1)}})
+    deleted, looked = _swept(ddb, now + 60, lag, monkeypatch)
+    assert deleted == ["at-lag", "late-due"]  # in-lag moved on; at-lag is due a minute later
+    assert looked <= 6
+    assert _swept(ddb, now + 60, lag, monkeypatch)[0] == []

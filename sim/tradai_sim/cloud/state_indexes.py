@@ -11,6 +11,10 @@
   ``DynamoDBBackend.update_item`` (which changes an item in place). It is built for a hash
   attribute on its first Query, and lives on the table object, so a table that a failed
   transaction puts back (moto restores a deep copy) has the index of its items.
+- DynamoDB TTL: the TTL part looked for expired items with a Scan, which reads every item of
+  the table each sweep (a filter only trims what comes back). Here each swept table keeps a
+  heap of its items' TTL values, kept by the same write paths; a sweep reads only the items due
+  (and entries left stale by a write, each once). The deletes still go through DeleteItem.
 - ECS: moto keeps every task it ever ran, and ListTasks and DescribeTasks walk all of them; ECS
   shows a stopped task for about an hour
   (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeTasks.html: "stopped
@@ -23,14 +27,18 @@ Installed by ``tradai_sim.cloud.moto_patches``.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from tradai_sim.cloud.ecs.runtime import KEEP_STOPPED
 
 _BY_VALUE = "_tradai_gsi_by_value"  # {attr: {value: {primary key: None}}}
 _VALUE_OF = "_tradai_gsi_value_of"  # {attr: {primary key: value}}
+_TTL_HEAPS = "_tradai_ttl_heaps"  # {attr: [(number, tick, primary key)]}, stale entries lazily
+_ticks = itertools.count()
 # One lock for every table: the index is small work next to the request, and a lock stored on
 # the table would break the deep copy a transaction takes.
 _lock = threading.RLock()
@@ -67,6 +75,55 @@ def _reindex(table: Any, hash_key: Any, range_key: Any) -> None:
             if new is not None and _hashable(new):
                 values.setdefault(new, {})[pk] = None
                 value_of[attr][pk] = new
+                heap = (table.__dict__.get(_TTL_HEAPS) or {}).get(attr)
+                if heap is not None and _number(new) is not None:
+                    heapq.heappush(heap, (_number(new), next(_ticks), pk))
+
+
+def _number(value: Any) -> float | None:
+    if getattr(value, "type", None) != "N":
+        return None
+    try:
+        return float(value.value)
+    except (TypeError, ValueError):
+        return None
+
+
+Verdict = Literal["due", "never", "later"]
+
+
+def due_items(table: Any, attr: str, verdict: Callable[[float], Verdict]
+              ) -> list[tuple[Any, Any]]:
+    """(primary key, stored value) of the items whose number ``attr`` is due, read in
+    ascending order from the table's heap of values: ``verdict`` says of a value whether it is
+    due, never will be (the five-year rule: passed over for good) or not yet (it and every
+    larger value: the walk stops). Due entries stay in the heap; a delete makes them stale."""
+    with _lock:
+        _index(table, attr)  # follows attr's value of every item from now on
+        value_of = table.__dict__[_VALUE_OF][attr]
+        heaps = table.__dict__.setdefault(_TTL_HEAPS, {})
+        if attr not in heaps:
+            heap = [(n, next(_ticks), pk) for pk, v in value_of.items()
+                    if (n := _number(v)) is not None]
+            heapq.heapify(heap)
+            heaps[attr] = heap
+        heap = heaps[attr]
+        due: list[tuple[float, int, Any]] = []
+        while heap:
+            number, _, pk = entry = heap[0]
+            current = value_of.get(pk)
+            if current is None or _number(current) != number:
+                heapq.heappop(heap)  # deleted, or its value changed (pushed again then)
+                continue
+            said = verdict(number)
+            if said == "later":
+                break
+            heapq.heappop(heap)
+            if said == "due":
+                due.append(entry)
+        for entry in due:  # kept until a delete (or a change) makes them stale
+            heapq.heappush(heap, entry)
+        return [(pk, value_of[pk]) for _, _, pk in due]
 
 
 def _hashable(value: Any) -> bool:

@@ -18,7 +18,8 @@ from tradai_sim.cloud.dynamodb_ttl.settings import (
     TtlSettings,
     lag_from_env,
 )
-from tradai_sim.cloud.dynamodb_ttl.sweeper import sweep_table
+from tradai_sim.cloud.dynamodb_ttl.sweeper import delete_expired, sweep_table, verdict
+from tradai_sim.cloud.state_indexes import due_items
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,7 @@ class DynamoDbTtlPart:
                 if ttl.get("TimeToLiveStatus") != "ENABLED":
                     continue
                 enabled[table] = ttl["AttributeName"]
-                n = sweep_table(ddb, table, ttl["AttributeName"], self._key_names(table), now,
-                                self.settings.lag(table), self._value_clock(table))
+                n = self._sweep(ddb, table, ttl["AttributeName"], now)
             except ClientError as exc:
                 if exc.response["Error"]["Code"] == "ResourceNotFoundException":
                     self._keys.pop(table, None)  # deleted while we swept
@@ -86,6 +86,14 @@ class DynamoDbTtlPart:
         self.ttl_tables = enabled
         self.sweeps += 1
         self.last_sweep = now
+
+    def _sweep(self, ddb: Any, table: str, attribute: str, now: float) -> int:
+        keys, lag = self._key_names(table), self.settings.lag(table)
+        clock = self._value_clock(table)
+        found = due_in_moto(self.ctx, table, attribute, keys, now, lag, clock)
+        if found is None:  # moto not in this process: a Scan finds them
+            return sweep_table(ddb, table, attribute, keys, now, lag, clock)
+        return delete_expired(ddb, table, attribute, keys, found)
 
     def _value_clock(self, table: str) -> Callable[[float], float] | None:
         """Maps a wall-clock table's TTL value onto the simulated clock."""
@@ -113,6 +121,31 @@ class DynamoDbTtlPart:
         return {"sweep_seconds": SWEEP_SECONDS, **self.settings.view(), "sweeps": self.sweeps,
                 "last_sweep": self.last_sweep, "ttl_tables": dict(self.ttl_tables),
                 "deleted": dict(self.deleted), "errors": list(self.errors)}
+
+
+def due_in_moto(ctx: CloudContext, table: str, attribute: str, key_names: list[str],
+                now: float, lag: float, clock: Callable[[float], float] | None
+                ) -> list[dict[str, Any]] | None:
+    """The due items (keys and TTL value, as DynamoDB JSON) from the state index's heap of TTL
+    values in the emulator (``tradai_sim.cloud.state_indexes``): a sweep reads the items due,
+    not the table. None when the emulator's tables are not indexed here."""
+    from moto.dynamodb.models import Table, dynamodb_backends
+
+    from tradai_sim.cloud.moto_patches import unpatched
+
+    if unpatched(Table.put_item) is Table.put_item:  # the index's write hooks are not installed
+        return None
+    try:
+        stored = dynamodb_backends[ctx.account_id][ctx.region].get_table(table)
+    except Exception:
+        return None
+    out = []
+    for pk, value in due_items(stored, attribute, lambda ts: verdict(ts, now, lag, clock)):
+        item = {key_names[0]: pk[0].to_json(), attribute: value.to_json()}
+        if len(key_names) > 1:
+            item[key_names[1]] = pk[1].to_json()
+        out.append(item)
+    return out
 
 
 def make_part(ctx: CloudContext, invoker: Any) -> DynamoDbTtlPart:

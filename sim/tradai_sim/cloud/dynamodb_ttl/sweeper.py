@@ -35,19 +35,27 @@ def due(item: dict[str, Any], attribute: str, now: float, lag: float = 0.0,
     """Expired for at least ``lag`` seconds. ``to_now_clock`` maps a stored value written on
     another clock onto the clock of ``now`` (see the part's wall-clock tables)."""
     ts = ttl_value(item, attribute)
-    if ts is None:
-        return False
+    return ts is not None and verdict(ts, now, lag, to_now_clock) == "due"
+
+
+def verdict(ts: float, now: float, lag: float = 0.0,
+            to_now_clock: Callable[[float], float] | None = None) -> str:
+    """"due", "never" (over five years old: taken for a mistake) or "later". Rising with
+    ``ts`` (the clock mapping is increasing), so a walk in ascending order can stop at the
+    first "later"."""
     if to_now_clock is not None:
         ts = to_now_clock(ts)
-    return now - FIVE_YEARS <= ts and ts + lag < now
+    if ts < now - FIVE_YEARS:
+        return "never"
+    return "due" if ts + lag < now else "later"
 
 
 def sweep_table(client: Any, table: str, attribute: str, key_names: list[str],
                 now: float, lag: float = 0.0,
                 to_now_clock: Callable[[float], float] | None = None) -> int:
-    """Delete the items of ``table`` expired for ``lag`` seconds; returns how many."""
+    """Delete the items of ``table`` expired for ``lag`` seconds, found with a Scan; returns
+    how many."""
     names = {f"#k{i}": k for i, k in enumerate(key_names)} | {"#ttl": attribute}
-    deleted = 0
     kwargs: dict[str, Any] = {"TableName": table, "ProjectionExpression": ",".join(names),
                               "ExpressionAttributeNames": names}
     if to_now_clock is None:
@@ -59,21 +67,31 @@ def sweep_table(client: Any, table: str, attribute: str, key_names: list[str],
         kwargs["ExpressionAttributeValues"] = {":number": {"S": "N"},
                                                ":due": {"N": repr(now - lag)},
                                                ":oldest": {"N": repr(now - FIVE_YEARS)}}
+    deleted = 0
     while True:
         page = client.scan(**kwargs)
-        for item in page.get("Items", []):
-            if not due(item, attribute, now, lag, to_now_clock):
-                continue
-            try:
-                client.delete_item(
-                    TableName=table, Key={k: item[k] for k in key_names},
-                    ConditionExpression="#ttl = :seen",
-                    ExpressionAttributeNames={"#ttl": attribute},
-                    ExpressionAttributeValues={":seen": item[attribute]})
-                deleted += 1
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                    raise
+        deleted += delete_expired(client, table, attribute, key_names,
+                                  [i for i in page.get("Items", [])
+                                   if due(i, attribute, now, lag, to_now_clock)])
         if "LastEvaluatedKey" not in page:
             return deleted
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def delete_expired(client: Any, table: str, attribute: str, key_names: list[str],
+                   items: list[dict[str, Any]]) -> int:
+    """DeleteItem of each, conditional on the TTL value read: an item whose TTL was pushed
+    back meanwhile survives. Returns how many were deleted."""
+    deleted = 0
+    for item in items:
+        try:
+            client.delete_item(
+                TableName=table, Key={k: item[k] for k in key_names},
+                ConditionExpression="#ttl = :seen",
+                ExpressionAttributeNames={"#ttl": attribute},
+                ExpressionAttributeValues={":seen": item[attribute]})
+            deleted += 1
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+    return deleted
