@@ -59,7 +59,7 @@ ACCOUNT = "123456789012"  # moto's default
 CLOCK = Clock(scale=1.0, origin=1_700_000_000)
 LIVE_TTL = {"N": "4000000000"}
 # The patches this issue added; --old leaves them out.
-NEW_PATCH_MODULES = ("tradai_sim.cloud.state_indexes",)
+NEW_PATCH_MODULES = ("tradai_sim.cloud.state_indexes", "tradai_sim.cloud.dynamodb_json")
 
 
 @dataclass
