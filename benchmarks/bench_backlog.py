@@ -131,11 +131,12 @@ def run(cloud: RunningCloud, submissions: int, users: int, concurrency: int,
     def drained() -> bool:
         ok, detail = accounting.tickets_state(ctx)
         out["tickets"] = detail
-        return ok and queues.depth(ctx, "backtest-queue.fifo") == 0 and \
-            queues.depth(ctx, "backtest-dlq.fifo") == 0
+        return ok and queues.depth(ctx, "backtest-queue.fifo") == 0
 
     wait_for(drained, timeout=3600, interval=2)
     out["drain_wall_s"] = time.perf_counter() - t0
+    # Nothing is left to move a message into the DLQ: what it holds now stays (a violation).
+    out["dlq"] = queues.depth(ctx, "backtest-dlq.fifo")
     out["drain_simulated_s"] = out["drain_wall_s"] * cloud.time_scale
     stop.set()
     watcher.join(timeout=5)
@@ -174,10 +175,14 @@ def main() -> None:
               f"({c['percent_of_core']:.1f}% of a core) with {c['queued']} messages waiting")
     print(f"cancel      {res['cancel']['cancelled']} queued backtests by "
           f"{res['cancel']['users']} users in {res['cancel_wall_s']:.2f} s")
-    print(f"drain       settled and queues empty {res['drain_wall_s']:.1f} s wall "
+    print(f"drain       settled and queue empty {res['drain_wall_s']:.1f} s wall "
           f"({res['drain_simulated_s']:.0f} simulated s) after the cancel: {res['tickets']}")
+    print(f"dlq         {res['dlq']} message(s) in backtest-dlq.fifo"
+          + (" (a violation: a waiting job ran out of receives)" if res["dlq"] else ""))
     print(f"task limit  {'held' if res['task_limit']['held'] else 'BROKEN'}: "
           f"{res['task_limit']['detail']}")
+    if res["dlq"] or not res["task_limit"]["held"]:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
