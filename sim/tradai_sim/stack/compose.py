@@ -286,7 +286,10 @@ def bootstrap(p: ComposePlan, state_dir: Path, env_path: Path,
         if name not in have:
             s3.create_bucket(Bucket=name, CreateBucketConfiguration={
                 "LocationConstraint": topology.region})
-    env = boot._environment()
+    # One env file for every platform container: what the one runtime configuration gives
+    # every service alike (each one's port and the like stay in the compose file).
+    services = list(boot.runtime_config().services.values())
+    env = {k: v for k, v in services[0].items() if all(e.get(k) == v for e in services)}
     env_path.write_text(platform_env(env, emulator_url, EMULATOR_IN_NETWORK))
     return ctx.resources
 
