@@ -1,6 +1,7 @@
 """ECS: cluster, the ECR repository of the one platform image, the four services behind an
 internal ALB, and the on-demand task definitions that Step Functions and the services launch;
-every container runs the image ``tradai:image`` names."""
+every container runs the image ``tradai:image`` names, or the one built here by digest
+(``tradai:buildImage``, image_build.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tradai.topology.runtime_config import Deployment, runtime_config
 from tradai_infra.context import Context
 from tradai_infra.iam import Statement, role_with_policy
 from tradai_infra.image import REPOSITORY
+from tradai_infra.image_build import build_image, content_tag
 from tradai_infra.mlflow_access import ALLOWED_HOSTS_ENV, STATIC_PREFIX_ENV, allowed_hosts
 from tradai_infra.mlflow_access import SERVICE as MLFLOW
 from tradai_infra.mlflow_access import health_path as mlflow_health_path
@@ -70,11 +72,15 @@ def build_compute(ctx: Context, net: Network, arns: Arns, database: aws.rds.Inst
         tags=ctx.tags,
     )
     image = ctx.settings.image
-    image_uri: pulumi.Output[str] = (repo.repository_url.apply(image.uri)
-                                     if image.registry is None
-                                     else pulumi.Output.from_input(image.uri()))
+    image_uri: pulumi.Output[str]
+    if image is None:  # tradai:buildImage: built and pushed here, run by its digest
+        image_uri = build_image(ctx.name("platform-image"), repo, content_tag())
+    elif image.registry is None:
+        image_uri = repo.repository_url.apply(image.uri)
+    else:
+        image_uri = pulumi.Output.from_input(image.uri())
     pulled_repo: pulumi.Input[str] = (
-        repo.arn if image.registry is None else
+        repo.arn if image is None or image.registry is None else
         f"arn:aws:ecr:{image.region}:{image.account}:repository/{image.repository}")
     images = [s.name for s in topo.services] + [t.name for t in topo.task_definitions]
     logs = {

@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 from tradai.topology import default_topology
 from tradai.topology.naming import physical_name
 from tradai_infra.errors import InfraConfigError
-from tradai_infra.image import IMAGE_KEY, REPOSITORY, ImageRef, parse_image
+from tradai_infra.image import IMAGE_KEY, REPOSITORY, ImageRef, example, parse_image
+from tradai_infra.image_build import BUILD_IMAGE_KEY, parse_build_flag
 
 # ``pulumi config set`` keys, in the project namespace unless they say otherwise.
 REGION_KEY = "aws:region"
 AZS_KEY = "tradai:availabilityZones"
-# IMAGE_KEY ("tradai:image"): the one platform image, checked by tradai_infra.image
+# IMAGE_KEY ("tradai:image"): the one platform image, checked by tradai_infra.image; or
+# BUILD_IMAGE_KEY ("tradai:buildImage": true): the program builds and pushes it (image_build)
 ALERT_EMAIL_KEY = "tradai:alertEmail"
 LAMBDA_LAYERS_KEY = "tradai:lambdaLayers"
 FAULTS_DIR_KEY = "tradai:faultTemplatesDir"  # default: the repository's scenarios/faults
@@ -30,10 +32,14 @@ class StackSettings:
     env: str
     region: str
     azs: tuple[str, ...]
-    image: ImageRef
+    image: ImageRef | None  # None: the program builds the image (build_image)
     alert_email: str | None = None
     lambda_layers: tuple[str, ...] = field(default_factory=tuple)
     fault_templates_dir: str | None = None
+
+    @property
+    def build_image(self) -> bool:
+        return self.image is None
 
     @property
     def is_production(self) -> bool:
@@ -56,7 +62,7 @@ def load_settings(env: str, get: ConfigGetter) -> StackSettings:
             )
     if len(set(azs)) != len(azs):
         raise InfraConfigError(f"{AZS_KEY}: availability zones must differ, got {list(azs)}")
-    image = parse_image(get(IMAGE_KEY), own_repository(env))
+    image = _image(get, own_repository(env))
     layers = tuple(_json_list(get, LAMBDA_LAYERS_KEY, required=False, example='["arn:..."]'))
     return StackSettings(
         env=env,
@@ -67,6 +73,25 @@ def load_settings(env: str, get: ConfigGetter) -> StackSettings:
         lambda_layers=layers,
         fault_templates_dir=get(FAULTS_DIR_KEY) or None,
     )
+
+
+def _image(get: ConfigGetter, own: str) -> ImageRef | None:
+    """Exactly one of ``tradai:image`` (an image pushed elsewhere) and ``tradai:buildImage``
+    (build it here) names the image; None means build."""
+    raw = get(IMAGE_KEY)
+    if parse_build_flag(get(BUILD_IMAGE_KEY)):
+        if raw:
+            raise InfraConfigError(
+                f"{BUILD_IMAGE_KEY} is true and {IMAGE_KEY} is set ({raw!r}): choose one, the "
+                f"image built here or the one named (`pulumi config rm {IMAGE_KEY}` or "
+                f"`pulumi config rm {BUILD_IMAGE_KEY}`)")
+        return None
+    if not raw:
+        raise InfraConfigError(
+            f"{IMAGE_KEY} is not set: run `pulumi config set {IMAGE_KEY} {example(own)}`, or "
+            f"`pulumi config set {BUILD_IMAGE_KEY} true` to build and push the repository's "
+            f"Dockerfile (needs a Docker engine)")
+    return parse_image(raw, own)
 
 
 def own_repository(env: str, project: str | None = None) -> str:

@@ -16,6 +16,7 @@ from tradai_infra.database import build_database
 from tradai_infra.edge import build_edge, build_identity
 from tradai_infra.faults import build_faults, plan_faults
 from tradai_infra.functions import build_functions
+from tradai_infra.image_build import require_docker_engine
 from tradai_infra.lambda_package import package_lambdas
 from tradai_infra.monitoring import build_alarms, build_topics, build_trail
 from tradai_infra.nat import build_nat
@@ -40,6 +41,8 @@ def deploy(settings: StackSettings, topo: Topology | None = None) -> Deployment:
     topo = topo or default_topology()
     validate(topo, settings)  # raises before the first resource is declared
     faults = plan_faults(topo, settings)  # likewise: every fault template checked
+    if settings.build_image:  # likewise: the build needs an engine here
+        require_docker_engine()
     skipped, skipped_machines = unbuilt(topo)  # raises for a required function without code
     if skipped:
         pulumi.log.warn("not deployed, their handler modules do not exist in tradai yet: "

@@ -7,6 +7,7 @@ test can compute the value a reference should resolve to and compare.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,14 @@ RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 
 def mock_password(name: str) -> str:
     return f"MockPassword{name.replace('-', '')}"
+
+
+DOCKER_IMAGE = "docker-build:index:Image"
+ECR_TOKEN = "aws:ecr/getAuthorizationToken:getAuthorizationToken"
+
+
+def mock_digest(name: str) -> str:
+    return "sha256:" + hashlib.sha256(name.encode()).hexdigest()
 
 
 def secret_value(value: Any) -> Any:
@@ -82,12 +91,19 @@ class RecordingMocks(pulumi.runtime.Mocks):
         }
         if args.typ == RANDOM_PASSWORD:  # a value a test can look for (mock_password)
             outputs["result"] = mock_password(args.name)
+        if args.typ == DOCKER_IMAGE:  # what a push reports: the digest (mock_digest)
+            outputs["digest"] = mock_digest(args.name)
+            outputs["ref"] = f"{args.inputs['tags'][0]}@{mock_digest(args.name)}"
         return mock_id(args.name), outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:root",
                     "id": ACCOUNT, "userId": ACCOUNT}
+        if args.token == ECR_TOKEN:
+            return {"userName": "AWS", "password": "mock-ecr-token", "id": ACCOUNT,
+                    "authorizationToken": "mock", "proxyEndpoint": f"https://{ACCOUNT}.mock",
+                    "expiresAt": "2099-01-01T00:00:00Z"}
         raise NotImplementedError(f"unexpected provider call {args.token}")
 
 

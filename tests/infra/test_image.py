@@ -5,12 +5,13 @@ refused before anything is declared."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 
 from tests.infra.conftest import Deployed
-from tests.infra.mocks import ACCOUNT, STACK, run_program
+from tests.infra.mocks import ACCOUNT, STACK, run_program, secret_value
 from tradai_infra.config import load_settings
 from tradai_infra.errors import InfraConfigError
 from tradai_infra.image import parse_image
@@ -93,3 +94,105 @@ def test_stack_config_without_image_stops_before_any_resource() -> None:
         load_settings(STACK, {**GOOD, "tradai:image": f"{OWN}:latest"}.get)
     assert load_settings(STACK, {**GOOD, "tradai:image": f"{OWN}:0.1.0"}.get).image.uri(
         "r.example/x") == "r.example/x:0.1.0"
+
+
+# -- tradai:buildImage: the program builds the Dockerfile and runs the pushed digest -------------
+
+def _build_settings(settings: Any) -> Any:
+    from dataclasses import replace
+
+    return replace(settings, image=None)
+
+
+def test_build_image_config_and_its_conflicts() -> None:
+    built = load_settings(STACK, {**GOOD, "tradai:buildImage": "true"}.get)
+    assert built.image is None and built.build_image
+    with pytest.raises(InfraConfigError, match="tradai:buildImage is true and tradai:image"):
+        load_settings(STACK, {**GOOD, "tradai:buildImage": "true",
+                              "tradai:image": f"{OWN}:0.1.0"}.get)
+    with pytest.raises(InfraConfigError, match="tradai:buildImage: expected true or false"):
+        load_settings(STACK, {**GOOD, "tradai:buildImage": "yes"}.get)
+    with pytest.raises(InfraConfigError, match="pulumi config set tradai:buildImage true"):
+        load_settings(STACK, {**GOOD, "tradai:buildImage": "false"}.get)
+
+
+def test_build_without_a_docker_engine_stops_before_any_resource(
+        topo: Any, settings: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.infra.mocks import RecordingMocks
+    from tradai_infra.program import deploy
+
+    # Where Docker clients look: DOCKER_HOST, here a socket path nothing listens on.
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/docker.sock")
+    mocks = RecordingMocks()
+    with pytest.raises(InfraConfigError) as err:
+        run_program(lambda: deploy(_build_settings(settings), topo), mocks)
+    message = str(err.value)
+    assert f"no Docker engine answers at DOCKER_HOST=unix://{tmp_path}/docker.sock" in message
+    assert "pulumi config set tradai:image" in message  # the alternative
+    assert mocks.resources == []
+
+
+def test_engine_probe_follows_docker_host_and_the_default_socket() -> None:
+    from tradai_infra.image_build import require_docker_engine
+
+    seen: list[str] = []
+
+    def refuse(address: str) -> None:
+        seen.append(address)
+        raise FileNotFoundError(2, "No such file or directory")
+
+    default = re.escape("the default socket /var/run/docker.sock")
+    with pytest.raises(InfraConfigError, match=default):
+        require_docker_engine({}, refuse)
+    with pytest.raises(InfraConfigError, match=re.escape("DOCKER_HOST=tcp://10.0.0.9:2375")):
+        require_docker_engine({"DOCKER_HOST": "tcp://10.0.0.9:2375"}, refuse)
+    assert seen == ["unix:///var/run/docker.sock", "tcp://10.0.0.9:2375"]
+    require_docker_engine({"DOCKER_HOST": "unix:///x"}, lambda a: None)  # answers: no error
+
+
+def test_every_task_definition_runs_the_built_image_by_digest(
+        topo: Any, settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.infra.mocks import DOCKER_IMAGE, mock_digest
+    from tradai_infra import image_build, program
+    from tradai_infra.program import deploy
+
+    monkeypatch.setattr(program, "require_docker_engine", lambda: None)  # an engine "answers"
+    deployed = Deployed(run_program(lambda: deploy(_build_settings(settings), topo)), topo)
+    [build] = deployed.of_type(DOCKER_IMAGE)
+    repo_url = f"{ACCOUNT}.dkr.ecr.mock/{OWN}"
+    digest = mock_digest(build.name)
+    images = _images(deployed)
+    families = {deployed.name(n) for n in [s.name for s in deployed.topo.services]
+                + [t.name for t in deployed.topo.task_definitions]}
+    assert families <= set(images)
+    assert set(images.values()) == {f"{repo_url}@{digest}"}
+    # The root Dockerfile's ECS stage (its last stage is compose's exchange simulator), for
+    # Fargate's platform, pushed to the program's repository under a content tag, with an ECR
+    # token as the registry login.
+    inputs = build.inputs
+    assert inputs["push"] is True and inputs["target"] == "runtime"
+    assert inputs["platforms"] == ["linux/amd64"]
+    assert inputs["dockerfile"]["location"] == str(image_build.ROOT / "Dockerfile")
+    assert inputs["context"]["location"] == str(image_build.ROOT)
+    assert inputs["tags"] == [f"{repo_url}:{image_build.content_tag()}"]
+    # The token is a secret: the registry login reaches the state only encrypted.
+    [registry] = secret_value(inputs["registries"])
+    assert registry == {"address": repo_url, "username": "AWS", "password": "mock-ecr-token"}
+
+
+def test_content_tag_changes_with_what_the_image_copies(tmp_path: Any) -> None:
+    from tradai_infra.image_build import content_tag
+
+    for name in ("Dockerfile", ".dockerignore", "pyproject.toml", "README.md"):
+        (tmp_path / name).write_text(name)
+    (tmp_path / "platform" / "tradai").mkdir(parents=True)
+    (tmp_path / "platform" / "tradai" / "a.py").write_text("x = 1\n")
+    first = content_tag(tmp_path)
+    assert first.startswith("build-") and content_tag(tmp_path) == first
+    (tmp_path / "platform" / "tradai" / "__pycache__").mkdir()
+    (tmp_path / "platform" / "tradai" / "__pycache__" / "a.pyc").write_bytes(b"\0")
+    (tmp_path / "sim").mkdir()
+    (tmp_path / "sim" / "b.py").write_text("not in the runtime image\n")
+    assert content_tag(tmp_path) == first
+    (tmp_path / "platform" / "tradai" / "a.py").write_text("x = 2\n")
+    assert content_tag(tmp_path) != first
