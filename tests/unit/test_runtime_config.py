@@ -151,3 +151,13 @@ def test_builder_tells_only_what_told_allows_and_own_wins(topo: Topology):
     assert config.tasks["strategy"]["TRADAI_MLFLOW_AUTH_SECRET"] == "runner"
     assert config.services["backend-api"]["TRADAI_MLFLOW_AUTH_SECRET"] == "admin"
     assert config.functions["orphan-scanner"]["TRADAI_ALERTS_TOPIC_ARN"] == "arn:alerts"
+
+
+def test_every_component_runs_with_mlflow_telemetry_off(local_config: RuntimeConfig[str]):
+    """MLflow 3's telemetry thread sets and unsets a variable in os.environ while requests
+    iterates it: a strategy task's log-batch failed with KeyError '_MLFLOW_TELEMETRY_SESSION_ID'
+    in the 1,000-backlog benchmark. Every function, service and task is told to turn it off
+    (MLFLOW_DISABLE_TELEMETRY, mlflow.environment_variables)."""
+    envs = [*local_config.functions.values(), *local_config.services.values(),
+            *local_config.tasks.values()]
+    assert envs and all(e.get("MLFLOW_DISABLE_TELEMETRY") == "true" for e in envs)

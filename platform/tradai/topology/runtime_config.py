@@ -36,6 +36,7 @@ USER_POOL_ENV, APP_CLIENT_ENV = "TRADAI_COGNITO_USER_POOL_ID", "TRADAI_COGNITO_C
 # Lambda sets the region itself and refuses AWS_* keys it reserves:
 # https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
 REGION_ENV = "AWS_DEFAULT_REGION"
+TELEMETRY_ENV = "MLFLOW_DISABLE_TELEMETRY"
 # "The total size of all environment variables doesn't exceed 4 KB" (same page).
 LAMBDA_ENV_LIMIT_BYTES = 4096
 
@@ -134,6 +135,11 @@ def _environment(topo: Topology, d: Deployment[V], component: str,
         return d.told is None or d.told(component, what, logical)
 
     spec: dict[str, V | str] = {
+        # MLflow 3's client starts a telemetry thread that sets and unsets a variable in
+        # os.environ while other threads read it: a strategy task's log-batch failed with
+        # KeyError '_MLFLOW_TELEMETRY_SESSION_ID' (requests iterating the environment). It
+        # also calls out to the internet, which private subnets should not need.
+        TELEMETRY_ENV: "true",
         "TRADAI_ENV": d.env,
         "TRADAI_PROJECT": topo.project,
         "TRADAI_CLUSTER": d.cluster,
