@@ -162,7 +162,9 @@ TASK_ACCESS: dict[str, Access] = {
         metrics=(TRADING_METRICS,),  # the container's profit, open trades, loop latency
     ),
     "strategy-service-task": Access(
-        buckets_read=("configs",), buckets_write=("configs",), secrets=MLFLOW_AUTH,
+        # configs: the versions' configs and the prepared ones; arcticdb: the candles of the
+        # validation backtest (tradai.services.strategy_service.trial_backtest).
+        buckets_read=("configs", "arcticdb"), buckets_write=("configs",), secrets=MLFLOW_AUTH,
     ),
 }
 

@@ -187,6 +187,14 @@ class MLflowAdapter:
         except MlflowException as exc:
             raise self._lookup_error(exc, name, "version", ref) from exc
 
+    def set_version_tags(self, name: str, version: int, tags: Mapping[str, str]) -> None:
+        """Tags on a version (a verdict, a prepared config): one request per tag."""
+        for key, value in tags.items():
+            try:
+                self.client.set_model_version_tag(name, str(version), key, value)
+            except MlflowException as exc:
+                raise self._lookup_error(exc, name, "version", version) from exc
+
     def load_config(self, version: StrategyVersion) -> dict[str, Any]:
         return self._store().get(version.config_s3_path)
 

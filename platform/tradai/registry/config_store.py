@@ -1,10 +1,12 @@
 """Strategy version configs (Freqtrade config JSON) in S3, addressed by ``s3://`` paths.
 
-Layout: ``s3://<configs bucket>/strategies/<name>/v<N>/config.json``.
+Layout: ``s3://<configs bucket>/strategies/<name>/v<N>/config.json``; a version's prepared
+(runnable) configs beside it, content-addressed: ``.../v<N>/prepared/<sha256[:16]>.json``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -17,6 +19,10 @@ CONFIG_FILE = "config.json"
 
 def config_key(name: str, version: int) -> str:
     return f"strategies/{name}/v{version}/{CONFIG_FILE}"
+
+
+def prepared_key(name: str, version: int, digest: str) -> str:
+    return f"strategies/{name}/v{version}/prepared/{digest[:16]}.json"
 
 
 def split_s3_path(path: str) -> tuple[str, str]:
@@ -41,8 +47,17 @@ class ConfigStore:
         return cls(aws_client("s3"), bucket)
 
     def put(self, name: str, version: int, config: dict[str, Any]) -> str:
-        key = config_key(name, version)
+        return self._put(config_key(name, version),
+                         json.dumps(config, indent=2, sort_keys=True).encode())
+
+    def put_prepared(self, name: str, version: int, config: dict[str, Any]) -> tuple[str, str]:
+        """Store a runnable config of the version; (its s3:// path, its sha256). The same
+        config always lands on the same key."""
         body = json.dumps(config, indent=2, sort_keys=True).encode()
+        digest = hashlib.sha256(body).hexdigest()
+        return self._put(prepared_key(name, version, digest), body), digest
+
+    def _put(self, key: str, body: bytes) -> str:
         try:
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=body,
                                ContentType="application/json")
