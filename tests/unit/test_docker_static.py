@@ -210,10 +210,9 @@ def test_dockerfile_with_a_healthcheck_or_a_secret() -> None:
     assert "ENV AWS_SECRET_ACCESS_KEY: no secret in the image" in found
 
 
-def test_every_task_definition_entrypoint_is_in_the_image_or_named_missing(
-        topo: Topology) -> None:
+def test_every_task_definition_entrypoint_is_in_the_image(topo: Topology) -> None:
     """The image installs platform/ only: every entrypoint the spec names must be a module
-    there. One is not written yet (strategy-service-task's); this says which, so it is seen."""
+    there."""
     root = checks.ROOT / "platform"
     missing = []
     for entry in [s.entrypoint for s in topo.services] + [
@@ -221,7 +220,7 @@ def test_every_task_definition_entrypoint_is_in_the_image_or_named_missing(
         path = root / Path(*entry.split("."))
         if not (path.with_suffix(".py").is_file() or (path / "__main__.py").is_file()):
             missing.append(entry)
-    assert missing == ["tradai.services.strategy_service.task"]
+    assert missing == []
 
 
 def test_build_context_is_only_what_the_image_copies() -> None:
