@@ -31,11 +31,15 @@ ROOT = Path(__file__).resolve().parents[2]  # the repository: the build context
 DOCKERFILE = ROOT / "Dockerfile"
 # The Dockerfile's last stage is compose's exchange simulator; ECS runs ``runtime``.
 TARGET = "runtime"
-# Fargate's default runtime platform (no task definition sets another).
+# No task definition here sets runtimePlatform.cpuArchitecture (X86_64 or ARM64:
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ecs-taskdefinition-runtimeplatform.html),
+# so Fargate runs them on x86-64: build for that, whatever machine runs `pulumi up`.
 PLATFORM = docker_build.Platform.LINUX_AMD64
 DEFAULT_SOCKET = "/var/run/docker.sock"
 # What the runtime stage copies (the .dockerignore lets in no more for it): the tag changes
-# exactly when these do, as the repository's tags are immutable.
+# exactly when these do, as the repository's tags are immutable (pushing an existing tag fails
+# with ImageTagAlreadyExistsException:
+# https://docs.aws.amazon.com/AmazonECR/latest/userguide/repository-edit.html).
 _INPUTS = ("Dockerfile", ".dockerignore", "pyproject.toml", "README.md", "platform")
 _SKIP_SUFFIXES = (".pyc", ".pem")
 _SKIP_NAMES = ("__pycache__", ".env")
@@ -107,7 +111,9 @@ def content_tag(root: Path = ROOT) -> str:
 
 
 def build_image(name: str, repository: aws.ecr.Repository, tag: str) -> pulumi.Output[str]:
-    """Declare the build-and-push; return the image by digest for the task definitions."""
+    """Declare the build-and-push; return the image by digest for the task definitions
+    (``repository-url/image@sha256:<64 hex>``, the container definition's digest form:
+    https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/ecs/aws.sdk.kotlin.services.ecs.model/-container-definition/image.html)."""
     token = aws.ecr.get_authorization_token_output(registry_id=repository.registry_id)
     image = docker_build.Image(
         name,

@@ -166,6 +166,8 @@ def test_every_task_definition_runs_the_built_image_by_digest(
                 + [t.name for t in deployed.topo.task_definitions]}
     assert families <= set(images)
     assert set(images.values()) == {f"{repo_url}@{digest}"}
+    # ECS's digest form: sha256 and exactly 64 hex digits after it.
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest)
     # The root Dockerfile's ECS stage (its last stage is compose's exchange simulator), for
     # Fargate's platform, pushed to the program's repository under a content tag, with an ECR
     # token as the registry login.
