@@ -30,24 +30,14 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tradai.clock import Clock
-from tradai.config.service import ConfigMergeService, base_config
-from tradai.registry.adapter import MLflowAdapter
-from tradai.registry.config_store import ConfigStore
-from tradai.registry.models import RegistryUnavailable, StrategyVersion
-from tradai.services.strategy_service.loader import StrategyLoader
 from tradai.services.strategy_service.settings import StrategyServiceSettings
-from tradai.services.strategy_service.version_tasks import (
-    TaskDependencyError,
-    TaskInputError,
-    prepare_config,
-    record_verdict,
-    validate_version,
-)
-from tradai.strategy_container.config import resolve_timerange
-from tradai.strategy_container.errors import DependencyFailed
+from tradai.services.strategy_service.version_tasks import TaskDependencyError, TaskInputError
+
+if TYPE_CHECKING:
+    from tradai.registry.adapter import MLflowAdapter
 
 log = logging.getLogger("tradai.services.strategy_service.task")
 
@@ -126,7 +116,19 @@ def _check_timerange(value: str) -> None:
 
 def run(request: TaskRequest, settings: StrategyServiceSettings, clock: Clock) -> dict[str, Any]:
     """Wire the registry, the store and the checks; the result (or TaskInputError /
-    TaskDependencyError, or a verdict of ``invalid``)."""
+    TaskDependencyError, or a verdict of ``invalid``). MLflow and Freqtrade are imported
+    here, once the input is known good: bad input is answered without their seconds."""
+    from tradai.config.service import ConfigMergeService, base_config
+    from tradai.registry.adapter import MLflowAdapter
+    from tradai.registry.config_store import ConfigStore
+    from tradai.registry.models import RegistryUnavailable
+    from tradai.services.strategy_service.version_tasks import (
+        prepare_config,
+        record_verdict,
+        validate_version,
+    )
+    from tradai.strategy_container.config import resolve_timerange
+
     if not settings.mlflow_url or not settings.configs_bucket:
         missing = [n for n, v in (("TRADAI_MLFLOW_URL", settings.mlflow_url),
                                   ("TRADAI_BUCKET_CONFIGS", settings.configs_bucket)) if not v]
@@ -158,6 +160,9 @@ def run(request: TaskRequest, settings: StrategyServiceSettings, clock: Clock) -
 def _class_check(registry: MLflowAdapter) -> Any:
     """The class from the version's registered source (else the packaged strategies), loaded
     by Freqtrade's resolver as the strategy service's validation does."""
+    from tradai.registry.models import StrategyVersion
+    from tradai.services.strategy_service.loader import StrategyLoader
+    from tradai.strategy_container.errors import DependencyFailed
     from tradai.strategy_container.strategy_source import strategy_dir
 
     def check(version: StrategyVersion, config: Mapping[str, Any]) -> str | None:
