@@ -159,7 +159,8 @@ def test_healthy_host_count_alarm_on_a_target_group(cloud: RunningCloud) -> None
                 a for a in SPEC.alarms if a.target_group == "backend-api")),
             Statistic="Minimum", Period=60, EvaluationPeriods=1, Threshold=1.0,
             ComparisonOperator="GreaterThanOrEqualToThreshold", AlarmActions=[topic])
-        assert describe(cloud, name)["StateValue"] == "INSUFFICIENT_DATA"
+        # It starts in INSUFFICIENT_DATA (the notice's OldStateValue below); reading the state
+        # right after the put raced the engine's next evaluation on a loaded machine.
         [notice] = wait_for(lambda: published(cloud, topic=topic, since=since)["messages"],
                             timeout=60)
         body = json.loads(notice["message"])
