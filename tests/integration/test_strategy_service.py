@@ -80,7 +80,8 @@ def service(cloud: RunningCloud, mlflow_url: str, exchange_url: str,  # noqa: F8
             return False
 
     try:
-        wait_for(warm, timeout=60, interval=0.2)
+        # Freqtrade warms in the background: 60 s was not enough with the full suite on 2 cores
+        wait_for(warm, timeout=180, interval=0.2)
         yield url
     finally:
         _stop(proc)
