@@ -149,6 +149,10 @@ def test_healthy_host_count_alarm_on_a_target_group(cloud: RunningCloud) -> None
     an alarm naming backend-api's target group sees its healthy task: ">= 1 healthy" goes to
     ALARM and notifies once, and the spec's "< 1 healthy" alarm is OK."""
     cw, sns = cloud.client("cloudwatch"), cloud.client("sns")
+    # The backend's task is healthy first (the spec's "< 1 healthy" alarm is OK): on a fresh
+    # stack the new alarm would otherwise see 0 healthy, go OK, and only then ALARM.
+    spec_alarm = cloud.name("backend-api-no-healthy-targets")
+    wait_for(lambda: report(cloud, spec_alarm)["state"] == "OK", timeout=180)
     topic = sns.create_topic(Name=f"alarm-test-{uuid.uuid4().hex[:8]}")["TopicArn"]
     name = f"alarm-test-backend-healthy-{uuid.uuid4().hex[:8]}"
     since = published(cloud)["simulated_now"]
@@ -171,8 +175,7 @@ def test_healthy_host_count_alarm_on_a_target_group(cloud: RunningCloud) -> None
         evaluated = report(cloud, name)["evaluations"]
         wait_for(lambda: report(cloud, name)["evaluations"] >= evaluated + 2, timeout=30)
         assert len(published(cloud, topic=topic, since=since)["messages"]) == 1
-        spec_alarm = cloud.name("backend-api-no-healthy-targets")
-        wait_for(lambda: report(cloud, spec_alarm)["state"] == "OK", timeout=60)
+        assert report(cloud, spec_alarm)["state"] == "OK"
     finally:
         cw.delete_alarms(AlarmNames=[name])
         sns.delete_topic(TopicArn=topic)
