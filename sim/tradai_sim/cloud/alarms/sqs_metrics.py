@@ -41,20 +41,30 @@ class MessageView:
 def queue_metrics(queue_name: str, fifo: bool, messages: Iterable[MessageView],
                   at: float) -> list[Datum]:
     messages = list(messages)
+    oldest = min((m.arrived for m in messages if unprocessed(m.delayed, m.receives, fifo)),
+                 default=None)
+    return counted_metrics(queue_name, sum(not m.in_flight and not m.delayed for m in messages),
+                           sum(m.in_flight for m in messages), oldest, at)
+
+
+def unprocessed(delayed: bool, receives: int, fifo: bool) -> bool:
+    """Counts for the oldest message's age: not delayed, and in a standard queue not yet
+    skipped as a message received three times or more."""
+    return not delayed and (fifo or receives < POISON_RECEIVES)
+
+
+def counted_metrics(queue_name: str, visible: int, in_flight: int, oldest: float | None,
+                    at: float) -> list[Datum]:
+    """The datums of one queue from its counts and its oldest unprocessed arrival."""
     dims = (("QueueName", queue_name),)
 
     def datum(name: str, value: float, unit: str = "Count") -> Datum:
         return Datum(NAMESPACE, name, float(value), dims, at, unit)
 
-    in_flight = sum(m.in_flight for m in messages)
-    out = [datum("ApproximateNumberOfMessagesVisible",
-                 sum(not m.in_flight and not m.delayed for m in messages))]
+    out = [datum("ApproximateNumberOfMessagesVisible", visible)]
     if in_flight:
         out.append(datum("ApproximateNumberOfMessagesNotVisible", in_flight))
-    unprocessed = [m for m in messages if not m.delayed
-                   and (fifo or m.receives < POISON_RECEIVES)]
-    if unprocessed:
-        oldest = min(m.arrived for m in unprocessed)
+    if oldest is not None:
         out.append(datum("ApproximateAgeOfOldestMessage", max(0.0, at - oldest), "Seconds"))
     return out
 
@@ -82,18 +92,10 @@ def indexed_metrics(queue: Any, messages: IndexedMessages, clock: Clock,
     (messages arrive in send order): a sample no longer reads every message, which at 10,000
     waiting held the emulator for a third of a second each simulated minute."""
     fifo = bool(queue.fifo_queue)
-    dims = (("QueueName", queue.name),)
     visible, _, in_flight = messages.counts()
-    out = [Datum(NAMESPACE, "ApproximateNumberOfMessagesVisible", float(visible), dims, at,
-                 "Count")]
-    if in_flight:
-        out.append(Datum(NAMESPACE, "ApproximateNumberOfMessagesNotVisible", float(in_flight),
-                         dims, at, "Count"))
-    oldest = messages.first(lambda m: not m.delayed and (fifo or receives(m) < POISON_RECEIVES))
-    if oldest is not None:
-        out.append(Datum(NAMESPACE, "ApproximateAgeOfOldestMessage",
-                         max(0.0, at - arrival(oldest, clock)), dims, at, "Seconds"))
-    return out
+    first = messages.first(lambda m: unprocessed(m.delayed, receives(m), fifo))
+    return counted_metrics(queue.name, visible, in_flight,
+                           None if first is None else arrival(first, clock), at)
 
 
 def receives(message: Any) -> int:
