@@ -76,8 +76,8 @@ def _reindex(table: Any, hash_key: Any, range_key: Any) -> None:
                 values.setdefault(new, {})[pk] = None
                 value_of[attr][pk] = new
                 heap = (table.__dict__.get(_TTL_HEAPS) or {}).get(attr)
-                if heap is not None and _number(new) is not None:
-                    heapq.heappush(heap, (_number(new), next(_ticks), pk))
+                if heap is not None and (number := _number(new)) is not None:
+                    heapq.heappush(heap, (number, next(_ticks), pk))
 
 
 def _number(value: Any) -> float | None:

@@ -197,13 +197,17 @@ def visibility_changed_since_receive(queue: Any, receipt_handle: str) -> bool:
     """Whether a consumer changed this receive's visibility itself (ChangeMessageVisibility
     with its receipt handle): the event source then leaves it as the function set it."""
     with queue._messages_lock:
-        if ENABLED:
-            message = index_of(queue).by_receipt(receipt_handle)
-        else:
-            message = next((m for m in queue._messages
-                            if m.had_receipt_handle(receipt_handle)), None)
+        message = _by_receipt(queue, receipt_handle)
         return (message is not None and message.receipt_handle == receipt_handle
                 and getattr(message, CHANGED_WITH, None) == receipt_handle)
+
+
+def _by_receipt(queue: Any, receipt_handle: str) -> Any:
+    """The message any of whose receipt handles this is (the index's lookup, or moto's scan
+    with the index off); the caller holds the queue's lock."""
+    if ENABLED:
+        return index_of(queue).by_receipt(receipt_handle)
+    return next((m for m in queue._messages if m.had_receipt_handle(receipt_handle)), None)
 
 
 def change_message_visibility(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -240,10 +244,9 @@ def change_message_visibility(original: Callable[..., Any]) -> Callable[..., Any
 
 def _record_change(queue: Any, receipt_handle: str) -> None:
     with queue._messages_lock:
-        for m in queue._messages:
-            if m.had_receipt_handle(receipt_handle):
-                setattr(m, CHANGED_WITH, receipt_handle)
-                return
+        message = _by_receipt(queue, receipt_handle)
+        if message is not None:
+            setattr(message, CHANGED_WITH, receipt_handle)
 
 
 class _Property(property):
