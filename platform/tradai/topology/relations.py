@@ -26,11 +26,7 @@ SQS_MAX_RETENTION = 1209600
 def queue_feeding_a_function(t: Topology) -> Iterator[str]:
     """"Set the source queue's visibility timeout to at least six times the configuration
     timeout on your function" (Lambda developer guide, services-sqs-configure)."""
-    queues = {q.name: q for q in t.queues}
-    for fn in t.lambdas:
-        if fn.trigger.type != "sqs" or fn.trigger.queue not in queues:
-            continue
-        q = queues[fn.trigger.queue]
+    for fn, q in _sqs_consumers(t):
         if q.visibility_timeout < VISIBILITY_PER_TIMEOUT * fn.timeout:
             yield (f"queues[{q.name!r}]: visibility timeout {q.visibility_timeout} s is less than "
                    f"{VISIBILITY_PER_TIMEOUT} x the timeout of its consumer {fn.name!r} "
@@ -41,15 +37,19 @@ def receives_before_the_dead_letter_queue(t: Topology) -> Iterator[str]:
     """"Set the maxReceiveCount on the source queue's redrive policy to at least 5" for a queue
     feeding Lambda under load (Lambda developer guide, sqs-retries): an invocation that times
     out or is throttled spends a receive without the function deciding anything."""
-    queues = {q.name: q for q in t.queues}
-    for fn in t.lambdas:
-        q = queues.get(fn.trigger.queue or "") if fn.trigger.type == "sqs" else None
-        if q is None or not q.dlq:
-            continue
-        if (q.max_receive_count or 0) < MIN_RECEIVES_BEFORE_DLQ:
+    for fn, q in _sqs_consumers(t):
+        if q.dlq and (q.max_receive_count or 0) < MIN_RECEIVES_BEFORE_DLQ:
             yield (f"queues[{q.name!r}]: max_receive_count {q.max_receive_count} is less than "
                    f"{MIN_RECEIVES_BEFORE_DLQ}, AWS's minimum for a queue feeding a function "
                    f"({fn.name!r})")
+
+
+def _sqs_consumers(t: Topology) -> Iterator[tuple[Any, Any]]:
+    """(function, its source queue) for every function an SQS queue of the spec triggers."""
+    queues = {q.name: q for q in t.queues}
+    for fn in t.lambdas:
+        if fn.trigger.type == "sqs" and fn.trigger.queue in queues:
+            yield fn, queues[fn.trigger.queue]
 
 
 def dead_letter_queue_retention(t: Topology) -> Iterator[str]:
