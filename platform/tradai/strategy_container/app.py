@@ -31,8 +31,8 @@ from tradai.registry.models import (
     StrategyVersion,
 )
 from tradai.settings import aws_client
-from tradai.strategy_container import data, runner
-from tradai.strategy_container.config import Workspace, resolve_timerange, runnable_config
+from tradai.strategy_container import runner
+from tradai.strategy_container.config import Workspace, resolve_timerange
 from tradai.strategy_container.errors import (
     EXIT_OK,
     BadJob,
@@ -41,6 +41,7 @@ from tradai.strategy_container.errors import (
     describe,
 )
 from tradai.strategy_container.job import JobItem, JobSpec, check_mode, job_spec
+from tradai.strategy_container.prepare import freqtrade_run_config
 from tradai.strategy_container.results import (
     MlflowRecorder,
     ResultsBucket,
@@ -110,24 +111,13 @@ class StrategyContainer:
 
     def _execute(self, job: JobSpec, adapter: MLflowAdapter, version: StrategyVersion,
                  version_config: dict[str, Any], ws: Workspace) -> RunReport:
-        from tradai.strategy_container.strategy_source import strategy_dir
-
         ws.create()
-        timeframe = job.timeframe or version.timeframe
         timerange = resolve_timerange(job.timerange, self.clock.now_datetime())
-        store = self._store()
-        data.check_available(store, list(job.pairs or version.pairs), timeframe,
-                             data.window(timerange, timeframe, 0))
-        code_dir = strategy_dir(adapter.client, version, ws.strategies)
         assert adapter.config_store is not None  # set by _registry
         merger = ConfigMergeService(adapter.config_store, base_config(self.settings.exchange_url))
-        config = runnable_config(merger, job, version, version_config, timerange, ws, code_dir,
-                                 self.settings.exchange_url, self.settings.egress_proxy)
-        ft_config = runner.freqtrade_config(config, ws, job.mode)
-        startup = runner.startup_candles(ft_config)
-        win = data.window(timerange, ft_config["timeframe"], startup)
-        data.export_feather(store, list(ft_config["exchange"]["pair_whitelist"]),
-                            ft_config["timeframe"], win, ws.datadir)
+        ft_config = freqtrade_run_config(self._store(), adapter.client, merger, job, version,
+                                         version_config, timerange, ws,
+                                         self.settings.exchange_url, self.settings.egress_proxy)
         self._progress(PROGRESS_DATA_LOADED)
         self._progress(PROGRESS_FREQTRADE_STARTED)
         if job.mode == "hyperopt":

@@ -23,11 +23,11 @@ from tradai.data.arctic_uri import StoreNotConfigured
 from tradai.data.store import OhlcvStore
 from tradai.registry.models import StrategyVersion
 from tradai.services.strategy_service.version_tasks import TaskDependencyError, VersionFailed
-from tradai.strategy_container import data, runner
-from tradai.strategy_container.config import Workspace, runnable_config
+from tradai.strategy_container import runner
+from tradai.strategy_container.config import Workspace
 from tradai.strategy_container.errors import ContainerError, DependencyFailed, NoMarketData
 from tradai.strategy_container.job import JobSpec
-from tradai.strategy_container.strategy_source import strategy_dir
+from tradai.strategy_container.prepare import freqtrade_run_config
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +64,9 @@ class TrialBacktest:
             store = OhlcvStore.from_settings()
         except StoreNotConfigured as exc:
             raise DependencyFailed(str(exc)) from exc
-        data.check_available(store, list(version.pairs), version.timeframe,
-                             data.window(timerange, version.timeframe, 0))
-        code = strategy_dir(self.client, version, ws.strategies)
-        config = runnable_config(self.merger, job, version, version_config, timerange, ws,
-                                 code, self.exchange_url, self.egress_proxy)
-        ft_config = runner.freqtrade_config(config, ws, job.mode)
-        win = data.window(timerange, ft_config["timeframe"], runner.startup_candles(ft_config))
-        data.export_feather(store, list(ft_config["exchange"]["pair_whitelist"]),
-                            ft_config["timeframe"], win, ws.datadir)
+        ft_config = freqtrade_run_config(store, self.client, self.merger, job, version,
+                                         version_config, timerange, ws, self.exchange_url,
+                                         self.egress_proxy)
         outcome = runner.run_backtest(ft_config)
         headline = dict(metrics_of.headline(outcome.stats))
         log.info("%s v%d: backtest over %s: %s", version.name, version.version, timerange,
