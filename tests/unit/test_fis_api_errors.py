@@ -16,10 +16,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tradai_sim.cloud import emulator
-from tradai_sim.cloud.fis import request_info
+from tradai_sim.cloud.aws_requests import request_info
+from tradai_sim.cloud.aws_requests.wire import cbor_map, service_wire
 from tradai_sim.cloud.fis.api_faults import ApiFaultRule, ApiFaultRules
 from tradai_sim.cloud.fis.interceptor import ApiFaultInterceptor
-from tradai_sim.cloud.fis.wire import cbor_map, service_wire
 
 ACCOUNT = "123456789012"
 REGION = "eu-central-1"

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from tradai_sim.cloud.fis import request_info
+from tradai_sim.cloud.aws_requests import request_info
+from tradai_sim.cloud.aws_requests.wire import UnknownService, service_wire
 from tradai_sim.cloud.fis.api_faults import ApiFaultRules
-from tradai_sim.cloud.fis.wire import UnknownService, service_wire
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from tradai_sim.cloud.aws_requests.wire import UnknownService, service_wire
 from tradai_sim.cloud.fis.actions.base import ActionFailed, Injection
 from tradai_sim.cloud.fis.api_faults import ApiFaultRule
-from tradai_sim.cloud.fis.wire import UnknownService, service_wire
 
 
 class InjectApiError(Injection):

@@ -67,13 +67,21 @@ class ServiceWire:
     protocol: str  # ec2 | query | json | rest-json | rest-xml | smithy-rpc-v2-cbor
     json_version: str
     errors: dict[str, ErrorSpec]
+    # JSON services that once spoke query (SQS, CloudWatch): SDKs take the error code from
+    # the ``x-amzn-query-error`` header, as the query protocol named it.
+    query_compatible: bool = False
 
     def response(self, kind: str, message: str, protocol: str | None = None) -> Response:
         """The error as ``protocol`` (the one the request used; default: the service's)."""
-        err = self.errors[kind]
+        return self.error(self.errors[kind], message, protocol)
+
+    def error(self, err: ErrorSpec, message: str, protocol: str | None = None) -> Response:
+        """Any error ``err`` as ``protocol``."""
         protocol = protocol or self.protocol
         request_id = str(uuid.uuid4())
         headers = {"x-amzn-RequestId": request_id}
+        if self.query_compatible and protocol in ("json", "smithy-rpc-v2-cbor"):
+            headers["x-amzn-query-error"] = f"{err.code};{err.fault}"
         if protocol == "ec2":
             body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
                     f"<Code>{err.code}</Code><Message>{escape(message)}</Message></Error>"
@@ -118,7 +126,8 @@ def service_wire(signing_name: str) -> ServiceWire:
     else:
         errors = {kind: _modeled(model, kind) for kind in COMMON_ERRORS}
     return ServiceWire(signing_name, service_name, protocol,
-                       str(model.metadata.get("jsonVersion", "1.0")), errors)
+                       str(model.metadata.get("jsonVersion", "1.0")), errors,
+                       "awsQueryCompatible" in model.metadata)
 
 
 def _modeled(model: Any, kind: str) -> ErrorSpec:

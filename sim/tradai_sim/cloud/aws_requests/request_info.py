@@ -71,21 +71,21 @@ def _form_action(environ: dict[str, Any]) -> str | None:
         return action[0]
     if "form-urlencoded" not in environ.get("CONTENT_TYPE", ""):
         return None
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
+    raw = body(environ)
+    if raw is None:
         return None
-    if not 0 < length <= MAX_FORM_BODY:
-        return None
-    body = environ["wsgi.input"].read(length)
-    environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
-    values = parse_qs(body.decode("utf-8", "replace")).get("Action")
+    values = parse_qs(raw.decode("utf-8", "replace")).get("Action")
     return values[0] if values else None
 
 
+Route = tuple[int, str, re.Pattern[str], tuple[str, ...], str, dict[str, str]]
+
+
 @lru_cache(maxsize=32)
-def _routes(service_name: str) -> list[tuple[int, str, re.Pattern[str], tuple[str, ...], str]]:
-    """(specificity, method, path regex, required query keys, operation), most specific first."""
+def _routes(service_name: str) -> list[Route]:
+    """(specificity, method, path regex, required query keys, operation, group -> member
+    name), most specific first. Path labels ({Bucket}, {Key+}, {FunctionName}) are named
+    groups, so a caller can read them (``rest_match``)."""
     import botocore.session
 
     model = botocore.session.get_session().get_service_model(service_name)
@@ -95,18 +95,55 @@ def _routes(service_name: str) -> list[tuple[int, str, re.Pattern[str], tuple[st
         uri = http.get("requestUri", "/")
         path, _, query = uri.partition("?")
         keys = tuple(k.split("=")[0] for k in query.split("&") if k)
-        regex = "".join(
-            (".+" if part.endswith("+}") else "[^/]+") if part.startswith("{")
-            else re.escape(part) for part in re.split(r"(\{[^}]+\})", path) if part)
+        labels: dict[str, str] = {}
+        parts = []
+        for part in re.split(r"(\{[^}]+\})", path):
+            if not part:
+                continue
+            if part.startswith("{"):
+                label = part.strip("{}+")
+                group = f"g{len(labels)}"
+                labels[group] = label
+                parts.append(f"(?P<{group}>{'.+' if part.endswith('+}') else '[^/]+'})")
+            else:
+                parts.append(re.escape(part))
         literal = len(re.sub(r"\{[^}]+\}", "", path)) + 10 * len(keys)
-        routes.append((literal, http.get("method", "GET"), re.compile(f"^{regex}/?$"), keys, name))
+        routes.append((literal, http.get("method", "GET"), re.compile(f"^{''.join(parts)}/?$"),
+                       keys, name, labels))
     routes.sort(key=lambda r: -r[0])
     return routes
 
 
-def _rest_operation(service_name: str, method: str, path: str, query: str) -> str | None:
+def rest_match(service_name: str, method: str, path: str,
+               query: str) -> tuple[str, dict[str, str]] | None:
+    """The REST operation and its path labels (``path`` is WSGI's, already decoded)."""
     present = set(parse_qs(query, keep_blank_values=True))
-    for _, verb, regex, keys, name in _routes(service_name):
-        if verb == method and regex.match(path) and all(k in present for k in keys):
-            return name
+    for _, verb, regex, keys, name, labels in _routes(service_name):
+        if verb != method or not all(k in present for k in keys):
+            continue
+        match = regex.match(path)
+        if match:
+            return name, {labels[g]: v for g, v in match.groupdict().items()}
     return None
+
+
+def _rest_operation(service_name: str, method: str, path: str, query: str) -> str | None:
+    found = rest_match(service_name, method, path, query)
+    return found[0] if found else None
+
+
+def body(environ: dict[str, Any], limit: int = MAX_FORM_BODY) -> bytes | None:
+    """The request body, read once and put back for moto; None if absent or over ``limit``."""
+    cached = environ.get("tradai.body")
+    if cached is not None:
+        return bytes(cached)
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    if not 0 < length <= limit:
+        return None
+    raw = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(raw)  # moto reads it again
+    environ["tradai.body"] = raw
+    return bytes(raw)
