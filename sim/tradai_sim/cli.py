@@ -284,7 +284,7 @@ def logs(process: str | None, lines: int, state_dir: Path) -> None:
               help="An MLflow user of the mlflow-users secret.")
 @state_dir_option
 def mlflow_login(user: str, state_dir: Path) -> None:
-    """Print MLflow's URL on the ALB and a user's own MLflow login (never the admin's)."""
+    """Print MLflow's URL on the gateway and a user's own MLflow login (never the admin's)."""
     import boto3
 
     from tradai.registry.credentials import USERS_SECRET, AuthSecretUnavailable, read_user
@@ -302,8 +302,8 @@ def mlflow_login(user: str, state_dir: Path) -> None:
         login = read_user(cloud["resources"]["secrets"][USERS_SECRET], user, sm)
     except (StackError, AuthSecretUnavailable, KeyError) as exc:
         _fail(f"no MLflow login for {user}: {exc}")
-    # The ALB is internal: on AWS its /mlflow is reachable from inside the VPC only.
-    click.echo(f"url       {cloud['resources']['endpoints']['alb']}/mlflow/")
+    # The gateway's /mlflow (the API's on AWS): MLflow's basic auth, no Cognito token.
+    click.echo(f"url       {cloud['resources']['endpoints']['gateway']}/mlflow/")
     click.echo(f"username  {login.username}")
     click.echo(f"password  {login.password}")
 

@@ -22,6 +22,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.integration.cloud import RunningCloud, free_port, wait_for
+from tradai.registry.credentials import READER_USERNAME, USERS_SECRET
 from tradai.topology import default_topology
 
 pytestmark = pytest.mark.integration
@@ -285,9 +286,15 @@ def test_strategies_listed_from_mlflow(edge: Edge, tokens: dict[str, str]) -> No
 
 
 def test_mlflow_through_the_gateway(edge: Edge, tokens: dict[str, str]) -> None:
+    """MLflow's route takes an MLflow login (basic auth), not the JWT: as the deployed API."""
     edge.strategy(tokens["access"])  # MLflow is up
-    resp = edge.get("/mlflow/api/2.0/mlflow/registered-models/search", tokens["access"])
-    assert resp.status_code == 200 and "registered_models" in resp.json()
+    users = json.loads(edge.cloud.client("secretsmanager").get_secret_value(
+        SecretId=edge.cloud.name(USERS_SECRET))["SecretString"])["users"]
+    resp = httpx.get(f"{edge.gateway}/mlflow/api/2.0/mlflow/registered-models/search",
+                     auth=(READER_USERNAME, users[READER_USERNAME]), timeout=30)
+    assert resp.status_code == 200 and resp.json()["registered_models"], resp.text
+    page = httpx.get(f"{edge.gateway}/mlflow/", timeout=30)  # a browser, before its login
+    assert page.status_code == 401 and page.headers["www-authenticate"].startswith("Basic")
 
 
 def test_data_freshness_answers_through_the_gateway(edge: Edge, tokens: dict[str, str]) -> None:

@@ -1,6 +1,6 @@
 """MLflow is read-only through the gateway, and nobody but the services holds its admin login:
 searches pass, registry writes get 403 naming the platform route (and change nothing), the
-gateway's own MLflow identity (tradai-reader) cannot move an alias even when used directly,
+read-only MLflow login (tradai-reader) cannot move an alias even when used directly,
 and an operator's MLflow login (from the mlflow-users secret) works on the ALB's /mlflow
 without being an admin."""
 
@@ -46,18 +46,19 @@ def admin(cloud: RunningCloud) -> tuple[str, str]:
 
 
 class Mlflow:
-    """MLflow three ways: through the gateway (a Cognito user), on the ALB's /mlflow (a basic
-    login), and on the task itself as the admin (to read what really is in the registry)."""
+    """MLflow three ways: through the gateway and on the ALB's /mlflow (both with an MLflow
+    basic login: the deployed API's MLflow routes have no JWT authorizer), and on the task
+    itself as the admin (to read what really is in the registry)."""
 
     def __init__(self, cloud: RunningCloud, task_url: str) -> None:
         self.cloud, self.task_url = cloud, task_url
         edge = Edge(cloud)
         self.gateway, self.alb = edge.gateway, edge.alb
-        self.token = edge.user()["access"]
+        self.login = login(cloud, OPERATOR)
 
     def via_gateway(self, method: str, path: str, body: Any = None) -> httpx.Response:
         return httpx.request(method, f"{self.gateway}/mlflow{path}", json=body, timeout=30,
-                             headers={"Authorization": f"Bearer {self.token}"})
+                             auth=self.login)
 
     def via_alb(self, method: str, path: str, auth: tuple[str, str], body: Any = None,
                 params: dict[str, str] | None = None) -> httpx.Response:
@@ -170,7 +171,7 @@ def test_mlflow_login_prints_the_operators_own_login(mlflow: Mlflow, tmp_path: P
     out = CliRunner().invoke(cli, ["mlflow-login", "--state-dir", str(state)])
     assert out.exit_code == 0, out.output
     lines = dict(line.split(None, 1) for line in out.output.splitlines())
-    assert lines == {"url": f"{mlflow.alb}/mlflow/", "username": OPERATOR,
+    assert lines == {"url": f"{mlflow.gateway}/mlflow/", "username": OPERATOR,
                      "password": login(cloud, OPERATOR)[1]}
     assert admin(cloud)[1] not in out.output
     missing = CliRunner().invoke(cli, ["mlflow-login", "--user", admin(cloud)[0],
@@ -178,15 +179,20 @@ def test_mlflow_login_prints_the_operators_own_login(mlflow: Mlflow, tmp_path: P
     assert missing.exit_code == 1  # the admin is not in mlflow-users: never printed
 
 
-def test_the_admin_password_is_not_in_the_gateways_config_or_log(mlflow: Mlflow) -> None:
+def test_the_gateway_holds_no_mlflow_login(mlflow: Mlflow) -> None:
+    """The gateway passes the caller's login through; it has none of its own, so no MLflow
+    password is in its config or log, and a Cognito token gets MLflow's own 401."""
     cloud = mlflow.cloud
-    password = admin(cloud)[1]
     config = (cloud.state_dir / "edge" / "gateway.json").read_text()
     log = (cloud.state_dir / "logs" / "gateway.log").read_text(errors="replace")
-    assert password not in config and password not in log
-    assert login(cloud, credentials.READER_USERNAME)[1] not in config + log
-    assert json.loads(config)["mlflow_reader"] == credentials.READER_USERNAME
-    assert f"MLflow requests go as {credentials.READER_USERNAME}" in log
+    for password in (admin(cloud)[1], login(cloud, credentials.READER_USERNAME)[1],
+                     mlflow.login[1]):
+        assert password not in config + log
+    assert not any("mlflow_users" in k or "reader" in k for k in json.loads(config))
+    token = Edge(cloud).user()["access"]
+    resp = httpx.get(f"{mlflow.gateway}/mlflow{API}/registered-models/search", timeout=30,
+                     headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 401, resp.text
 
 
 def test_strategy_tasks_log_in_with_the_runner_login_not_the_admin(cloud: RunningCloud) -> None:

@@ -1,17 +1,14 @@
-"""The gateway's /mlflow route is read-only: the decision (method x path) and the gateway app
-around it (403 body, order after JWT and rate limit, nothing forwarded, the reader's login
-on what passes)."""
+"""The gateway's /mlflow route is MLflow's own and read-only: the decision (method x path) and
+the gateway app around it (no JWT authorizer, as the deployed HTTP API's MLflow routes have
+none; the caller's basic login reaches MLflow unchanged; 403 body; the rate limit keyed on the
+caller's address; nothing forwarded when refused)."""
 
 from __future__ import annotations
 
 import base64
-import json
-from typing import Any
 
-import boto3
 import httpx
 import pytest
-from moto import mock_aws
 
 from tests.unit.test_backend_fixtures import CLIENT, ISSUER, jwks_of, rsa_key, token
 from tests.unit.test_gateway_edge import FakeClock, call, run
@@ -90,8 +87,10 @@ def gateway(upstream: Upstream, limit: int = 100, reads: list[str] | None = None
     verifier = TokenVerifier(ISSUER, CLIENT, JwksCache(lambda: jwks_of(KEY, "k1")))
     gw = Gateway(cfg, clock=FakeClock(), verifier=verifier)
     gw.client = httpx.AsyncClient(transport=httpx.MockTransport(upstream))
-    gw.mlflow_authorization = "Basic cmVhZGVyOnB3"
     return gw
+
+
+BASIC = "Basic " + base64.b64encode(b"operator@tradai.local:pw").decode()
 
 
 def test_a_write_is_403_with_the_route_to_use_and_never_forwarded() -> None:
@@ -106,16 +105,41 @@ def test_a_write_is_403_with_the_route_to_use_and_never_forwarded() -> None:
     assert up.seen == []
 
 
-def test_a_search_post_and_a_get_are_forwarded_as_the_reader() -> None:
+def test_a_search_post_and_a_get_go_to_mlflow_with_the_callers_basic_login() -> None:
+    """No JWT needed, none checked: MLflow judges the basic login it receives unchanged."""
     up = Upstream()
     gw = gateway(up)
-    assert run(call(gw.app, "POST", "/mlflow" + SEARCH_RUNS, token(KEY),
+    assert run(call(gw.app, "POST", "/mlflow" + SEARCH_RUNS, headers={"Authorization": BASIC},
                     json={"experiment_ids": ["0"]})).status_code == 200
-    assert run(call(gw.app, "GET", "/mlflow/api/2.0/mlflow/registered-models/search",
-                    token(KEY))).status_code == 200
-    assert [r.url.path for r in up.seen] == [
-        "/mlflow" + SEARCH_RUNS, "/mlflow/api/2.0/mlflow/registered-models/search"]
-    assert {r.headers["authorization"] for r in up.seen} == {"Basic cmVhZGVyOnB3"}
+    assert run(call(gw.app, "GET", "/mlflow/#/experiments/0/runs/abc",
+                    headers={"Authorization": BASIC})).status_code == 200
+    assert [r.url.path for r in up.seen] == ["/mlflow" + SEARCH_RUNS, "/mlflow/"]
+    assert {r.headers["authorization"] for r in up.seen} == {BASIC}
+
+
+def test_without_a_login_mlflow_is_asked_and_its_challenge_reaches_the_browser() -> None:
+    def challenge(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="mlflow"'})
+
+    gw = gateway(challenge)  # type: ignore[arg-type]
+    resp = run(call(gw.app, "GET", "/mlflow/"))
+    assert resp.status_code == 401
+    assert resp.headers["www-authenticate"] == 'Basic realm="mlflow"'
+
+
+def test_a_bearer_token_is_not_swapped_for_a_login() -> None:
+    """On AWS a Cognito token sent to MLflow's route reaches MLflow, which refuses it (401);
+    the gateway holds no MLflow login of its own to put in its place."""
+    up = Upstream()
+    run(call(gateway(up).app, "GET", "/mlflow/api/2.0/mlflow/experiments/search", token(KEY)))
+    assert up.seen[0].headers["authorization"] == f"Bearer {token(KEY)}"
+
+
+def test_api_routes_still_need_the_jwt() -> None:
+    up = Upstream()
+    assert run(call(gateway(up).app, "GET", "/api/v1/strategies",
+                    headers={"Authorization": BASIC})).status_code == 401
+    assert up.seen == []
 
 
 def test_the_default_config_refuses_even_searches() -> None:
@@ -126,51 +150,12 @@ def test_the_default_config_refuses_even_searches() -> None:
     assert resp.status_code == 403 and up.seen == []
 
 
-def test_the_refusal_comes_after_the_jwt_check_and_the_rate_limit() -> None:
+def test_the_refusal_counts_against_the_callers_address() -> None:
     up = Upstream()
-    gw = gateway(up, limit=1)
-    assert run(call(gw.app, "POST", "/mlflow" + ALIAS, None)).status_code == 401
-    assert run(call(gw.app, "POST", "/mlflow" + ALIAS, token(KEY))).status_code == 403
-    # the refused write counted against the caller's quota
-    assert run(call(gw.app, "POST", "/mlflow" + ALIAS, token(KEY))).status_code == 429
-    assert up.seen == []
-
-
-# -- the reader's login at startup -----------------------------------------------------------
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
-    for key, value in (("AWS_DEFAULT_REGION", "eu-central-1"), ("AWS_ACCESS_KEY_ID", "testing"),
-                       ("AWS_SECRET_ACCESS_KEY", "testing")):
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    from tradai.settings import aws_settings
-    aws_settings.cache_clear()
-    with mock_aws():
-        yield boto3.client("secretsmanager", region_name="eu-central-1")
-    aws_settings.cache_clear()
-
-
-def startup(secret: str) -> Gateway:
-    cfg = GatewayConfig(port=0, upstream="http://alb.test", region="eu-central-1",
-                        user_pool_id="pool", client_id=CLIENT, mlflow_users_secret=secret)
-    verifier = TokenVerifier(ISSUER, CLIENT, JwksCache(lambda: jwks_of(KEY, "k1")))
-    gw = Gateway(cfg, clock=FakeClock(), verifier=verifier)
-    run(gw.startup())
-    run(gw.shutdown())
-    return gw
-
-
-def test_startup_uses_the_readers_login_not_the_admins(aws: Any) -> None:
-    aws.create_secret(Name="tradai-local-mlflow-basic-auth", SecretString=json.dumps(
-        {"username": "admin", "password": "admin-password-123"}))
-    aws.create_secret(Name="tradai-local-mlflow-users", SecretString=json.dumps({"users": {
-        "operator@tradai.local": "operator-password", "tradai-reader": "reader-password"}}))
-    gw = startup("tradai-local-mlflow-users")
-    assert gw.mlflow_authorization == "Basic " + base64.b64encode(
-        b"tradai-reader:reader-password").decode()
-
-
-def test_without_the_users_secret_no_login_is_sent_at_all(aws: Any) -> None:
-    aws.create_secret(Name="tradai-local-mlflow-basic-auth", SecretString=json.dumps(
-        {"username": "admin", "password": "admin-password-123"}))
-    assert startup("tradai-local-mlflow-users").mlflow_authorization is None
+    gw = gateway(up, limit=2)
+    assert run(call(gw.app, "POST", "/mlflow" + ALIAS)).status_code == 403
+    assert run(call(gw.app, "GET", "/mlflow/")).status_code == 200
+    # the refused write counted against this address's quota, whatever the login
+    assert run(call(gw.app, "GET", "/mlflow/", headers={"Authorization": BASIC})
+               ).status_code == 429
+    assert [r.url.path for r in up.seen] == ["/mlflow/"]

@@ -1,14 +1,17 @@
-"""The API Gateway stand-in: every route needs a valid Cognito JWT (401 with the reason), each
-client is rate-limited (429 with Retry-After), ``/api/v1/*`` and ``/mlflow/*`` go to the ALB.
+"""The API Gateway stand-in: ``/api/v1/*`` needs a valid Cognito JWT (401 with the reason),
+each client is rate-limited (429 with Retry-After), ``/api/v1/*`` and ``/mlflow/*`` go to the
+ALB.
 
 Order as in pattern 1 of the architecture: JWT validation, then the rate limit (keyed on the
 token's subject: an unauthenticated caller never consumes anyone's quota), then the route.
 
-``/mlflow/*`` is read-only: the registry is written only through the platform API (role check,
+``/mlflow/*`` is MLflow's own, as the deployed HTTP API has it (``tradai_infra.edge``): no JWT
+authorizer, the caller's ``Authorization`` (an MLflow basic login: an operator's, or the
+reader's from ``mlflow-users``) goes to MLflow unchanged and MLflow judges it, so a browser
+opening a run link gets MLflow's basic-auth challenge. Its rate-limit key is the caller's
+address. It is read-only: the registry is written only through the platform API (role check,
 audit record), so a method other than GET/HEAD/OPTIONS is refused with 403 unless its path is
-one of MLflow's searches sent as POST (the spec's ``edge.mlflow_read_only_posts``). What does
-pass reaches MLflow as the read-only user ``tradai-reader`` (from the ``mlflow-users``
-secret), never as MLflow's admin.
+one of MLflow's searches sent as POST (the spec's ``edge.mlflow_read_only_posts``).
 ``python -m tradai_sim.edge.gateway --config gateway.json``.
 """
 
@@ -16,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import logging
 from pathlib import Path
@@ -29,12 +31,6 @@ from starlette.responses import Response
 
 from tradai.authz import mlflow_write_refusal
 from tradai.clock import Clock, default_clock
-from tradai.registry.credentials import (
-    READER_USERNAME,
-    AuthSecretUnavailable,
-    MlflowAuthSettings,
-    read_user,
-)
 from tradai.services.backend_api.auth import CognitoConfig, JwksCache, TokenRejected, TokenVerifier
 from tradai.services.backend_api.auth.jwks import http_fetcher
 from tradai.services.backend_api.auth.verifier import KeysUnavailable, bearer_token
@@ -60,14 +56,14 @@ class GatewayConfig(BaseModel):
     timeout_seconds: float = 30  # API Gateway HTTP API's integration timeout
     # MLflow paths (prefix stripped) whose POST only reads; empty: every POST is refused.
     mlflow_read_only_posts: list[str] = []
-    # The secret holding the reader's login (name or ARN); default: this deployment's
-    # mlflow-users. Only its name is configured: no password is ever in this file.
-    mlflow_users_secret: str | None = None
-    mlflow_reader: str = READER_USERNAME
 
 
 def routed(path: str) -> bool:
     return any(path == p or path.startswith(p + "/") for p in ROUTED_PREFIXES)
+
+
+def is_mlflow(path: str) -> bool:
+    return path == MLFLOW_PREFIX or path.startswith(MLFLOW_PREFIX + "/")
 
 
 def mlflow_write(method: str, path: str, read_only_posts: frozenset[str]) -> str | None:
@@ -77,7 +73,7 @@ def mlflow_write(method: str, path: str, read_only_posts: frozenset[str]) -> str
     An exact match only: a path that differs in any way (trailing slash, ``..``, case) from a
     listed search is refused rather than guessed about.
     """
-    if not (path == MLFLOW_PREFIX or path.startswith(MLFLOW_PREFIX + "/")):
+    if not is_mlflow(path):
         return None
     inner = path[len(MLFLOW_PREFIX):] or "/"
     if method.upper() in READ_METHODS:
@@ -98,25 +94,11 @@ class Gateway:
         self.limiter = SlidingWindowLimiter(config.rate_limit_requests,
                                             config.rate_limit_seconds, clock or default_clock())
         self.client: httpx.AsyncClient | None = None
-        self.mlflow_authorization: str | None = None
         self.mlflow_read_only_posts = frozenset(config.mlflow_read_only_posts)
         self.app = proxy.lifespan_app(self.handle, self.startup, self.shutdown)
 
     async def startup(self) -> None:
         self.client = proxy.client(self.config.timeout_seconds)
-        # The caller's Authorization header carries the Cognito token the gateway checked;
-        # MLflow wants its own basic auth there (the reader's, from Secrets Manager), as an
-        # API Gateway integration's header override would send.
-        secret = self.config.mlflow_users_secret or MlflowAuthSettings().users_secret_id()
-        try:
-            creds = await asyncio.to_thread(read_user, secret, self.config.mlflow_reader)
-        except AuthSecretUnavailable as exc:
-            log.warning("MLflow reader login unavailable (MLflow answers 401): %s", exc)
-            creds = None
-        if creds is not None:
-            log.info("MLflow requests go as %s (from %s)", creds.username, secret)
-            token = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
-            self.mlflow_authorization = f"Basic {token}"
         try:  # warm the key cache off the event loop; a failure is retried per request
             await asyncio.to_thread(self.verifier.keys.key, "")
         except Exception as exc:
@@ -127,15 +109,22 @@ class Gateway:
             await self.client.aclose()
 
     async def handle(self, request: Request) -> Response:
-        try:
-            identity = self.verifier.verify(bearer_token(request.headers.get("authorization")))
-        except TokenRejected as exc:
-            return proxy.error(401, "Unauthorized", exc.reason, {
-                "WWW-Authenticate": f'Bearer error="invalid_token", '
-                                    f'error_description="{exc.reason}"'})
-        except KeysUnavailable as exc:
-            return proxy.error(503, "Service Unavailable", str(exc))
-        decision = self.limiter.check(f"{identity.client_id}:{identity.sub}")
+        if is_mlflow(request.url.path):
+            # MLflow's basic auth, not the JWT authorizer; keyed on the connection's address
+            # ($context.identity.sourceIp), never on a header the caller could set.
+            key = f"ip:{request.client.host if request.client else 'unknown'}"
+        else:
+            try:
+                identity = self.verifier.verify(
+                    bearer_token(request.headers.get("authorization")))
+            except TokenRejected as exc:
+                return proxy.error(401, "Unauthorized", exc.reason, {
+                    "WWW-Authenticate": f'Bearer error="invalid_token", '
+                                        f'error_description="{exc.reason}"'})
+            except KeysUnavailable as exc:
+                return proxy.error(503, "Service Unavailable", str(exc))
+            key = f"{identity.client_id}:{identity.sub}"
+        decision = self.limiter.check(key)
         if not decision.allowed:
             return proxy.error(429, "Too Many Requests",
                                f"more than {self.config.rate_limit_requests} requests in "
@@ -146,7 +135,7 @@ class Gateway:
         write = mlflow_write(request.method, request.url.path, self.mlflow_read_only_posts)
         if write is not None:
             log.info("refused %s %s from %s: MLflow is read-only through the gateway",
-                     request.method, write, identity.sub)
+                     request.method, write, key)
             return proxy.error(403, mlflow_write_refusal(write),
                                f"{request.method} {write} writes to MLflow")
         return await self._forward(request)
@@ -158,12 +147,8 @@ class Gateway:
         except proxy.BodyTooLarge:
             return proxy.error(413, "Request Entity Too Large", "body over 10 MB")
         url = self.config.upstream.rstrip("/") + request.url.path
-        replace = None
-        if request.url.path.startswith(MLFLOW_PREFIX) and self.mlflow_authorization:
-            replace = {"authorization": self.mlflow_authorization}
         try:
-            upstream = await proxy.send(self.client, request, url, body, "tradai-gateway",
-                                        replace)
+            upstream = await proxy.send(self.client, request, url, body, "tradai-gateway")
         except httpx.HTTPError as exc:
             return proxy.upstream_failure(exc, "the load balancer")
         return proxy.passthrough(upstream)

@@ -8,7 +8,6 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from tradai.registry.credentials import READER_USERNAME, USERS_SECRET
 from tradai_sim.cloud.context import CloudContext
 
 # Service-discovery variables of the task environment (the Cloud Map names in AWS).
@@ -77,7 +76,6 @@ def gateway_config(ctx: CloudContext, ports: EdgePorts) -> dict[str, Any]:
         "client_id": cognito["client_id"], "aws_endpoint": ctx.endpoint,
         "rate_limit_requests": requests, "rate_limit_seconds": seconds,
         # MLflow through the gateway: its searches sent as POST pass, other writes get 403;
-        # requests go as the read-only reader, whose password stays in the secret.
+        # the caller's own MLflow login goes through (MLflow's basic auth, as on AWS).
         "mlflow_read_only_posts": list(ctx.topology.edge.mlflow_read_only_posts),
-        "mlflow_users_secret": ctx.name(USERS_SECRET), "mlflow_reader": READER_USERNAME,
     }
