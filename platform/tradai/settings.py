@@ -1,16 +1,19 @@
 """Where platform code finds AWS: endpoint, region and credentials come from configuration.
 
 The same code talks to the embedded emulator, LocalStack or AWS; only these settings differ.
-boto3 itself honours ``AWS_ENDPOINT_URL``, so clients built here and clients built by
-libraries (Powertools, MLflow) reach the same endpoint.
+boto3 itself honours ``AWS_ENDPOINT_URL`` and the service-specific
+``AWS_ENDPOINT_URL_<SERVICE_ID>`` (which wins over it), so clients built here and clients built
+by libraries (Powertools, MLflow) reach the same endpoint for the same service.
 """
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,10 +45,24 @@ def aws_settings() -> AwsSettings:
     return AwsSettings()
 
 
+@lru_cache(maxsize=64)
+def service_endpoint_env(service: str) -> str:
+    """botocore's service-specific endpoint variable for a boto3 client name: ``stepfunctions``
+    -> ``AWS_ENDPOINT_URL_SFN`` (the service id, upper case, spaces as underscores;
+    https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html)."""
+    service_id = botocore.session.get_session().get_service_model(service).service_id
+    return f"AWS_ENDPOINT_URL_{str(service_id).replace(' ', '_').upper()}"
+
+
 def aws_client(service: str, settings: AwsSettings | None = None, **kwargs: Any) -> Any:
-    """A boto3 client for ``service`` built from settings (endpoint, region)."""
+    """A boto3 client for ``service`` built from settings (endpoint, region).
+
+    An explicit ``endpoint_url`` overrides botocore's configured endpoints, so the
+    service-specific variable is honoured here as botocore would: it wins over the general one.
+    """
     s = settings or aws_settings()
     config = kwargs.pop("config", Config(retries={"max_attempts": 3, "mode": "standard"}))
+    endpoint = os.environ.get(service_endpoint_env(service)) or s.endpoint_url
     return boto3.client(
-        service, region_name=s.region, endpoint_url=s.endpoint_url, config=config, **kwargs
+        service, region_name=s.region, endpoint_url=endpoint, config=config, **kwargs
     )

@@ -19,7 +19,9 @@ class DataSettings(BaseSettings):
     arcticdb_library: str = Field(default="ohlcv", validation_alias="TRADAI_ARCTICDB_LIBRARY")
     arcticdb_path_prefix: str | None = Field(default=None,
                                              validation_alias="TRADAI_ARCTICDB_PATH_PREFIX")
-    aws_endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")
+    # S3 is what it is used for: the S3-specific endpoint wins, as botocore has it.
+    aws_endpoint_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"))
     aws_region: str = Field(default="eu-central-1",
                             validation_alias=AliasChoices("AWS_DEFAULT_REGION", "AWS_REGION"))
     aws_access_key_id: str | None = Field(default=None, validation_alias="AWS_ACCESS_KEY_ID")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Entry(BaseModel):
@@ -43,10 +44,74 @@ class Nat(_Entry):
     lifecycle_hook: LifecycleHook
 
 
+# The AWS services a VPC endpoint can be declared for, by the name after
+# ``com.amazonaws.<region>.`` -> the boto3 client that calls that API (None: no SDK client, as
+# ecr.dkr, the Docker registry the image pull talks to). Gateway endpoints exist for S3 and
+# DynamoDB only (https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html);
+# the interface ones are AWS services that integrate with PrivateLink
+# (https://docs.aws.amazon.com/vpc/latest/privatelink/aws-services-privatelink-support.html).
+GATEWAY_ENDPOINT_SERVICES: dict[str, str] = {"s3": "s3", "dynamodb": "dynamodb"}
+INTERFACE_ENDPOINT_SERVICES: dict[str, str | None] = {
+    "autoscaling": "autoscaling", "ec2": "ec2", "ecr.api": "ecr", "ecr.dkr": None,
+    "ecs": "ecs", "events": "events", "kms": "kms", "lambda": "lambda", "logs": "logs",
+    "monitoring": "cloudwatch", "s3": "s3", "secretsmanager": "secretsmanager", "sns": "sns",
+    "sqs": "sqs", "ssm": "ssm", "states": "stepfunctions", "sts": "sts",
+}
+
+
+class Endpoints(_Entry):
+    """The VPC endpoints of the private subnets: how a process there reaches an AWS API when
+    its route table has no working ``0.0.0.0/0`` route to a NAT."""
+
+    gateway: list[str] = []
+    interface: list[str] = []
+
+    @field_validator("gateway")
+    @classmethod
+    def _gateway(cls, v: list[str]) -> list[str]:
+        return _known_services(v, GATEWAY_ENDPOINT_SERVICES, "gateway")
+
+    @field_validator("interface")
+    @classmethod
+    def _interface(cls, v: list[str]) -> list[str]:
+        return _known_services(v, INTERFACE_ENDPOINT_SERVICES, "interface")
+
+    @model_validator(mode="after")
+    def _once(self) -> Endpoints:
+        both = sorted(set(self.gateway) & set(self.interface))
+        if both:
+            raise ValueError(f"{both[0]!r} is declared as both a gateway and an interface "
+                             "endpoint; declare one")
+        return self
+
+    def clients(self) -> dict[str, tuple[str, str]]:
+        """boto3 client name -> (endpoint service name, "gateway" | "interface")."""
+        out: dict[str, tuple[str, str]] = {}
+        for kind, names, table in (("gateway", self.gateway, GATEWAY_ENDPOINT_SERVICES),
+                                   ("interface", self.interface, INTERFACE_ENDPOINT_SERVICES)):
+            for name in names:
+                client = table[name]
+                if client is not None:
+                    out[client] = (name, kind)
+        return out
+
+
+def _known_services(v: list[str], known: Mapping[str, str | None], kind: str) -> list[str]:
+    for name in v:
+        if name not in known:
+            raise ValueError(f"unknown {kind} endpoint service {name!r}; known: "
+                             f"{', '.join(sorted(known))}")
+    dupes = sorted({n for n in v if v.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{kind} endpoint service {dupes[0]!r} is listed twice")
+    return v
+
+
 class Network(_Entry):
     vpc_cidr: str
     azs: list[AzSubnets]
     nat: Nat
+    endpoints: Endpoints = Endpoints()
 
 
 class Service(_Entry):

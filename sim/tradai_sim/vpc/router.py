@@ -11,8 +11,8 @@ table in force when it arrives; a connection whose decision changes (a disruptio
 route now names another NAT instance) is cut at once. A refused connection is reset (RST), so
 the client fails fast with a connection error instead of hanging.
 
-``GET /stats`` answers per listener: connections accepted, refused, active, bytes, and the
-last refusal's reason.
+``GET /stats`` answers per listener: connections accepted (and by which path, when the decision
+names one: ``"via"``), refused, active, bytes, and the last refusal's reason.
 """
 
 from __future__ import annotations
@@ -54,9 +54,11 @@ class ListenerStats:
     bytes: int = 0
     last_refusal: str | None = None
     last_refusal_at: float | None = None
+    # connections accepted by the path the decision named ("via": a VPC endpoint, a NAT)
+    via: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {**self.__dict__, "via": dict(self.via)}
 
 
 @dataclass(eq=False)
@@ -152,6 +154,8 @@ class Router:
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         stats.accepted += 1
         stats.active += 1
+        if decision.get("via"):
+            stats.via[decision["via"]] = stats.via.get(decision["via"], 0) + 1
         splice = Splice(key, hop, writer, up_writer)
         self.splices.add(splice)
         splice.tasks = [asyncio.create_task(self._pump(reader, up_writer, stats)),

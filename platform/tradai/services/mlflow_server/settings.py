@@ -37,6 +37,8 @@ class MlflowServerSettings(BaseSettings):
     database_port: int = Field(default=5432, validation_alias="TRADAI_MLFLOW_DB_PORT")
     database_name: str = Field(default="mlflow", validation_alias="TRADAI_MLFLOW_DB_NAME")
     artifacts_bucket: str | None = deployed("TRADAI_BUCKET_MLFLOW_ARTIFACTS")
-    aws_endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")
+    # S3 is what it is used for: the S3-specific endpoint wins, as botocore has it.
+    aws_endpoint_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"))
     # The gateway serves MLflow under /mlflow; set the prefix when it does not strip it.
     static_prefix: str | None = Field(default=None, validation_alias="TRADAI_MLFLOW_STATIC_PREFIX")

@@ -143,7 +143,8 @@ class Bootstrap:
                 Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["SecurityGroups"]
         }
         sg_ids = {}
-        for role in ("alb", "services", "strategy-tasks", "lambdas", "nat", "database"):
+        for role in ("alb", "services", "strategy-tasks", "lambdas", "nat", "database",
+                     "endpoints"):
             name = self.ctx.name(f"{role}-sg")
             if name not in groups:
                 groups[name] = ec2.create_security_group(
@@ -151,6 +152,36 @@ class Bootstrap:
                 self._count("ec2:security-group")
             sg_ids[role] = groups[name]
         self.ctx.resources["security_groups"] = sg_ids
+        self._endpoints(ec2, vpc_id)
+
+    def _endpoints(self, ec2: Any, vpc_id: str) -> None:
+        """The spec's VPC endpoints, in the emulator's EC2 state as the Pulumi program declares
+        them: interface endpoints in every AZ's private subnet, with private DNS; gateway
+        endpoints on the private route tables. The network decides AWS API reachability from
+        this state, so deleting one here is what a drill breaks."""
+        eps = self.t.network.endpoints
+        existing = {e["ServiceName"]: e["VpcEndpointId"] for e in ec2.describe_vpc_endpoints(
+            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["VpcEndpoints"]
+            if e["State"] == "available"}
+        private_rts = [rt for name, rt in self.ctx.resources["route_tables"].items()
+                       if "private-rt" in name]
+        private = list(self.ctx.resources["subnets"]["private"].values())
+        ids: dict[str, str] = {}
+        for kind, names in (("Gateway", eps.gateway), ("Interface", eps.interface)):
+            for service in names:
+                full = f"com.amazonaws.{self.ctx.region}.{service}"
+                if full not in existing:
+                    args: dict[str, Any] = (
+                        {"RouteTableIds": private_rts} if kind == "Gateway" else
+                        {"SubnetIds": private, "PrivateDnsEnabled": True,
+                         "SecurityGroupIds": [self.ctx.resources["security_groups"]["endpoints"]]})
+                    existing[full] = ec2.create_vpc_endpoint(
+                        VpcId=vpc_id, ServiceName=full, VpcEndpointType=kind,
+                        TagSpecifications=_tags("vpc-endpoint", self.ctx.name(f"vpce-{service}")),
+                        **args)["VpcEndpoint"]["VpcEndpointId"]
+                    self._count(f"ec2:vpc-endpoint-{kind.lower()}")
+                ids[service] = existing[full]
+        self.ctx.resources["vpc_endpoints"] = ids
 
     def nat(self) -> None:
         """The NAT instance's Auto Scaling group and its launch lifecycle hook."""

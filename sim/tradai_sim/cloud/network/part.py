@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from tradai.settings import service_endpoint_env
 from tradai_sim.cloud.context import CloudContext
 from tradai_sim.cloud.network import table as rules
 from tradai_sim.cloud.network.nat import EgressFleet
@@ -64,6 +65,7 @@ class NetworkPart:
         self.ports: dict[str, int] = {}
         self.destinations: dict[str, rules.Destination] = {}
         self.urls: dict[str, str] = {}  # base URL a process is given -> destination name
+        self.aws_services: dict[str, str] = {}  # "aws:ec2" -> VPC endpoint service "ec2"
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="network", daemon=True)
@@ -100,8 +102,15 @@ class NetworkPart:
     # -- the table ----------------------------------------------------------------------------
     def _destinations(self) -> None:
         endpoint = urlsplit(self.ctx.endpoint)
-        dest = {"aws": rules.Destination(endpoint.hostname or "127.0.0.1", endpoint.port or 80,
-                                         AWS_API_IPS)}
+        aws = rules.Destination(endpoint.hostname or "127.0.0.1", endpoint.port or 80,
+                                AWS_API_IPS)
+        dest = {rules.AWS: aws}
+        # One destination per API the spec has a VPC endpoint for: the router decides each
+        # (subnet, service) on its own, as endpoints are per service.
+        self.aws_services = {
+            rules.aws_destination(client): service
+            for client, (service, _) in self.ctx.topology.network.endpoints.clients().items()}
+        dest |= {name: aws for name in self.aws_services}
         edge = self.ctx.resources.get("_edge_ports")
         alb_ips = tuple(_host_ip(cidr, 10) for cidr in self._public_cidrs())
         if edge is not None:
@@ -109,8 +118,10 @@ class NetworkPart:
             for service, port in edge.discovery.items():
                 dest[f"discovery:{service}"] = rules.Destination("127.0.0.1", port, alb_ips)
         self.destinations = dest
-        self.urls = {f"http://{d.host}:{d.port}": name for name, d in dest.items()}
-        self.urls[self.ctx.endpoint.rstrip("/")] = "aws"
+        self.urls = {f"http://{d.host}:{d.port}": name for name, d in dest.items()
+                     if not rules.is_aws(name)}
+        self.urls[f"http://{aws.host}:{aws.port}"] = rules.AWS
+        self.urls[self.ctx.endpoint.rstrip("/")] = rules.AWS
 
     def _public_cidrs(self) -> list[str]:
         return [az.public for az in self.ctx.topology.network.azs]
@@ -119,7 +130,8 @@ class NetworkPart:
         with self._lock:
             self.view = read_ec2(self.ctx.account_id, self.ctx.region,
                                  self.ctx.resources.get("subnets", {}),
-                                 self.ctx.resources.get("nat_asg"))
+                                 self.ctx.resources.get("nat_asg"),
+                                 self.ctx.resources.get("vpc_id"))
             self.fleet.reconcile(self.view)
             table = rules.routes(self._inputs())
             if force or table != self.table:
@@ -130,7 +142,7 @@ class NetworkPart:
             view=self.view, destinations=self.destinations, nat_ports=self.fleet.ports(),
             igw_port=self.fleet.igw_port(), internet_ips=INTERNET_IPS,
             disruptions=list(self.disruptions.values()), outages=dict(self.outages),
-            enis=dict(self.enis))
+            enis=dict(self.enis), aws_services=dict(self.aws_services), aws_ips=AWS_API_IPS)
 
     def _push(self, table: dict[str, rules.Decision]) -> None:
         r = requests.put(f"{self.admin_url}/table", json={"routes": table}, timeout=10)
@@ -148,8 +160,13 @@ class NetworkPart:
 
     def localize(self, env: dict[str, str], subnet: str | None) -> dict[str, str]:
         """``env`` as a process in ``subnet`` (None: a Lambda outside the VPC) must see it:
-        the AWS endpoint and every VPC address through that subnet's router listeners, and
-        internet egress through its route (``TRADAI_EGRESS_PROXY``)."""
+        the AWS APIs and every VPC address through that subnet's router listeners, and
+        internet egress through its route (``TRADAI_EGRESS_PROXY``).
+
+        The AWS APIs the spec has VPC endpoints for get their own listener each, as botocore's
+        service-specific ``AWS_ENDPOINT_URL_<SERVICE_ID>``, which wins over the general
+        ``AWS_ENDPOINT_URL`` (the route's listener)
+        (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html)."""
         where = subnet if subnet in self.view.subnets else rules.OUTSIDE
         out = dict(env)
         for name, value in env.items():
@@ -157,7 +174,10 @@ class NetworkPart:
                 if value == base or value.startswith(base + "/"):
                     out[name] = self.url(rules.vpc_key(where, dest)) + value[len(base):]
                     break
-        out["AWS_ENDPOINT_URL"] = self.url(rules.vpc_key(where, "aws"))
+        out["AWS_ENDPOINT_URL"] = self.url(rules.vpc_key(where, rules.AWS))
+        for name in self.aws_services:
+            client = name.split(":", 1)[1]
+            out[service_endpoint_env(client)] = self.url(rules.vpc_key(where, name))
         out["TRADAI_EGRESS_PROXY"] = self.url(rules.egress_key(where))
         return out
 
@@ -250,8 +270,11 @@ class NetworkPart:
                     # AWS_ENDPOINT_URL
                     "egress_proxy": self.url(rules.egress_key(s.id))
                     if rules.egress_key(s.id) in self.ports else None,
-                    "aws_endpoint": self.url(rules.vpc_key(s.id, "aws"))
-                    if rules.vpc_key(s.id, "aws") in self.ports else None,
+                    "aws_endpoint": self.url(rules.vpc_key(s.id, rules.AWS))
+                    if rules.vpc_key(s.id, rules.AWS) in self.ports else None,
+                    # each AWS API from here: through which endpoint or route, or why not
+                    "aws_apis": {name: self.table.get(rules.vpc_key(s.id, name), {})
+                                 for name in [rules.AWS, *self.aws_services]},
                 }
                 subnets.append(entry)
             out: dict[str, Any] = {

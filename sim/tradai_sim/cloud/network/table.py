@@ -12,9 +12,17 @@ is unit-testable. Rules, after AWS:
   whose egress process is up, or to the internet gateway; a route whose instance is stopped
   or terminated is a blackhole.
 - Lambdas outside the VPC ("outside") reach the AWS APIs and the internet, nothing of the VPC.
-
-AWS API reachability does not depend on routes here (a private subnet reaches AWS APIs as if it
-had the VPC endpoints it needs); see the README's divergences.
+- AWS APIs: a process reaches service X's API through a VPC endpoint for X that serves its
+  subnet (an interface endpoint, ``available``, with a network interface in the subnet's AZ,
+  whose private DNS name is the service's own; or a gateway endpoint associated with the
+  subnet's route table: its prefix-list route is more specific than ``0.0.0.0/0``), else
+  through the subnet's ``0.0.0.0/0`` route: a running NAT instance (private subnets) or the
+  internet gateway (public subnets, which reach AWS APIs directly). With neither, refused.
+  https://docs.aws.amazon.com/vpc/latest/privatelink/privatelink-access-aws-services.html
+  https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html
+  Each service the spec has an endpoint for gets a listener of its own (``aws:<client>``,
+  handed out as ``AWS_ENDPOINT_URL_<SERVICE_ID>``); every other AWS call goes through the
+  general ``aws`` listener (``AWS_ENDPOINT_URL``), which only the route serves.
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ from typing import Any
 from tradai_sim.cloud.network.view import Ec2View, SubnetView
 
 OUTSIDE = "outside"  # the AWS-managed network of Lambdas that are not in the VPC
+AWS = "aws"  # the general AWS API destination (AWS_ENDPOINT_URL)
+AVAILABLE = "available"
 SCOPES = ("all", "availability-zone", "prefix-list")
 Decision = dict[str, Any]
 
@@ -68,6 +78,18 @@ class Inputs:
     disruptions: list[Disruption] = field(default_factory=list)
     outages: dict[str, str] = field(default_factory=dict)  # az -> label of the outage
     enis: dict[str, Eni] = field(default_factory=dict)
+    # destination name ("aws:ec2") -> the VPC endpoint service that can serve it ("ec2")
+    aws_services: dict[str, str] = field(default_factory=dict)
+    aws_ips: tuple[str, ...] = ()  # where the AWS APIs live (prefix-list rules via a NAT)
+
+
+def aws_destination(client: str) -> str:
+    """The router destination of one AWS API (a boto3 client name)."""
+    return f"{AWS}:{client}"
+
+
+def is_aws(name: str) -> bool:
+    return name == AWS or name.startswith(AWS + ":")
 
 
 def vpc_key(subnet: str, dest: str) -> str:
@@ -125,7 +147,52 @@ class Rules:
     # -- decisions ------------------------------------------------------------------------
     def vpc(self, subnet: SubnetView, name: str, dest: Destination) -> Decision:
         reason = self.cut_reason(subnet) or self.denied(subnet, dest.ips, None)
-        return refuse(reason) if reason else to(dest.host, dest.port)
+        if reason:
+            return refuse(reason)
+        if is_aws(name):
+            return self.aws_api(subnet, name, dest)
+        return to(dest.host, dest.port)
+
+    def aws_api(self, subnet: SubnetView, name: str, dest: Destination) -> Decision:
+        """An AWS API: through a VPC endpoint for it, else through the subnet's route."""
+        service = self.i.aws_services.get(name)
+        if service is not None and subnet.tier != "public":
+            endpoint = self.endpoint_for(subnet, service)
+            if endpoint is not None:
+                return {**to(dest.host, dest.port), "via": endpoint}
+        route = self.i.view.routes.get(subnet.id)
+        if route is not None and route.kind == "gateway":
+            return {**to(dest.host, dest.port), "via": f"internet-gateway {route.target}"}
+        if route is not None and route.kind == "instance" and route.target:
+            via = self._through_nat(subnet, route.target, route.route_table,
+                                    self.i.aws_ips or dest.ips)
+            if "to" in via:
+                return {**to(dest.host, dest.port), "via": f"nat {route.target}"}
+            why = str(via["refuse"])
+        elif route is None or route.kind == "none":
+            table = route.route_table if route else "its route table"
+            why = f"{describe(subnet)}: no route to 0.0.0.0/0 in {table}"
+        else:
+            why = (f"{describe(subnet)}: route target {route.kind} {route.target} is not "
+                   "modelled locally")
+        if service is None:
+            return refuse(f"AWS API unreachable (no VPC endpoint declared for it): {why}")
+        return refuse(f"{service} API unreachable: no available VPC endpoint for {service} "
+                      f"serves {describe(subnet)}, and {why}")
+
+    def endpoint_for(self, subnet: SubnetView, service: str) -> str | None:
+        """The id of an available endpoint for ``service`` that serves ``subnet``."""
+        route = self.i.view.routes.get(subnet.id)
+        for ep in sorted(self.i.view.endpoints.values(), key=lambda e: e.id):
+            if ep.service != service or ep.state != AVAILABLE:
+                continue
+            if ep.kind == "gateway":
+                if route is not None and route.route_table in ep.route_tables:
+                    return ep.id
+            elif any((s := self.i.view.subnets.get(sid)) is not None and s.az == subnet.az
+                     for sid in ep.subnets):
+                return ep.id
+        return None
 
     def egress(self, subnet: SubnetView) -> Decision:
         reason = self.cut_reason(subnet)
@@ -143,9 +210,11 @@ class Rules:
         if route.kind != "instance" or not route.target:
             return refuse(f"{describe(subnet)}: route target {route.kind} {route.target} "
                           "is not modelled locally")
-        return self._through_nat(subnet, route.target, route.route_table)
+        return self._through_nat(subnet, route.target, route.route_table, self.i.internet_ips)
 
-    def _through_nat(self, subnet: SubnetView, instance_id: str, table: str) -> Decision:
+    def _through_nat(self, subnet: SubnetView, instance_id: str, table: str,
+                     beyond: tuple[str, ...]) -> Decision:
+        """Through the NAT instance to ``beyond`` (the internet, or the AWS APIs)."""
         inst = self.i.view.instances.get(instance_id)
         if inst is None or inst.state in ("stopped", "stopping", "terminated",
                                           "shutting-down"):
@@ -161,7 +230,7 @@ class Rules:
             if reason:
                 return refuse(f"NAT instance {instance_id} unreachable: {reason}")
         reason = (self.denied(subnet, [inst.private_ip], inst.az)
-                  or self.denied(subnet, self.i.internet_ips, None))
+                  or self.denied(subnet, beyond, None))
         return refuse(reason) if reason else to(self.i.host, port)
 
     def eni(self, eni: Eni) -> Decision:
@@ -181,7 +250,7 @@ def routes(inputs: Inputs) -> dict[str, Decision]:
             out[vpc_key(subnet.id, name)] = rules.vpc(subnet, name, dest)
         out[egress_key(subnet.id)] = rules.egress(subnet)
     for name, dest in inputs.destinations.items():
-        out[vpc_key(OUTSIDE, name)] = (to(dest.host, dest.port) if name == "aws" else refuse(
+        out[vpc_key(OUTSIDE, name)] = (to(dest.host, dest.port) if is_aws(name) else refuse(
             f"a Lambda outside the VPC has no route to {name} (a VPC-internal address)"))
     out[egress_key(OUTSIDE)] = (to(inputs.host, inputs.igw_port) if inputs.igw_port
                                 else refuse("the internet gateway's egress process is down"))

@@ -40,16 +40,29 @@ class InstanceView:
     private_ip: str | None
 
 
+@dataclass(frozen=True)
+class EndpointView:
+    """A VPC endpoint, as describe_vpc_endpoints shows it."""
+
+    id: str
+    service: str  # the name after com.amazonaws.<region>. ("ec2", "s3", "ecr.api")
+    kind: str  # "interface" | "gateway"
+    state: str  # available | pending | deleting | deleted | ...
+    subnets: tuple[str, ...] = ()  # interface: where its network interfaces are
+    route_tables: tuple[str, ...] = ()  # gateway: the route tables it is associated with
+
+
 @dataclass
 class Ec2View:
     subnets: dict[str, SubnetView] = field(default_factory=dict)
     routes: dict[str, DefaultRoute] = field(default_factory=dict)  # by subnet id
     instances: dict[str, InstanceView] = field(default_factory=dict)  # the NAT group's
     prefix_lists: dict[str, tuple[str, ...]] = field(default_factory=dict)  # id -> CIDRs
+    endpoints: dict[str, EndpointView] = field(default_factory=dict)  # the VPC's endpoints
 
 
 def read_ec2(account_id: str, region: str, subnets_by_tier: dict[str, dict[str, str]],
-             nat_group: str | None) -> Ec2View:
+             nat_group: str | None, vpc_id: str | None = None) -> Ec2View:
     from moto.autoscaling import autoscaling_backends
     from moto.ec2.models import ec2_backends
 
@@ -82,6 +95,15 @@ def read_ec2(account_id: str, region: str, subnets_by_tier: dict[str, dict[str, 
     for pl in list(ec2.managed_prefix_lists.values()):
         entries = pl.entries.get(pl.version) or []
         view.prefix_lists[pl.id] = tuple(e["Cidr"] for e in entries if e.get("Cidr"))
+    prefix = f"com.amazonaws.{region}."
+    for ep in list(ec2.vpc_end_points.values()):
+        if vpc_id is not None and ep.vpc_id != vpc_id:
+            continue
+        service = str(ep.service_name)
+        view.endpoints[ep.id] = EndpointView(
+            ep.id, service[len(prefix):] if service.startswith(prefix) else service,
+            str(ep.vpc_endpoint_type or "gateway").lower(), str(ep.state),
+            tuple(ep.subnet_ids or ()), tuple(ep.route_table_ids or ()))
     return view
 
 
