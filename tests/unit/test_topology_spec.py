@@ -93,6 +93,24 @@ def _lambda(spec: dict[str, Any], name: str) -> dict[str, Any]:
          "state_machines['backtest-workflow']: ASL file 'missing.asl.json' not found"),
         (lambda s: s["services"][1].update(port=8000),
          "port 8000 is used by more than one service"),
+        # Access (what permissions.check_access of the Pulumi program checked before).
+        (lambda s: _lambda(s, "health-check").pop("access"),
+         "lambdas['health-check']: no access; declare what it reads and writes"),
+        (lambda s: s["services"][0].pop("access"), "services['backend-api']: no access"),
+        (lambda s: s["task_definitions"][0]["access"].update(tables_raed=["workflow-state"]),
+         "task_definitions['strategy'].access.tables_raed: Extra inputs are not permitted"),
+        (lambda s: _lambda(s, "drift-monitor")["access"].update(tables_read=["nope"]),
+         "lambdas['drift-monitor'].access.tables_read names 'nope', which the spec does not "
+         "declare"),
+        (lambda s: s["services"][0]["access"].update(invoke_lambdas=["nope-fn"]),
+         "services['backend-api'].access.invoke_lambdas names 'nope-fn'"),
+        (lambda s: _lambda(s, "health-check")["access"].update(metrics=["Other/NS"]),
+         "lambdas['health-check'].access.metrics names 'Other/NS'"),
+        (lambda s: s["task_definitions"][0]["access"].update(objects_write=["results"]),
+         "task_definitions['strategy'].access.objects_write names 'results', which is not "
+         "bucket/prefix/"),
+        (lambda s: s["task_definitions"][0]["access"].update(objects_read=["nope/x/"]),
+         "task_definitions['strategy'].access.objects_read names unknown bucket 'nope'"),
     ],
 )
 def test_invalid_spec_names_the_offending_entry(raw: dict[str, Any], change: Any,

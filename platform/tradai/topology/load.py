@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from tradai.topology.access import access_problems
 from tradai.topology.model import Topology
 from tradai.topology.relations import duration_relations
 from tradai.topology.schedule import ScheduleError, parse_schedule
@@ -183,6 +184,9 @@ def _check_references(t: Topology, source: str) -> None:
         fail(f"database.secret names unknown secret {t.database.secret!r}")
 
     _check_network(t, fail)
+    # Who may touch what (today's check_access of the Pulumi program, moved to the spec).
+    for problem in access_problems(t):
+        fail(problem)
     for problem in duration_relations(t):
         fail(problem)
 

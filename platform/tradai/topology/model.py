@@ -114,6 +114,47 @@ class Network(_Entry):
     endpoints: Endpoints = Endpoints()
 
 
+class Access(_Entry):
+    """Who may touch what: the least-privilege access of one function, service or task, by the
+    spec's logical names. ``tradai.topology.iam_policy`` turns it into the role's policy (the
+    Pulumi program and the local cloud both), ``tradai.topology.access`` proves it names spec
+    resources only and decides what a component is told (``runtime_config``)."""
+
+    tables_read: tuple[str, ...] = ()
+    tables_write: tuple[str, ...] = ()
+    queues_send: tuple[str, ...] = ()
+    buckets_read: tuple[str, ...] = ()
+    buckets_write: tuple[str, ...] = ()
+    # Object-level grants under one prefix ("bucket/prefix/"): GetObject, or PutObject without
+    # delete (buckets are versioned, so an overwrite keeps the earlier version).
+    objects_read: tuple[str, ...] = ()
+    objects_write: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()
+    start_workflows: tuple[str, ...] = ()
+    watch_workflows: tuple[str, ...] = ()  # describe executions (orphans, replays)
+    # Slot tables (tradai.workflows.slots): read the pool (Query on the table, no index, no
+    # Scan) and take a slot (conditional PutItem), renew it (UpdateItem), reclaim (DeleteItem)
+    slots_take: tuple[str, ...] = ()
+    slots_free: tuple[str, ...] = ()  # read the pool and free a slot (DeleteItem) only
+    # Read one item by key and update it in place (GetItem, UpdateItem; the table only, no
+    # index, no Put or Delete): the strategy task's job ticket.
+    items_update: tuple[str, ...] = ()
+    stop_workflows: tuple[str, ...] = ()  # StopExecution on their executions (cancel)
+    invoke_lambdas: tuple[str, ...] = ()
+    run_tasks: tuple[str, ...] = ()  # task definitions it may RunTask (and stop/describe)
+    manage_tasks: bool = False  # list, describe and stop tasks in the cluster
+    # Cancelling a backtest: find its strategy task (list, describe) and stop it, in the
+    # cluster only (the ecs:cluster condition on each).
+    stop_tasks: bool = False
+    describe_services: bool = False
+    nat_routes: bool = False  # repoint private route tables at a new NAT instance
+    metrics: tuple[str, ...] = ()  # CloudWatch namespaces it may PutMetricData into
+    # Trading sessions (tradai.trading): a task definition revision and a one-task service
+    # per session, created and deleted at run time; live mode reads the exchange keys.
+    trading_sessions: bool = False
+
+
 class Service(_Entry):
     name: str
     entrypoint: str
@@ -125,6 +166,8 @@ class Service(_Entry):
     health_path: str
     cpu_target: int = Field(gt=0, le=100)
     load_balanced: bool
+    # Unset only in models built in code; the loader refuses a spec entry without it.
+    access: Access | None = None
 
 
 class TaskDefinition(_Entry):
@@ -142,6 +185,7 @@ class TaskDefinition(_Entry):
     # The secret its MLflow client logs in with (``TRADAI_MLFLOW_AUTH_SECRET``): the strategy
     # container runs untrusted strategy code, so it gets a login that cannot write the registry.
     mlflow_secret: str = "mlflow-basic-auth"
+    access: Access | None = None  # required in the spec (the loader)
 
 
 class Queue(_Entry):
@@ -230,6 +274,7 @@ class LambdaFunction(_Entry):
     in_vpc: bool
     trigger: Trigger
     required: bool
+    access: Access | None = None  # required in the spec (the loader)
 
 
 class RateLimit(_Entry):

@@ -29,6 +29,7 @@ from tradai_sim.cloud.bootstrap.handlers import (
     module_exists,
     platform_package_zip,
 )
+from tradai_sim.cloud.bootstrap.policies import attach_policies
 from tradai_sim.cloud.context import CloudContext
 from tradai_sim.cloud.time_model import time_model
 
@@ -56,7 +57,7 @@ class Bootstrap:
             ("tables", self.tables), ("topics", self.topics), ("secrets", self.secrets),
             ("identity", self.identity), ("lambdas", self.lambdas), ("ecs", self.ecs),
             ("state machines", self.state_machines), ("schedules", self.schedules),
-            ("nat", self.nat), ("alarms", self.alarms),
+            ("nat", self.nat), ("alarms", self.alarms), ("role policies", self.policies),
         ]
         for label, step in steps:
             self.progress(f"creating {label}")
@@ -437,6 +438,14 @@ class Bootstrap:
             self._count("iam:role")
             return iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(
                 doc))["Role"]["Arn"]
+
+    def policies(self) -> None:
+        """Each function's and container's role gets its policy from the spec's access, as
+        the Pulumi program deploys it (bootstrap/policies.py); last, once every ARN exists,
+        and before any process runs."""
+        roles = attach_policies(self.ctx)
+        self.created["iam:role-policy"] = len(roles)
+        self.ctx.resources["role_policies"] = roles
 
     def _function_arn(self, logical: str) -> str:
         return (f"arn:aws:lambda:{self.ctx.region}:{self.ctx.account_id}:function:"
