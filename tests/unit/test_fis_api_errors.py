@@ -179,7 +179,7 @@ def test_request_info_reads_sigv4_credential_and_operations() -> None:
     assert request_info.operation(environ, "json", "stepfunctions") == "StartExecution"
     presigned = {"QUERY_STRING": "X-Amz-Credential=AKID%2F20261202%2Feu-central-1%2Fs3%2F"
                                  "aws4_request&X-Amz-Signature=x"}
-    assert request_info.caller(presigned) == request_info.Caller("AKID", "s3")
+    assert request_info.caller(presigned) == request_info.Caller("AKID", "s3", "eu-central-1")
     assert request_info.operation({"REQUEST_METHOD": "POST", "PATH_INFO":
                                    "/2015-03-31/functions/f/invocations"},
                                   "rest-json", "lambda") == "Invoke"

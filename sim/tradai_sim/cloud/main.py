@@ -62,6 +62,7 @@ def build_parts(ctx: CloudContext) -> list[Part]:
 # may expose ``prepare(ctx)``, run before the bootstrap (e.g. to publish an endpoint that task
 # definitions carry in their environment).
 OPTIONAL_PARTS = (
+    "tradai_sim.cloud.iam_enforcement.part",  # first: judges the calls of all that follow
     "tradai_sim.cloud.internet.part", "tradai_sim.cloud.network.part",
     "tradai_sim.cloud.zones.part", "tradai_sim.cloud.rds.part", "tradai_sim.cloud.ecs.part",
     "tradai_sim.cloud.scheduler.part", "tradai_sim.cloud.dynamodb_ttl.part",

@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs
 
-_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/[^/]+/([^/]+)/aws4_request")
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/([^/]+)/aws4_request")
 _CBOR_PATH = re.compile(r"^/service/[^/]+/operation/([^/?]+)")
 MAX_FORM_BODY = 1 << 20  # query-protocol bodies are small; larger ones are never read
 
@@ -25,6 +25,7 @@ MAX_FORM_BODY = 1 << 20  # query-protocol bodies are small; larger ones are neve
 class Caller:
     access_key: str
     service: str
+    region: str = ""
 
 
 def caller(environ: dict[str, Any]) -> Caller | None:
@@ -33,7 +34,7 @@ def caller(environ: dict[str, Any]) -> Caller | None:
     if match is None:
         cred = parse_qs(environ.get("QUERY_STRING", "")).get("X-Amz-Credential", [""])[0]
         match = _CREDENTIAL.search(f"Credential={cred}")
-    return Caller(match.group(1), match.group(2)) if match else None
+    return Caller(match.group(1), match.group(3), match.group(2)) if match else None
 
 
 def request_protocol(environ: dict[str, Any], default: str) -> str:
