@@ -13,8 +13,8 @@ from tradai.topology.runtime_config import RuntimeConfig
 from tradai_infra.context import Context
 from tradai_infra.iam import Statement, role_with_policy
 from tradai_infra.lambda_package import ARCHITECTURE, RUNTIME, build_artifacts
-from tradai_infra.mlflow_access import client_functions
-from tradai_infra.network import LAMBDAS, MLFLOW_CLIENTS, Network
+from tradai_infra.mlflow_access import PROBES, client_functions
+from tradai_infra.network import HEALTH_PROBES, LAMBDAS, MLFLOW_CLIENTS, Network
 from tradai_infra.permissions import LAMBDA_ACCESS, Arns, statements
 
 LOG_RETENTION_DAYS = 30
@@ -111,7 +111,8 @@ def _function(ctx: Context, spec: LambdaFunction, net: Network, arns: Arns,
             {"subnet_ids": net.private_subnet_ids, "security_group_ids": [
                 net.groups[LAMBDAS].id,
                 *([net.groups[MLFLOW_CLIENTS].id] if spec.name in client_functions(ctx.topo)
-                  else [])]}
+                  else []),
+                *([net.groups[HEALTH_PROBES].id] if spec.name in PROBES else [])]}
             if spec.in_vpc else None
         ),
         logging_config={"log_format": "JSON", "log_group": log_group.name},

@@ -1,7 +1,14 @@
-"""VPC, subnets, routing, NACLs and the security groups of the communication matrix.
+"""VPC, subnets, routing, VPC endpoints, NACLs and the security groups of the communication
+matrix.
 
 Security groups only admit the flows of the architecture's section 4; every service ingress
 rule names a source security group, never a CIDR.
+
+The private subnets reach AWS APIs through the spec's VPC endpoints (``network.endpoints``),
+not only through the NAT instance: the update-nat-routes hook, which repoints the routes at a
+new NAT, runs in those subnets and must reach EC2 and Auto Scaling while no NAT forwards
+(https://docs.aws.amazon.com/vpc/latest/privatelink/privatelink-access-aws-services.html;
+gateway endpoints: https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html).
 """
 
 from __future__ import annotations
@@ -22,6 +29,13 @@ ALB, VPC_LINK, LAMBDAS, TASKS, DATABASE, NAT = "alb", "vpc-link", "lambdas", "ta
 # The functions that call MLflow carry this group as well as LAMBDAS (mlflow_access.py), so
 # MLflow admits them and no other function.
 MLFLOW_CLIENTS = "mlflow-clients"
+# The health-check function carries this group as well: every service admits it on its port
+# (where /health is served), and no other function gains a path to backend-api or
+# strategy-service.
+HEALTH_PROBES = "health-probes"
+# The interface endpoints' network interfaces: HTTPS from the private subnets only.
+ENDPOINTS = "vpc-endpoints"
+HTTPS = 443
 
 # Service-to-service flows of the communication matrix (section 4): (caller, callee service).
 # Callers are a service name or one of the groups above; the port is the callee's spec port.
@@ -46,6 +60,7 @@ class Network:
     database_subnets: list[aws.ec2.Subnet]
     private_route_tables: list[aws.ec2.RouteTable]
     groups: dict[str, aws.ec2.SecurityGroup]  # the callers above plus one per service
+    endpoints: dict[str, aws.ec2.VpcEndpoint]  # by the spec's service name ("ec2", "s3")
 
     @property
     def private_subnet_ids(self) -> list[pulumi.Output[str]]:
@@ -97,19 +112,9 @@ def build_network(ctx: Context) -> Network:
             aws.ec2.RouteTableAssociation(
                 ctx.name(f"{tier}-rta-{az.name}"), subnet_id=tiers[tier][i].id, route_table_id=rt.id
             )
-    # Free gateway endpoints keep S3 (ArcticDB) and DynamoDB traffic off the NAT instance.
-    for svc in ("s3", "dynamodb"):
-        aws.ec2.VpcEndpoint(
-            ctx.name(f"{svc}-endpoint"),
-            vpc_id=vpc.id,
-            service_name=f"com.amazonaws.{ctx.region}.{svc}",
-            vpc_endpoint_type="Gateway",
-            route_table_ids=[rt.id for rt in private_rts],
-            tags=ctx.tags,
-        )
-
     _nacls(ctx, vpc, tiers)
     groups = _security_groups(ctx, vpc)
+    endpoints = _endpoints(ctx, vpc, tiers["private"], private_rts, groups[ENDPOINTS])
     return Network(
         vpc=vpc,
         public_subnets=tiers["public"],
@@ -117,7 +122,40 @@ def build_network(ctx: Context) -> Network:
         database_subnets=tiers["database"],
         private_route_tables=private_rts,
         groups=groups,
+        endpoints=endpoints,
     )
+
+
+def _endpoints(ctx: Context, vpc: aws.ec2.Vpc, private: list[aws.ec2.Subnet],
+               private_rts: list[aws.ec2.RouteTable],
+               group: aws.ec2.SecurityGroup) -> dict[str, aws.ec2.VpcEndpoint]:
+    """The spec's endpoints: gateway ones on the private route tables; interface ones with a
+    network interface in every AZ's private subnet and private DNS, so the SDK's default
+    service names resolve to them (the VPC has DNS support and hostnames on)."""
+    spec = ctx.topo.network.endpoints
+    out: dict[str, aws.ec2.VpcEndpoint] = {}
+    for svc in spec.gateway:
+        out[svc] = aws.ec2.VpcEndpoint(
+            ctx.name(f"{svc}-endpoint"),
+            vpc_id=vpc.id,
+            service_name=f"com.amazonaws.{ctx.region}.{svc}",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[rt.id for rt in private_rts],
+            tags={**ctx.tags, "Name": ctx.name(f"{svc}-endpoint")},
+        )
+    for svc in spec.interface:
+        name = ctx.name(f"{svc.replace('.', '-')}-endpoint")
+        out[svc] = aws.ec2.VpcEndpoint(
+            name,
+            vpc_id=vpc.id,
+            service_name=f"com.amazonaws.{ctx.region}.{svc}",
+            vpc_endpoint_type="Interface",
+            private_dns_enabled=True,
+            subnet_ids=[s.id for s in private],
+            security_group_ids=[group.id],
+            tags={**ctx.tags, "Name": name},
+        )
+    return out
 
 
 def _nacls(ctx: Context, vpc: aws.ec2.Vpc, tiers: dict[str, list[aws.ec2.Subnet]]) -> None:
@@ -153,8 +191,8 @@ def _nacls(ctx: Context, vpc: aws.ec2.Vpc, tiers: dict[str, list[aws.ec2.Subnet]
 
 def _security_groups(ctx: Context, vpc: aws.ec2.Vpc) -> dict[str, aws.ec2.SecurityGroup]:
     cidr = ctx.topo.network.vpc_cidr
-    names = [ALB, VPC_LINK, LAMBDAS, MLFLOW_CLIENTS, TASKS, DATABASE, NAT] + [
-        s.name for s in ctx.topo.services]
+    names = [ALB, VPC_LINK, LAMBDAS, MLFLOW_CLIENTS, HEALTH_PROBES, TASKS, DATABASE, NAT,
+             ENDPOINTS] + [s.name for s in ctx.topo.services]
     groups = {
         n: aws.ec2.SecurityGroup(
             ctx.name(f"sg-{n}"),
@@ -183,6 +221,8 @@ def _security_groups(ctx: Context, vpc: aws.ec2.Vpc) -> dict[str, aws.ec2.Securi
             allow(ALB, svc.name, svc.port)
     for source, target in PEER_FLOWS:
         allow(source, target, ctx.topo.service(target).port)
+    for svc in ctx.topo.services:  # health-check probes each service's /health on its port
+        allow(HEALTH_PROBES, svc.name, svc.port)
     for client in DATABASE_CLIENTS:
         allow(client, DATABASE, POSTGRES_PORT)
     # The NAT instance forwards whatever the private subnets send to the internet.
@@ -194,10 +234,21 @@ def _security_groups(ctx: Context, vpc: aws.ec2.Vpc) -> dict[str, aws.ec2.Securi
             ip_protocol="-1",
             description=f"private subnet {i + 1} egress",
         )
+        # The interface endpoints answer HTTPS from the private subnets (the callers' own
+        # groups already allow 443 out).
+        aws.vpc.SecurityGroupIngressRule(
+            ctx.name(f"in-endpoints-from-private-{az.name}"),
+            security_group_id=groups[ENDPOINTS].id,
+            cidr_ipv4=az.private,
+            ip_protocol="tcp",
+            from_port=HTTPS,
+            to_port=HTTPS,
+            description=f"private subnet {az.name} -> AWS APIs over the interface endpoints",
+        )
 
     for n, group in groups.items():
-        if n == DATABASE:
-            continue  # PostgreSQL answers on the established connection; no egress needed.
+        if n in (DATABASE, ENDPOINTS):
+            continue  # they answer on established connections; no egress needed.
         if n in (NAT, TASKS, LAMBDAS) or n in {s.name for s in ctx.topo.services}:
             # HTTPS to AWS APIs, the exchange and Pulumi; the NAT forwards all protocols.
             aws.vpc.SecurityGroupEgressRule(

@@ -134,8 +134,11 @@ def test_service_groups_admit_only_security_groups_on_their_port(deployed: Deplo
             assert (rule["fromPort"], rule["toPort"]) == (spec.port, spec.port), spec.name
         sources = {r["referencedSecurityGroupId"] for r in rules}
         assert (alb in sources) == spec.load_balanced, spec.name
-    # The public entry point, backend-api, is reachable from the ALB and nothing else.
-    assert {r["referencedSecurityGroupId"] for r in _ingress(deployed, "backend-api")} == {alb}
+    # The public entry point, backend-api, is reachable from the ALB and, on the same port,
+    # the health-check probe (test_vpc_endpoints) and nothing else.
+    probes = deployed.one(SG, deployed.name("sg-health-probes")).id
+    assert {r["referencedSecurityGroupId"] for r in _ingress(deployed, "backend-api")} == \
+        {alb, probes}
     # The ALB itself only from the API Gateway VPC Link.
     link = deployed.one(SG, deployed.name("sg-vpc-link")).id
     assert [(r["referencedSecurityGroupId"], r["fromPort"]) for r in _ingress(deployed, "alb")] \
@@ -161,13 +164,16 @@ def test_lambdas_in_vpc_use_private_subnets(deployed: Deployed):
 
     lambda_sg = deployed.one(SG, deployed.name("sg-lambdas")).id
     mlflow_clients = deployed.one(SG, deployed.name("sg-mlflow-clients")).id
+    probes = deployed.one(SG, deployed.name("sg-health-probes")).id
     for fn in deployed.of_type("aws:lambda/function:Function"):
         if "vpcConfig" in fn.inputs:
             assert set(fn.inputs["vpcConfig"]["subnetIds"]) == private
             calls_mlflow = fn.inputs["name"] in {deployed.name(n)
                                                  for n in client_functions(deployed.topo)}
+            probe = fn.inputs["name"] == deployed.name("health-check")
             assert fn.inputs["vpcConfig"]["securityGroupIds"] == \
-                [lambda_sg, *([mlflow_clients] if calls_mlflow else [])], fn.name
+                [lambda_sg, *([mlflow_clients] if calls_mlflow else []),
+                 *([probes] if probe else [])], fn.name
 
 
 def test_database_nacl_admits_only_postgres_from_private_subnets(deployed: Deployed):
