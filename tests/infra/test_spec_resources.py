@@ -38,7 +38,7 @@ def test_functions_without_handler_code_are_not_deployed_nor_the_machine_invokin
     """Written out, not recomputed: the model lifecycle issue supplies these handlers and
     updates this list. A function that can only fail on its first invoke is not deployed."""
     assert deployed.unbuilt == [
-        "sqs-consumer", "drift-monitor", "retraining-scheduler", "check-retraining-needed",
+        "sqs-consumer", "retraining-scheduler", "check-retraining-needed",
         "compare-models", "promote-model", "model-rollback"]
     assert deployed.unbuilt_machines == ["retraining-workflow"]
     names = {r.name for r in deployed.of_type(FN)}

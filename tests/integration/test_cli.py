@@ -64,7 +64,7 @@ def test_up_status_token_down_lifecycle(stack: tuple[Path, int]) -> None:
     # Written out, not recomputed with the code's own check: the model lifecycle issue
     # supplies these handlers and updates this list.
     assert status["not_implemented"]["lambdas"] == [
-        "sqs-consumer", "drift-monitor", "retraining-scheduler", "check-retraining-needed",
+        "sqs-consumer", "retraining-scheduler", "check-retraining-needed",
         "compare-models", "promote-model", "model-rollback"]
 
     again = sim("up", "--detach", "--state-dir", str(state), "--port", str(port), check=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -141,10 +142,15 @@ class MLflowAdapter:
     def register_version(self, name: str, strategy_class: str, config: Mapping[str, Any], *,
                          source_code: str | None = None, source_filename: str | None = None,
                          warmup_days: int = 30, description: str | None = None,
-                         aliases: Sequence[str] = (), extra_tags: Mapping[str, str] | None = None
-                         ) -> StrategyVersion:
+                         aliases: Sequence[str] = (), extra_tags: Mapping[str, str] | None = None,
+                         extra_artifacts: Mapping[str, Path] | None = None,
+                         digest: str | None = None) -> StrategyVersion:
         """Log the strategy (source and config) to a run, create the model version with the
-        platform's tags, upload its config to S3 and point the version at it."""
+        platform's tags, upload its config to S3 and point the version at it.
+
+        ``extra_artifacts`` (folder name -> local folder) are logged beside the source under
+        ``strategy/`` (a model-driven strategy's ``model/``); ``digest`` then says what the
+        version carries, if more than its config and source (``content_digest``'s default)."""
         T.check_name(name)
         for alias in aliases:
             T.check_alias(alias)
@@ -152,10 +158,10 @@ class MLflowAdapter:
         if warmup_days < 0:
             raise InvalidStrategyVersion("warmup_days must be >= 0", field="warmup_days")
         store = self._store()
-        digest = content_digest(config, source_code)
+        digest = digest or content_digest(config, source_code)
         run_id, artifact_uri = self._log_run(name, strategy_class, config, source_code,
                                              source_filename or f"{strategy_class}.py",
-                                             timeframe, pairs, digest)
+                                             timeframe, pairs, digest, extra_artifacts or {})
         self._ensure_model(name, description)
         # config_s3_path is known once MLflow has numbered the version.
         tags = T.version_tags(timeframe=timeframe, pairs=pairs, warmup_days=warmup_days,
@@ -242,7 +248,8 @@ class MLflowAdapter:
 
     def _log_run(self, name: str, strategy_class: str, config: Mapping[str, Any],
                  source_code: str | None, source_filename: str, timeframe: str,
-                 pairs: list[str], digest: str) -> tuple[str, str]:
+                 pairs: list[str], digest: str,
+                 extra_artifacts: Mapping[str, Path]) -> tuple[str, str]:
         experiment_id = self._experiment_id()
         run = self._call(lambda: self.client.create_run(
             experiment_id, run_name=f"register-{name}",
@@ -257,6 +264,8 @@ class MLflowAdapter:
             (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True))
             if source_code is not None:
                 (folder / Path(source_filename).name).write_text(source_code)
+            for sub, src in extra_artifacts.items():
+                shutil.copytree(src, folder / Path(sub).name)
             self._call(lambda: self.client.log_artifacts(run_id, str(folder), ARTIFACT_DIR))
         self._call(lambda: self.client.set_terminated(run_id))
         return run_id, run.info.artifact_uri

@@ -1,5 +1,8 @@
 """The strategy's code for a version: the source registered with it in MLflow (the
-registration run's ``strategy/`` artifacts), else the strategies packaged in the image."""
+registration run's ``strategy/`` artifacts), else the strategies packaged in the image.
+
+A model-driven version also carries its trained model (``strategy/model/``,
+``tradai.models.artifact``): it is put beside the code, where the strategy loads it from."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from tradai.models.artifact import MODEL_DIR
 from tradai.registry.adapter import ARTIFACT_DIR
 from tradai.registry.models import StrategyVersion
 from tradai.strategies import STRATEGIES_DIR
@@ -34,4 +38,7 @@ def strategy_dir(client: Any, version: StrategyVersion, dest: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for src in sources:  # only code: a config.json beside it would not be a strategy
         shutil.copy2(src, folder / src.name)
+    model = downloaded / MODEL_DIR
+    if model.is_dir():
+        shutil.copytree(model, folder / MODEL_DIR, dirs_exist_ok=True)
     return folder
