@@ -55,11 +55,16 @@ class Records:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.counts: Counter[str] = Counter()
+        self.actions: Counter[tuple[str, str]] = Counter()  # (role, action) judged
         self.denials: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.unjudged: dict[tuple[str, str, str], dict[str, Any]] = {}
 
     def count(self, kind: str) -> None:
         self.counts[kind] += 1  # Counter increments are atomic enough for statistics
+
+    def judged(self, role: str, action: str) -> None:
+        if len(self.actions) < MAX_RECORDS or (role, action) in self.actions:
+            self.actions[(role, action)] += 1
 
     def denial(self, principal: Principal, check: Check, outcome: str, enforced: bool) -> None:
         key = (principal.role_name, check.action, check.resource)
@@ -92,12 +97,17 @@ class Records:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {"counts": dict(self.counts), "denials": list(self.denials.values()),
+            by_role: dict[str, dict[str, int]] = {}
+            for (role, action), n in sorted(self.actions.items()):
+                by_role.setdefault(role, {})[action] = n
+            return {"counts": dict(self.counts), "judged_by_role": by_role,
+                    "denials": list(self.denials.values()),
                     "unjudged": list(self.unjudged.values())}
 
     def clear(self) -> None:
         with self._lock:
             self.counts.clear()
+            self.actions.clear()
             self.denials.clear()
             self.unjudged.clear()
 
@@ -164,6 +174,7 @@ class IamEnforcer:
         statements = self.principals.statements(principal)
         for check in mapped.checks:
             decision = evaluate(statements, check.action, check.resource, _Known(check))
+            self.records.judged(principal.role_name, check.action)
             for reason in decision.unjudged:
                 self.records.cannot_judge(principal.role_name, check.action, reason)
             if decision.allowed:

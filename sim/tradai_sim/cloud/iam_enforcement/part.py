@@ -31,6 +31,7 @@ class IamEnforcementPart:
     def status(self) -> dict[str, Any]:
         snap = self.enforcer.status()
         return {"mode": snap["mode"], "counts": snap["counts"],
+                "roles_judged": len(snap["judged_by_role"]),
                 "denials": len(snap["denials"]), "unjudged": len(snap["unjudged"])}
 
 
