@@ -13,10 +13,11 @@ import pulumi
 import pulumi_aws as aws
 
 from tradai.topology import load_balancing as lb
+from tradai.topology.iam_policy import POLICY_NAME
 from tradai.topology.model import Service
 from tradai.topology.runtime_config import Deployment, runtime_config
 from tradai_infra.context import Context
-from tradai_infra.iam import Statement, role_with_policy
+from tradai_infra.iam import Statement, role_with_document, role_with_policy
 from tradai_infra.image import REPOSITORY
 from tradai_infra.image_build import build_image, content_tag
 from tradai_infra.mlflow_access import ALLOWED_HOSTS_ENV, STATIC_PREFIX_ENV, allowed_hosts
@@ -24,7 +25,7 @@ from tradai_infra.mlflow_access import SERVICE as MLFLOW
 from tradai_infra.mlflow_access import health_path as mlflow_health_path
 from tradai_infra.mlflow_access import static_prefix as mlflow_prefix
 from tradai_infra.network import ALB, ALB_PORT, Network
-from tradai_infra.permissions import SERVICE_ACCESS, TASK_ACCESS, Arns, statements
+from tradai_infra.permissions import Arns, role_policy
 from tradai_infra.resource_arns import TASK_ROLE
 from tradai_infra.secret_values import container_secrets, execution_secrets
 
@@ -161,13 +162,13 @@ def build_compute(ctx: Context, net: Network, arns: Arns, database: aws.rds.Inst
 
     task_defs: dict[str, aws.ecs.TaskDefinition] = {}
     for td in topo.task_definitions:
-        role = _role(ctx, td.name, statements(TASK_ACCESS[td.name], arns))
+        role = _role(ctx, td.name, arns)
         task_defs[td.name] = task_definition(
             td.name, td.cpu, td.memory, container(td.name, td.entrypoint, {}), role)
 
     services: dict[str, aws.ecs.Service] = {}
     for svc in topo.services:
-        role = _role(ctx, svc.name, statements(SERVICE_ACCESS[svc.name], arns))
+        role = _role(ctx, svc.name, arns)
         extra = {"portMappings": [{"containerPort": svc.port, "protocol": "tcp"}]}
         td = task_definition(svc.name, svc.cpu, svc.memory, container(svc.name, svc.entrypoint,
                                                                      extra), role)
@@ -185,9 +186,11 @@ def build_compute(ctx: Context, net: Network, arns: Arns, database: aws.rds.Inst
                    task_definitions=task_defs, repository=repo, target_groups=target_groups)
 
 
-def _role(ctx: Context, name: str, stmts: list[Statement]) -> aws.iam.Role:
-    return role_with_policy(ctx.name(f"{name}-task-role"), ctx.role_name(name, TASK_ROLE),
-                            "ecs-tasks.amazonaws.com", stmts, ctx.tags)
+def _role(ctx: Context, name: str, arns: Arns) -> aws.iam.Role:
+    """The task role: the policy the one builder makes from the spec's access."""
+    return role_with_document(ctx.name(f"{name}-task-role"), ctx.role_name(name, TASK_ROLE),
+                              "ecs-tasks.amazonaws.com", role_policy(ctx.topo, name, arns),
+                              ctx.tags, POLICY_NAME)
 
 
 def _mlflow_env(ctx: Context, database: aws.rds.Instance,

@@ -8,24 +8,19 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from tradai.topology.iam_policy import POLICY_NAME
 from tradai.topology.model import LambdaFunction
 from tradai.topology.runtime_config import RuntimeConfig
 from tradai_infra.context import Context
-from tradai_infra.iam import Statement, role_with_policy
+from tradai_infra.iam import role_with_document
 from tradai_infra.lambda_package import ARCHITECTURE, RUNTIME, build_artifacts
 from tradai_infra.mlflow_access import PROBES, client_functions
 from tradai_infra.network import HEALTH_PROBES, LAMBDAS, MLFLOW_CLIENTS, Network
-from tradai_infra.permissions import LAMBDA_ACCESS, Arns, statements
+from tradai_infra.permissions import Arns, role_policy
 
 LOG_RETENTION_DAYS = 30
 # Trigger types this module can wire; validate.py rejects anything else up front.
 MAPPED_TRIGGERS = ("sqs", "schedule", "stepfunctions", "lifecycle-hook", "backend-api")
-VPC_ENI_ACTIONS = (
-    "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
-    "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
-)
-SQS_CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
-               "sqs:ChangeMessageVisibility")
 
 
 @dataclass(frozen=True)
@@ -82,19 +77,11 @@ def _function(ctx: Context, spec: LambdaFunction, net: Network, arns: Arns,
         f"{name}-logs", name=f"/aws/lambda/{name}", retention_in_days=LOG_RETENTION_DAYS,
         tags=ctx.tags,
     )
-    stmts = [
-        Statement(("logs:CreateLogStream", "logs:PutLogEvents"),
-                  (log_group.arn.apply(lambda a: f"{a}:*"),)),
-        *statements(LAMBDA_ACCESS[spec.name], arns),
-    ]
-    if spec.trigger.type == "sqs":
-        stmts.append(Statement(SQS_CONSUME, (arns.queues[spec.trigger.queue],)))
-    if spec.in_vpc:
-        # Lambda's ENI management has no resource-level permissions (same as the AWS managed
-        # AWSLambdaVPCAccessExecutionRole policy).
-        stmts.append(Statement(VPC_ENI_ACTIONS, ("*",)))
-    role = role_with_policy(f"{name}-role", ctx.role_name(spec.name, "fn"),
-                            "lambda.amazonaws.com", stmts, ctx.tags)
+    # The one builder's policy (tradai.topology.iam_policy): the spec's access, and what a
+    # function needs as one (its log group, its trigger queue, its ENIs in the VPC).
+    policy = role_policy(ctx.topo, spec.name, arns.with_log_group(spec.name, log_group.arn))
+    role = role_with_document(f"{name}-role", ctx.role_name(spec.name, "fn"),
+                              "lambda.amazonaws.com", policy, ctx.tags, POLICY_NAME)
     return aws.lambda_.Function(
         name,
         name=name,
@@ -154,4 +141,4 @@ def _trigger(ctx: Context, spec: LambdaFunction, fn: aws.lambda_.Function,
                 principal="states.amazonaws.com", source_arn=ctx.state_machine_arn(machine),
             )
     # lifecycle-hook: wired in nat.py with the Auto Scaling group it belongs to.
-    # backend-api: invoked by the backend service's task role (permissions.SERVICE_ACCESS).
+    # backend-api: invoked by the backend service's task role (its access: invoke_lambdas).

@@ -52,6 +52,23 @@ def assume_role_policy(service: str) -> str:
     )
 
 
+def role_with_document(
+    resource_name: str,
+    role_name: str,
+    service: str,
+    document: pulumi.Input[str],
+    tags: dict[str, str],
+    policy_name: str | None = None,
+) -> aws.iam.Role:
+    """A role assumable by ``service`` whose one inline policy is ``document`` (JSON), named
+    ``policy_name`` (the local cloud puts the same document under the same name)."""
+    role = aws.iam.Role(resource_name, name=role_name,
+                        assume_role_policy=assume_role_policy(service), tags=tags)
+    aws.iam.RolePolicy(f"{resource_name}-policy", role=role.id, name=policy_name,
+                       policy=document, opts=pulumi.ResourceOptions(parent=role))
+    return role
+
+
 def role_with_policy(
     resource_name: str,
     role_name: str,

@@ -16,10 +16,11 @@ from __future__ import annotations
 import pulumi
 
 from tradai.topology import Topology
+from tradai.topology.access import access_of
+from tradai.topology.runtime_config import MLFLOW_AUTH_SECRET
 from tradai_infra.context import Context
 from tradai_infra.errors import SpecMappingError
 from tradai_infra.network import PEER_FLOWS, TASKS
-from tradai_infra.permissions import LAMBDA_ACCESS, MLFLOW_AUTH
 
 SERVICE = "mlflow"
 ALLOWED_HOSTS_ENV = "MLFLOW_SERVER_ALLOWED_HOSTS"
@@ -67,7 +68,7 @@ def allowed_hosts(ctx: Context, alb_dns: pulumi.Input[str]) -> pulumi.Output[str
 def client_functions(topo: Topology) -> list[str]:
     """The functions that call MLflow: those holding an MLflow login, and the probes."""
     return [f.name for f in topo.lambdas
-            if f.name in PROBES or set(LAMBDA_ACCESS[f.name].secrets) & set(MLFLOW_AUTH)]
+            if f.name in PROBES or MLFLOW_AUTH_SECRET in access_of(topo, f.name).secrets]
 
 
 def client_containers(topo: Topology) -> list[str]:

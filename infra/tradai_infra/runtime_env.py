@@ -2,10 +2,10 @@
 builder the local bootstrap uses too): physical names, queue URLs and topic ARNs as Pulumi
 Outputs, Cloud Map URLs, and who is told what.
 
-A component is told the name of every resource its access entry (``permissions.py``) lets it
-use, and MLflow's URL only if MLflow's security group admits it (``mlflow_access.py``): being
-told a resource it may not touch would only turn a configuration slip into an AccessDenied at
-run time.
+A component is told the name of every resource its access (the spec's ``access`` entry,
+``tradai.topology.access``, the rule the local cloud follows too) lets it use, and MLflow's URL
+only if MLflow's security group admits it (``mlflow_access.py``): being told a resource it may
+not touch would only turn a configuration slip into an AccessDenied at run time.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from tradai.topology.runtime_config import Deployment, Kind, Told
+from tradai.topology.access import told_by_access
+from tradai.topology.runtime_config import Deployment, Told
 from tradai_infra.context import Context
 from tradai_infra.edge import Identity
 from tradai_infra.mlflow_access import SERVICE as MLFLOW
 from tradai_infra.mlflow_access import client_containers, client_functions, mlflow_url
 from tradai_infra.network import TASKS, Network
-from tradai_infra.permissions import LAMBDA_ACCESS, SERVICE_ACCESS, TASK_ACCESS, Access
 
 DRIFT_DETECTOR = "pulumi-drift-detector"
 # Where services listen inside their task: every interface, since the ALB and Cloud Map
@@ -38,31 +38,11 @@ def service_url(ctx: Context, service: str) -> str:
             f"{ctx.topo.service(service).port}")
 
 
-def access_of(component: str) -> Access:
-    return {**LAMBDA_ACCESS, **SERVICE_ACCESS, **TASK_ACCESS}[component]
-
-
-def _tables(a: Access) -> set[str]:
-    return {*a.tables_read, *a.tables_write, *a.slots_take, *a.slots_free, *a.items_update}
-
-
-def _buckets(a: Access) -> set[str]:
-    return {*a.buckets_read, *a.buckets_write,
-            *(e.partition("/")[0] for e in (*a.objects_read, *a.objects_write))}
-
-
 def told(ctx: Context) -> Told:
+    """Resources as the spec's access says (both sides); MLflow's URL to its clients only."""
     mlflow_clients = {*client_functions(ctx.topo), *client_containers(ctx.topo)}
-
-    def tells(component: str, kind: Kind, logical: str) -> bool:
-        a = access_of(component)
-        if kind == "service":
-            return logical != MLFLOW or component in mlflow_clients
-        return logical in {"bucket": _buckets(a), "table": _tables(a),
-                           "queue": set(a.queues_send), "topic": set(a.topics),
-                           "secret": set(a.secrets)}[kind]
-
-    return tells
+    return told_by_access(ctx.topo, services=lambda component, service:
+                          service != MLFLOW or component in mlflow_clients)
 
 
 def aws_deployment(ctx: Context, net: Network, queues: dict[str, aws.sqs.Queue],

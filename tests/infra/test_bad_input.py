@@ -101,10 +101,23 @@ def test_route_to_a_service_the_alb_does_not_front(topo: Topology, settings: Any
 
 
 def test_a_new_lambda_without_an_access_entry(topo: Topology, settings: Any):
-    extra = topo.lambda_("health-check").model_copy(update={"name": "new-fn"})
+    """The issue's bad input: a function whose policy the spec does not give. The loader
+    refuses such a spec file (tests/unit/test_topology_spec.py); a Topology built in code
+    is refused by the program before any resource is declared."""
+    extra = topo.lambda_("health-check").model_copy(update={"name": "new-fn", "access": None})
     bad = topo.model_copy(update={"lambdas": [*topo.lambdas, extra]})
     _deploy_fails(bad, settings, SpecMappingError,
-                  r"lambdas\['new-fn'\]: no IAM access entry in tradai_infra.permissions")
+                  r"lambdas\['new-fn'\]: no access; declare what it reads and writes")
+
+
+def test_an_access_naming_a_resource_the_spec_lacks(topo: Topology, settings: Any):
+    fn = topo.lambda_("health-check")
+    access = fn.access.model_copy(update={"topics": ("alerts", "pager")})  # type: ignore[union-attr]
+    bad = topo.model_copy(update={"lambdas": _replace(topo.lambdas, "health-check",
+                                                       access=access)})
+    _deploy_fails(bad, settings, SpecMappingError,
+                  r"lambdas\['health-check'\]\.access\.topics names 'pager', which the spec "
+                  r"does not declare")
 
 
 def test_asl_invoking_a_lambda_not_triggered_by_that_machine(topo: Topology, settings: Any):

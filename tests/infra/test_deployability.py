@@ -332,7 +332,7 @@ def test_bucket_names_reach_configuration_as_exported(run: Run):
 def test_every_process_is_told_the_buckets_it_may_use(deployed: Deployed):
     """The code finds a bucket only through TRADAI_BUCKET_<NAME>; each container and function
     gets the physical name of every bucket its access names."""
-    from tradai_infra.permissions import LAMBDA_ACCESS, SERVICE_ACCESS, TASK_ACCESS
+    from tradai.topology.access import access_of
 
     names = {r.name.removeprefix("tradai-dev-"): r.inputs["bucket"]
              for r in deployed.of_type("aws:s3/bucket:Bucket")}
@@ -343,7 +343,8 @@ def test_every_process_is_told_the_buckets_it_may_use(deployed: Deployed):
         return {f"TRADAI_BUCKET_{n.upper().replace('-', '_')}": names[n] for n in logical}
 
     checked = 0
-    for name, access in {**SERVICE_ACCESS, **TASK_ACCESS}.items():
+    for name in [c.name for c in (*deployed.topo.services, *deployed.topo.task_definitions)]:
+        access = access_of(deployed.topo, name)
         env = {e["name"]: e["value"] for e in _container(deployed, name)["environment"]}
         got = {k: v for k, v in env.items() if k.startswith("TRADAI_BUCKET_")}
         assert got == expected(access), name
@@ -352,7 +353,7 @@ def test_every_process_is_told_the_buckets_it_may_use(deployed: Deployed):
         [res] = deployed.where("aws:lambda/function:Function", name=deployed.name(fn.name))
         env = res.inputs["environment"]["variables"]
         got = {k: v for k, v in env.items() if k.startswith("TRADAI_BUCKET_")}
-        assert got == expected(LAMBDA_ACCESS[fn.name]), fn.name
+        assert got == expected(access_of(deployed.topo, fn.name)), fn.name
         checked += bool(got)
     assert checked >= 6  # mlflow's artifacts, the strategy task's results, ...
     env = {e["name"]: e["value"] for e in _container(deployed, "mlflow")["environment"]}
@@ -377,10 +378,10 @@ def test_a_function_calling_mlflow_outside_the_vpc(topo: Topology, settings: Any
 
 
 def test_a_service_or_task_whose_policy_is_not_given(topo: Topology, settings: Any):
-    extra = topo.task_definitions[1].model_copy(update={"name": "new-task"})
+    extra = topo.task_definitions[1].model_copy(update={"name": "new-task", "access": None})
     bad = topo.model_copy(update={"task_definitions": [*topo.task_definitions, extra]})
     _deploy_fails(bad, settings, SpecMappingError,
-                  r"task_definitions\['new-task'\]: no IAM access entry")
+                  r"task_definitions\['new-task'\]: no access; declare what it reads")
 
 
 def test_bucket_name_too_long_for_s3(topo: Topology, settings: Any):

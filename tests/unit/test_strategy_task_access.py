@@ -1,28 +1,23 @@
-"""What strategy code can reach on AWS: the strategy task role (tradai_infra.permissions) holds
+"""What strategy code can reach on AWS: the strategy task role (its access in the spec) holds
 no secret beyond the exchange keys live mode reads at run time and its own MLflow login,
 and no ``*`` resource except PutMetricData pinned to its namespace (docs/security.md,
 "Strategy code").
 
-The statements are rendered from the Access entry exactly as the Pulumi program renders them
-(``permissions.statements``), with ARNs named after the logical resource, so the test sees the
-policy the role gets.
+The statements are rendered from the spec's access by the one builder the Pulumi program and the
+local cloud use (``tradai.topology.iam_policy``), with ARNs named after the logical resource,
+so the test sees the policy the role gets.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 import pytest
 
-from tradai.topology import default_topology
-from tradai_infra.permissions import (
-    EXCHANGE_SECRET,
-    TASK_ACCESS,
-    TRADING_METRICS,
-    Access,
-    Arns,
-    statements,
-)
+from tradai.topology import SpecError, default_topology
+from tradai.topology.access import TRADING_METRICS, access_of
+from tradai.topology.iam_policy import EXCHANGE_SECRET, ResourceArns
+from tradai.topology.iam_policy import access_statements as statements
+from tradai.topology.load import parse_topology
+from tradai.topology.model import Access
 
 STRATEGY = "strategy"
 # Its MLflow login (tradai-runner, not an admin: logs runs, reads the registry, cannot move an
@@ -30,13 +25,13 @@ STRATEGY = "strategy"
 ADMITTED_GAPS = {"mlflow-runner"}
 
 
-def _arns() -> Arns:
+def _arns() -> ResourceArns:
     topo = default_topology()
 
     def named(kind: str, names: list[str]) -> dict[str, str]:
         return {n: f"arn:{kind}:{n}" for n in names}
 
-    return Arns(
+    return ResourceArns(
         tables=named("table", [t.name for t in topo.tables]),
         queues=named("queue", [q.name for q in topo.queues]),
         buckets=named("bucket", [b.name for b in topo.buckets]),
@@ -45,6 +40,7 @@ def _arns() -> Arns:
         state_machines=named("states", [m.name for m in topo.state_machines]),
         lambdas=named("lambda", [f.name for f in topo.lambdas]),
         task_families=named("task-family", [t.name for t in topo.task_definitions]),
+        log_groups=named("log-group", [f.name for f in topo.lambdas]),
         cluster="arn:cluster", cluster_tasks="arn:cluster-tasks/*",
         cluster_services="arn:cluster-services/*", task_roles=("arn:role:task",),
         session_services="arn:session-services", session_roles=("arn:role:session",),
@@ -63,7 +59,7 @@ def _secrets_granted(access: Access) -> set[str]:
 
 
 def test_strategy_task_reads_no_secret_beyond_the_exchange_keys():
-    granted = _secrets_granted(TASK_ACCESS[STRATEGY])
+    granted = _secrets_granted(access_of(default_topology(), STRATEGY))
     assert EXCHANGE_SECRET in granted  # live mode reads it at run time
     assert granted - {EXCHANGE_SECRET} <= ADMITTED_GAPS, granted
     assert "mlflow-basic-auth" not in granted  # the admin login
@@ -75,7 +71,7 @@ def test_strategy_task_logs_in_to_mlflow_with_its_own_login():
 
 
 def test_strategy_task_has_no_star_resource_but_its_metric_namespace():
-    for stmt in statements(TASK_ACCESS[STRATEGY], _arns()):
+    for stmt in statements(access_of(default_topology(), STRATEGY), _arns()):
         assert not any(a == "*" or a.endswith(":*") for a in stmt.actions), stmt
         if any(str(r) == "*" or str(r).endswith(":*") for r in stmt.resources):
             # PutMetricData takes no resource; the condition pins the namespace.
@@ -86,12 +82,10 @@ def test_strategy_task_has_no_star_resource_but_its_metric_namespace():
 
 def test_the_checks_catch_a_new_secret_or_star():
     """Guards the guards: an Access with one more secret or an ECS grant on ``*`` fails."""
-    access = TASK_ACCESS[STRATEGY]
-    more = Access(**{f.name: getattr(access, f.name) for f in fields(Access)}
-                  | {"secrets": (*access.secrets, "gateway-client")})
+    access = access_of(default_topology(), STRATEGY)
+    more = access.model_copy(update={"secrets": (*access.secrets, "gateway-client")})
     assert not _secrets_granted(more) - {EXCHANGE_SECRET} <= ADMITTED_GAPS
-    tasks = Access(**{f.name: getattr(access, f.name) for f in fields(Access)}
-                   | {"manage_tasks": True})
+    tasks = access.model_copy(update={"manage_tasks": True})
     stars = [s for s in statements(tasks, _arns()) if "*" in [str(r) for r in s.resources]
              and s.actions != ("cloudwatch:PutMetricData",)]
     assert stars  # ecs:ListTasks on "*": the star test above would refuse it
@@ -101,7 +95,7 @@ def test_strategy_task_writes_only_its_prefixes_of_results_and_deletes_nothing()
     """Strategy code cannot delete another user's results (the buckets are versioned, so an
     overwrite keeps the earlier version) nor read any backtest's results."""
     by_action: dict[str, set[str]] = {}
-    for stmt in statements(TASK_ACCESS[STRATEGY], _arns()):
+    for stmt in statements(access_of(default_topology(), STRATEGY), _arns()):
         for action in stmt.actions:
             by_action.setdefault(action, set()).update(str(r) for r in stmt.resources)
     assert "s3:DeleteObject" not in by_action and "s3:DeleteObjectVersion" not in by_action
@@ -111,10 +105,16 @@ def test_strategy_task_writes_only_its_prefixes_of_results_and_deletes_nothing()
                                          "arn:bucket:results/trading/*"}
 
 
-def test_a_malformed_object_prefix_is_refused(monkeypatch: pytest.MonkeyPatch):
-    from tradai_infra.permissions import SpecMappingError, check_access
+def test_a_malformed_object_prefix_is_refused():
+    from importlib import resources
 
-    monkeypatch.setitem(TASK_ACCESS, STRATEGY, Access(objects_write=("results",)))  # no prefix
-    with pytest.raises(SpecMappingError,
-                       match=r"objects_write names 'results \(not bucket/prefix/\)'"):
-        check_access(default_topology())
+    import yaml
+
+    raw = yaml.safe_load(resources.files("tradai.topology").joinpath("topology.yaml")
+                         .read_text())
+    [strategy] = [t for t in raw["task_definitions"] if t["name"] == STRATEGY]
+    strategy["access"] = {"objects_write": ["results"]}  # no prefix
+    with pytest.raises(SpecError, match=r"task_definitions\['strategy'\]\.access\."
+                       r"objects_write names 'results', which is not bucket/prefix/"):
+        parse_topology(raw)
+    assert Access(objects_write=("results/x/",)).objects_write == ("results/x/",)

@@ -11,10 +11,12 @@ configuration slip into an AccessDenied at run time.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tradai.topology.model import Access, Topology
-from tradai.topology.runtime_config import Kind, Told
+
+if TYPE_CHECKING:  # runtime_config imports tradai.health, which imports the topology package
+    from tradai.topology.runtime_config import Kind, Told
 
 # Namespaces the platform's own metrics go to (tradai.trading.monitor, tradai.health.checker).
 TRADING_METRICS, HEALTH_METRICS = "TradAI/Trading", "TradAI/Health"
@@ -108,7 +110,3 @@ def told_by_access(topo: Topology,
 
     return tells
 
-
-def describe(access: Access) -> dict[str, Any]:
-    """The non-empty fields, for messages and docs."""
-    return {k: v for k, v in access if v}
