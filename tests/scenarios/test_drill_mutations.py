@@ -38,6 +38,22 @@ def _no_nat_hook(state: Path) -> None:
     events.delete_rule(Name=rule)  # type: ignore[attr-defined]
 
 
+def _no_nat_hook_endpoints(state: Path) -> None:
+    """The VPC endpoints for EC2 and Auto Scaling are deleted (issue 16's NAT deadlock): once
+    the NAT is gone, update-nat-routes, in a private subnet, reaches neither API
+    (https://docs.aws.amazon.com/vpc/latest/privatelink/privatelink-access-aws-services.html),
+    so nobody repoints the routes."""
+    ec2 = _client(state, "ec2")
+    region = "eu-central-1"
+    found = ec2.describe_vpc_endpoints(Filters=[  # type: ignore[attr-defined]
+        {"Name": "service-name", "Values": [f"com.amazonaws.{region}.ec2",
+                                            f"com.amazonaws.{region}.autoscaling"]},
+        {"Name": "vpc-endpoint-state", "Values": ["available"]}])["VpcEndpoints"]
+    assert len(found) == 2, found
+    ec2.delete_vpc_endpoints(  # type: ignore[attr-defined]
+        VpcEndpointIds=[e["VpcEndpointId"] for e in found])
+
+
 def _no_orphan_scanner(state: Path) -> None:
     """The orphan scanner's schedule is disabled."""
     _client(state, "events").disable_rule(Name="tradai-local-orphan-scanner")  # type: ignore
@@ -71,6 +87,7 @@ def _slot_limit_raised(state: Path) -> None:
 @pytest.mark.timeout(1500)
 @pytest.mark.parametrize(("drill", "breakage", "invariant", "timed"), [
     ("nat-failover", _no_nat_hook, "private-egress-restored", True),
+    ("nat-failover", _no_nat_hook_endpoints, "private-egress-restored", True),
     ("orphan-scan", _no_orphan_scanner, "orphan-tasks-cleaned-up", True),
     # a count, not a deadline: the alarm notified exactly once
     ("dlq-replay", _no_dlq_alarm_actions, "backtest-dlq-not-empty-notified-once", False),

@@ -89,8 +89,9 @@ def test_private_subnet_reaches_the_service_through_a_running_nat() -> None:
 
 def test_interface_endpoint_in_the_subnets_az_serves_it_while_the_nat_is_down() -> None:
     t = table(view("terminated", ec2_interface(PRIV_A.id, PRIV_B.id)))
-    assert t[vpc_key(PRIV_A.id, EC2)] == {"to": ["127.0.0.1", 4566], "via": "vpce-ec2"}
-    assert t[vpc_key(PRIV_B.id, EC2)] == {"to": ["127.0.0.1", 4566], "via": "vpce-ec2"}
+    # the path says only the endpoint served it (router stats count by path)
+    only = {"to": ["127.0.0.1", 4566], "via": "vpce-ec2 (route down)"}
+    assert t[vpc_key(PRIV_A.id, EC2)] == t[vpc_key(PRIV_B.id, EC2)] == only
     # per service: the ec2 endpoint does nothing for Auto Scaling
     assert "autoscaling API unreachable" in t[
         vpc_key(PRIV_A.id, aws_destination("autoscaling"))]["refuse"]
@@ -98,10 +99,18 @@ def test_interface_endpoint_in_the_subnets_az_serves_it_while_the_nat_is_down() 
     assert "AWS API unreachable" in t[vpc_key(PRIV_A.id, "aws")]["refuse"]
 
 
+def test_with_the_nat_up_an_endpoint_still_carries_its_service() -> None:
+    """Private DNS resolves the service's name to the endpoint whatever the NAT does; a
+    gateway endpoint's prefix-list route is more specific than 0.0.0.0/0."""
+    t = table(view("running", ec2_interface(PRIV_A.id)))
+    assert t[vpc_key(PRIV_A.id, EC2)]["via"] == "vpce-ec2"
+    assert t[vpc_key(PRIV_A.id, "aws")]["via"] == f"nat {NAT}"
+
+
 def test_interface_endpoint_only_in_another_az_does_not_serve_the_subnet() -> None:
     t = table(view("terminated", ec2_interface(PRIV_B.id)))
     assert "refuse" in t[vpc_key(PRIV_A.id, EC2)]
-    assert t[vpc_key(PRIV_B.id, EC2)]["via"] == "vpce-ec2"
+    assert t[vpc_key(PRIV_B.id, EC2)]["via"] == "vpce-ec2 (route down)"
 
 
 def test_endpoint_not_available_serves_nothing() -> None:
@@ -114,7 +123,7 @@ def test_gateway_endpoint_serves_only_the_route_tables_associated_with_it() -> N
     gw = EndpointView("vpce-ddb", "dynamodb", "gateway", "available",
                       route_tables=("rtb-priv-a",))
     t = table(view("terminated", gw))
-    assert t[vpc_key(PRIV_A.id, DDB)] == {"to": ["127.0.0.1", 4566], "via": "vpce-ddb"}
+    assert t[vpc_key(PRIV_A.id, DDB)]["via"] == "vpce-ddb (route down)"
     assert "dynamodb API unreachable" in t[vpc_key(PRIV_B.id, DDB)]["refuse"]
 
 
@@ -163,8 +172,9 @@ def test_endpoints_created_and_deleted_in_the_emulator_decide_reachability(
         VpcId=moto_vpc["vpc"], ServiceName="com.amazonaws.eu-central-1.dynamodb",
         VpcEndpointType="Gateway", RouteTableIds=[moto_vpc["tables"]["b"]])["VpcEndpoint"]
     t = moto_table(moto_vpc)
-    assert t[vpc_key(a, EC2)]["via"] == t[vpc_key(b, EC2)]["via"] == ep["VpcEndpointId"]
-    assert t[vpc_key(b, DDB)]["via"] == gw["VpcEndpointId"]
+    via = f"{ep['VpcEndpointId']} (route down)"
+    assert t[vpc_key(a, EC2)]["via"] == t[vpc_key(b, EC2)]["via"] == via
+    assert t[vpc_key(b, DDB)]["via"] == f"{gw['VpcEndpointId']} (route down)"
     assert "refuse" in t[vpc_key(a, DDB)]  # its route table is not associated
 
     ec2.delete_vpc_endpoints(VpcEndpointIds=[ep["VpcEndpointId"]])

@@ -209,6 +209,54 @@ def egress_works(tier: str = "private", deadline_s: float | None = None,
     return recovers(ctx, f"{tier}-egress-restored", check, deadline_s).as_dict()
 
 
+def aws_apis_through_endpoints(apis: list[str] | None = None, tier: str = "private",
+                               deadline_s: float = 120.0,
+                               invariant: str = "aws-apis-through-endpoints",
+                               configuration: Configuration | None = None) -> dict[str, Any]:
+    """Since the fault, processes in ``tier`` subnets called each of ``apis`` (boto3 client
+    names) through a VPC endpoint, and at least one such call came while their route could not
+    have carried it (the NAT down). The router counts connections per path and labels an
+    endpoint's path ``(route down)`` then. For the NAT drill: update-nat-routes starts while
+    no NAT forwards (its EC2 calls: route down) and completes the lifecycle action once the
+    routes name the new instance (its Auto Scaling call: through the endpoint all the same, as
+    private DNS sends it there). Waits up to ``deadline_s`` simulated seconds for them."""
+    ctx = current(configuration)
+    apis = apis or ["ec2", "autoscaling"]
+    name = invariant
+    if not ctx.local:
+        ctx.notes.append(f"{name} reads the local VPC router's counters: not measured on AWS")
+        return holds(name, True, None, "not measured on AWS", unit="connections").as_dict()
+
+    def counts() -> dict[str, list[int]]:
+        out = {a: [0, 0] for a in apis}  # [through an endpoint, of which with the route down]
+        for subnet, listeners in ctx.control("/network/aws").items():
+            if subnet.startswith(f"{tier}-"):
+                for api in apis:
+                    for via, n in listeners.get(f"aws:{api}", {}).get("via", {}).items():
+                        if via.startswith("vpce-"):
+                            out[api][0] += n
+                            out[api][1] += n if via.endswith("(route down)") else 0
+        return out
+
+    key = f"_{name}_baseline"
+    if ctx.last_fault_at() is None:
+        ctx.status_cache[key] = counts()
+        return holds(name, True, 0, "counted from here", unit="connections",
+                     phase="baseline").as_dict()
+    base, until = ctx.status_cache.get(key, {}), ctx.now() + deadline_s
+    while True:
+        delta = {a: [n - b for n, b in zip(now, base.get(a, [0, 0]), strict=True)]
+                 for a, now in counts().items()}
+        ok = all(d[0] for d in delta.values()) and any(d[1] for d in delta.values())
+        if ok or ctx.now() >= until:
+            break
+        time.sleep(0.5)
+    detail = "; ".join(f"{a}: {d[0]} connection(s) from {tier} subnets through its VPC "
+                       f"endpoint, {d[1]} with the route down" for a, d in delta.items())
+    return holds(name, ok, sum(d[0] for d in delta.values()), detail,
+                 unit="connections").as_dict()
+
+
 def services_healthy(deadline_s: float | None = None, minimum: int = 1,
                      configuration: Configuration | None = None) -> dict[str, Any]:
     """Every ECS service has ``minimum`` RUNNING tasks, and the ALB sees the load-balanced

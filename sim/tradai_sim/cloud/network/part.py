@@ -84,6 +84,7 @@ class NetworkPart:
         routes = self.ctx.control_routes
         routes["/network"] = lambda body: (200, self.status())
         routes["/network/disruptions"] = self._disruptions_route
+        routes["/network/aws"] = lambda body: (200, self.aws_paths())
         self._thread.start()
 
     def stop(self) -> None:
@@ -288,6 +289,22 @@ class NetworkPart:
             for entry in subnets:
                 if entry["tier"] != "database":
                     entry["egress"]["works"] = self.probe(entry["id"])
+        return out
+
+    def aws_paths(self) -> dict[str, Any]:
+        """Per subnet and AWS API listener: connections accepted by path (which endpoint or
+        route; ``(route down)`` when only the endpoint served) and refused, from the router."""
+        stats = requests.get(f"{self.admin_url}/stats", timeout=10).json()["listeners"]
+        out: dict[str, Any] = {}
+        with self._lock:
+            for s in self.view.subnets.values():
+                for name in [rules.AWS, *self.aws_services]:
+                    st = stats.get(rules.vpc_key(s.id, name))
+                    if st is None:
+                        continue
+                    out.setdefault(s.name, {})[name] = {
+                        "accepted": st["accepted"], "refused": st["refused"],
+                        "via": st.get("via", {}), "last_refusal": st.get("last_refusal")}
         return out
 
     def probe(self, subnet: str) -> bool:

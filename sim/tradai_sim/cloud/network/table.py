@@ -37,6 +37,7 @@ from tradai_sim.cloud.network.view import Ec2View, SubnetView
 OUTSIDE = "outside"  # the AWS-managed network of Lambdas that are not in the VPC
 AWS = "aws"  # the general AWS API destination (AWS_ENDPOINT_URL)
 AVAILABLE = "available"
+NAT_PATH_DOWN = "(route down)"  # an endpoint's path label when the route would not serve
 SCOPES = ("all", "availability-zone", "prefix-list")
 Decision = dict[str, Any]
 
@@ -156,10 +157,24 @@ class Rules:
     def aws_api(self, subnet: SubnetView, name: str, dest: Destination) -> Decision:
         """An AWS API: through a VPC endpoint for it, else through the subnet's route."""
         service = self.i.aws_services.get(name)
-        if service is not None and subnet.tier != "public":
-            endpoint = self.endpoint_for(subnet, service)
-            if endpoint is not None:
-                return {**to(dest.host, dest.port), "via": endpoint}
+        endpoint = (self.endpoint_for(subnet, service)
+                    if service is not None and subnet.tier != "public" else None)
+        through_route = self._aws_route(subnet, dest)
+        if endpoint is not None:
+            # The path's label says whether the route would have served it too: the router's
+            # stats then show which calls only an endpoint made possible (a NAT outage).
+            down = "" if "to" in through_route else f" {NAT_PATH_DOWN}"
+            return {**to(dest.host, dest.port), "via": f"{endpoint}{down}"}
+        if "to" in through_route:
+            return through_route
+        why = str(through_route["refuse"])
+        if service is None:
+            return refuse(f"AWS API unreachable (no VPC endpoint declared for it): {why}")
+        return refuse(f"{service} API unreachable: no available VPC endpoint for {service} "
+                      f"serves {describe(subnet)}, and {why}")
+
+    def _aws_route(self, subnet: SubnetView, dest: Destination) -> Decision:
+        """An AWS API through the subnet's ``0.0.0.0/0`` route, or why not."""
         route = self.i.view.routes.get(subnet.id)
         if route is not None and route.kind == "gateway":
             return {**to(dest.host, dest.port), "via": f"internet-gateway {route.target}"}
@@ -168,17 +183,12 @@ class Rules:
                                     self.i.aws_ips or dest.ips)
             if "to" in via:
                 return {**to(dest.host, dest.port), "via": f"nat {route.target}"}
-            why = str(via["refuse"])
-        elif route is None or route.kind == "none":
+            return via
+        if route is None or route.kind == "none":
             table = route.route_table if route else "its route table"
-            why = f"{describe(subnet)}: no route to 0.0.0.0/0 in {table}"
-        else:
-            why = (f"{describe(subnet)}: route target {route.kind} {route.target} is not "
-                   "modelled locally")
-        if service is None:
-            return refuse(f"AWS API unreachable (no VPC endpoint declared for it): {why}")
-        return refuse(f"{service} API unreachable: no available VPC endpoint for {service} "
-                      f"serves {describe(subnet)}, and {why}")
+            return refuse(f"{describe(subnet)}: no route to 0.0.0.0/0 in {table}")
+        return refuse(f"{describe(subnet)}: route target {route.kind} {route.target} is not "
+                      "modelled locally")
 
     def endpoint_for(self, subnet: SubnetView, service: str) -> str | None:
         """The id of an available endpoint for ``service`` that serves ``subnet``."""
