@@ -7,9 +7,11 @@ https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/CommonErrors.html
 https://docs.aws.amazon.com/secretsmanager/latest/apireference/CommonErrors.html,
 https://docs.aws.amazon.com/step-functions/latest/apireference/CommonErrors.html); Lambda
 answers it with 403; the query services (SQS, Auto Scaling, CloudWatch, IAM, STS) and S3 say
-``AccessDenied`` (403); SNS ``AuthorizationError`` (403, its modeled
-``AuthorizationErrorException``); EC2 ``UnauthorizedOperation`` (403,
-https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html).
+``AccessDenied`` (403; SQS: "An error occurred (AccessDenied) when calling the SendMessage
+operation", https://repost.aws/knowledge-center/sqs-accessdenied-errors, its JSON protocol
+carrying the query code in ``x-amzn-query-error``); SNS ``AuthorizationError`` (403, its
+modeled ``AuthorizationErrorException``); EC2 ``Client.UnauthorizedOperation``
+(https://docs.aws.amazon.com/AWSEC2/latest/APIReference/query-api-troubleshooting.html).
 
 Message, as https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html
 shows it: "User: <assumed-role ARN> is not authorized to perform: <action> on resource:
