@@ -202,3 +202,36 @@ def test_an_operation_the_mapping_does_not_know_is_allowed_and_recorded(
     ses.list_identities()
     unjudged = enforcer.records.snapshot()["unjudged"]
     assert any(u["action"] == "ses:ListIdentities" and u["role"] == ROLE for u in unjudged)
+
+
+def test_ec2_and_cloudwatch_answer_in_their_own_protocols_and_conditions_are_judged(
+        endpoint: str, world: dict[str, Any], enforcer: IamEnforcer) -> None:
+    """EC2 (its query protocol): Client.UnauthorizedOperation
+    (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/query-api-troubleshooting.html);
+    CloudWatch (RPC v2 CBOR): PutMetricData is allowed only in the namespace the
+    ``cloudwatch:namespace`` condition names."""
+    ec2 = client(endpoint, "ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    code, status, text = denied(lambda: client(endpoint, "ec2", world["creds"]).create_route(
+        RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId="igw-1"))
+    assert (code, status) == ("UnauthorizedOperation", 403)
+    assert text.startswith("You are not authorized to perform this operation. User: ")
+    assert f"ec2:CreateRoute on resource: arn:aws:ec2:{REGION}:{ACCOUNT}:route-table/{table}" \
+        in text
+    cw = client(endpoint, "cloudwatch", world["creds"])
+    datum = [{"MetricName": "m", "Value": 1.0}]
+    code, status, text = denied(lambda: cw.put_metric_data(Namespace="Other", MetricData=datum))
+    assert (code, status) == ("AccessDenied", 403)
+    assert "cloudwatch:PutMetricData on resource: *" in text
+    iam = client(endpoint, "iam")
+    grant = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*",
+        "Condition": {"StringEquals": {"cloudwatch:namespace": "TradAI/Trading"}}}]}
+    iam.put_role_policy(RoleName=ROLE, PolicyName="metrics", PolicyDocument=json.dumps(grant))
+    try:
+        cw.put_metric_data(Namespace="TradAI/Trading", MetricData=datum)
+        assert denied(lambda: cw.put_metric_data(Namespace="Other", MetricData=datum))[0] == \
+            "AccessDenied"
+    finally:
+        iam.delete_role_policy(RoleName=ROLE, PolicyName="metrics")
