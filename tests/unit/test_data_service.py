@@ -243,3 +243,44 @@ def test_openapi_documents_the_routes(env: Env) -> None:
 def test_store_uri_secret_never_shown(tmp_path: Path) -> None:
     store = OhlcvStore("s3://h:b?access=AK&secret=SUPERSECRET&port=1&region=r")
     assert "SUPERSECRET" not in store.location
+
+
+# -- candles, for readers without ArcticDB (the drift monitor) ----------------------------------
+def test_candles_answer_what_the_store_holds_and_the_drift_monitor_reads_them(env: Env) -> None:
+    from tradai.models.candles import ServiceCandles, StoreCandles
+
+    env.ensure(start=iso(T0 + 9 * DAY), end=iso(T0 + 9 * DAY + 3_600_000))
+    fetches = len(env.gw.calls)
+    start, end = T0 + 9 * DAY + 2 * M5, T0 + 9 * DAY + 6 * M5
+    r = env.client.get("/api/v1/data/candles", params={
+        "pair": "btc_usdt", "timeframe": "5m", "start_ms": start, "end_ms": end})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["pair"] == "BTC/USDT" and body["open_time"] == [start + i * M5 for i in range(5)]
+    stored = env.svc.store.read(BTC, start, end)
+    assert body["close"] == list(stored["close"])
+    # The monitor's reader gives what the store holds (TestClient is an httpx.Client), as
+    # StoreCandles does from the store itself.
+    read = ServiceCandles("http://testserver", http=env.client).columns(BTC, start, end)
+    assert read == StoreCandles(env.svc.store).columns(BTC, start, end)
+    assert read.open_time == body["open_time"] and read.volume == list(stored["volume"])
+    empty = env.client.get("/api/v1/data/candles", params={
+        "pair": "ETH/USDT", "timeframe": "5m", "start_ms": start, "end_ms": end}).json()
+    assert empty["open_time"] == [] and empty["close"] == []
+    assert len(env.gw.calls) == fetches  # read-only: the exchange is never asked
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"pair": "BTCUSDT"}, "pair"),
+    ({"timeframe": "7m"}, "timeframe"),
+    ({"start_ms": T0 + DAY, "end_ms": T0}, "end_ms"),
+    ({"start_ms": T0, "end_ms": T0 + 30 * DAY}, "end_ms"),  # over the 5000-candle cap
+    ({"start_ms": "yesterday"}, "start_ms"),
+])
+def test_candles_bad_input_is_422_naming_the_field(env: Env, params: dict[str, Any],
+                                                   field: str) -> None:
+    query = {"pair": "BTC/USDT", "timeframe": "5m", "start_ms": T0, "end_ms": T0 + DAY,
+             **params}
+    r = env.client.get("/api/v1/data/candles", params=query)
+    assert r.status_code == 422, r.text
+    assert field in r.json()["detail"][0]["loc"], r.json()

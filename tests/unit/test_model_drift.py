@@ -18,6 +18,7 @@ from moto import mock_aws
 
 from tradai.data.keys import SeriesKey
 from tradai.lambdas import drift_monitor as handler_module
+from tradai.models.candles import CandleColumns
 from tradai.models.drift import EPSILON, DriftResult, feature_drift, psi
 from tradai.models.features import compute_features
 from tradai.models.monitor import (
@@ -100,18 +101,22 @@ REFERENCE = build_reference(compute_features(candles(CALM, 6000, 0, seed=1)).dro
 
 @dataclass
 class Market:
-    """Stands in for ArcticDB: whatever regime the test sets, up to the clock's now."""
+    """Stands in for the candles (ArcticDB through the data-collection service): whatever
+    regime the test sets, up to the clock's now."""
 
     sigma: float = CALM
     seed: int = 10
-    reads: list[tuple[SeriesKey, int | None, int | None]] = field(default_factory=list)
+    reads: list[tuple[SeriesKey, int, int]] = field(default_factory=list)
 
-    def read(self, key: SeriesKey, start_ms: int | None = None,
-             end_ms: int | None = None) -> pd.DataFrame:
+    def frame(self, key: SeriesKey, start_ms: int, end_ms: int) -> pd.DataFrame:
         self.reads.append((key, start_ms, end_ms))
-        assert start_ms is not None and end_ms is not None
         self.seed += 1  # each check sees new candles
         return candles(self.sigma, (end_ms - start_ms) // M5 + 1, end_ms, self.seed)
+
+    def columns(self, key: SeriesKey, start_ms: int, end_ms: int) -> CandleColumns:
+        f = self.frame(key, start_ms, end_ms)
+        return CandleColumns(list(f.index.as_unit("ms").asi8), *(
+            f[c].tolist() for c in ("open", "high", "low", "close", "volume")))
 
 
 @dataclass
@@ -298,9 +303,8 @@ def test_a_concurrent_check_that_wrote_first_wins_and_alone_alerts(aws: Aws) -> 
 
 def test_too_few_recent_candles_is_skipped_without_a_state(aws: Aws) -> None:
     class Empty(Market):
-        def read(self, key: SeriesKey, start_ms: int | None = None,
-                 end_ms: int | None = None) -> pd.DataFrame:
-            return super().read(key, start_ms, end_ms).iloc[:150]
+        def frame(self, key: SeriesKey, start_ms: int, end_ms: int) -> pd.DataFrame:
+            return super().frame(key, start_ms, end_ms).iloc[:150]
 
     report = monitor(aws, Empty(), Models(), Clock()).check()
     assert "ModelProbability" in report.skipped and report.errors == []
@@ -363,12 +367,14 @@ def test_handler_builds_its_monitor_from_the_deployed_settings(
         monkeypatch: pytest.MonkeyPatch) -> None:
     for k, v in {"TRADAI_ENV": "test", "TRADAI_MLFLOW_URL": "sqlite:///unused.db",
                  "TRADAI_ALERTS_TOPIC_ARN": "arn:aws:sns:eu-central-1:1:alerts",
-                 "TRADAI_BUCKET_ARCTICDB": "arctic", "AWS_DEFAULT_REGION": REGION,
+                 "TRADAI_DATA_COLLECTION_URL": "http://data-collection:8002",
+                 "AWS_DEFAULT_REGION": REGION,
                  "TRADAI_DRIFT_THRESHOLD": "0.2"}.items():
         monkeypatch.setenv(k, v)
     mon = handler_module.build_monitor()
     assert mon.table == "tradai-test-drift-state" and mon.topic_arn.endswith(":alerts")
     assert mon.threshold == 0.2 and mon.recent_candles == 864
+    assert mon.candles.base == "http://data-collection:8002"  # type: ignore[attr-defined]
     monkeypatch.delenv("TRADAI_ALERTS_TOPIC_ARN")
     with pytest.raises(RuntimeError, match="no alerts topic configured"):
         handler_module.build_monitor()

@@ -1,6 +1,7 @@
 """drift-monitor (scheduled, every 6 hours): PSI per feature between each model-driven
-champion's reference distribution and recent ArcticDB candles; the drift state in
-``drift-state``, CloudWatch metrics, one alert per incident (``tradai.models.monitor``)."""
+champion's reference distribution and recent ArcticDB candles (read through the data-collection
+service: ``tradai.models.candles``); the drift state in ``drift-state``, CloudWatch metrics, one
+alert per incident (``tradai.models.monitor``)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from tradai.clock import default_clock
-from tradai.data.settings import DataSettings
-from tradai.data.store import OhlcvStore
+from tradai.models.candles import ServiceCandles
 from tradai.models.monitor import DriftMonitor, DriftSettings, RegistryModels
 from tradai.registry.adapter import MLflowAdapter
 from tradai.settings import aws_client
@@ -28,7 +28,8 @@ def build_monitor() -> DriftMonitor:
     registry = MLflowAdapter(settings.require_mlflow_url())  # versions and tags: no configs
     return DriftMonitor(
         RegistryModels(registry, registry.client, settings.alias),
-        OhlcvStore.from_settings(DataSettings()), aws_client("dynamodb"), settings.table,
+        ServiceCandles(settings.require_data_collection_url()), aws_client("dynamodb"),
+        settings.table,
         aws_client("sns"), settings.topic(), aws_client("cloudwatch"), default_clock(),
         threshold=settings.threshold, recent_candles=settings.recent_candles)
 

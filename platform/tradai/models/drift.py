@@ -22,8 +22,6 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import pandas as pd
-
 from tradai.models.reference import Reference, bin_shares
 
 EPSILON = 1e-4
@@ -68,17 +66,18 @@ class NotEnoughData(ValueError):
     """Too few recent values to compare a feature's distribution with its reference."""
 
 
-def feature_drift(reference: Reference, recent: pd.DataFrame, threshold: float = SIGNIFICANT,
-                  min_count: int = 100) -> DriftResult:
-    """PSI of each reference feature over the rows of ``recent`` (the features of recent
-    candles, ``tradai.models.features.compute_features``); NaN rows are left out."""
-    missing = [f for f in reference.features if f not in recent.columns]
+def feature_drift(reference: Reference, recent: Mapping[str, Sequence[float]],
+                  threshold: float = SIGNIFICANT, min_count: int = 100) -> DriftResult:
+    """PSI of each reference feature over ``recent`` (feature -> values of recent candles,
+    ``tradai.models.features.feature_columns``; a DataFrame of them works too); NaN values are
+    left out."""
+    missing = [f for f in reference.features if f not in recent]
     if missing:
         raise ValueError(f"recent features lack {', '.join(missing)}")
     values: dict[str, float] = {}
     counts: dict[str, int] = {}
     for name, ref in reference.features.items():
-        shares, count = bin_shares(recent[name].to_numpy(), ref.edges)
+        shares, count = bin_shares(list(recent[name]), ref.edges)
         if count < min_count:
             raise NotEnoughData(f"{name}: {count} recent values, at least {min_count} needed")
         values[name] = round(psi(ref.shares, shares), 6)

@@ -23,16 +23,17 @@ A publish that fails gives the incident back, so the next check announces it.
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
-import pandas as pd
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import AliasChoices, Field
@@ -41,8 +42,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from tradai.data.keys import SeriesKey
 from tradai.data.timeframes import timeframe_ms
 from tradai.models import tags as MT
+from tradai.models.candles import CandleSource
 from tradai.models.drift import DRIFTING, OK, SIGNIFICANT, DriftResult, NotEnoughData, feature_drift
-from tradai.models.features import WARMUP_CANDLES, compute_features
+from tradai.models.features import WARMUP_CANDLES, feature_columns
 from tradai.models.reference import Reference
 from tradai.registry.models import StrategyNotFound, StrategyVersion
 from tradai.settings import deployed
@@ -64,8 +66,8 @@ class Now(Protocol):
 
 
 class DriftSettings(BaseSettings):
-    """The monitor's table, topic, registry and thresholds. The candles' store is
-    ``tradai.data.settings.DataSettings`` (``TRADAI_BUCKET_ARCTICDB``)."""
+    """The monitor's table, topic, registry, candles (the data-collection service) and
+    thresholds."""
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
@@ -75,6 +77,7 @@ class DriftSettings(BaseSettings):
     alerts_topic: str | None = deployed(AliasChoices(
         "TRADAI_ALERTS_TOPIC_ARN", "TRADAI_TOPIC_ALERTS"))
     mlflow_url: str | None = deployed("TRADAI_MLFLOW_URL")
+    data_collection_url: str | None = deployed("TRADAI_DATA_COLLECTION_URL")
     threshold: float = Field(default=SIGNIFICANT, gt=0, validation_alias="TRADAI_DRIFT_THRESHOLD")
     # The recent window: 3 days of 5m candles by default (864), enough for stable deciles.
     recent_candles: int = Field(default=864, ge=100, validation_alias="TRADAI_DRIFT_CANDLES")
@@ -90,6 +93,12 @@ class DriftSettings(BaseSettings):
                                "TRADAI_TOPIC_ALERTS); the monitor records no incident it "
                                "cannot announce")
         return self.alerts_topic
+
+    def require_data_collection_url(self) -> str:
+        if not self.data_collection_url:
+            raise RuntimeError("TRADAI_DATA_COLLECTION_URL is not set: the monitor reads "
+                               "recent candles through the data-collection service")
+        return self.data_collection_url
 
     def require_mlflow_url(self) -> str:
         if not self.mlflow_url:
@@ -114,11 +123,6 @@ class ModelSource(Protocol):
     def monitored(self) -> tuple[list[MonitoredModel], list[str]]:
         """The models to check, and errors naming strategies that could not be read."""
         ...
-
-
-class CandleStore(Protocol):
-    def read(self, key: SeriesKey, start_ms: int | None = None,
-             end_ms: int | None = None) -> pd.DataFrame: ...
 
 
 class RegistryReader(Protocol):
@@ -184,7 +188,7 @@ class DriftReport:
 
 
 class DriftMonitor:
-    def __init__(self, models: ModelSource, candles: CandleStore, ddb: Any, table: str,
+    def __init__(self, models: ModelSource, candles: CandleSource, ddb: Any, table: str,
                  sns: Any, topic_arn: str, cloudwatch: Any, clock: Now,
                  threshold: float = SIGNIFICANT, recent_candles: int = 864) -> None:
         self.models = models
@@ -225,9 +229,10 @@ class DriftMonitor:
         newest = int(now * 1000) // step * step - step  # the newest closed candle's open time
         start = newest - (self.recent_candles - 1) * step
         key = SeriesKey(model.exchange, model.pair, model.timeframe)
-        candles = self.candles.read(key, start - WARMUP_CANDLES * step, newest)
-        feats = compute_features(candles)
-        recent = feats[_open_ms(feats.index) >= start]
+        cols = self.candles.columns(key, start - WARMUP_CANDLES * step, newest)
+        feats = feature_columns(cols.high, cols.low, cols.close, cols.volume)
+        first = bisect.bisect_left(cols.open_time, start)
+        recent = {name: values[first:] for name, values in feats.items()}
         result = feature_drift(model.reference, recent, self.threshold,
                                min_count=min(100, self.recent_candles))
         return result, (start, newest)
@@ -376,10 +381,5 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _iso_ms(ms: int) -> str:
-    return pd.Timestamp(ms, unit="ms", tz="UTC").isoformat().replace("+00:00", "Z")
-
-
-def _open_ms(index: pd.Index) -> Any:
-    from tradai.models.training import _open_ms as open_ms
-
-    return open_ms(index)
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds").replace(
+        "+00:00", "Z")

@@ -6,17 +6,21 @@ holds about a tenth of the training rows) and the share of training rows per bin
 edges are open (-inf, +inf), so recent values outside the training range still land in a bin.
 Repeated quantiles (a feature with many equal values) are merged, so a bin is never empty by
 construction.
+
+Binning (``bin_shares``) is plain Python: the drift monitor bins recent values as a Lambda
+function without numpy. Building a reference (training only) uses numpy's quantiles.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_BINS = 10
 
@@ -57,32 +61,36 @@ class Reference:
         return cls({str(k): FeatureReference.from_json(v) for k, v in feats.items()})
 
 
-def bin_shares(values: Sequence[float] | np.ndarray | pd.Series,
+def bin_shares(values: Iterable[float | None],
                edges: Sequence[float]) -> tuple[tuple[float, ...], int]:
-    """The share of finite ``values`` in each bin of ``edges`` (right-closed, as the reference
-    defines them) and how many values were counted."""
-    arr = np.asarray(values, dtype=np.float64)
-    arr = arr[np.isfinite(arr)]
-    if arr.size == 0:
-        return tuple(0.0 for _ in range(len(edges) + 1)), 0
-    idx = np.searchsorted(np.asarray(edges, dtype=np.float64), arr, side="left")
-    counts = np.bincount(idx, minlength=len(edges) + 1)
-    return tuple(float(c) / arr.size for c in counts), int(arr.size)
+    """The share of finite ``values`` in each bin of ``edges`` (right-closed: a value equal to
+    an edge belongs to the bin below it) and how many values were counted."""
+    counts = [0] * (len(edges) + 1)
+    total = 0
+    for v in values:
+        if v is None or not math.isfinite(v):
+            continue
+        counts[bisect.bisect_left(edges, v)] += 1
+        total += 1
+    if total == 0:
+        return tuple(0.0 for _ in counts), 0
+    return tuple(c / total for c in counts), total
 
 
-def feature_reference(values: Sequence[float] | np.ndarray | pd.Series,
-                      bins: int = DEFAULT_BINS) -> FeatureReference:
-    arr = np.asarray(values, dtype=np.float64)
+def feature_reference(values: Iterable[float], bins: int = DEFAULT_BINS) -> FeatureReference:
+    import numpy as np
+
+    arr = np.asarray(list(values), dtype=np.float64)
     arr = arr[np.isfinite(arr)]
     if arr.size < bins:
         raise ValueError(f"a reference needs at least {bins} finite values, got {arr.size}")
     qs = np.quantile(arr, np.linspace(0, 1, bins + 1)[1:-1])
     edges = tuple(sorted({float(q) for q in qs if math.isfinite(q)}))
-    shares, count = bin_shares(arr, edges)
+    shares, count = bin_shares(arr.tolist(), edges)
     return FeatureReference(edges, shares, count)
 
 
 def build_reference(features: pd.DataFrame, bins: int = DEFAULT_BINS) -> Reference:
     """The reference of every column of ``features`` (rows with NaN are left out per feature)."""
-    return Reference({str(c): feature_reference(features[c].to_numpy(), bins)
+    return Reference({str(c): feature_reference(features[c].tolist(), bins)
                       for c in features.columns})

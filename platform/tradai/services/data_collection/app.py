@@ -14,7 +14,7 @@ from tradai.data.exchange import ExchangeUnavailable, UnknownPair
 from tradai.data.store import StoreUnavailable
 from tradai.data.validation import BadRequest
 from tradai.services.data_collection.dependencies import DataCollection
-from tradai.services.data_collection.routers import ensure, health, queries, sync
+from tradai.services.data_collection.routers import candles, ensure, health, queries, sync
 
 RETRY_AFTER_S = "5"
 
@@ -37,7 +37,7 @@ def create_app(service: DataCollection | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.data_collection = service or DataCollection.build()
-    for module in (health, ensure, queries, sync):
+    for module in (health, ensure, queries, candles, sync):
         app.include_router(module.router)
     _install_error_handlers(app)
     return app
