@@ -365,7 +365,9 @@ def test_handler_fails_the_invocation_when_a_strategy_could_not_be_checked(
 
 def test_handler_builds_its_monitor_from_the_deployed_settings(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    for k, v in {"TRADAI_ENV": "test", "TRADAI_MLFLOW_URL": "sqlite:///unused.db",
+    for k, v in {"TRADAI_ENV": "test", "TRADAI_MLFLOW_URL": "http://mlflow:5000",
+                 # a login already given: nothing is read from Secrets Manager
+                 "MLFLOW_TRACKING_USERNAME": "u", "MLFLOW_TRACKING_PASSWORD": "p",
                  "TRADAI_ALERTS_TOPIC_ARN": "arn:aws:sns:eu-central-1:1:alerts",
                  "TRADAI_DATA_COLLECTION_URL": "http://data-collection:8002",
                  "AWS_DEFAULT_REGION": REGION,
