@@ -231,3 +231,24 @@ def test_aws_client_honours_the_service_specific_endpoint_as_botocore_does(
     # boto3 itself (libraries' clients) resolves the same way
     assert boto3.client("autoscaling", region_name="eu-central-1").meta.endpoint_url == \
         "http://127.0.0.1:2222"
+
+
+def test_s3_clients_that_are_not_boto3s_take_the_s3_specific_endpoint(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """ArcticDB's URI and MLflow's artifact store (MLFLOW_S3_ENDPOINT_URL) are built from an
+    endpoint URL, not by botocore: they read AWS_ENDPOINT_URL_S3 first, as botocore would (the
+    S3 gateway endpoint's listener locally), else AWS_ENDPOINT_URL."""
+    from tradai.data.arctic_uri import arctic_uri
+    from tradai.data.settings import DataSettings
+    from tradai.services.mlflow_server.command import server_env
+    from tradai.services.mlflow_server.settings import MlflowServerSettings
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1111")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:2222")
+    monkeypatch.setenv("TRADAI_BUCKET_ARCTICDB", "arctic")
+    monkeypatch.delenv("TRADAI_ARCTICDB_URI", raising=False)
+    assert "port=2222" in arctic_uri(DataSettings())
+    assert server_env(MlflowServerSettings(), {})["MLFLOW_S3_ENDPOINT_URL"] == \
+        "http://127.0.0.1:2222"
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3")
+    assert "port=1111" in arctic_uri(DataSettings())
