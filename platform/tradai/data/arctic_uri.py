@@ -2,8 +2,9 @@
 
 1. ``TRADAI_ARCTICDB_URI`` as given (``lmdb:///path`` for unit tests, any ``s3://`` form);
 2. ``AWS_ENDPOINT_URL_S3`` (else ``AWS_ENDPOINT_URL``) + ``TRADAI_BUCKET_ARCTICDB``: an
-   S3-compatible endpoint (the cloud's emulator, MinIO): ``s3://HOST:BUCKET?access=..&secret=..&port=..&region=..`` (``s3s://``
-   for https; host and bucket are separated by a colon, the port is a query parameter);
+   S3-compatible endpoint (the cloud's emulator, MinIO):
+   ``s3://HOST:BUCKET?access=..&secret=..&port=..&region=..`` (``s3s://`` for https; host and
+   bucket are separated by a colon, the port is a query parameter);
 3. AWS itself: ``s3s://s3.<region>.amazonaws.com:BUCKET?aws_auth=true`` (task role creds).
 """
 
