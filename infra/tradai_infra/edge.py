@@ -31,6 +31,7 @@ from tradai_infra.compute import Compute
 from tradai_infra.context import Context
 from tradai_infra.groups import build_groups
 from tradai_infra.iam import Statement, role_with_policy
+from tradai_infra.mlflow_access import static_prefix
 from tradai_infra.network import VPC_LINK, Network
 from tradai_infra.secret_values import GATEWAY_CLIENT_SECRET
 
@@ -107,7 +108,22 @@ def build_identity(ctx: Context) -> Identity:
     return Identity(pool=pool, client=client)
 
 
-def build_edge(ctx: Context, net: Network, compute: Compute,
+def build_api(ctx: Context) -> aws.apigatewayv2.Api:
+    """The HTTP API itself, declared before the services: the strategy tasks' MLflow run
+    links name its ``/mlflow`` route (``mlflow_public_url``), the one a user's browser can
+    open (MLflow's basic auth; the ALB and Cloud Map names are inside the VPC)."""
+    return aws.apigatewayv2.Api(
+        ctx.name("api"), name=ctx.name("api"), protocol_type="HTTP", tags=ctx.tags
+    )
+
+
+def mlflow_public_url(ctx: Context, api: aws.apigatewayv2.Api) -> pulumi.Output[str]:
+    """``https://<api>/mlflow``: the ``$default`` stage has no path of its own."""
+    prefix = static_prefix(ctx.topo)
+    return api.api_endpoint.apply(lambda e: e.rstrip("/") + prefix)
+
+
+def build_edge(ctx: Context, net: Network, compute: Compute, api: aws.apigatewayv2.Api,
                queues: dict[str, aws.sqs.Queue], identity: Identity,
                fault_templates: dict[str, aws.fis.ExperimentTemplate] | None = None,
                client_secret: aws.secretsmanager.Secret | None = None,
@@ -121,9 +137,6 @@ def build_edge(ctx: Context, net: Network, compute: Compute,
             secret_string=pulumi.Output.json_dumps({"client_id": client.id}),
             opts=pulumi.ResourceOptions(parent=client_secret))
     build_groups(ctx, pool, client, queues, fault_templates or {})
-    api = aws.apigatewayv2.Api(
-        ctx.name("api"), name=ctx.name("api"), protocol_type="HTTP", tags=ctx.tags
-    )
     authorizer = aws.apigatewayv2.Authorizer(
         ctx.name("jwt"),
         api_id=api.id,

@@ -13,7 +13,7 @@ from tradai_infra.compute import build_compute
 from tradai_infra.config import StackSettings, load_settings
 from tradai_infra.context import Context
 from tradai_infra.database import build_database
-from tradai_infra.edge import build_edge, build_identity
+from tradai_infra.edge import build_api, build_edge, build_identity, mlflow_public_url
 from tradai_infra.faults import build_faults, plan_faults
 from tradai_infra.functions import build_functions
 from tradai_infra.image_build import require_docker_engine
@@ -60,8 +60,10 @@ def deploy(settings: StackSettings, topo: Topology | None = None) -> Deployment:
     database = build_database(ctx, net, storage)
     arns = build_arns(ctx, net, storage, queues, topics)
     identity = build_identity(ctx)
+    api = build_api(ctx)
     # One runtime configuration for every container and function (tradai.topology.runtime_config).
-    deployment = aws_deployment(ctx, net, queues, arns.topics, storage.bucket_names, identity)
+    deployment = aws_deployment(ctx, net, queues, arns.topics, storage.bucket_names, identity,
+                                mlflow_public_url(ctx, api))
     compute = build_compute(ctx, net, arns, database, deployment)
     functions = build_functions(ctx, net, arns, queues, runtime_config(topo, deployment),
                                 skip=set(skipped))
@@ -71,7 +73,7 @@ def deploy(settings: StackSettings, topo: Topology | None = None) -> Deployment:
     alarms = build_alarms(ctx, queues, topics, compute)
     # Before the edge: the operator group's role may start these experiments.
     templates = build_faults(ctx, net, alarms, faults)
-    api = build_edge(ctx, net, compute, queues, identity, templates,
+    build_edge(ctx, net, compute, api, queues, identity, templates,
                      client_secret=storage.secrets.get(GATEWAY_CLIENT_SECRET))
     build_trail(ctx)
 

@@ -24,6 +24,7 @@ from tradai_infra.mlflow_access import client_containers, client_functions, mlfl
 from tradai_infra.network import TASKS, Network
 
 DRIFT_DETECTOR = "pulumi-drift-detector"
+MLFLOW_PUBLIC_URL_ENV = "TRADAI_MLFLOW_PUBLIC_URL"  # tradai.strategy_container.settings
 # Where services listen inside their task: every interface, since the ALB and Cloud Map
 # clients reach the task over its ENI.
 BIND_ALL = "0.0.0.0"
@@ -48,7 +49,9 @@ def told(ctx: Context) -> Told:
 def aws_deployment(ctx: Context, net: Network, queues: dict[str, aws.sqs.Queue],
                    topics: dict[str, pulumi.Input[str]],
                    bucket_names: dict[str, pulumi.Output[str]],
-                   identity: Identity) -> Deployment[pulumi.Input[str]]:
+                   identity: Identity,
+                   mlflow_public_url: pulumi.Input[str] | None = None,
+                   ) -> Deployment[pulumi.Input[str]]:
     topo = ctx.topo
 
     def json_list(*values: pulumi.Input[str]) -> pulumi.Output[str]:
@@ -72,6 +75,8 @@ def aws_deployment(ctx: Context, net: Network, queues: dict[str, aws.sqs.Queue],
         app_client_id=identity.client.id,
         bind_host=BIND_ALL,
         told=told(ctx),
+        # What a user's browser opens for a run (the API's /mlflow route, MLflow's basic auth).
+        shared={MLFLOW_PUBLIC_URL_ENV: mlflow_public_url} if mlflow_public_url else {},
         # The drift detector previews this very stack; the zip package carries neither the
         # Pulumi CLI nor this project, so in AWS it reports "unavailable" (infra/README.md).
         own={DRIFT_DETECTOR: {"TRADAI_PULUMI_STACK": ctx.env,

@@ -58,3 +58,15 @@ def test_function_environments_fit_lambdas_4kb(deployed: Deployed):
         env = fn.inputs["environment"]["variables"]
         assert lambda_env_size(env) <= LAMBDA_ENV_LIMIT_BYTES, fn.name
         assert "AWS_DEFAULT_REGION" not in env, fn.name
+
+
+def test_run_links_open_the_apis_mlflow_route(deployed: Deployed):
+    """The strategy task's MLflow run links (``mlflow_public_url``) name the HTTP API's
+    ``/mlflow`` route, which a browser can open (MLflow's basic auth, no JWT authorizer), not
+    the Cloud Map or ALB names inside the VPC."""
+    [api] = deployed.of_type("aws:apigatewayv2/api:Api")
+    link = _environments(deployed)["strategy"]["TRADAI_MLFLOW_PUBLIC_URL"]
+    assert link == f"https://{api.name}.mock/mlflow", link  # the mocks' apiEndpoint
+    routes = [r.inputs for r in deployed.of_type("aws:apigatewayv2/route:Route")
+              if r.inputs["routeKey"].startswith("GET /mlflow")]
+    assert routes and all(r.get("authorizationType", "NONE") == "NONE" for r in routes), routes
