@@ -77,8 +77,16 @@ def test_the_secret_holds_a_key_the_stacks_exchange_accepts(cloud: RunningCloud)
 
 
 def test_tasks_are_told_the_secrets_physical_name(cloud: RunningCloud) -> None:
+    """Those whose access in the spec names the secret (the strategy task, the backend), and
+    no one else (tradai.topology.access)."""
     ecs = cloud.client("ecs")
-    arn = ecs.list_task_definitions()["taskDefinitionArns"][0]
-    env = {e["name"]: e["value"] for c in ecs.describe_task_definition(taskDefinition=arn)[
-        "taskDefinition"]["containerDefinitions"] for e in c.get("environment", [])}
-    assert env["TRADAI_SECRET_EXCHANGE_CREDENTIALS"] == cloud.name("exchange-credentials")
+
+    def env(family: str) -> dict[str, str]:
+        return {e["name"]: e["value"] for c in ecs.describe_task_definition(
+            taskDefinition=cloud.name(family))["taskDefinition"]["containerDefinitions"]
+            for e in c.get("environment", [])}
+
+    for family in ("strategy", "backend-api"):
+        assert env(family)["TRADAI_SECRET_EXCHANGE_CREDENTIALS"] == \
+            cloud.name("exchange-credentials"), family
+    assert "TRADAI_SECRET_EXCHANGE_CREDENTIALS" not in env("data-collection")

@@ -161,3 +161,32 @@ def test_every_component_runs_with_mlflow_telemetry_off(local_config: RuntimeCon
     envs = [*local_config.functions.values(), *local_config.services.values(),
             *local_config.tasks.values()]
     assert envs and all(e.get("MLFLOW_DISABLE_TELEMETRY") == "true" for e in envs)
+
+
+def test_local_components_are_told_only_what_their_access_names(
+        topo: Topology, local_config: RuntimeConfig[str]):
+    """As on AWS (infra/tradai_infra/runtime_env.py): a function, service or task learns a
+    bucket's, table's, queue's, topic's or secret's name only if its access in the spec names
+    it; the local cloud judges its calls by that access, so anything more would only turn a
+    slip into an AccessDenied at run time."""
+    from tradai.topology.access import access_of, named
+    from tradai.topology.runtime_config import (
+        bucket_env,
+        queue_env,
+        secret_env,
+        table_env,
+        topic_env,
+    )
+
+    kinds = {"bucket": (bucket_env, topo.buckets), "table": (table_env, topo.tables),
+             "queue": (queue_env, topo.queues), "topic": (topic_env, topo.topics),
+             "secret": (secret_env, topo.secrets)}
+    for component in [c.name for c in (*topo.lambdas, *topo.services, *topo.task_definitions)]:
+        env = local_config.of(component)
+        access = access_of(topo, component)
+        for kind, (variable, entries) in kinds.items():
+            told = {e.name for e in entries if variable(e.name) in env}
+            assert told == named(access, kind), (component, kind)  # type: ignore[arg-type]
+    # The spot checks: the data service is not told the workflow table, the backend is.
+    assert "TRADAI_TABLE_WORKFLOW_STATE" not in local_config.services["data-collection"]
+    assert local_config.services["backend-api"]["TRADAI_TABLE_WORKFLOW_STATE"]

@@ -5,9 +5,10 @@ The local bootstrap (``tradai_sim``) and the Pulumi program (``tradai_infra``) b
 :func:`runtime_config`; neither assembles variables of its own. What differs between them is
 the :class:`Deployment` they pass: physical names, URLs and ids that exist only once resources
 do (strings locally; Pulumi Outputs on AWS, which the builder places without reading, so the
-program needs no ``apply`` here), who is told which resource (AWS: what each one may use;
-locally: everyone everything, since IAM is not enforced there), and a few values only one side
-has (the local harness's exchange URL, MLflow's database on RDS).
+program needs no ``apply`` here), who is told which resource (on both sides what its access in
+the spec names, ``tradai.topology.access.told_by_access``: each side judges calls by the
+policies built from that access), and a few values only one side has (the local harness's
+exchange URL, MLflow's database on RDS).
 
 Variable names are the ones the settings classes read (``tradai.*.settings``);
 ``tests/unit/test_runtime_config.py`` checks every variable a settings class requires against
@@ -91,7 +92,7 @@ class Deployment(Generic[V]):
     # The address services listen on: AWS 0.0.0.0 (the ALB reaches a task over its ENI);
     # locally unset, so loopback (tasks share one host).
     bind_host: str | None = None
-    told: Told | None = None  # None: every component is told everything
+    told: Told | None = None  # None: every component is told everything (one shared env file)
     # Values only this deployment has, for every component (the local harness: where "the
     # internet's" exchange is) or for one (MLflow's database). Spec-derived variables win over
     # ``shared``; ``own`` wins over everything.

@@ -31,7 +31,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -266,6 +266,8 @@ def bootstrap(p: ComposePlan, state_dir: Path, env_path: Path,
 
     from tradai.clock import Clock
     from tradai.topology import load_topology
+    from tradai.topology.runtime_config import runtime_config
+    from tradai_sim.cloud.bootstrap.deployment import local_deployment
     from tradai_sim.cloud.bootstrap.resources import Bootstrap
     from tradai_sim.cloud.context import CloudContext
 
@@ -288,7 +290,10 @@ def bootstrap(p: ComposePlan, state_dir: Path, env_path: Path,
                 "LocationConstraint": topology.region})
     # One env file for every platform container: what the one runtime configuration gives
     # every service alike (each one's port and the like stay in the compose file).
-    services = list(boot.runtime_config().services.values())
+    # One file for all of them, so it carries every resource (told=None), not what one
+    # service's access names.
+    config = runtime_config(topology, replace(local_deployment(ctx), told=None))
+    services = list(config.services.values())
     env = {k: v for k, v in services[0].items() if all(e.get(k) == v for e in services)}
     env_path.write_text(platform_env(env, emulator_url, EMULATOR_IN_NETWORK))
     return ctx.resources

@@ -1,11 +1,14 @@
 """This stack's answer to what the spec cannot say (``tradai.topology.runtime_config``): the
-names, URLs and ids the bootstrap's earlier steps created, read from ``ctx.resources``."""
+names, URLs and ids the bootstrap's earlier steps created, read from ``ctx.resources``, and who
+is told what: as on AWS, a component learns a resource's name only if its access in the spec
+names it (``tradai.topology.access``), since the local cloud judges its calls by that access."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from tradai.topology.access import told_by_access
 from tradai.topology.runtime_config import Deployment
 from tradai_sim.cloud.context import CloudContext
 from tradai_sim.cloud.edge.part import PORTS_KEY as EDGE_PORTS_KEY
@@ -36,6 +39,9 @@ def local_deployment(ctx: CloudContext) -> Deployment[str]:
                                          if "private-rt" in name]),
         user_pool_id=cognito.get("user_pool_id"),
         app_client_id=cognito.get("client_id"),
+        # Services' URLs go to everyone: which service admits whom is the network's
+        # (security groups on AWS), not IAM's.
+        told=told_by_access(topo),
         shared=dict(r.get("task_env", {})),
         own={name: dict(env) for name, env in r.get("service_env", {}).items()},
     )

@@ -456,7 +456,7 @@ class Bootstrap:
         Pulumi program uses too (``tradai.topology.runtime_config``), given this stack's
         resources, the ``task_env`` entries harness parts publish in ``prepare`` (e.g. where
         "the internet's" exchange is) and ``service_env`` for one service (RDS: MLflow's
-        database). IAM is not enforced locally, so everyone is told everything."""
+        database). Each is told only the resources its access names, as on AWS."""
         return runtime_config(self.t, local_deployment(self.ctx))
 
     def lambdas(self) -> None:

@@ -13,8 +13,8 @@ Live trading: the exchange keeps its accounts in ``<state dir>/exchange-state.js
 of the process keeps keys, balances and open orders). Once it answers, ``start`` has it issue an
 API key pair (10,000 USDT) and stores it in the stack's ``exchange-credentials`` secret
 (PutSecretValue, fields ``api_key`` / ``api_secret``), unless the secret already holds a key the
-exchange knows; tasks and functions find the secret's physical name in
-``TRADAI_SECRET_EXCHANGE_CREDENTIALS``.
+exchange knows; the components whose access names the secret find its physical name in
+``TRADAI_SECRET_EXCHANGE_CREDENTIALS`` (the runtime configuration).
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ def prepare(ctx: CloudContext) -> None:
     ctx.publish_endpoint("exchange", url)
     task_env = ctx.resources.setdefault("task_env", {})
     task_env["TRADAI_EXCHANGE_URL"] = url
-    task_env[CREDENTIALS_ENV] = ctx.name(CREDENTIALS_SECRET)
+    # The secret's name (CREDENTIALS_ENV) comes from the runtime configuration, to those whose
+    # access names the secret (the strategy task, the backend), as on AWS.
 
 
 class ExchangePart:
