@@ -20,7 +20,8 @@ if TYPE_CHECKING:  # runtime_config imports tradai.health, which imports the top
 
 # Namespaces the platform's own metrics go to (tradai.trading.monitor, tradai.health.checker).
 TRADING_METRICS, HEALTH_METRICS = "TradAI/Trading", "TradAI/Health"
-METRIC_NAMESPACES = (TRADING_METRICS, HEALTH_METRICS)
+MODEL_METRICS = "TradAI/Models"  # tradai.models.monitor: PSI and drifting models
+METRIC_NAMESPACES = (TRADING_METRICS, HEALTH_METRICS, MODEL_METRICS)
 SECTIONS = ("lambdas", "services", "task_definitions")
 
 
