@@ -13,6 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from tradai.topology import load_balancing as lb
+from tradai.topology.ecs_secrets import execution_secrets
 from tradai.topology.iam_policy import POLICY_NAME
 from tradai.topology.model import Service
 from tradai.topology.runtime_config import Deployment, runtime_config
@@ -27,7 +28,7 @@ from tradai_infra.mlflow_access import static_prefix as mlflow_prefix
 from tradai_infra.network import ALB, ALB_PORT, Network
 from tradai_infra.permissions import Arns, role_policy
 from tradai_infra.resource_arns import TASK_ROLE
-from tradai_infra.secret_values import container_secrets, execution_secrets
+from tradai_infra.secret_values import container_secrets
 
 LOG_RETENTION_DAYS = 30
 
@@ -196,7 +197,7 @@ def _role(ctx: Context, name: str, arns: Arns) -> aws.iam.Role:
 def _mlflow_env(ctx: Context, database: aws.rds.Instance,
                alb: aws.lb.LoadBalancer) -> dict[str, pulumi.Input[str]]:
     """The backend store is the RDS instance; its login comes in through ECS ``secrets``
-    (secret_values.CONTAINER_SECRETS). Served under its route's prefix, answering to its own
+    (tradai.topology.ecs_secrets). Served under its route's prefix, answering to its own
     DNS names (mlflow_access.py)."""
     return {"TRADAI_MLFLOW_DB_HOST": database.address,
             "TRADAI_MLFLOW_DB_NAME": database.db_name,

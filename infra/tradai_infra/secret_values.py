@@ -19,6 +19,7 @@ import pulumi_random as random
 
 from tradai.registry.credentials import READER_USERNAME, RUNNER_USERNAME
 from tradai.topology import Topology
+from tradai.topology.ecs_secrets import CONTAINER_SECRETS, value_from
 from tradai_infra.context import Context
 from tradai_infra.errors import SpecMappingError
 
@@ -46,12 +47,8 @@ OPERATOR = {
 GATEWAY_CLIENT_SECRET = "gateway-client"
 FROM_STACK = (GATEWAY_CLIENT_SECRET,)
 
-# ECS ``secrets`` per container: (environment variable, secret, JSON key). MLflow's database
-# login reaches it this way only (the task role cannot read that secret).
-CONTAINER_SECRETS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "mlflow": (("TRADAI_MLFLOW_DB_USERNAME", "mlflow-database", "username"),
-               ("TRADAI_MLFLOW_DB_PASSWORD", "mlflow-database", "password")),
-}
+# ECS ``secrets`` per container (tradai.topology.ecs_secrets, which the local cloud declares
+# too): MLflow's database login reaches it this way only (the task role cannot read it).
 
 
 @dataclass(frozen=True)
@@ -136,15 +133,8 @@ def build_secret_values(ctx: Context,
 
 
 def container_secrets(name: str, arns: dict[str, pulumi.Input[str]]) -> list[dict[str, object]]:
-    """The ECS ``secrets`` of a container: ``valueFrom`` is ``<secret ARN>:<json key>::``
-    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/
-    secrets-envvar-secrets-manager.html)."""
+    """The ECS ``secrets`` of a container, ``valueFrom`` as ecs_secrets.value_from makes it."""
     return [{"name": env,
              "valueFrom": pulumi.Output.from_input(arns[secret]).apply(
-                 lambda a, k=key: f"{a}:{k}::")}
+                 lambda a, k=key: value_from(a, k))}
             for env, secret, key in CONTAINER_SECRETS.get(name, ())]
-
-
-def execution_secrets(names: list[str]) -> list[str]:
-    """The secrets the execution role must read: those the given containers name."""
-    return sorted({secret for n in names for _, secret, _ in CONTAINER_SECRETS.get(n, ())})

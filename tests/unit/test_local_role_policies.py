@@ -8,8 +8,10 @@ that the two sides hold the same policies modulo ARNs.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -22,6 +24,8 @@ from tradai.topology.model import Topology
 from tradai_sim.cloud.bootstrap.policies import local_arns
 from tradai_sim.cloud.bootstrap.resources import Bootstrap
 from tradai_sim.cloud.context import CloudContext
+from tradai_sim.cloud.ecs.runtime import EcsRuntime
+from tradai_sim.cloud.rds.part import CONTAINER_SECRETS_KEY
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +38,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bootstrap]:
         ctx = CloudContext(endpoint=f"http://{host}:{port}", region="eu-central-1",
                            env="local", clock=Clock(), state_dir=tmp_path_factory.mktemp("s"),
                            topology=default_topology())
+        # As the RDS part's prepare says with a PostgreSQL store: MLflow's database login
+        # comes in through ECS secrets.
+        ctx.resources[CONTAINER_SECRETS_KEY] = ["mlflow"]
         boot = Bootstrap(ctx)
         boot.run()
         yield boot
@@ -109,6 +116,38 @@ def test_rerunning_the_bootstrap_keeps_one_policy_per_role(stack: Bootstrap):
     stack.policies()
     assert {r: _role_policies(stack, r)
             for r in stack.ctx.resources["role_policies"].values()} == before
+
+
+def test_mlflow_gets_its_database_login_through_ecs_secrets_read_by_the_execution_role(
+        stack: Bootstrap):
+    """As the Pulumi program deploys it (tradai.topology.ecs_secrets): the MLflow container
+    definition names the login's JSON keys, the execution role may read that secret, MLflow's
+    task role may not; the local ECS runtime hands the values in, read with the execution
+    role's credentials (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/
+    secrets-envvar-secrets-manager.html)."""
+    ctx = stack.ctx
+    database = ctx.resources["secrets"]["mlflow-database"]
+    [container] = ctx.client("ecs").describe_task_definition(taskDefinition=ctx.name("mlflow"))[
+        "taskDefinition"]["containerDefinitions"]
+    assert container["secrets"] == [
+        {"name": "TRADAI_MLFLOW_DB_USERNAME", "valueFrom": f"{database}:username::"},
+        {"name": "TRADAI_MLFLOW_DB_PASSWORD", "valueFrom": f"{database}:password::"}]
+    execution = _role_policies(stack, ctx.name("ecs-execution"))[POLICY_NAME]
+    assert execution["Statement"] == [{"Effect": "Allow", "Action": [
+        "secretsmanager:GetSecretValue"], "Resource": [database]}]
+    mlflow = _role_policies(stack, ctx.name("mlflow-task"))[POLICY_NAME]
+    assert database not in json.dumps(mlflow)
+
+    runtime = EcsRuntime(ctx, zone_of=lambda subnet: "eu-central-1a")
+    record = SimpleNamespace(short_id="t1")
+    role = ctx.client("iam").get_role(RoleName=ctx.name("ecs-execution"))["Role"]["Arn"]
+    value = json.loads(ctx.client("secretsmanager").get_secret_value(
+        SecretId=database)["SecretString"])
+    assert runtime._injected_secrets(record, container, role) == {  # type: ignore[arg-type]
+        "TRADAI_MLFLOW_DB_USERNAME": value["username"],
+        "TRADAI_MLFLOW_DB_PASSWORD": value["password"]}
+    with pytest.raises(RuntimeError, match="ResourceInitializationError"):
+        runtime._injected_secrets(record, container, None)  # type: ignore[arg-type]
 
 
 def test_the_builder_depends_on_arns_only_through_their_values():

@@ -190,6 +190,15 @@ def role_statements(topo: Topology, component: str, arns: ResourceArns) -> list[
     return out
 
 
+def injected_secrets_statements(secrets: Sequence[str], arns: ResourceArns) -> list[Statement]:
+    """The ECS execution role's read of the secrets containers get through ECS ``secrets``
+    (``tradai.topology.ecs_secrets``); ECS reads them with this role before the start."""
+    if not secrets:
+        return []
+    return [Statement(("secretsmanager:GetSecretValue",),
+                      tuple(arns.secrets[n] for n in secrets))]
+
+
 def policy_document(statements: Sequence[Statement]) -> dict[str, Any]:
     return {
         "Version": VERSION,

@@ -8,8 +8,16 @@ from __future__ import annotations
 
 import json
 
-from tradai.topology.iam_policy import POLICY_NAME, ResourceArns, role_policy
+from tradai.topology.ecs_secrets import execution_secrets
+from tradai.topology.iam_policy import (
+    POLICY_NAME,
+    ResourceArns,
+    injected_secrets_statements,
+    policy_document,
+    role_policy,
+)
 from tradai_sim.cloud.context import CloudContext
+from tradai_sim.cloud.rds.part import CONTAINER_SECRETS_KEY
 
 FUNCTION_ROLE, TASK_ROLE, EXECUTION_ROLE = "fn", "task", "ecs-execution"
 
@@ -77,11 +85,19 @@ def component_roles(ctx: CloudContext) -> dict[str, str]:
 
 
 def attach_policies(ctx: CloudContext) -> dict[str, str]:
-    """Put each component's policy on its role; returns component -> role name."""
+    """Put each component's policy on its role; returns component -> role name. The ECS
+    execution role gets what the containers' ECS ``secrets`` need (locally nothing else: no
+    image pull, no awslogs driver)."""
     iam = ctx.client("iam")
     arns = local_arns(ctx)
     roles = component_roles(ctx)
     for component, name in roles.items():
         document = json.dumps(role_policy(ctx.topology, component, arns), sort_keys=True)
         iam.put_role_policy(RoleName=name, PolicyName=POLICY_NAME, PolicyDocument=document)
+    injected = execution_secrets(ctx.resources.get(CONTAINER_SECRETS_KEY, ()))
+    if injected:
+        document = json.dumps(policy_document(injected_secrets_statements(injected, arns)),
+                              sort_keys=True)
+        iam.put_role_policy(RoleName=ctx.name(EXECUTION_ROLE), PolicyName=POLICY_NAME,
+                            PolicyDocument=document)
     return roles

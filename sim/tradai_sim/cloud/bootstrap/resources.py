@@ -20,6 +20,7 @@ from tradai.registry.credentials import (
     USERS_SECRET,
 )
 from tradai.topology import load_balancing as lb
+from tradai.topology.ecs_secrets import container_secrets
 from tradai.topology.model import Topology
 from tradai.topology.runtime_config import RuntimeConfig, runtime_config
 from tradai.workflows.render import load_asl, render_asl
@@ -31,6 +32,7 @@ from tradai_sim.cloud.bootstrap.handlers import (
 )
 from tradai_sim.cloud.bootstrap.policies import attach_policies
 from tradai_sim.cloud.context import CloudContext
+from tradai_sim.cloud.rds.part import CONTAINER_SECRETS_KEY
 from tradai_sim.cloud.time_model import time_model
 
 log = logging.getLogger(__name__)
@@ -531,6 +533,9 @@ class Bootstrap:
                 }
                 if port:
                     container["portMappings"] = [{"containerPort": port, "protocol": "tcp"}]
+                if name in self.ctx.resources.get(CONTAINER_SECRETS_KEY, ()):
+                    # As the Pulumi program declares them: read by the execution role.
+                    container["secrets"] = container_secrets(name, self.ctx.resources["secrets"])
                 ecs.register_task_definition(
                     family=family, executionRoleArn=execution_role,
                     taskRoleArn=self._role(f"{name}-task", "ecs-tasks.amazonaws.com"),

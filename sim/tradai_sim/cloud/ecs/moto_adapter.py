@@ -97,7 +97,9 @@ def run_task(original: Any) -> Any:
                         container=task_def.container_definitions[0],
                         overrides=task.overrides or {}, placement=placement, handle=task,
                         role_arn=(task.overrides or {}).get("taskRoleArn")
-                        or getattr(task_def, "task_role_arn", None)))
+                        or getattr(task_def, "task_role_arn", None),
+                        execution_role_arn=(task.overrides or {}).get("executionRoleArn")
+                        or getattr(task_def, "execution_role_arn", None)))
                 tasks.extend(created)
         return tasks
 

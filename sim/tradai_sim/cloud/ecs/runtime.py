@@ -6,6 +6,7 @@ so ``describe_tasks`` shows the real process) and to the listeners (the service 
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
@@ -13,6 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
+from botocore.exceptions import ClientError
+
+from tradai.topology.ecs_secrets import parse_value_from
 from tradai_sim.cloud.context import CloudContext
 from tradai_sim.cloud.ecs import faketime, process
 from tradai_sim.cloud.ecs.models import (
@@ -59,6 +64,8 @@ class TaskRequest:
     placement: Placement
     handle: Any = None
     role_arn: str | None = None  # the task role: its credentials go into the environment
+    # The execution role: ECS reads the container's ``secrets`` with it, before the start.
+    execution_role_arn: str | None = None
 
 
 class EcsRuntime:
@@ -110,7 +117,8 @@ class EcsRuntime:
     def _start(self, record: TaskRecord, req: TaskRequest) -> None:
         """PROVISIONING -> PENDING -> ACTIVATING -> RUNNING, then watch the process."""
         try:
-            launch = self._container_launch(record, req.container, req.overrides, req.role_arn)
+            launch = self._container_launch(record, req.container, req.overrides, req.role_arn,
+                                            req.execution_role_arn)
         except Exception as exc:  # a bad definition is the task's failure, not RunTask's
             log.warning("task %s failed to start: %s", record.short_id, exc)
             self._stopped(record, None, TASK_FAILED_TO_START, f"CannotStartContainerError: {exc}")
@@ -147,9 +155,10 @@ class EcsRuntime:
         self._watch(record)
 
     def _container_launch(self, record: TaskRecord, definition: Mapping[str, Any],
-                          overrides: Mapping[str, Any],
-                          role_arn: str | None) -> process.ContainerLaunch:
+                          overrides: Mapping[str, Any], role_arn: str | None,
+                          execution_role_arn: str | None = None) -> process.ContainerLaunch:
         env = self.ctx.child_env(process.container_environment(definition, overrides))
+        env.update(self._injected_secrets(record, definition, execution_role_arn))
         env.update(self.ctx.role_env(role_arn, record.family))
         # What the task can learn about itself (ECS offers this through its metadata endpoint).
         env.update({"TRADAI_TASK_ARN": record.task_arn, "TRADAI_CLUSTER": record.cluster,
@@ -175,6 +184,39 @@ class EcsRuntime:
         return process.ContainerLaunch(
             argv=argv, env=env,
             cwd=self.ctx.state_dir / "tasks" / record.short_id, log_path=record.log_path)
+
+    def _injected_secrets(self, record: TaskRecord, definition: Mapping[str, Any],
+                          execution_role_arn: str | None) -> dict[str, str]:
+        """The container definition's ``secrets``, as ECS hands them in: read from Secrets
+        Manager with the task's execution role (so its policy, not the task role's, decides),
+        a JSON key's value when ``valueFrom`` names one
+        (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/
+        secrets-envvar-secrets-manager.html). A secret it cannot read stops the start, as
+        ECS's ResourceInitializationError does."""
+        refs = definition.get("secrets") or []
+        if not refs:
+            return {}
+        if not execution_role_arn:
+            raise RuntimeError("ResourceInitializationError: the container has secrets but "
+                               "the task definition no execution role")
+        creds = self.ctx.role_env(execution_role_arn, f"ecs-{record.short_id}")
+        client = boto3.client(
+            "secretsmanager", endpoint_url=self.ctx.endpoint, region_name=self.ctx.region,
+            aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=creds["AWS_SESSION_TOKEN"])
+        out: dict[str, str] = {}
+        for ref in refs:
+            arn, key, stage, version = parse_value_from(ref["valueFrom"])
+            kwargs = {"SecretId": arn, **({"VersionStage": stage} if stage else {}),
+                      **({"VersionId": version} if version else {})}
+            try:
+                value = client.get_secret_value(**kwargs)["SecretString"]
+            except ClientError as exc:
+                raise RuntimeError(f"ResourceInitializationError: unable to pull secrets: "
+                                   f"{exc}") from exc
+            out[ref["name"]] = str(json.loads(value)[key]) if key else value
+        return out
 
     def _reads_wall_clock(self, argv: list[str]) -> bool:
         """The container runs an entrypoint the spec marks ``reads_wall_clock`` (the strategy

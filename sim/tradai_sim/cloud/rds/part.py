@@ -3,11 +3,13 @@ backend store and basic-auth tables by default.
 
 ``prepare`` (before the bootstrap) picks a free port, starts initdb (first start only) and the
 server in the background, so they overlap the bootstrap, and tells the MLflow service where the
-database is, as the Pulumi program does (``TRADAI_MLFLOW_DATABASE_SECRET`` / ``DB_HOST`` /
-``DB_PORT`` / ``DB_NAME``: ``infra/tradai_infra/compute.py``). ``start`` (after the bootstrap,
-before ECS starts MLflow) waits for the server, puts the master credentials into the spec's
-``mlflow-database`` secret and creates the instance in the emulator's RDS
-(``DescribeDBInstances`` answers the real local address and port: ``moto_hooks.py``).
+database is, as the Pulumi program does (``TRADAI_MLFLOW_DB_HOST`` / ``DB_PORT`` / ``DB_NAME``:
+``infra/tradai_infra/compute.py``; its login comes in through the task definition's ECS
+``secrets``, read with the execution role: ``tradai.topology.ecs_secrets``). ``start``
+(after the bootstrap, before ECS starts MLflow) waits for the server, puts the master
+credentials into the spec's ``mlflow-database`` secret and creates the instance in the
+emulator's RDS (``DescribeDBInstances`` answers the real local address and port:
+``moto_hooks.py``).
 
 Data lives in ``<state dir>/rds/<identifier>/``: it survives ``down`` / ``up``. The emulator
 forgets its secrets at ``down`` while the database keeps the roles they opened, so the master
@@ -60,6 +62,9 @@ class RdsError(ValueError):
     """A setting the part cannot honour (unknown store or AZ): the cloud does not start."""
 
 
+CONTAINER_SECRETS_KEY = "container_secrets"
+
+
 def mlflow_store() -> str:
     value = os.environ.get(STORE_ENV, "postgres").strip().lower() or "postgres"
     if value not in STORES:
@@ -78,11 +83,12 @@ def prepare(ctx: CloudContext) -> None:
     instance.begin()
     db = ctx.topology.database
     ctx.resources.setdefault("service_env", {})["mlflow"] = {
-        "TRADAI_MLFLOW_DATABASE_SECRET": ctx.name(db.secret),
         "TRADAI_MLFLOW_DB_HOST": HOST,
         "TRADAI_MLFLOW_DB_PORT": str(instance.port),
         "TRADAI_MLFLOW_DB_NAME": db.name,
     }
+    # The containers whose ECS ``secrets`` (the database login) the bootstrap declares.
+    ctx.resources[CONTAINER_SECRETS_KEY] = ["mlflow"]
     ctx.publish_endpoint("rds", f"postgresql://{HOST}:{instance.port}/{db.name}")
 
 

@@ -15,7 +15,10 @@ from tradai.services.mlflow_server.command import SQLITE_FILE
 from tradai_sim.cloud.fis.actions.base import ActionFailed, Injection
 
 DATA_DIR_ENV = "TRADAI_MLFLOW_DATA_DIR"
-STORE_OVERRIDES = ("MLFLOW_BACKEND_STORE_URI", "TRADAI_MLFLOW_DATABASE_SECRET")
+# Any of these says MLflow's store is PostgreSQL (the RDS part sets the host; its login comes in
+# through ECS secrets).
+STORE_OVERRIDES = ("MLFLOW_BACKEND_STORE_URI", "TRADAI_MLFLOW_DATABASE_SECRET",
+                   "TRADAI_MLFLOW_DB_HOST")
 LOCK_TIMEOUT_S = 10.0  # wait for a write MLflow has under way
 
 
