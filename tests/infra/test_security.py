@@ -223,7 +223,9 @@ def test_powerful_lambda_actions_belong_to_the_functions_that_need_them(deployed
     assert holders("sqs:SendMessage") == deployed_only({
         "retraining-scheduler": {queue("retraining-queue.fifo")},
         # re-sends a job still waiting for capacity instead of dead-lettering it
-        "backtest-consumer": {queue("backtest-queue.fifo")}})
+        "backtest-consumer": {queue("backtest-queue.fifo")},
+        # the comparison's two backtests, submitted as the backend submits them
+        "compare-models": {queue("backtest-queue.fifo")}})
     assert holders("sqs:DeleteMessage") == deployed_only({
         "backtest-consumer": {queue("backtest-queue.fifo")},
         "sqs-consumer": {queue("retraining-queue.fifo")},
@@ -233,7 +235,7 @@ def test_powerful_lambda_actions_belong_to_the_functions_that_need_them(deployed
     assert set(holders("autoscaling:CompleteLifecycleAction")) == {"update-nat-routes"}
     assert set(holders("secretsmanager:GetSecretValue")) <= {
         "drift-monitor", "validate-strategy", "notify-completion", "compare-models",
-        "promote-model", "model-rollback"}
+        "promote-model", "model-rollback", "retraining-scheduler", "check-retraining-needed"}
     # Functions outside the VPC must not hold ENI permissions they do not need.
     assert {n for n in holders("ec2:CreateNetworkInterface")} == \
         {f.name for f in deployed.lambdas if f.in_vpc}

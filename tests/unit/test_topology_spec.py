@@ -43,7 +43,8 @@ def test_inventory_matches_the_architecture_document() -> None:
         ("strategy-service", 512, 1024, 8003), ("mlflow", 512, 1024, 5000)}
     strategy = next(td for td in t.task_definitions if td.name == "strategy")
     assert (strategy.cpu, strategy.memory) == (1024, 2048)
-    assert set(strategy.modes) == {"backtest", "hyperopt", "dry-run", "live"}
+    # train: the Retraining workflow's challenger (issue 12)
+    assert set(strategy.modes) == {"backtest", "hyperopt", "dry-run", "live", "train"}
     assert t.network.vpc_cidr == "10.0.0.0/16"
     assert [(a.public, a.private, a.database) for a in t.network.azs] == [
         ("10.0.1.0/24", "10.0.11.0/24", "10.0.21.0/24"),

@@ -1,5 +1,7 @@
 """update-status (Backtest Workflow): move the job's status in the workflow-state table; a final
-status (the success path and every failure path end here) frees the job's backtest slot."""
+status (the success path and every failure path end here) frees the job's backtest slot.
+In the Retraining workflow (``kind: retraining``) it records a failed run FAILED with its
+reason in retraining-state (``tradai.retraining.steps.failed``)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,13 @@ logger = Logger(service="update-status")
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if event.get("kind") == "retraining":
+        from tradai.retraining import wiring
+        from tradai.retraining.steps import failed
+
+        outcome = failed(wiring.runs(), wiring.clock(), event)
+        logger.info("retraining run failed", extra=outcome)
+        return outcome
     settings = WorkflowSettings()
     store = JobStatusStore(aws_client("dynamodb"), settings.table, default_clock(),
                            settings.ttl_days)

@@ -228,4 +228,8 @@ def main(env: Mapping[str, str] | None = None) -> int:
         from tradai.strategy_container.trading.session import main as trade
 
         return trade()
+    if (os.environ if env is None else env).get("TRADAI_MODE") == "train":
+        from tradai.strategy_container.train import main as train
+
+        return train(env)
     return StrategyContainer(ContainerSettings(), Clock.from_env(), env).run()

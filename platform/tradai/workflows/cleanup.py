@@ -38,16 +38,18 @@ def task_from_error(error: Any) -> str | None:
 
 
 class TaskCleaner:
-    def __init__(self, ecs: Any, cluster: str, family: str) -> None:
+    def __init__(self, ecs: Any, cluster: str, family: str,
+                 group_prefix: str = GROUP_PREFIX) -> None:
         self.ecs = ecs
         self.cluster = cluster
         self.family = family
+        self.group_prefix = group_prefix  # the Retraining workflow's tasks: "retraining:"
 
     def stop_job_tasks(self, job_id: str, error: Any = None, reason: str | None = None
                        ) -> list[str]:
         try:
             return self._stop(job_id, task_from_error(error),
-                              reason or f"backtest {job_id} failed: cleanup")
+                              reason or f"{self.group_prefix}{job_id} failed: cleanup")
         except (ClientError, BotoCoreError) as exc:
             raise ECSUnavailable(f"ECS: {exc}") from exc
 
@@ -68,7 +70,7 @@ class TaskCleaner:
         self.ecs.stop_task(cluster=self.cluster, task=task_arn, reason=reason)
 
     def _stop(self, job_id: str, known: str | None, reason: str) -> list[str]:
-        group = task_group(job_id)
+        group = f"{self.group_prefix}{job_id}"
         stopped = []
         for task in self.running_tasks(known):
             if task.get("group") == group or task["taskArn"] == known:

@@ -11,7 +11,11 @@ Inputs, like the strategy container's job: the environment a RunTask override gi
     python -m tradai.services.strategy_service.task validate --strategy S --version champion
 
 ``prepare-config`` stores the version's runnable config and tags the version with it;
-``validate`` checks the version and records the verdict as tags (``version_tasks``). The result
+``validate`` checks the version and records the verdict as tags (``version_tasks``);
+``register-model`` (the Retraining workflow) registers the model the strategy container
+trained for run ``TRADAI_JOB_ID`` as a new version, with the config and source of the version
+named (the champion), then validates that new version as ``validate`` does
+(``register_model``). The result
 is one JSON line on stdout; logs go to stderr.
 
 Exit codes: 0 done (prepared; validated and valid), 1 the version is invalid (verdict recorded)
@@ -41,7 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tradai.services.strategy_service.task")
 
-MODES = ("prepare-config", "validate")
+MODES = ("prepare-config", "validate", "register-model")
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 VALIDATE_DAYS = 7  # the validation backtest's window when no timerange is given
 
@@ -143,6 +147,17 @@ def run(request: TaskRequest, settings: StrategyServiceSettings, clock: Clock) -
     if request.mode == "prepare-config":
         return prepare_config(registry, merger, store, request.strategy, request.version,
                               request.overrides).as_dict()
+    registered: dict[str, Any] | None = None
+    if request.mode == "register-model":
+        from tradai.services.strategy_service.register_model import register_challenger
+        from tradai.settings import aws_client
+
+        registered = register_challenger(
+            registry, aws_client("s3"), os.environ.get("TRADAI_BUCKET_RESULTS"),
+            request.strategy, request.version, os.environ.get("TRADAI_JOB_ID"))
+        request = TaskRequest(mode="validate", strategy=request.strategy,
+                              version=str(registered["version"]), overrides={},
+                              timerange=request.timerange, backtest=request.backtest)
     backtest = None
     if request.backtest:
         from tradai.services.strategy_service.trial_backtest import TrialBacktest
@@ -154,7 +169,7 @@ def run(request: TaskRequest, settings: StrategyServiceSettings, clock: Clock) -
     verdict = validate_version(registry, merger, _class_check(registry), backtest,
                                request.strategy, request.version, timerange)
     record_verdict(registry, verdict, clock.now_datetime().isoformat())
-    return verdict.as_dict()
+    return {**verdict.as_dict(), **({"registered": registered} if registered else {})}
 
 
 def _class_check(registry: MLflowAdapter) -> Any:
