@@ -1,5 +1,5 @@
-"""The ``tradai`` command: ``login``, ``strategies``, ``data``, ``backtest``, ``trade``,
-``dlq``."""
+"""The ``tradai`` command: ``login``, ``strategies``, ``retraining``, ``data``, ``backtest``,
+``trade``, ``dlq``."""
 
 from __future__ import annotations
 
@@ -127,6 +127,48 @@ def strategies_audit(ctx: Ctx, name: str, limit: int) -> None:
     data = ctx.client().request("GET", f"/api/v1/strategies/{name}/audit",
                                 params={"limit": limit})
     ctx.out(data, lambda d: render.audit(d["events"]))
+
+
+@strategies.command("drift")
+@click.argument("name")
+@pass_ctx
+def strategies_drift(ctx: Ctx, name: str) -> None:
+    """The drift state of NAME's champion: PSI per feature, OK or DRIFTING."""
+    ctx.out(ctx.client().request("GET", f"/api/v1/strategies/{name}/drift"), render.drift)
+
+
+@strategies.command("retrain")
+@click.argument("name")
+@click.option("--reason", default="requested by an operator", show_default=True)
+@click.option("--margin", type=float, default=None,
+              help="this run's margin on the metrics (default: the deployment's)")
+@pass_ctx
+def strategies_retrain(ctx: Ctx, name: str, reason: str, margin: float | None) -> None:
+    """Queue a retraining run of NAME now (operator): train a challenger, compare, promote
+    or keep."""
+    body: dict[str, Any] = {"reason": reason}
+    if margin is not None:
+        body["margin"] = margin
+    ctx.out(ctx.client().request("POST", f"/api/v1/strategies/{name}/retrain", json=body),
+            render.retraining_run)
+
+
+@cli.group()
+def retraining() -> None:
+    """Retraining runs of model-driven strategies."""
+
+
+@retraining.command("list")
+@click.option("--strategy", default=None, help="only this strategy's runs")
+@click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
+@pass_ctx
+def retraining_list(ctx: Ctx, strategy: str | None, limit: int) -> None:
+    """Runs, newest first: state, champion and challenger metrics, decision."""
+    params: dict[str, Any] = {"limit": limit}
+    if strategy:
+        params["strategy"] = strategy
+    data = ctx.client().request("GET", "/api/v1/retraining", params=params)
+    ctx.out(data, lambda d: render.retraining_runs(d["runs"]))
 
 
 @cli.group()

@@ -92,3 +92,35 @@ def freshness(data: dict[str, Any]) -> None:
                       str(s.get("last_candle") or "-"), str(s.get("age_seconds") or "-"),
                       str(s.get("rows", "-")))
     console.print(table)
+
+
+def _metric(metrics: Any, name: str = "profit_total") -> str:
+    value = (metrics or {}).get(name) if isinstance(metrics, dict) else None
+    return f"{value:.4f}" if isinstance(value, int | float) else "-"
+
+
+def retraining_runs(runs: list[dict[str, Any]]) -> None:
+    table = Table("requested", "strategy", "state", "trigger", "champion", "challenger",
+                  "profit (champion / challenger)", "decision", "reason")
+    for r in runs:
+        table.add_row(r["requested_at"], r["model_name"], r["state"], r.get("trigger") or "-",
+                      _v(r.get("champion_version")), _v(r.get("challenger_version")),
+                      f"{_metric(r.get('champion_metrics'))} / "
+                      f"{_metric(r.get('challenger_metrics'))}",
+                      r.get("decision") or "-", r.get("reason") or "")
+    console.print(table)
+
+
+def retraining_run(r: dict[str, Any]) -> None:
+    console.print(f"retraining run {r['run_id']} of {r['model_name']}: {r['state']} "
+                  f"(champion {_v(r.get('champion_version'))})")
+
+
+def drift(d: dict[str, Any]) -> None:
+    console.print(f"[bold]{d['model_name']}[/bold] v{d.get('version')}: {d.get('status')} "
+                  f"(max PSI {d.get('max_psi')} on {d.get('max_feature')}, threshold "
+                  f"{d.get('threshold')}, incidents {d.get('incidents', 0)})")
+    table = Table("feature", "PSI")
+    for feature, value in sorted((d.get("psi") or {}).items()):
+        table.add_row(feature, f"{value:.4f}" if isinstance(value, int | float) else str(value))
+    console.print(table)

@@ -24,6 +24,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not settings.notifications_topic:
         logger.warning("no notifications topic configured; nothing sent")
         return {"job_id": event["job_id"], "sent": False}
+    if event.get("kind") == "retraining":  # the run's outcome, from the workflow's input
+        body = {"job_id": event["job_id"], "status": event.get("status", "COMPLETED"),
+                "kind": "retraining", "strategy": event.get("model_name"),
+                "requested_at": event.get("requested_at")}
+        message_id = publish(aws_client("sns"), settings.notifications_topic, body)
+        return {"job_id": event["job_id"], "sent": True, "message_id": message_id}
     store = JobStatusStore(aws_client("dynamodb"), settings.table, default_clock())
     body = message(event["job_id"], event.get("status", "COMPLETED"), store.get(event["job_id"]))
     message_id = publish(aws_client("sns"), settings.notifications_topic, body)

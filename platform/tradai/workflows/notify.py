@@ -23,7 +23,8 @@ def message(job_id: str, status: str, item: dict[str, Any] | None) -> dict[str, 
 
 
 def publish(sns: Any, topic_arn: str, body: dict[str, Any]) -> str:
-    subject = f"Backtest {body['status'].lower()}: {body.get('strategy') or body['job_id']}"
+    kind = "Retraining" if body.get("kind") == "retraining" else "Backtest"
+    subject = f"{kind} {body['status'].lower()}: {body.get('strategy') or body['job_id']}"
     resp = sns.publish(TopicArn=topic_arn, Subject=subject[:100],
                        Message=json.dumps(body, default=str),
                        MessageAttributes={"status": {"DataType": "String",

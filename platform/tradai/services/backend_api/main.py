@@ -14,6 +14,7 @@ from tradai.services.backend_api.routers import (
     data,
     health,
     mlflow_writes,
+    retraining,
     strategies,
     trading,
 )
@@ -29,7 +30,7 @@ def create_app() -> FastAPI:
                     "comes from its Cognito groups (viewer, researcher, trader, operator): "
                     "403 names the role needed.")
     for router in (health.router, strategies.router, data.router, backtests.router,
-                   trading.router, mlflow_writes.router):
+                   trading.router, mlflow_writes.router, retraining.router):
         app.include_router(router)
     errors.install(app)
     return app

@@ -26,6 +26,10 @@ class BackendSettings(BaseSettings):
     data_collection_url: str | None = deployed("TRADAI_DATA_COLLECTION_URL")
     strategy_service_url: str | None = deployed("TRADAI_STRATEGY_SERVICE_URL")
     audit_table: str | None = deployed("TRADAI_TABLE_REGISTRY_AUDIT")
+    # The model lifecycle: retraining runs (listed, queued by an operator) and drift states.
+    retraining_table: str | None = deployed("TRADAI_TABLE_RETRAINING_STATE")
+    retraining_queue_url: str | None = deployed("TRADAI_QUEUE_RETRAINING_QUEUE")
+    drift_table: str | None = deployed("TRADAI_TABLE_DRIFT_STATE")
     max_pairs: int = Field(default=20, ge=1, le=100, validation_alias=AliasChoices(
         "TRADAI_BACKTEST_MAX_PAIRS", "max_pairs"))
     ttl_days: int = Field(default_factory=_spec_ttl_days, ge=1,
