@@ -10,8 +10,16 @@ or built a policy of its own, fails. The local side of the claim is
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import fields
+from typing import Any
+
+import pytest
+
 from tests.infra.conftest import Deployed
 from tests.infra.mocks import ACCOUNT
+from tradai.topology import default_topology
 from tradai.topology.iam_policy import POLICY_NAME, ResourceArns, role_policy
 
 REGION = "eu-central-1"
@@ -85,3 +93,70 @@ def test_the_nat_names_match_the_program(deployed: Deployed):
     assert group.inputs["name"] == deployed.name("nat-asg")
     assert {r.name for r in deployed.of_type("aws:ec2/routeTable:RouteTable")} >= {
         deployed.name(f"private-rt-{az.name}") for az in deployed.topo.network.azs}
+
+
+def _symbolic(doc: dict, arns: ResourceArns) -> str:
+    """The document with every ARN of ``arns`` replaced by its logical name, so documents
+    of two deployments compare (derived ARNs keep their suffix: ``<tables:x>/index/*``)."""
+    pairs: list[tuple[str, str]] = []
+    for field in fields(ResourceArns):
+        value = getattr(arns, field.name)
+        if isinstance(value, Mapping):
+            pairs += [(arn, f"<{field.name}:{name}>") for name, arn in value.items()]
+        elif isinstance(value, tuple):
+            pairs += [(arn, f"<{field.name}[{i}]>") for i, arn in enumerate(value)]
+        else:
+            pairs.append((value, f"<{field.name}>"))
+    # An execution's ARN is its state machine's with :execution: (iam_policy._executions).
+    pairs += [(arn.replace(":stateMachine:", ":execution:"), f"<executions:{name}>")
+              for name, arn in arns.state_machines.items()]
+    text = json.dumps(doc, sort_keys=True)
+    for arn, symbol in sorted(pairs, key=lambda p: -len(p[0])):
+        text = text.replace(arn, symbol)
+    return text
+
+
+@pytest.fixture(scope="module")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The local bootstrap's every step against moto's server, in process."""
+    from moto.server import ThreadedMotoServer
+
+    from tradai.clock import Clock
+    from tradai_sim.cloud.bootstrap.resources import Bootstrap
+    from tradai_sim.cloud.context import CloudContext
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        ctx = CloudContext(endpoint=f"http://{host}:{port}", region=REGION, env="local",
+                           clock=Clock(), state_dir=tmp_path_factory.mktemp("local"),
+                           topology=default_topology())
+        boot = Bootstrap(ctx)
+        boot.run()
+        yield boot
+    finally:
+        server.stop()
+
+
+def test_local_and_deployed_policies_are_the_same_modulo_arns(deployed: Deployed,
+                                                              local_stack: Any):
+    """Issue 16 item 2: the role policies the local cloud enforces are those `pulumi up`
+    deploys: per component, equal once each side's ARNs are replaced by logical names."""
+    from tradai_sim.cloud.bootstrap.policies import local_arns
+
+    iam = local_stack.ctx.client("iam")
+    local = local_arns(local_stack.ctx)
+    aws = _arns(deployed)
+    functions = {f.name for f in deployed.topo.lambdas}
+    roles = local_stack.ctx.resources["role_policies"]
+    # Both sides leave out the functions without handler code, and only those.
+    assert {c for c in roles if c in functions} == {f.name for f in deployed.lambdas}
+    for component, role in roles.items():
+        kind = "fn" if component in functions else "task"
+        [deployed_doc] = _policies_of(deployed, deployed.name(f"{component}-{kind}")).values()
+        local_doc = iam.get_role_policy(RoleName=role, PolicyName=POLICY_NAME)["PolicyDocument"]
+        symbolic = _symbolic(local_doc, local)
+        assert symbolic == _symbolic(deployed_doc, aws), component
+        assert "arn:aws" not in symbolic, component  # every ARN has its logical name
+    assert len(roles) == len(deployed.lambdas) + 6  # and 4 services, 2 task definitions

@@ -92,6 +92,27 @@ def test_local_arns_are_the_emulators(stack: Bootstrap):
         TableName=ctx.name(table.name))["Table"]["TableArn"]
     role = ctx.client("iam").get_role(RoleName=ctx.name("strategy-task"))["Role"]["Arn"]
     assert role in arns.task_roles and role in arns.session_roles
+    sqs = ctx.client("sqs")
+    assert arns.queues == {q.name: sqs.get_queue_attributes(
+        QueueUrl=sqs.get_queue_url(QueueName=ctx.name(q.name))["QueueUrl"],
+        AttributeNames=["QueueArn"])["Attributes"]["QueueArn"] for q in ctx.topology.queues}
+    assert set(arns.topics.values()) == {
+        t["TopicArn"] for t in ctx.client("sns").list_topics()["Topics"]}
+    # S3 answers names only; a bucket's ARN is arn:aws:s3:::<name>
+    # (https://docs.aws.amazon.com/AmazonS3/latest/dev/s3-arn-format.html).
+    names = {b["Name"] for b in ctx.client("s3").list_buckets()["Buckets"]}
+    assert {a.removeprefix("arn:aws:s3:::") for a in arns.buckets.values()} == names
+    lam = ctx.client("lambda")
+    for name in set(ctx.resources["role_policies"]) & set(arns.lambdas):
+        assert arns.lambdas[name] == lam.get_function(FunctionName=ctx.name(name))[
+            "Configuration"]["FunctionArn"]
+    [cluster] = ctx.client("ecs").describe_clusters(clusters=[ctx.name("strategies")])[
+        "clusters"]
+    assert arns.cluster == cluster["clusterArn"]
+    private = ctx.client("ec2").describe_route_tables(Filters=[
+        {"Name": "tag:Name", "Values": [ctx.name("private-rt-*")]}])["RouteTables"]
+    assert {a.rpartition("/")[2] for a in arns.route_tables} == {
+        rt["RouteTableId"] for rt in private} and len(private) == 2
 
 
 def test_a_consumer_can_receive_from_its_trigger_queue_and_nothing_else(stack: Bootstrap):
