@@ -119,6 +119,15 @@ MATRIX: dict[tuple[str, str, str], Case] = {
     ("DELETE", SESSIONS + "/{session_id}", "live"): {
         "path": SESSIONS + "/smacross-live", "setup": _start(LIVE),
         "expect": {"viewer": F, "researcher": F, "trader": F, "operator": 200}},
+    # The model lifecycle's tables and queue are not configured here: 503 once the role check
+    # passed (tests/unit/test_retraining.py has them configured).
+    ("GET", "/api/v1/retraining", ""): {"path": "/api/v1/retraining",
+                                        "expect": dict.fromkeys(ROLES, 503)},
+    ("GET", "/api/v1/strategies/{name}/drift", ""): {
+        "path": "/api/v1/strategies/SmaCross/drift", "expect": dict.fromkeys(ROLES, 503)},
+    ("POST", "/api/v1/strategies/{name}/retrain", ""): {
+        "path": "/api/v1/strategies/SmaCross/retrain", "json": {"reason": "drifting"},
+        "expect": {"viewer": F, "researcher": F, "trader": F, "operator": 503}},
     # Outside the OpenAPI document: MLflow writes re-pathed here by the deployed gateway.
     ("POST", "/api/v1/mlflow-writes", ""): {
         "path": "/api/v1/mlflow-writes", "json": {},

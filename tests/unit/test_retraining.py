@@ -498,3 +498,54 @@ def test_rollback_refuses_unknown_strategies_and_missing_history_then_walks_back
         (2, 1)
     assert registry.aliases["S"]["champion"] == 1
     assert done["event"]["actor"] == "olga" and done["event"]["reason"] == "v2 loses money"
+
+
+# -- the API ----------------------------------------------------------------------------------
+def test_the_api_lists_runs_shows_drift_and_queues_an_operators_run(aws: dict[str, Any]):
+    from fastapi.testclient import TestClient
+
+    from tests.unit.test_backend_fixtures import principal
+    from tradai.services.backend_api.dependencies import get_principal, get_registry, get_settings
+    from tradai.services.backend_api.main import create_app
+    from tradai.services.backend_api.settings import BackendSettings
+
+    registry = FakeRegistry()
+    registry.add(version("Model", 4), champion=True)
+    registry.add(version("Rules", 1, model=False), champion=True)
+    _drifting(aws, "Model", 4)
+    settings = BackendSettings(TRADAI_TABLE_RETRAINING_STATE=RUNS,  # type: ignore[call-arg]
+                               TRADAI_TABLE_DRIFT_STATE=DRIFT,
+                               TRADAI_QUEUE_RETRAINING_QUEUE=aws["url"],
+                               TRADAI_MLFLOW_URL="http://registry.invalid")
+    app = create_app()
+    app.dependency_overrides[get_settings] = lambda: settings
+    app.dependency_overrides[get_registry] = lambda: registry
+    app.dependency_overrides[get_principal] = lambda: principal("olga", ("operator",))
+    with TestClient(app) as client:
+        drift = client.get("/api/v1/strategies/Model/drift")
+        assert drift.status_code == 200 and drift.json()["status"] == "DRIFTING"
+        missing = client.get("/api/v1/strategies/Rules/drift")
+        assert missing.status_code == 404 and "no drift measured" in missing.json()["detail"]
+        unknown = client.post("/api/v1/strategies/Nope/retrain", json={})
+        assert unknown.status_code == 404 and "Nope" in unknown.json()["detail"]
+        no_model = client.post("/api/v1/strategies/Rules/retrain", json={})
+        assert no_model.status_code == 422
+        assert "not driven by a trained model" in no_model.json()["detail"]
+        bad = client.post("/api/v1/strategies/Model/retrain", json={"margin": "lots"})
+        assert bad.status_code == 422
+        queued = client.post("/api/v1/strategies/Model/retrain",
+                             json={"reason": "regime change", "margin": 0.02})
+        assert queued.status_code == 202, queued.text
+        run = queued.json()
+        assert (run["model_name"], run["state"], run["trigger"], run["champion_version"]) == \
+            ("Model", "QUEUED", "operator", 4)
+        [message] = _messages(aws)
+        assert message["run_id"] == run["run_id"] and message["margin"] == 0.02
+        listed = client.get("/api/v1/retraining").json()["runs"]
+        assert [r["run_id"] for r in listed] == [run["run_id"]]
+        assert client.get("/api/v1/retraining", params={"strategy": "Rules"}).json() == \
+            {"runs": []}
+    app.dependency_overrides[get_principal] = lambda: principal("ann", ("researcher",))
+    with TestClient(app) as client:
+        refused = client.post("/api/v1/strategies/Model/retrain", json={})
+        assert refused.status_code == 403 and "operator" in refused.json()["detail"]

@@ -115,7 +115,7 @@ def retrain(name: StrategyName, _: RetrainerDep, principal: PrincipalDep, runs: 
     except StrategyNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except NoModel as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     except RegistryUnavailable as exc:
         raise unavailable("strategy registry unavailable", exc) from exc
     clock = default_clock()
