@@ -99,8 +99,11 @@ def test_strategy_task_writes_only_its_prefixes_of_results_and_deletes_nothing()
         for action in stmt.actions:
             by_action.setdefault(action, set()).update(str(r) for r in stmt.resources)
     assert "s3:DeleteObject" not in by_action and "s3:DeleteObjectVersion" not in by_action
+    # models/<run>/: the model folder a train-mode task writes (04ecd97, the Retraining
+    # workflow); the strategy-service-task registers it.
     assert by_action["s3:PutObject"] == {"arn:bucket:results/backtests/*",
-                                         "arn:bucket:results/trading/*"}
+                                         "arn:bucket:results/trading/*",
+                                         "arn:bucket:results/models/*"}
     assert by_action["s3:GetObject"] == {"arn:bucket:arcticdb/*", "arn:bucket:configs/*",
                                          "arn:bucket:results/trading/*"}
 
