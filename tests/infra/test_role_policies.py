@@ -16,6 +16,7 @@ from dataclasses import fields
 from typing import Any
 
 import pytest
+import requests
 
 from tests.infra.conftest import Deployed
 from tests.infra.mocks import ACCOUNT
@@ -129,6 +130,8 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     server.start()
     try:
         host, port = server.get_host_and_port()
+        # moto's state is per process, shared by every in-process server: start empty.
+        requests.post(f"http://{host}:{port}/moto-api/reset", timeout=30).raise_for_status()
         ctx = CloudContext(endpoint=f"http://{host}:{port}", region=REGION, env="local",
                            clock=Clock(), state_dir=tmp_path_factory.mktemp("local"),
                            topology=default_topology())
@@ -136,6 +139,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         boot.run()
         yield boot
     finally:
+        requests.post(f"http://{host}:{port}/moto-api/reset", timeout=30)
         server.stop()
 
 

@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import requests
 from moto.server import ThreadedMotoServer
 
 from tradai.clock import Clock
@@ -35,6 +36,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bootstrap]:
     server.start()
     try:
         host, port = server.get_host_and_port()
+        # moto's state is per process, shared by every in-process server: start empty.
+        requests.post(f"http://{host}:{port}/moto-api/reset", timeout=30).raise_for_status()
         ctx = CloudContext(endpoint=f"http://{host}:{port}", region="eu-central-1",
                            env="local", clock=Clock(), state_dir=tmp_path_factory.mktemp("s"),
                            topology=default_topology())
@@ -45,6 +48,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bootstrap]:
         boot.run()
         yield boot
     finally:
+        requests.post(f"http://{host}:{port}/moto-api/reset", timeout=30)
         server.stop()
 
 
