@@ -206,19 +206,26 @@ def test_a_retraining_request_for_a_strategy_without_a_model_is_refused_with_a_r
 
 # -- the idempotent start ---------------------------------------------------------------------
 class FakeSfn:
-    """StartExecution as AWS answers it: a second execution of one name is refused
-    (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html)."""
+    """StartExecution as AWS answers a name used before: the same input while the execution
+    runs gets that execution, anything else ExecutionAlreadyExists
+    (https://docs.aws.amazon.com/botocore/latest/reference/services/stepfunctions/client/exceptions/ExecutionAlreadyExists.html).
+    """
 
     def __init__(self) -> None:
         self.started: list[str] = []
+        self.inputs: dict[str, str] = {}
+        self.closed: set[str] = set()
 
     def start_execution(self, stateMachineArn: str, name: str, input: str) -> dict[str, Any]:
         from botocore.exceptions import ClientError
 
-        if name in self.started:
+        if name in self.inputs:
+            if self.inputs[name] == input and name not in self.closed:
+                return {"executionArn": f"arn:{name}"}
             raise ClientError({"Error": {"Code": "ExecutionAlreadyExists", "Message": name}},
                               "StartExecution")
         self.started.append(name)
+        self.inputs[name] = input
         return {"executionArn": f"arn:{name}"}
 
 
@@ -240,11 +247,14 @@ def test_a_redelivered_message_starts_one_run(aws: dict[str, Any]):
     starter = RetrainingStarter(sfn, runs, MACHINE, clock)
     consumer = RetrainingConsumer(aws["sqs"], runs, starter.start, clock)
     first = consumer.handle(_record(body))
-    again = consumer.handle(_record(body, receive=2))
-    assert first["outcome"] == "started" and again["outcome"] == "already-started"
+    again = consumer.handle(_record(body, receive=2))  # while it runs: the same execution
+    assert first["outcome"] == again["outcome"] == "started"
+    assert first["execution_arn"] == again["execution_arn"]
+    sfn.closed.add(run["run_id"])  # once it ended, the name is refused: still one run
+    assert consumer.handle(_record(body, receive=3))["outcome"] == "already-started"
     assert sfn.started == [run["run_id"]]
     runs.update("S", iso(NOW), clock.now(), state=COMPLETED)
-    assert consumer.handle(_record(body, receive=3))["outcome"] == "already-finished"
+    assert consumer.handle(_record(body, receive=4))["outcome"] == "already-finished"
     assert sfn.started == [run["run_id"]]
 
 

@@ -5,7 +5,7 @@ retraining FIFO queue: group = the strategy (a strategy's runs start in order), 
 id = the run id. The scheduler's runs are keyed by the day (``requested_at`` = that midnight),
 so a strategy is retrained at most once a day whatever the schedule's retries do; SQS's own
 deduplication covers only five minutes
-(https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/using-messagededuplicationid-property.html).
+(https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-key-terms.html).
 An operator's request is keyed by its instant. A run recorded but not sent (the send failed)
 is sent again by the next request for it.
 """

@@ -3,9 +3,10 @@
 The same three guards as the backtest consumer (``tradai.workflows.orchestration``): the
 idempotency record (Powertools, keyed by the run id, in the handler), the run's state (a
 terminal run is never restarted) and the execution name, which is the run id: Step Functions
-refuses a second execution of that name while the first exists
-(https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html), and
-ExecutionAlreadyExists counts as started. So a message delivered twice starts one run.
+starts no second execution of one name: the same name and input answer with the running
+execution, a closed one's name is refused with ExecutionAlreadyExists
+(https://docs.aws.amazon.com/botocore/latest/reference/services/stepfunctions/client/exceptions/ExecutionAlreadyExists.html),
+which counts as started. So a message delivered twice starts one run.
 
 The queue record's handling (redelivery, the last receive) reuses the backtest consumer's
 record type; there is no capacity to wait for here (one run per strategy at a time: the FIFO
