@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 MODE_ENV = "TRADAI_SIM_IAM"
 MODES = ("enforce", "audit", "off")
-DEFAULT_MODE = "audit"  # until every local role carries its spec policy (issue 16 item 2)
+DEFAULT_MODE = "enforce"  # every local role carries its spec policy, as deployed
 JSON_BODY_LIMIT = 16 << 20  # DynamoDB's largest request; larger bodies are not read
 MAX_RECORDS = 2000  # distinct entries kept per kind
 
