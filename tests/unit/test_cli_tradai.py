@@ -201,3 +201,38 @@ def test_promote_refused_is_one_line_naming_the_role(gateway: Any) -> None:
     assert len(result.output.strip().splitlines()) == 1
     missing = run("strategies", "promote", "EmaCrossover", "--version", "1")
     assert missing.exit_code == 2 and "--reason" in missing.output
+
+
+RUN = {"run_id": "20261205T090924-ModelProbability", "model_name": "ModelProbability",
+       "requested_at": "2026-12-05T09:09:24Z", "state": "COMPLETED", "trigger": "operator",
+       "champion_version": 1, "challenger_version": 2,
+       "champion_metrics": {"profit_total": -0.015}, "challenger_metrics": {"profit_total": 0.02},
+       "decision": "promoted", "reason": "the challenger beats the champion"}
+
+
+def test_retraining_list_drift_and_retrain_send_the_contract(gateway: Any) -> None:
+    """Issue 12 item 6: tradai retraining list, tradai strategies drift / retrain."""
+    gateway.responses["/api/v1/retraining"] = [(200, {"runs": [RUN]})]
+    listed = run("retraining", "list", "--strategy", "ModelProbability", "--limit", "5")
+    assert listed.exit_code == 0, listed.output
+    assert "promoted" in listed.output and "-0.0150" in listed.output
+    assert dict(gateway[-1].url.params) == {"limit": "5", "strategy": "ModelProbability"}
+    as_json = CliRunner().invoke(cli, ["--api", "http://gw.test", "--token", "tok", "--json",
+                                       "retraining", "list"])
+    assert json.loads(as_json.output) == {"runs": [RUN]}
+    drift = {"model_name": "ModelProbability", "version": 1, "status": "DRIFTING",
+             "max_psi": 0.41, "max_feature": "ret_24", "threshold": 0.25, "incidents": 1,
+             "psi": {"ret_24": 0.41, "rsi_14": 0.05}}
+    gateway.responses["/api/v1/strategies/ModelProbability/drift"] = [(200, drift)]
+    shown = run("strategies", "drift", "ModelProbability")
+    assert shown.exit_code == 0 and "DRIFTING" in shown.output and "0.4100" in shown.output
+    gateway.responses["/api/v1/strategies/ModelProbability/retrain"] = [
+        (202, {**RUN, "state": "QUEUED", "decision": None})]
+    queued = run("strategies", "retrain", "ModelProbability", "--margin", "0.02")
+    assert queued.exit_code == 0 and "QUEUED" in queued.output
+    assert json.loads(gateway[-1].content) == {"reason": "requested by an operator",
+                                               "margin": 0.02}
+    gateway.responses["/api/v1/strategies/EmaCrossover/retrain"] = [(422, {
+        "detail": "EmaCrossover v1 (champion) is not driven by a trained model"})]
+    refused = run("strategies", "retrain", "EmaCrossover")
+    assert refused.exit_code == 1 and "not driven by a trained model" in refused.output

@@ -100,14 +100,15 @@ def _metric(metrics: Any, name: str = "profit_total") -> str:
 
 
 def retraining_runs(runs: list[dict[str, Any]]) -> None:
-    table = Table("requested", "strategy", "state", "trigger", "champion", "challenger",
-                  "profit (champion / challenger)", "decision", "reason")
+    """One line per run; the reason and every metric are in ``--json``."""
+    table = Table("requested", "strategy", "state", "champion / challenger", "profit",
+                  "decision")
     for r in runs:
-        table.add_row(r["requested_at"], r["model_name"], r["state"], r.get("trigger") or "-",
-                      _v(r.get("champion_version")), _v(r.get("challenger_version")),
+        table.add_row(r["requested_at"], r["model_name"], r["state"],
+                      f"{_v(r.get('champion_version'))} / {_v(r.get('challenger_version'))}",
                       f"{_metric(r.get('champion_metrics'))} / "
                       f"{_metric(r.get('challenger_metrics'))}",
-                      r.get("decision") or "-", r.get("reason") or "")
+                      r.get("decision") or "-")
     console.print(table)
 
 
