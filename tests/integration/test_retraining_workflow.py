@@ -29,8 +29,12 @@ pytestmark = pytest.mark.integration
 STRATEGY = "RetrainedProbability"  # ModelProbability's class under a name of this test's own
 PAIR, TIMEFRAME = "BTC/USDT", "5m"
 RUN_TIMEOUT = 420  # wall seconds for one run: train, register + validate, two backtests
-MY_FUNCTIONS = ("sqs-consumer", "check-retraining-needed", "compare-models", "promote-model",
-                "model-rollback", "retraining-scheduler")
+# Every role the runs act as: the functions the workflow and the backend invoke, the tasks
+# (role names as the local bootstrap makes them: functions <name>-fn, containers <name>-task).
+FUNCTIONS = ("sqs-consumer", "check-retraining-needed", "compare-models", "promote-model",
+             "model-rollback", "data-collection-proxy", "update-status", "cleanup-resources",
+             "notify-completion", "backtest-consumer", "validate-strategy")
+CONTAINERS = ("strategy", "strategy-service-task", "backend-api")
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +128,7 @@ def test_retraining_keeps_then_promotes_and_rollback_walks_back(
         mlflow_url: str) -> None:  # noqa: F811
     from tradai.backtests.store import from_item
 
+    since = time.time()
     # 1. A margin no challenger meets (10 = 1000 % more profit): the champion stays.
     kept = retrain(edge, operator, margin=10.0)
     assert kept["state"] == "COMPLETED", kept.get("reason")
@@ -172,9 +177,14 @@ def test_retraining_keeps_then_promotes_and_rollback_walks_back(
     unknown = _invoke(cloud, "model-rollback", {"strategy": "NoSuchStrategy",
                                                 "reason": "x", "actor": "t"})
     assert unknown["status"] == "refused" and unknown["code"] == 404, unknown
-    # What the functions called, their policies allowed (the local cloud's IAM audit).
-    denials = [d for d in cloud.control("/iam")["denials"]
-               if any(f in str(d.get("role")) for f in MY_FUNCTIONS)]
+    # What the runs called, their roles' policies allowed (the local cloud's IAM audit).
+    roles = {f"{cloud.name(f)}-fn" for f in FUNCTIONS} | {
+        cloud.name(f"{c}-task") for c in CONTAINERS}
+    iam = cloud.control("/iam")
+    judged = iam["judged_by_role"]
+    assert "sqs:SendMessage" in judged[f"{cloud.name('compare-models')}-fn"]  # the names hold
+    assert "s3:GetObject" in judged[cloud.name("strategy-service-task-task")]
+    denials = [d for d in iam["denials"] if d["role"] in roles and d["first_at"] >= since]
     assert denials == []
     print(f"\nretraining run wall seconds: kept {kept['wall_seconds']:.1f}, "
           f"promoted {promoted['wall_seconds']:.1f}")
