@@ -483,6 +483,16 @@ def test_a_training_task_failure_is_recorded_with_the_stage_and_exit_code(aws: d
     assert runs.get("S", iso(NOW))["state"] == FAILED
 
 
+def test_a_failure_path_does_not_overwrite_a_finished_run(aws: dict[str, Any]):
+    runs, keys = _running_run(aws, 0.0)
+    runs.update("S", iso(NOW), NOW, state=COMPLETED, decision="kept", reason="fine")
+    out = failed(runs, FakeClock(), {**keys, "failed_stage": "check",
+                                     "error": {"Error": "RunFinished", "Cause": "{}"}})
+    assert out["state"] == "unchanged"
+    run = runs.get("S", iso(NOW))
+    assert (run["state"], run["decision"], run["reason"]) == (COMPLETED, "kept", "fine")
+
+
 # -- rollback ---------------------------------------------------------------------------------
 def test_rollback_refuses_unknown_strategies_and_missing_history_then_walks_back(
         aws: dict[str, Any]):

@@ -267,7 +267,8 @@ def failed(runs: RunStore, clock: Clock, event: dict[str, Any]) -> dict[str, Any
     # failure.reason speaks of the backtest container; here the task is the stage's own
     detail = detail.replace("backtest container", "container").replace("backtest task", "task")
     reason = f"{what}: {detail}"
-    # Unconditional: FAILED is the last word even over a step that raced ahead.
-    runs.update(strategy, at, clock.now(), only_if_open=False, state=FAILED, reason=reason,
-                failed_stage=stage)
-    return {"run": at, "state": FAILED, "reason": reason}
+    # A finished run keeps its outcome: a check that found it finished (RunFinished) ends here
+    # too, and must not turn a COMPLETED or SKIPPED run FAILED.
+    applied = runs.update(strategy, at, clock.now(), state=FAILED, reason=reason,
+                          failed_stage=stage)
+    return {"run": at, "state": FAILED if applied else "unchanged", "reason": reason}
