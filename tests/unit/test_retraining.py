@@ -569,3 +569,35 @@ def test_the_api_lists_runs_shows_drift_and_queues_an_operators_run(aws: dict[st
     with TestClient(app) as client:
         refused = client.post("/api/v1/strategies/Model/retrain", json={})
         assert refused.status_code == 403 and "operator" in refused.json()["detail"]
+
+
+# -- the hand-off between the training and the registration tasks ----------------------------
+def test_the_trained_model_folder_round_trips_through_the_results_bucket(
+        aws: dict[str, Any], tmp_path: Any):
+    from tradai.retraining.handoff import FILES, download, upload
+
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="results", CreateBucketConfiguration={
+        "LocationConstraint": REGION})
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for name in FILES:
+        (folder / name).write_bytes(f"content of {name}".encode())
+    keys = upload(s3, "results", "run-1", folder)
+    assert keys == sorted(f"models/run-1/model/{n}" for n in FILES)
+    back = download(s3, "results", "run-1", tmp_path / "back")
+    assert {p.name: p.read_bytes() for p in back.iterdir()} == {
+        n: f"content of {n}".encode() for n in FILES}
+    with pytest.raises(FileNotFoundError, match="the training task did not finish"):
+        download(s3, "results", "run-2", tmp_path / "none")
+
+
+def test_train_mode_refuses_bad_input_with_exit_2() -> None:
+    from tradai.strategy_container.train import EXIT_BAD_INPUT, main
+
+    good = {"TRADAI_JOB_ID": "r", "TRADAI_TRAIN_PAIR": "BTC/USDT", "TRADAI_TRAIN_TIMEFRAME": "5m",
+            "TRADAI_TRAIN_START_MS": "1000", "TRADAI_TRAIN_END_MS": "2000",
+            "TRADAI_BUCKET_RESULTS": "results"}
+    assert main({k: v for k, v in good.items() if k != "TRADAI_TRAIN_PAIR"}) == EXIT_BAD_INPUT
+    assert main({**good, "TRADAI_TRAIN_START_MS": "soon"}) == EXIT_BAD_INPUT
+    assert main({**good, "TRADAI_TRAIN_START_MS": "3000"}) == EXIT_BAD_INPUT
