@@ -196,3 +196,28 @@ def test_a_retrain_request_for_a_strategy_without_a_model_is_refused(
     assert resp.status_code == 422
     assert "not driven by a trained model" in resp.json()["detail"]
     assert edge.post("/api/v1/strategies/NoSuch/retrain", operator, {}).status_code == 404
+
+
+def test_a_run_that_cannot_retrain_ends_failed_with_the_reason(
+        edge: Edge, operator: str, cloud: RunningCloud) -> None:
+    """A message straight on the queue (past the API's 422) for a strategy without a model:
+    the workflow's failure path (cleanup, then update-status) records it FAILED, with the
+    stage and the reason, visible through the API."""
+    clock, _ = stack_clock(cloud)
+    requested = datetime.fromtimestamp(clock.now(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    url = cloud.status()["resources"]["queues"]["urls"]["retraining-queue.fifo"]
+    body = {"model_name": "EmaCrossover", "requested_at": requested, "trigger": "operator"}
+    cloud.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(body),
+                                     MessageGroupId="EmaCrossover",
+                                     MessageDeduplicationId=f"direct-{requested}")
+
+    def failed() -> dict[str, Any] | None:
+        runs = edge.get("/api/v1/retraining", operator,
+                        params={"strategy": "EmaCrossover"}).json()["runs"]
+        run = next((r for r in runs if r["requested_at"] == requested), None)
+        return run if run and run["state"] == "FAILED" else None
+
+    run = wait_for(failed, timeout=120, interval=1)
+    assert run["failed_stage"] == "check"
+    assert run["reason"].startswith("the retraining check failed: ")
+    assert "not driven by a trained model" in run["reason"]
