@@ -601,3 +601,33 @@ def test_train_mode_refuses_bad_input_with_exit_2() -> None:
     assert main({k: v for k, v in good.items() if k != "TRADAI_TRAIN_PAIR"}) == EXIT_BAD_INPUT
     assert main({**good, "TRADAI_TRAIN_START_MS": "soon"}) == EXIT_BAD_INPUT
     assert main({**good, "TRADAI_TRAIN_START_MS": "3000"}) == EXIT_BAD_INPUT
+
+
+def test_one_run_per_strategy_at_a_time_and_a_dead_executions_run_is_failed(
+        aws: dict[str, Any]):
+    from tradai.retraining.requests import DriftTable
+
+    class Executions:
+        status = "RUNNING"
+
+        def describe_execution(self, executionArn: str) -> dict[str, Any]:
+            return {"executionArn": executionArn, "status": self.status}
+
+    registry = FakeRegistry()
+    registry.add(version("S", 3), champion=True)
+    runs, clock, sfn = RunStore(aws["ddb"], RUNS), FakeClock(), Executions()
+    queue = RunQueue(runs, aws["sqs"], aws["url"], clock)
+    first, _ = queue.request("S", iso(NOW), "operator", "first", champion=3)
+    runs.update("S", iso(NOW), NOW, state=RUNNING, execution_arn="arn:exec:first")
+    queue.request("S", iso(NOW + 60), "operator", "second", champion=3)
+    check = CheckRetraining(registry, DriftTable(aws["ddb"], DRIFT), runs, clock, _settings(),
+                            sfn)
+    skipped = check.check({"model_name": "S", "requested_at": iso(NOW + 60)})
+    assert skipped["needed"] is False and first["run_id"] in skipped["reason"]
+    assert runs.get("S", iso(NOW + 60))["state"] == SKIPPED
+    queue.request("S", iso(NOW + 120), "operator", "third", champion=3)
+    sfn.status = "TIMED_OUT"  # the first run's execution died without its failure path
+    assert check.check({"model_name": "S", "requested_at": iso(NOW + 120)})["needed"] is True
+    dead = runs.get("S", iso(NOW))
+    assert dead["state"] == FAILED and "ended TIMED_OUT" in dead["reason"]
+    assert runs.get("S", iso(NOW + 120))["state"] == RUNNING

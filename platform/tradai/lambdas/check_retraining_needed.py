@@ -1,5 +1,6 @@
-"""check-retraining-needed (Retraining Workflow): is the run still needed; its champion, the
-training and comparison windows; the run marked RUNNING (``tradai.retraining.steps``)."""
+"""check-retraining-needed (Retraining Workflow): is the run still needed (and the only one of
+its strategy running); its champion, the training and comparison windows; the run marked
+RUNNING (``tradai.retraining.steps``)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ logger = Logger(service="check-retraining-needed")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     s = wiring.settings()
     check = CheckRetraining(wiring.registry(), DriftTable(aws_client("dynamodb"), s.drift),
-                            wiring.runs(), wiring.clock(), s)
+                            wiring.runs(), wiring.clock(), s, aws_client("stepfunctions"))
     result = check.check(event)
     logger.info("retraining check", extra={"run_id": event.get("run_id"), **result})
     return result

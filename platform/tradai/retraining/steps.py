@@ -95,16 +95,27 @@ def _timeframe_ms(timeframe: str) -> int:
 
 
 class CheckRetraining:
+    """One run of a strategy at a time: two would compare against the same champion and the
+    later promotion would silently replace the earlier. Another run still RUNNING skips this
+    one, unless its execution has ended (timed out or stopped: an execution's own timeout
+    takes no Catch, so its run never recorded an outcome); that run is marked FAILED."""
+
     def __init__(self, registry: ChampionReader, drift: DriftStates, runs: RunStore,
-                 clock: Clock, settings: RetrainingSettings) -> None:
+                 clock: Clock, settings: RetrainingSettings, sfn: Any = None) -> None:
         self.registry, self.drift, self.runs = registry, drift, runs
-        self.clock, self.settings = clock, settings
+        self.clock, self.settings, self.sfn = clock, settings, sfn
 
     def check(self, event: dict[str, Any]) -> dict[str, Any]:
         strategy, at = keys(event)
         run = self.runs.require(strategy, at)
         version = champion_model(self.registry, strategy)  # StrategyNotFound / NoModel: FAILED
         now = self.clock.now()
+        busy = self._running_elsewhere(strategy, at, now)
+        if busy is not None:
+            reason = f"skipped: run {busy} of {strategy} is still running"
+            self.runs.update(strategy, at, now, state=SKIPPED, reason=reason,
+                             champion_version=version.version)
+            return {"needed": False, "reason": reason}
         trigger = run.get("trigger") or event.get("trigger")
         if trigger in ("drift", "age"):
             why = why_retrain(version, self.drift.status(strategy), now,
@@ -131,6 +142,28 @@ class CheckRetraining:
                 # what data-collection-proxy reads: the training window plus a day of warm-up
                 "validation": {"strategy": {"warmup_days": 1, "timeframe": timeframe}},
                 "timerange": windows["data_timerange"]}
+
+
+    def _running_elsewhere(self, strategy: str, at: str, now: float) -> str | None:
+        for other in self.runs.runs_of(strategy, limit=20):
+            if other.get("requested_at") == at or other.get("state") != RUNNING:
+                continue
+            status = self._execution_status(other.get("execution_arn"))
+            if status in (None, "RUNNING"):
+                return str(other.get("run_id"))
+            self.runs.update(strategy, str(other["requested_at"]), now, state=FAILED,
+                             reason=f"its execution ended {status} without recording an "
+                                    "outcome", failed_stage="execution")
+        return None
+
+    def _execution_status(self, arn: Any) -> str | None:
+        """The execution's status, or None when it cannot be told (assumed running)."""
+        if not arn or self.sfn is None:
+            return None
+        try:
+            return str(self.sfn.describe_execution(executionArn=str(arn))["status"])
+        except Exception:
+            return None
 
 
 class RegistryVersions:
