@@ -26,7 +26,7 @@ from tradai_sim.exchange.accounts import Account, parse_balances
 from tradai_sim.exchange.api import ApiError, SpotApi
 from tradai_sim.exchange.faults import FaultError, Faults
 from tradai_sim.exchange.ledger import Ledger
-from tradai_sim.exchange.market import Market
+from tradai_sim.exchange.market import Market, RegimeChange
 from tradai_sim.exchange.private_api import SignedApi
 from tradai_sim.exchange.ratelimit import BINANCE_WEIGHT_PER_MINUTE, WeightLimiter
 from tradai_sim.vpc.marks import EGRESS_HEADER, EGRESS_TOKEN_HEADER
@@ -278,6 +278,8 @@ class ExchangeApp:
             except (ValueError, FaultError) as e:
                 return _json(400, {"error": str(e)})
             return _json(200, self.fault_state())
+        if path == "/_admin/regime":
+            return self._regime(method, body)
         if path == "/_admin/reset" and method == "POST":
             self.reset()
             return _json(200, self.fault_state())
@@ -308,6 +310,30 @@ class ExchangeApp:
             )
         return _json(404, {"error": f"no admin route {method} {path}"})
 
+
+    def _regime(self, method: str, body: bytes) -> Response:
+        """``GET``/``POST``/``DELETE /_admin/regime``: the market's injected regime change
+        (``{"since_ms", "volatility", "drift_per_day"}``; ``reset`` leaves it alone, it is the
+        market, not a fault knob)."""
+        if method == "POST":
+            try:
+                parsed = json.loads(body or b"{}")
+                if not isinstance(parsed, dict):
+                    raise ValueError("body must be a JSON object")
+                unknown = set(parsed) - {"since_ms", "volatility", "drift_per_day"}
+                if unknown or "since_ms" not in parsed or "volatility" not in parsed:
+                    raise ValueError("give since_ms and volatility (and drift_per_day); "
+                                     f"unknown: {sorted(unknown)}")
+                change = RegimeChange(**parsed)
+            except (ValueError, TypeError) as e:
+                return _json(400, {"error": str(e)})
+            self.market.set_regime_change(change)
+        elif method == "DELETE":
+            self.market.set_regime_change(None)
+        elif method != "GET":
+            return _json(405, {"error": f"{method} /_admin/regime: use GET, POST or DELETE"})
+        change = self.market.regime_change
+        return _json(200, {"regime_change": change.as_dict() if change else None})
 
     def _issue_key(self, body: bytes) -> Response:
         """``{"balances": {"USDT": 10000}}`` (optional) -> a new account's key pair."""

@@ -15,6 +15,10 @@ Model, per pair, in two levels so any range can be generated without walking fro
 
 Cross pairs whose legs are both USDT pairs (ETH/BTC) are the ratio of their legs' paths, so
 triangular prices agree. Prices are integers of ticks; higher timeframes aggregate 1m candles.
+
+A drill may inject a regime change (``RegimeChange``): from an instant on, every pair's minute
+moves are scaled and drifted around the price at that instant. Candles before it never change;
+after it the path stays continuous and deterministic (a function of seed, change and time).
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ SEASONALITY = 1.0 + 0.35 * np.cos(2 * np.pi * (_minute / 60.0 - 15.0) / 24.0)
 _SALT_MARKET = 0x5EED_0001
 _SALT_PAIR_DAILY = 0x5EED_0002
 _SALT_MARKET_MINUTE = 0x5EED_0003
+MAX_REGIME_VOLATILITY = 20.0
+MAX_REGIME_DRIFT_PER_DAY = 1.0
 
 
 def _rng(*key: int) -> np.random.Generator:
@@ -101,6 +107,36 @@ class _Day:
 
 
 @dataclass(frozen=True)
+class RegimeChange:
+    """From ``since_ms`` on (a minute boundary), log moves are ``volatility`` times what the
+    seeded path does, plus ``drift_per_day`` of log drift: the market of another regime, joined
+    to the old one at that instant (the price there is the old path's)."""
+
+    since_ms: int
+    volatility: float
+    drift_per_day: float = 0.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.since_ms, bool) or not isinstance(self.since_ms, int):
+            raise ValueError("since_ms must be an integer (epoch milliseconds)")
+        if self.since_ms < EPOCH_MS or self.since_ms % MINUTE_MS:
+            raise ValueError("since_ms must be a minute boundary on or after 2020-01-01")
+        if not 0 < self.volatility <= MAX_REGIME_VOLATILITY:
+            raise ValueError(f"volatility must be in (0, {MAX_REGIME_VOLATILITY:g}]")
+        if not -MAX_REGIME_DRIFT_PER_DAY <= self.drift_per_day <= MAX_REGIME_DRIFT_PER_DAY:
+            raise ValueError(f"drift_per_day must be within +-{MAX_REGIME_DRIFT_PER_DAY:g}")
+
+    @property
+    def since_minute(self) -> int:
+        """The first changed minute, counted from the market's epoch."""
+        return (self.since_ms - EPOCH_MS) // MINUTE_MS
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {"since_ms": self.since_ms, "volatility": self.volatility,
+                "drift_per_day": self.drift_per_day}
+
+
+@dataclass(frozen=True)
 class _Daily:
     log_open: np.ndarray  # log price at each midnight, HORIZON_DAYS + 1
     sigma: np.ndarray  # daily volatility (std of the day's log return)
@@ -125,6 +161,16 @@ class Market:
         u = rng.random(HORIZON_DAYS)
         self.market_factor = rng.standard_normal(HORIZON_DAYS)
         self.regime = self._regimes(u)
+        self.regime_change: RegimeChange | None = None
+        self._anchors: dict[str, float] = {}  # log close just before the change, per pair
+
+    def set_regime_change(self, change: RegimeChange | None) -> None:
+        """Inject (or with None remove) a regime change; generated days are forgotten."""
+        with self._lock:
+            self.regime_change = change
+            self._anchors.clear()
+            self._paths.clear()
+            self._days.clear()
 
     # -- lookup -------------------------------------------------------------------------
 
@@ -208,7 +254,7 @@ class Market:
                 (lb, sb), (lq, sq) = self._log_path(legs[0], day), self._log_path(legs[1], day)
                 got = (lb - lq, np.sqrt(sb * sb + sq * sq))
             else:
-                got = self._bridge(spec, day)
+                got = self._changed(spec, day, *self._bridge(spec, day))
             self._paths[key] = got
             if len(self._paths) > self._cache_days:
                 self._paths.popitem(last=False)
@@ -233,6 +279,32 @@ class Market:
         log_close[-1] = end  # exact, so the next day opens on this close to the tick
         return log_close, sigma
 
+    def _changed(self, spec: PairSpec, day: int, log_close: np.ndarray,
+                 sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A USDT pair's minute path of ``day`` under the regime change (unchanged before it)."""
+        change = self.regime_change
+        if change is None or (day + 1) * DAY_MINUTES <= change.since_minute:
+            return log_close, sigma
+        minute = day * DAY_MINUTES + _minute
+        after = minute >= change.since_minute
+        return (self._warp(spec, minute, log_close, change),
+                np.where(after, sigma * change.volatility, sigma))
+
+    def _warp(self, spec: PairSpec, minute: np.ndarray, log_close: np.ndarray,
+              change: RegimeChange) -> np.ndarray:
+        """Log closes at ``minute`` (epoch minutes) as the changed regime moves them: scaled
+        around the close before the change, plus the drift since."""
+        anchor = self._anchors.get(spec.symbol)
+        if anchor is None:
+            before = change.since_minute - 1
+            day, i = divmod(before, DAY_MINUTES)
+            anchor = float(self._bridge(spec, day)[0][i])  # the seeded path, never changed
+            self._anchors[spec.symbol] = anchor
+        elapsed = minute - change.since_minute + 1
+        warped = (anchor + change.volatility * (log_close - anchor)
+                  + change.drift_per_day / DAY_MINUTES * elapsed)
+        return np.where(elapsed > 0, warped, log_close)
+
     def _day(self, spec: PairSpec, day: int) -> _Day:
         key = (spec.symbol, day)
         with self._lock:
@@ -251,7 +323,13 @@ class Market:
         legs = self._legs(spec)
         if legs is not None:
             return self._day_open_log(legs[0], day) - self._day_open_log(legs[1], day)
-        return float(self._daily_of(spec).log_open[day])
+        log_open = float(self._daily_of(spec).log_open[day])
+        change = self.regime_change
+        if change is None:
+            return log_open
+        with self._lock:  # the open is the previous minute's close, changed like it
+            prev = np.array([day * DAY_MINUTES - 1])
+            return float(self._warp(spec, prev, np.array([log_open]), change)[0])
 
     def _make_day(self, spec: PairSpec, day: int) -> _Day:
         log_close, sigma = self._log_path(spec, day)
@@ -274,8 +352,14 @@ class Market:
         # Volume follows activity: more in busy hours, turbulent regimes and big moves.
         ret = log_close - log_open
         move = np.abs(ret) / np.maximum(sigma, 1e-12)
+        change = self.regime_change
+        boost = 1.0
+        if change is not None:  # busier in a more volatile regime, as the seeded ones are
+            after = day * DAY_MINUTES + _minute >= change.since_minute
+            boost = np.where(after, change.volatility**0.7, 1.0)
         activity = (
             SEASONALITY
+            * boost
             * REGIME_VOL[self.regime[day]] ** 0.7
             * np.exp(0.45 * noise - 0.1)
             * (0.6 + 0.4 * move)
