@@ -21,11 +21,14 @@ logger = Logger(service="update-status")
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    if event.get("kind") == "retraining":
-        from tradai.retraining import wiring
+    if event.get("kind") == "retraining":  # the table only: no registry client to import
+        from tradai.retraining.runs import RunStore
+        from tradai.retraining.settings import RetrainingSettings
         from tradai.retraining.steps import failed
 
-        outcome = failed(wiring.runs(), wiring.clock(), event)
+        s = RetrainingSettings()
+        outcome = failed(RunStore(aws_client("dynamodb"), s.runs, s.ttl_days), default_clock(),
+                         event)
         logger.info("retraining run failed", extra=outcome)
         return outcome
     settings = WorkflowSettings()
