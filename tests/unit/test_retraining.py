@@ -631,3 +631,84 @@ def test_one_run_per_strategy_at_a_time_and_a_dead_executions_run_is_failed(
     dead = runs.get("S", iso(NOW))
     assert dead["state"] == FAILED and "ended TIMED_OUT" in dead["reason"]
     assert runs.get("S", iso(NOW + 120))["state"] == RUNNING
+
+
+# -- the handlers: thin wiring over the domain ------------------------------------------------
+@dataclass
+class LambdaContext:
+    function_name: str = "tradai-test-fn"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:tradai-test-fn"
+    aws_request_id: str = "req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@pytest.fixture
+def wired(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> FakeRegistry:
+    """The handlers' shared clients: this test's tables and queue, a fake registry."""
+    import tradai.retraining.wiring as wiring
+
+    for k, v in {"TRADAI_TABLE_RETRAINING_STATE": RUNS, "TRADAI_TABLE_DRIFT_STATE": DRIFT,
+                 "TRADAI_TABLE_REGISTRY_AUDIT": AUDIT, "TRADAI_ENV": "test",
+                 "TRADAI_QUEUE_RETRAINING_QUEUE": aws["url"]}.items():
+        monkeypatch.setenv(k, v)
+    registry = FakeRegistry()
+    registry.add(version("S", 1), champion=True)
+    registry.add(version("S", 2))
+    wiring.settings.cache_clear()
+    wiring.runs.cache_clear()
+    monkeypatch.setattr(wiring, "registry", lambda: registry)
+    monkeypatch.setattr(wiring, "clock", lambda: FakeClock())
+    monkeypatch.setattr(wiring, "promotion", lambda: Promotion(
+        FreshRegistry(registry), AuditLog(aws["ddb"], AUDIT, FakeClock())))  # type: ignore[arg-type]
+    yield registry
+    wiring.settings.cache_clear()
+    wiring.runs.cache_clear()
+
+
+def test_the_scheduler_check_promote_and_rollback_handlers_wire_the_domain(
+        aws: dict[str, Any], wired: FakeRegistry) -> None:
+    from tradai.lambdas import (
+        check_retraining_needed,
+        compare_models,
+        model_rollback,
+        promote_model,
+        retraining_scheduler,
+    )
+
+    _drifting(aws, "S", 1)
+    report = retraining_scheduler.handler({}, LambdaContext())
+    assert report["queued"] == ["S"] and not report["errors"]
+    [message] = _messages(aws)
+    keys = {k: message[k] for k in ("run_id", "model_name", "requested_at")}
+    RunStore(aws["ddb"], RUNS).update("S", keys["requested_at"], NOW, execution_arn="arn:x")
+    plan = check_retraining_needed.handler({**keys, "trigger": "drift"}, LambdaContext())
+    assert plan["needed"] and plan["champion_version"] == 1 and plan["pairs"] == ["BTC/USDT"]
+    with pytest.raises(ValueError, match="action must be one of submit, poll, decide"):
+        compare_models.handler({**keys, "action": "guess"}, LambdaContext())
+    RunStore(aws["ddb"], RUNS).update("S", keys["requested_at"], NOW, challenger_version=2)
+    promoted = promote_model.handler({**keys, "reason": "better"}, LambdaContext())
+    assert promoted["promoted"] == 2 and wired.aliases["S"]["champion"] == 2
+    back = model_rollback.handler({"strategy": "S", "reason": "worse live", "actor": "olga"},
+                                  LambdaContext())
+    assert back["status"] == "rolled-back" and wired.aliases["S"]["champion"] == 1
+    again = model_rollback.handler({"strategy": "S", "reason": "again", "actor": "olga"},
+                                   LambdaContext())
+    assert again["status"] == "refused" and again["code"] == 409
+
+
+def test_update_status_records_a_failed_retraining_run(aws: dict[str, Any],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from tradai.lambdas import update_status
+
+    monkeypatch.setenv("TRADAI_TABLE_RETRAINING_STATE", RUNS)
+    runs, keys = _running_run(aws, 0.0)
+    cause = json.dumps({"errorType": "NoModel", "errorMessage": "S v1 has no model"})
+    out = update_status.handler({**keys, "job_id": keys["run_id"], "kind": "retraining",
+                                 "status": "FAILED", "failed_stage": "check",
+                                 "error": {"Error": "NoModel", "Cause": cause}},
+                                LambdaContext())
+    assert out["state"] == FAILED
+    assert runs.get("S", iso(NOW))["reason"] == "the retraining check failed: S v1 has no model"
