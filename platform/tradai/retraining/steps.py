@@ -143,7 +143,6 @@ class CheckRetraining:
                 "validation": {"strategy": {"warmup_days": 1, "timeframe": timeframe}},
                 "timerange": windows["data_timerange"]}
 
-
     def _running_elsewhere(self, strategy: str, at: str, now: float) -> str | None:
         for other in self.runs.runs_of(strategy, limit=20):
             if other.get("requested_at") == at or other.get("state") != RUNNING:
