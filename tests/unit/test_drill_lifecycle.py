@@ -157,3 +157,56 @@ def test_rollback_restores_needs_the_previous_version_by_an_operator(ctx: DrillC
         _st(ctx)["rollback"] = bad
         v = lifecycle.rollback_restores()
         assert not v["ok"] and v["invariant"] == "rollback-restores-previous", bad
+
+
+def test_the_control_is_what_the_monitor_measures_on_the_seeded_market(
+        ctx: DrillContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The control PSI (no regime change) equals DriftMonitor.measure over the same window of
+    the same seeded candles, and drift-raised fails when the measured PSI is not above it."""
+    import pandas as pd
+
+    from tradai.models.candles import CandleColumns
+    from tradai.models.features import compute_features
+    from tradai.models.monitor import DriftMonitor, MonitoredModel
+    from tradai.models.reference import build_reference
+    from tradai_sim.exchange.market import Market
+
+    step, seed, pair = 300_000, 42, "BTC/USDT"
+    now = datetime(2026, 12, 5, 9, 30, tzinfo=UTC).timestamp()
+    w = lifecycle.windows(now, 22, 14)
+    market = Market(seed, [pair])
+
+    def candles(start: int, end: int) -> Any:
+        return market.candles(pair, "5m", start, (end - start) // step + 1, end + step)
+
+    s, e = int(w["train_start"].timestamp() * 1000), int(w["train_end"].timestamp() * 1000)
+    c = candles(s - 100 * step, e - step)
+    frame = pd.DataFrame({"high": c.high, "low": c.low, "close": c.close, "volume": c.volume},
+                         index=pd.to_datetime(c.open_time, unit="ms", utc=True))
+    feats = compute_features(frame).iloc[100:]
+    reference = build_reference(feats)
+
+    class Seeded:
+        def columns(self, key: Any, start_ms: int, end_ms: int) -> CandleColumns:
+            k = candles(start_ms, end_ms)
+            return CandleColumns(*(list(map(float, a)) for a in (
+                k.open_time, k.open, k.high, k.low, k.close, k.volume)))
+
+    monitor = DriftMonitor(None, Seeded(), None, "", None, "", None, None)  # type: ignore
+    result, (start, newest) = monitor.measure(
+        MonitoredModel("S", 1, "champion", reference, pair, "5m"), now)
+    monkeypatch.setattr(lifecycle, "_exchange", lambda c: "http://exchange")
+    monkeypatch.setattr(lifecycle.requests, "get", lambda *a, **k: type(
+        "R", (), {"json": lambda self: {"seed": seed}})())
+    st = _st(ctx)
+    st.update(pair=pair, timeframe="5m", step_ms=step, reference=reference,
+              drift_state={"window_start_ms": start, "window_end_ms": newest})
+    control = lifecycle.control_psi(ctx, st)
+    assert control == round(result.max_psi, 3), ctx.notes
+    st["control_psi"] = control
+    st["drift_state"] = {"status": "DRIFTING", "version": 1, "max_psi": control,
+                         "max_feature": result.max_feature}
+    v = lifecycle.drift_raised()
+    assert not v["ok"] and v["invariant"] == "drift-raised"  # not above the control: fails
+    st["drift_state"]["max_psi"] = control + 1.0
+    assert lifecycle.drift_raised()["ok"]

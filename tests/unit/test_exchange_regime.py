@@ -76,6 +76,27 @@ def test_cross_pairs_follow_their_legs_and_removing_the_change_restores_the_seed
     assert np.array_equal(_closes(m, "ETH/BTC", first, 100, "5m"), before)
 
 
+def test_a_daily_volatility_sets_each_days_moves_whatever_the_seeded_regime() -> None:
+    """The seeded market has calm and turbulent days; under ``daily_volatility`` every day's
+    log return has that standard deviation, so the new regime does not depend on the date."""
+    m = Market(42)
+    first = SINCE_MS - SINCE_MS % DAY_MS + DAY_MS
+    n_days = 60
+    plain = np.asarray(m.candles("BTC/USDT", "1d", first, n_days, NOW_MS + 90 * DAY_MS).close,
+                       dtype=float)
+    m.set_regime_change(RegimeChange(SINCE_MS, daily_volatility=0.08))
+    changed = np.asarray(m.candles("BTC/USDT", "1d", first, n_days, NOW_MS + 90 * DAY_MS).close,
+                         dtype=float)
+    seeded_sd, changed_sd = np.diff(np.log(plain)).std(), np.diff(np.log(changed)).std()
+    assert abs(changed_sd - 0.08) < 0.02, changed_sd  # 59 draws of N(0, 0.08)
+    assert abs(seeded_sd - 0.08) > 0.03  # the seeded path was far from it
+    # Intraday: minute moves of a day are scaled by one factor (the day's shape is kept).
+    r0 = np.diff(np.log(_closes(Market(42), "BTC/USDT", first + DAY_MS, 1440)))
+    r1 = np.diff(np.log(_closes(m, "BTC/USDT", first + DAY_MS, 1440)))
+    ratio = np.median(r1[r0 != 0] / r0[r0 != 0])
+    assert np.allclose(r1, ratio * r0, atol=5e-5)
+
+
 def test_the_same_change_gives_the_same_candles_whatever_was_asked_first() -> None:
     change = RegimeChange(SINCE_MS, volatility=2.5, drift_per_day=0.01)
     a, b = Market(42), Market(42)
@@ -96,6 +117,8 @@ def test_the_same_change_gives_the_same_candles_whatever_was_asked_first() -> No
     ({"since_ms": SINCE_MS, "volatility": 3.0, "drift_per_day": 5}, "drift_per_day"),
     ({"since_ms": "soon", "volatility": 3.0}, "integer"),
     ({"since_ms": SINCE_MS, "volatility": 3.0, "colour": "red"}, "colour"),
+    ({"since_ms": SINCE_MS, "daily_volatility": 2.0}, "daily_volatility"),
+    ({"since_ms": SINCE_MS, "volatility": 2.0, "daily_volatility": 0.1}, "not both"),
     ([1, 2], "JSON object"),
 ])
 def test_the_admin_endpoint_refuses_bad_input_with_a_reason(body: object, why: str) -> None:
@@ -107,7 +130,8 @@ def test_the_admin_endpoint_refuses_bad_input_with_a_reason(body: object, why: s
 
 def test_the_admin_endpoint_sets_shows_and_removes_the_change() -> None:
     app = ExchangeApp(Market(1), FakeClock())  # type: ignore[arg-type]
-    body = {"since_ms": SINCE_MS, "volatility": 3.0, "drift_per_day": -0.01}
+    body = {"since_ms": SINCE_MS, "volatility": 1.0, "drift_per_day": -0.01,
+            "daily_volatility": 0.08}
     r = app.handle("POST", "/_admin/regime", {}, {}, json.dumps(body).encode())
     assert r.status == 200 and json.loads(r.body) == {"regime_change": body}
     assert json.loads(app.handle("GET", "/_admin/regime", {}, {}).body) == {"regime_change": body}

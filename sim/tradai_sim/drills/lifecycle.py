@@ -63,6 +63,14 @@ def windows(now: float, regime_days_ago: int, train_days: int) -> dict[str, date
         days=train_days), "train_end": end}
 
 
+def daily_volatility(closes: list[float], step_ms: int) -> float:
+    """The standard deviation of a day's log return implied by candle-to-candle moves."""
+    import numpy as np
+
+    moves = np.diff(np.log(np.asarray(closes, dtype=float)))
+    return float(moves.std() * np.sqrt(86_400_000 / step_ms))
+
+
 def _timerange(start: datetime, end: datetime) -> str:
     return f"{start:%Y%m%d}-{end:%Y%m%d}"
 
@@ -202,15 +210,18 @@ def register_model_champion(pair: str = "BTC/USDT", timeframe: str = "5m",
         AWS_ENDPOINT_URL=ctx.endpoint, AWS_DEFAULT_REGION=ctx.region,
         AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
         TRADAI_BUCKET_ARCTICDB=ctx.name("arcticdb")))  # type: ignore[call-arg]
-    step_ms = 300_000 if timeframe == "5m" else 60_000
+    step_ms = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000}[timeframe]
     model = train_from_store(store, TrainingWindow(
         pair, timeframe, int(w["train_start"].timestamp() * 1000),
         int(w["train_end"].timestamp() * 1000) - step_ms))
     done = register_model_version(_adapter(ctx, with_configs=True), model, name=name,
                                   aliases=["champion"])
     version = int(done.version.version)
+    closes = store.read(model.window.key, model.window.start_ms, model.window.end_ms)["close"]
     st.update(strategy=name, pair=pair, timeframe=timeframe, champion=version,
-              regime_since=w["regime_since"].timestamp(), today=w["today"].timestamp())
+              regime_since=w["regime_since"].timestamp(), today=w["today"].timestamp(),
+              reference=model.reference, step_ms=step_ms,
+              champion_daily_vol=daily_volatility(list(closes), step_ms))
     ctx.event("action", f"{name} v{version} registered as champion: ModelProbability trained "
                         f"on {pair} {timeframe} {_timerange(w['train_start'], w['train_end'])}")
     return {"strategy": name, "version": version}
@@ -224,17 +235,20 @@ def start_model_session(label: str = "model", timeout_s: float = 1800.0,
                                            "dry-run", timeout_s, configuration)
 
 
-def inject_regime_change(volatility: float = 3.0, drift_per_day: float = -0.01,
+def inject_regime_change(volatility_multiple: float = 4.0, drift_per_day: float = -0.01,
                          configuration: Configuration | None = None) -> dict[str, Any]:
-    """The exchange simulator's market changes regime (from the instant the champion's
-    training window left a day before): ``volatility`` times the moves, with a drift."""
+    """The exchange simulator's market changes regime (from a day after the champion's
+    training window): every day's moves at ``volatility_multiple`` times the volatility the
+    champion trained on (whatever the seeded regime of those days), with a drift. Relative to
+    the champion, so the change is as large whichever weeks the drill runs on."""
     ctx = current(configuration)
     st = state(ctx)
     if not ctx.local:
         note = "regime change skipped on AWS: the real market is not the drill's to change"
         ctx.notes.append(note)
         return {"skipped": note}
-    body = {"since_ms": int(st["regime_since"] * 1000), "volatility": volatility,
+    target = min(1.0, round(volatility_multiple * st["champion_daily_vol"], 6))
+    body = {"since_ms": int(st["regime_since"] * 1000), "daily_volatility": target,
             "drift_per_day": drift_per_day}
     r = requests.post(f"{_exchange(ctx)}/_admin/regime", json=body, timeout=10)
     if r.status_code != 200:
@@ -244,8 +258,9 @@ def inject_regime_change(volatility: float = 3.0, drift_per_day: float = -0.01,
     ctx.faults.append({"template": "exchange-regime-change", "experiment_id": None,
                        "started_at": started})
     since = datetime.fromtimestamp(st["regime_since"], UTC)
-    ctx.event("fault", f"exchange regime change: {volatility:g}x volatility, "
-                       f"{drift_per_day:+g}/day drift since {since:%Y-%m-%d}", started)
+    ctx.event("fault", f"exchange regime change since {since:%Y-%m-%d}: daily volatility "
+                       f"{target:.4f} ({volatility_multiple:g}x the champion's "
+                       f"{st['champion_daily_vol']:.4f}), drift {drift_per_day:+g}/day", started)
     return body
 
 
@@ -262,6 +277,7 @@ def collect_recent_candles(configuration: Configuration | None = None) -> dict[s
         "timeframe": st["timeframe"], "timerange": _timerange(start, today)})
     if "error" in got:
         raise RuntimeError(f"the recent candles were not collected: {got}")
+    st["collected_until_ms"] = int(today.timestamp() * 1000)
     ctx.event("action", f"candles of {st['pair']} since {start:%Y-%m-%d} collected")
     return got
 
@@ -277,11 +293,40 @@ def check_drift(times: int = 2, configuration: Configuration | None = None) -> d
     st["drift_reports"] = reports
     st["drift_state"] = resp.json() if resp.status_code == 200 else {
         "http_status": resp.status_code, "detail": resp.text[:300]}
+    if ctx.local and "window_start_ms" in st["drift_state"]:
+        st["control_psi"] = control_psi(ctx, st)
     mine = [r.get("psi", {}).get(st["strategy"]) for r in reports]
     ctx.event("activity", f"drift-monitor x{times}: {st['strategy']} "
                           f"{st['drift_state'].get('status')} (max PSI "
                           f"{st['drift_state'].get('max_psi')})")
     return {"state": st["drift_state"], "psi": mine}
+
+
+def control_psi(ctx: DrillContext, st: dict[str, Any]) -> float | None:
+    """The control: the largest feature PSI the monitor would have measured on the same
+    window of the seeded market (no regime change), with the platform's own features and PSI
+    on the simulator's own candles (a Market of the stack's seed)."""
+    from tradai.models.drift import feature_drift
+    from tradai.models.features import WARMUP_CANDLES, feature_columns
+    from tradai_sim.exchange.market import Market
+
+    try:
+        seed = int(requests.get(f"{_exchange(ctx)}/_admin/health", timeout=10).json()["seed"])
+        ds, step = st["drift_state"], int(st["step_ms"])
+        start = int(ds["window_start_ms"])
+        end = min(int(ds["window_end_ms"]), int(st.get("collected_until_ms") or 2**62) - step)
+        first = start - WARMUP_CANDLES * step
+        c = Market(seed, [st["pair"]]).candles(st["pair"], st["timeframe"], first,
+                                               (end - first) // step + 1, end + step)
+        feats = feature_columns(*(list(map(float, a)) for a in (c.high, c.low, c.close,
+                                                                c.volume)))
+        skip = int((start - first) // step)
+        result = feature_drift(st["reference"], {k: v[skip:] for k, v in feats.items()},
+                               0.25, min_count=100)
+        return round(float(result.max_psi), 3)
+    except Exception as exc:  # a control that cannot be computed is reported, not judged
+        ctx.notes.append(f"control PSI not computed: {type(exc).__name__}: {exc}"[:300])
+        return None
 
 
 def run_scheduler(configuration: Configuration | None = None) -> dict[str, Any]:
@@ -352,7 +397,12 @@ def wait_for_retraining(label: str, trigger: str | None = None, timeout_s: float
     run_id = st.get("requested", {}).get(label)
 
     def ended() -> dict[str, Any] | None:
-        for run in runs_of(ctx, name):
+        try:
+            runs = runs_of(ctx, name)
+        except requests.RequestException as exc:  # a busy gateway: look again
+            ctx.notes.append(f"retraining runs unreadable once: {exc}"[:200])
+            return None
+        for run in runs:
             if (run["run_id"] == run_id if run_id else run.get("trigger") == trigger):
                 return run if run["state"] in RUN_TERMINAL else None
         return None
@@ -412,7 +462,10 @@ def wait_for_session_version(label: str, to: str, timeout_s: float = 900.0,
                               "version": None}
     if sid is not None and target is not None:
         def shows() -> dict[str, Any] | None:
-            shown = trading.show(ctx, sid) or {}
+            try:
+                shown = trading.show(ctx, sid) or {}
+            except requests.RequestException:
+                return None
             record["version"], record["status"] = shown.get("version"), shown.get("status")
             return shown if shown.get("version") == target else None
 
@@ -452,11 +505,14 @@ def drift_raised(threshold: float = 0.25,
         return _pending(name, "drift check")
     ds = st["drift_state"]
     psi = ds.get("max_psi")
+    control = st.get("control_psi")
     ok = (ds.get("status") == "DRIFTING" and psi is not None and float(psi) > threshold
-          and ds.get("version") == st.get("champion"))
+          and ds.get("version") == st.get("champion")
+          and (control is None or float(psi) > control))
     return holds(name, ok, None if psi is None else round(float(psi), 3),
                  f"{st['strategy']} v{ds.get('version')} {ds.get('status')}, max PSI on "
-                 f"{ds.get('max_feature')} (threshold {threshold:g})"
+                 f"{ds.get('max_feature')} (threshold {threshold:g}; the same window of the "
+                 f"seeded market, no change: {control})"
                  + ("" if ok else f"; state {json.dumps(ds, default=str)[:300]}"),
                  unit="PSI").as_dict()
 
@@ -524,7 +580,7 @@ def challenger_promoted(configuration: Configuration | None = None) -> dict[str,
     return holds(name, ok, took, detail, unit="s").as_dict()
 
 
-def session_follows(to: str, deadline_s: float = 300.0, label: str = "model",
+def session_follows(to: str, deadline_s: float = 600.0, label: str = "model",
                     configuration: Configuration | None = None) -> dict[str, Any]:
     """The dry-run session trades the version the alias moved to (its heartbeats say so),
     within ``deadline_s`` simulated seconds of the move."""

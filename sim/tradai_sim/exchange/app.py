@@ -313,17 +313,19 @@ class ExchangeApp:
 
     def _regime(self, method: str, body: bytes) -> Response:
         """``GET``/``POST``/``DELETE /_admin/regime``: the market's injected regime change
-        (``{"since_ms", "volatility", "drift_per_day"}``; ``reset`` leaves it alone, it is the
-        market, not a fault knob)."""
+        (``{"since_ms", "volatility" | "daily_volatility", "drift_per_day"}``; ``reset`` leaves
+        it alone: it is the market, not a fault knob)."""
         if method == "POST":
             try:
                 parsed = json.loads(body or b"{}")
                 if not isinstance(parsed, dict):
                     raise ValueError("body must be a JSON object")
-                unknown = set(parsed) - {"since_ms", "volatility", "drift_per_day"}
-                if unknown or "since_ms" not in parsed or "volatility" not in parsed:
-                    raise ValueError("give since_ms and volatility (and drift_per_day); "
-                                     f"unknown: {sorted(unknown)}")
+                unknown = set(parsed) - {"since_ms", "volatility", "drift_per_day",
+                                         "daily_volatility"}
+                if unknown or "since_ms" not in parsed or not (
+                        {"volatility", "daily_volatility"} & set(parsed)):
+                    raise ValueError("give since_ms and volatility or daily_volatility (and "
+                                     f"drift_per_day); unknown: {sorted(unknown)}")
                 change = RegimeChange(**parsed)
             except (ValueError, TypeError) as e:
                 return _json(400, {"error": str(e)})

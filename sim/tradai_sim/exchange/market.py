@@ -62,6 +62,7 @@ _SALT_PAIR_DAILY = 0x5EED_0002
 _SALT_MARKET_MINUTE = 0x5EED_0003
 MAX_REGIME_VOLATILITY = 20.0
 MAX_REGIME_DRIFT_PER_DAY = 1.0
+MAX_DAILY_VOLATILITY = 1.0
 
 
 def _rng(*key: int) -> np.random.Generator:
@@ -108,13 +109,16 @@ class _Day:
 
 @dataclass(frozen=True)
 class RegimeChange:
-    """From ``since_ms`` on (a minute boundary), log moves are ``volatility`` times what the
-    seeded path does, plus ``drift_per_day`` of log drift: the market of another regime, joined
-    to the old one at that instant (the price there is the old path's)."""
+    """From ``since_ms`` on (a minute boundary) the market is in another regime, joined to the
+    old one at that instant (the price there is the seeded path's). Each day's moves keep their
+    seeded shape but are scaled: by ``volatility``, or with ``daily_volatility`` to that
+    standard deviation of the day's log return whatever the seeded regime was (so the new
+    regime does not depend on the date). ``drift_per_day`` of log drift is added."""
 
     since_ms: int
-    volatility: float
+    volatility: float = 1.0
     drift_per_day: float = 0.0
+    daily_volatility: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.since_ms, bool) or not isinstance(self.since_ms, int):
@@ -125,15 +129,31 @@ class RegimeChange:
             raise ValueError(f"volatility must be in (0, {MAX_REGIME_VOLATILITY:g}]")
         if not -MAX_REGIME_DRIFT_PER_DAY <= self.drift_per_day <= MAX_REGIME_DRIFT_PER_DAY:
             raise ValueError(f"drift_per_day must be within +-{MAX_REGIME_DRIFT_PER_DAY:g}")
+        if self.daily_volatility is not None:
+            if not 0 < self.daily_volatility <= MAX_DAILY_VOLATILITY:
+                raise ValueError(f"daily_volatility must be in (0, {MAX_DAILY_VOLATILITY:g}]")
+            if self.volatility != 1.0:
+                raise ValueError("give volatility (a multiplier) or daily_volatility, not both")
 
     @property
     def since_minute(self) -> int:
         """The first changed minute, counted from the market's epoch."""
         return (self.since_ms - EPOCH_MS) // MINUTE_MS
 
-    def as_dict(self) -> dict[str, float | int]:
+    def as_dict(self) -> dict[str, float | int | None]:
         return {"since_ms": self.since_ms, "volatility": self.volatility,
-                "drift_per_day": self.drift_per_day}
+                "drift_per_day": self.drift_per_day, "daily_volatility": self.daily_volatility}
+
+
+@dataclass(frozen=True)
+class _Warp:
+    """Per day from the change's first day: the changed log price at the day's reference
+    point (``level``), that reference on the seeded path (``ref``) and the day's scale."""
+
+    first_day: int
+    level: np.ndarray
+    ref: np.ndarray
+    scale: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -162,13 +182,13 @@ class Market:
         self.market_factor = rng.standard_normal(HORIZON_DAYS)
         self.regime = self._regimes(u)
         self.regime_change: RegimeChange | None = None
-        self._anchors: dict[str, float] = {}  # log close just before the change, per pair
+        self._warps: dict[str, _Warp] = {}  # per pair, for the regime change
 
     def set_regime_change(self, change: RegimeChange | None) -> None:
         """Inject (or with None remove) a regime change; generated days are forgotten."""
         with self._lock:
             self.regime_change = change
-            self._anchors.clear()
+            self._warps.clear()
             self._paths.clear()
             self._days.clear()
 
@@ -287,23 +307,32 @@ class Market:
             return log_close, sigma
         minute = day * DAY_MINUTES + _minute
         after = minute >= change.since_minute
-        return (self._warp(spec, minute, log_close, change),
-                np.where(after, sigma * change.volatility, sigma))
+        w = self._warp_of(spec, change)
+        k = day - w.first_day
+        warped = (w.level[k] + w.scale[k] * (log_close - w.ref[k])
+                  + change.drift_per_day / DAY_MINUTES * (minute - change.since_minute + 1))
+        return np.where(after, warped, log_close), np.where(after, sigma * w.scale[k], sigma)
 
-    def _warp(self, spec: PairSpec, minute: np.ndarray, log_close: np.ndarray,
-              change: RegimeChange) -> np.ndarray:
-        """Log closes at ``minute`` (epoch minutes) as the changed regime moves them: scaled
-        around the close before the change, plus the drift since."""
-        anchor = self._anchors.get(spec.symbol)
-        if anchor is None:
-            before = change.since_minute - 1
-            day, i = divmod(before, DAY_MINUTES)
-            anchor = float(self._bridge(spec, day)[0][i])  # the seeded path, never changed
-            self._anchors[spec.symbol] = anchor
-        elapsed = minute - change.since_minute + 1
-        warped = (anchor + change.volatility * (log_close - anchor)
-                  + change.drift_per_day / DAY_MINUTES * elapsed)
-        return np.where(elapsed > 0, warped, log_close)
+    def _warp_of(self, spec: PairSpec, change: RegimeChange) -> _Warp:
+        """The change's per-day levels for a USDT pair, from its daily path (computed once)."""
+        got = self._warps.get(spec.symbol)
+        if got is not None:
+            return got
+        daily = self._daily_of(spec)
+        first = change.since_minute // DAY_MINUTES
+        before_day, before_i = divmod(change.since_minute - 1, DAY_MINUTES)
+        anchor = float(self._bridge(spec, before_day)[0][before_i])  # seeded, never changed
+        if change.daily_volatility is not None:
+            scale = change.daily_volatility / daily.sigma[first:]
+        else:
+            scale = np.full(HORIZON_DAYS - first, change.volatility)
+        ref = daily.log_open[first:HORIZON_DAYS].copy()
+        ref[0] = anchor  # the first day is changed from the change's minute on
+        step = scale * (daily.log_open[first + 1:] - ref)  # each day's changed move
+        level = anchor + np.concatenate([[0.0], np.cumsum(step[:-1])])
+        got = _Warp(first, level, ref, scale)
+        self._warps[spec.symbol] = got
+        return got
 
     def _day(self, spec: PairSpec, day: int) -> _Day:
         key = (spec.symbol, day)
@@ -325,11 +354,14 @@ class Market:
             return self._day_open_log(legs[0], day) - self._day_open_log(legs[1], day)
         log_open = float(self._daily_of(spec).log_open[day])
         change = self.regime_change
-        if change is None:
+        prev = day * DAY_MINUTES - 1  # the open is the previous minute's close, changed like it
+        if change is None or prev < change.since_minute:
             return log_open
-        with self._lock:  # the open is the previous minute's close, changed like it
-            prev = np.array([day * DAY_MINUTES - 1])
-            return float(self._warp(spec, prev, np.array([log_open]), change)[0])
+        with self._lock:
+            w = self._warp_of(spec, change)
+            k = day - 1 - w.first_day
+            return float(w.level[k] + w.scale[k] * (log_open - w.ref[k])
+                         + change.drift_per_day / DAY_MINUTES * (prev - change.since_minute + 1))
 
     def _make_day(self, spec: PairSpec, day: int) -> _Day:
         log_close, sigma = self._log_path(spec, day)
@@ -353,10 +385,13 @@ class Market:
         ret = log_close - log_open
         move = np.abs(ret) / np.maximum(sigma, 1e-12)
         change = self.regime_change
-        boost = 1.0
-        if change is not None:  # busier in a more volatile regime, as the seeded ones are
+        boost: np.ndarray | float = 1.0
+        legs = self._legs(spec)
+        if change is not None and (day + 1) * DAY_MINUTES > change.since_minute:
+            # Busier in a more volatile regime, as in the seeded ones (a cross pair: its base).
+            w = self._warp_of(legs[0] if legs else spec, change)
             after = day * DAY_MINUTES + _minute >= change.since_minute
-            boost = np.where(after, change.volatility**0.7, 1.0)
+            boost = np.where(after, w.scale[day - w.first_day] ** 0.7, 1.0)
         activity = (
             SEASONALITY
             * boost
