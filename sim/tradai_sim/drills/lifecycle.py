@@ -450,14 +450,18 @@ def wait_for_session_version(label: str, to: str, timeout_s: float = 900.0,
     ctx = current(configuration)
     st = state(ctx)
     sid = ctx.sessions.get(label)
+    # When the alias moved: its audit record's instant (platform clock), else the run's end.
     if to == "promoted":
-        run = (st.get("runs", {}).get("scheduled") or {}).get("run") or {}
+        rec = st.get("runs", {}).get("scheduled") or {}
+        run = rec.get("run") or {}
         target = run.get("challenger_version") if run.get("decision") == "promoted" else None
-        moved_at = _iso_epoch(run.get("updated_at"))
+        audit = next((a for a in rec.get("audit") or [] if a.get("action") == "promote"
+                      and a.get("to_version") == target), {})
+        moved_at = _iso_epoch(audit.get("at")) or _iso_epoch(run.get("updated_at"))
     else:
         rb = st.get("rollback") or {}
         target = (rb.get("body") or {}).get("to_version") if rb.get("status") == 200 else None
-        moved_at = rb.get("at")
+        moved_at = _iso_epoch((rb.get("body") or {}).get("at")) or rb.get("at")
     record: dict[str, Any] = {"target": target, "moved_at": moved_at, "seen_at": None,
                               "version": None}
     if sid is not None and target is not None:
