@@ -489,6 +489,22 @@ def clear_regime_change(configuration: Configuration | None = None) -> dict[str,
     return {"status": r.status_code}
 
 
+def retire_model_strategy(configuration: Configuration | None = None) -> dict[str, Any]:
+    """Rollback: the drill's strategy loses its ``champion`` alias, so the scheduled monitor and
+    scheduler leave it alone afterwards (a retraining run queued later would start tasks while
+    the next drill on the same stack counts them)."""
+    ctx = current(configuration)
+    name = state(ctx).get("strategy")
+    if not name:
+        return {"skipped": "no strategy registered"}
+    try:
+        _adapter(ctx).client.delete_registered_model_alias(name, "champion")
+    except Exception as exc:
+        ctx.notes.append(f"champion alias of {name} not removed: {exc}"[:300])
+        return {"error": str(exc)[:300]}
+    return {"retired": name}
+
+
 def stop_model_session(configuration: Configuration | None = None) -> dict[str, int]:
     return extension.stop_trading_sessions(configuration)
 
