@@ -170,3 +170,38 @@ def test_argv_carries_the_app_and_never_a_password(monkeypatch: pytest.MonkeyPat
     plain = server_argv(s, "sqlite:////d/mlflow.db")
     assert plain[plain.index("--backend-store-uri") + 1] == "sqlite:////d/mlflow.db"
     assert "--app-name" not in plain
+
+
+@pytest.mark.parametrize("header", ["Bearer eyJhbGciOiJSUzI1NiJ9.e30.sig", "Digest x=1"])
+def test_a_scheme_other_than_basic_gets_the_basic_challenge(header: str,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """A Cognito token on MLflow's route (no JWT authorizer there) gets MLflow's 401 asking
+    for the basic login; MLflow 3.17's own check failed on it with a 500 (its credential cache
+    hashes the None password)."""
+    import mlflow.server.auth as mlflow_auth
+    from flask import Flask
+
+    from tradai.services.mlflow_server import auth
+
+    def fail() -> None:
+        raise AssertionError("a non-basic header reached MLflow's basic-auth check")
+
+    monkeypatch.setattr(mlflow_auth, "authenticate_request_basic_auth", fail)
+    with Flask(__name__).test_request_context(headers={"Authorization": header}):
+        answer = auth.authenticate_basic_only()
+    assert answer.status_code == 401  # type: ignore[attr-defined]
+    assert answer.headers["WWW-Authenticate"] == 'Basic realm="mlflow"'  # type: ignore[attr-defined]
+
+
+def test_a_basic_login_goes_to_mlflows_own_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mlflow.server.auth as mlflow_auth
+    from flask import Flask
+
+    from tradai.services.mlflow_server import auth
+
+    monkeypatch.setattr(mlflow_auth, "authenticate_request_basic_auth", lambda: "checked")
+    with Flask(__name__).test_request_context(headers={"Authorization": "Basic dTpw"}):
+        assert auth.authenticate_basic_only() == "checked"
+    assert auth.AUTHORIZATION_FUNCTION == \
+        "tradai.services.mlflow_server.auth:authenticate_basic_only"

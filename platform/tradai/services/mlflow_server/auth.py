@@ -24,7 +24,7 @@ CONFIG_FILE = "mlflow-auth.ini"
 SQLITE_FILE = "mlflow-auth.db"
 # Whoever else gets a user (through MLflow's UI/API) may read by default, as MLflow ships it.
 DEFAULT_PERMISSION = "READ"
-AUTHORIZATION_FUNCTION = "mlflow.server.auth:authenticate_request_basic_auth"
+AUTHORIZATION_FUNCTION = "tradai.services.mlflow_server.auth:authenticate_basic_only"
 # Checking a password against its scrypt hash costs ~0.4 s of CPU here, on every request unless
 # MLflow caches successful checks. Every login is managed through a secret (the admin's, and
 # mlflow-users), and a password update through the API drops that user's cached check, so the
@@ -34,6 +34,23 @@ AUTH_CACHE_TTL_SECONDS = 300
 # Set in the environment these would override the file (MLflow reads them first).
 _OVERRIDING_ENV = ("MLFLOW_AUTH_ADMIN_USERNAME", "MLFLOW_AUTH_ADMIN_PASSWORD")
 FLASK_SECRET_ENV = "MLFLOW_FLASK_SERVER_SECRET_KEY"
+
+
+def authenticate_basic_only() -> object:
+    """MLflow's basic-auth check, but any other scheme gets its 401 challenge.
+
+    MLflow 3.17's own check reads ``request.authorization.password``, which is None for a
+    ``Bearer`` header, and with its credential cache on it fails on that None (HTTP 500). A
+    Cognito token does reach MLflow's route (the API's MLflow routes have no JWT authorizer),
+    so the answer must be the 401 that makes a client or browser ask for the basic login.
+    """
+    from flask import request
+    from mlflow.server.auth import authenticate_request_basic_auth, make_basic_auth_response
+
+    auth = request.authorization
+    if auth is not None and (auth.type != "basic" or auth.password is None):
+        return make_basic_auth_response()
+    return authenticate_request_basic_auth()
 
 
 def auth_database_uri(store_uri: str, data_dir: Path) -> str:
