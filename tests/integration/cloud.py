@@ -109,10 +109,16 @@ def handler_zip(source: str, module: str = "handler") -> bytes:
     return buf.getvalue()
 
 
+ALLOW_ALL = {"Version": "2012-10-17",
+             "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
 def deploy_lambda(cloud: RunningCloud, name: str, source: str, timeout: int = 10,
                   environment: dict[str, str] | None = None, handler: str = "handler.handler",
                   ) -> str:
-    """Create a function from handler source code; returns its ARN."""
+    """Create a function from handler source code; returns its ARN. Test functions stand in
+    for the harness, not the platform: their role may call anything (the local cloud enforces
+    IAM, so a role without a policy would be refused every call)."""
     lam = cloud.client("lambda")
     iam = cloud.client("iam")
     try:
@@ -120,6 +126,8 @@ def deploy_lambda(cloud: RunningCloud, name: str, source: str, timeout: int = 10
     except iam.exceptions.NoSuchEntityException:
         role = iam.create_role(RoleName="test-lambda", AssumeRolePolicyDocument=json.dumps({
             "Version": "2012-10-17", "Statement": []}))["Role"]["Arn"]
+        iam.put_role_policy(RoleName="test-lambda", PolicyName="test-anything",
+                            PolicyDocument=json.dumps(ALLOW_ALL))
     return lam.create_function(
         FunctionName=name, Runtime="python3.11", Role=role, Handler=handler,
         Code={"ZipFile": handler_zip(source)}, Timeout=timeout,

@@ -147,6 +147,10 @@ def _role(cloud: RunningCloud, name: str) -> tuple[str, Any]:
     except ClientError:
         arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(
             {"Version": "2012-10-17", "Statement": []}))["Role"]["Arn"]
+        # Allowed its EC2 calls (the local cloud enforces IAM): only FIS's fault may fail them.
+        iam.put_role_policy(RoleName=name, PolicyName="ec2", PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}]}))
     creds = cloud.client("sts").assume_role(RoleArn=arn, RoleSessionName="fis-test")[
         "Credentials"]
     import boto3
