@@ -32,6 +32,18 @@ def deployed(alias: str | AliasChoices, **kwargs: Any) -> Any:
     return Field(validation_alias=alias, json_schema_extra={DEPLOYED: True}, **kwargs)
 
 
+ALERTS_TOPIC_ENV = "TRADAI_ALERTS_TOPIC_ARN"
+
+
+def require_alerts_topic(topic: str | None, consequence: str) -> str:
+    """The alerts topic a monitor announces its incidents on; without one it records none
+    (an incident nobody is told of would be marked as told)."""
+    if not topic:
+        raise RuntimeError(f"no alerts topic configured: set {ALERTS_TOPIC_ENV} (or "
+                           f"TRADAI_TOPIC_ALERTS); {consequence}")
+    return topic
+
+
 class AwsSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 

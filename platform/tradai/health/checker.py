@@ -22,7 +22,7 @@ from tradai.health import alerts
 from tradai.health.discovery import service_url
 from tradai.health.probe import DEFAULT_TIMEOUT_SECONDS, ProbeResult, probe
 from tradai.health.state import STARTING, HealthStateStore, ServiceState
-from tradai.settings import deployed
+from tradai.settings import deployed, require_alerts_topic
 from tradai.topology.model import Service
 from tradai.topology.naming import physical_name
 
@@ -56,11 +56,9 @@ class HealthSettings(BaseSettings):
         return self.health_table or physical_name(self.project, self.env, HEALTH_TABLE)
 
     def topic(self) -> str:
-        if not self.alerts_topic:
-            raise RuntimeError("no alerts topic configured: set TRADAI_ALERTS_TOPIC_ARN (or "
-                               "TRADAI_TOPIC_ALERTS); health transitions are not recorded "
-                               "without a topic to announce them")
-        return self.alerts_topic
+        return require_alerts_topic(
+            self.alerts_topic,
+            "health transitions are not recorded without a topic to announce them")
 
 
 @dataclass

@@ -47,7 +47,7 @@ from tradai.models.drift import DRIFTING, OK, SIGNIFICANT, DriftResult, NotEnoug
 from tradai.models.features import WARMUP_CANDLES, feature_columns
 from tradai.models.reference import Reference
 from tradai.registry.models import StrategyNotFound, StrategyVersion
-from tradai.settings import deployed
+from tradai.settings import deployed, require_alerts_topic
 from tradai.topology.naming import physical_name
 from tradai.trading.alerts import publish
 
@@ -88,11 +88,8 @@ class DriftSettings(BaseSettings):
         return self.drift_table or physical_name(self.project, self.env, DRIFT_TABLE)
 
     def topic(self) -> str:
-        if not self.alerts_topic:
-            raise RuntimeError("no alerts topic configured: set TRADAI_ALERTS_TOPIC_ARN (or "
-                               "TRADAI_TOPIC_ALERTS); the monitor records no incident it "
-                               "cannot announce")
-        return self.alerts_topic
+        return require_alerts_topic(self.alerts_topic,
+                                    "the monitor records no incident it cannot announce")
 
     def require_data_collection_url(self) -> str:
         if not self.data_collection_url:

@@ -27,7 +27,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tradai.expiry import is_expired, not_expired_condition
-from tradai.settings import deployed
+from tradai.settings import deployed, require_alerts_topic
 from tradai.topology.naming import physical_name
 from tradai.trading import alerts
 from tradai.trading.records import HASH_KEY, STALE_AFTER_SECONDS, STOPPED, STOPPING
@@ -63,11 +63,8 @@ class MonitorSettings(BaseSettings):
         return self.heartbeats_table or physical_name(self.project, self.env, HEARTBEATS_TABLE)
 
     def topic(self) -> str:
-        if not self.alerts_topic:
-            raise RuntimeError("no alerts topic configured: set TRADAI_ALERTS_TOPIC_ARN (or "
-                               "TRADAI_TOPIC_ALERTS); the monitor records no incident it "
-                               "cannot announce")
-        return self.alerts_topic
+        return require_alerts_topic(self.alerts_topic,
+                                    "the monitor records no incident it cannot announce")
 
 
 @dataclass
