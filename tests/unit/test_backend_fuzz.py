@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 
 schemathesis = pytest.importorskip("schemathesis")
+import boto3  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402  (after the skip)
 from moto import mock_aws  # noqa: E402
 
+from tests.unit.spec_tables import create_spec_table  # noqa: E402
 from tests.unit.test_backend_fixtures import (  # noqa: E402
     AUDIT_TABLE,
     TABLE,
@@ -40,9 +42,18 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 def backend(monkeypatch_module: pytest.MonkeyPatch) -> Iterator[None]:
     with mock_aws():
         _, _, url = create_aws()
+        # The model lifecycle's tables and queue: configured, as every deployment has them.
+        ddb = boto3.client("dynamodb")
+        create_spec_table(ddb, "retraining-state", "fuzz-retraining-state")
+        create_spec_table(ddb, "drift-state", "fuzz-drift-state")
+        retraining = boto3.client("sqs").create_queue(
+            QueueName="fuzz-retraining.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
         cfg = BackendSettings(TRADAI_QUEUE_BACKTEST_QUEUE=url, TRADAI_TABLE_WORKFLOW_STATE=TABLE,
                               TRADAI_MLFLOW_URL="http://registry.invalid",
-                              TRADAI_TABLE_REGISTRY_AUDIT=AUDIT_TABLE)
+                              TRADAI_TABLE_REGISTRY_AUDIT=AUDIT_TABLE,
+                              TRADAI_TABLE_RETRAINING_STATE="fuzz-retraining-state",
+                              TRADAI_TABLE_DRIFT_STATE="fuzz-drift-state",
+                              TRADAI_QUEUE_RETRAINING_QUEUE=retraining)
         registry = FakeRegistry()
         trading = create_trading_aws()  # the sessions' table, cluster and secret
         app.dependency_overrides.update({get_trading_settings: lambda: trading,
