@@ -662,7 +662,8 @@ def rollback_restores(configuration: Configuration | None = None) -> dict[str, A
                                                                              or []))
     return holds(name, ok, body.get("to_version"),
                  f"HTTP {rb.get('status')}: {body.get('action')} v{body.get('from_version')} "
-                 f"-> v{body.get('to_version')} by {body.get('actor')}; champion now "
+                 f"-> v{body.get('to_version')} by {body.get('actor_name') or body.get('actor')}"
+                 f" {body.get('roles')}; champion now "
                  f"v{rb.get('champion_after')}", unit="version").as_dict()
 
 
