@@ -667,17 +667,33 @@ def rollback_restores(configuration: Configuration | None = None) -> dict[str, A
                  f"v{rb.get('champion_after')}", unit="version").as_dict()
 
 
-def session_running(label: str = "model", max_age_s: float = 60.0,
+def session_running(label: str = "model", max_age_s: float = 60.0, settle_s: float = 180.0,
                     configuration: Configuration | None = None) -> dict[str, Any]:
-    """The dry-run session is RUNNING with a heartbeat at most ``max_age_s`` old."""
+    """The dry-run session is RUNNING with a heartbeat at most ``max_age_s`` old. A session
+    marked STALE during a slow swap shows STALE until trading-heartbeat-check's next check
+    after its heartbeats resume, so it gets ``settle_s`` simulated seconds to say RUNNING."""
     ctx = current(configuration)
     name = f"{label}-session-running"
     sid = ctx.sessions.get(label)
     if sid is None:
         return _pending(name, "session")
-    shown = trading.show(ctx, sid) or {}
+    seen: list[str] = []
+
+    def fresh() -> dict[str, Any] | None:
+        try:
+            shown = trading.show(ctx, sid) or {}
+        except requests.RequestException:
+            return None
+        seen.append(str(shown.get("status")))
+        age = shown.get("heartbeat_age_seconds")
+        ok = shown.get("status") == "RUNNING" and age is not None and float(age) <= max_age_s
+        return shown if ok else None
+
+    shown = _wait(ctx, fresh, settle_s) or {}
     age = shown.get("heartbeat_age_seconds")
-    ok = shown.get("status") == "RUNNING" and age is not None and float(age) <= max_age_s
-    return Verdict(name, ok, None if age is None else round(float(age), 1), "s", max_age_s,
-                   f"session {sid} {shown.get('status')}, v{shown.get('version')}, "
-                   f"{shown.get('open_trades')} open trade(s)", "recovery").as_dict()
+    was = sorted(set(seen) - {"RUNNING"})
+    return Verdict(name, bool(shown), None if age is None else round(float(age), 1), "s",
+                   max_age_s, f"session {sid} {seen[-1] if seen else '?'}, v{shown.get('version')}"
+                   f", {shown.get('open_trades')} open trade(s)"
+                   + (f"; seen {', '.join(was)} on the way" if was else ""),
+                   "recovery").as_dict()
