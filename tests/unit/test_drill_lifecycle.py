@@ -210,3 +210,17 @@ def test_the_control_is_what_the_monitor_measures_on_the_seeded_market(
     assert not v["ok"] and v["invariant"] == "drift-raised"  # not above the control: fails
     st["drift_state"]["max_psi"] = control + 1.0
     assert lifecycle.drift_raised()["ok"]
+
+
+def test_session_running_waits_out_a_stale_mark_that_lags_the_resumed_heartbeats(
+        ctx: DrillContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx.sessions["model"] = "s-dry-run"
+    answers = iter([{"status": "STALE", "heartbeat_age_seconds": 9.0, "version": 1}] * 2
+                   + [{"status": "RUNNING", "heartbeat_age_seconds": 3.0, "version": 1}] * 9)
+    monkeypatch.setattr(lifecycle.trading, "show", lambda c, sid: next(answers))
+    v = lifecycle.session_running("model", max_age_s=90, settle_s=5)
+    assert v["ok"] and v["value"] == 3.0 and "seen STALE on the way" in v["detail"]
+    monkeypatch.setattr(lifecycle.trading, "show", lambda c, sid: {
+        "status": "STALE", "heartbeat_age_seconds": 400.0, "version": 1})
+    v = lifecycle.session_running("model", max_age_s=90, settle_s=1)
+    assert not v["ok"] and v["invariant"] == "model-session-running"
