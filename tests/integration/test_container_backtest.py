@@ -122,7 +122,7 @@ class Stack:
 
     # -- the task -----------------------------------------------------------------------------
     def run_container(self, job_id: str, mode: str = "backtest",
-                      timeout: float = 120) -> dict[str, Any]:
+                      timeout: float = 300) -> dict[str, Any]:  # hyperopt at load 15: >120 s
         """RunTask as the workflow's RunBacktest state does; the stopped task."""
         ecs = self.cloud.client("ecs")
         env = {"TRADAI_MODE": mode, "TRADAI_JOB_ID": job_id,
