@@ -18,13 +18,13 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
-    IdempotencyConfig,
     idempotent_function,
 )
 
 from tradai.clock import default_clock
+from tradai.lambdas.sqs_queue import idempotency_config, queue_record
 from tradai.settings import aws_client
-from tradai.workflows.consumer import BacktestConsumer, QueueRecord
+from tradai.workflows.consumer import BacktestConsumer
 from tradai.workflows.orchestration import WorkflowStarter
 from tradai.workflows.settings import WorkflowSettings
 from tradai.workflows.slots import lease_from
@@ -35,14 +35,7 @@ logger = Logger(service="backtest-consumer")
 # message group in the batch, so an owner's jobs never start out of order.
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 settings = WorkflowSettings()
-# A job id is honoured as started for one day (simulated). Powertools measures the record's
-# expiry on the wall clock (datetime.now()), so the day is given in wall seconds: on AWS the
-# same 86400, under a dilated local clock one simulated day (the TTL part reads this table's
-# ``expiration`` as wall time, so its deletion agrees).
-IDEMPOTENCY_SIMULATED_SECONDS = 86400
-idempotency = IdempotencyConfig(
-    event_key_jmespath="job_id",
-    expires_after_seconds=max(1, round(default_clock().to_wall(IDEMPOTENCY_SIMULATED_SECONDS))))
+idempotency = idempotency_config("job_id")  # a job id is honoured as started for a day
 persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency,
                                        boto3_client=aws_client("dynamodb"))
 BACKOFF_SIMULATED_SECONDS = 60  # how long a deferred job waits before it is tried again
@@ -61,22 +54,13 @@ def consumer(function_arn: str) -> BacktestConsumer:
                             backoff_seconds=max(1, round(clock.to_wall(BACKOFF_SIMULATED_SECONDS))))
 
 
-def _record(record: SQSRecord) -> QueueRecord:
-    attrs = record.attributes
-    return QueueRecord(
-        message_id=record.message_id, body=record.body, receipt_handle=record.receipt_handle,
-        receive_count=int(attrs.approximate_receive_count or 1),
-        group_id=attrs.message_group_id, dedup_id=attrs.message_deduplication_id,
-        queue_arn=record.event_source_arn)
-
-
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     idempotency.register_lambda_context(context)
     work = consumer(context.invoked_function_arn)
 
     def record_handler(record: SQSRecord) -> dict[str, Any]:
-        outcome = work.handle(_record(record))
+        outcome = work.handle(queue_record(record))
         logger.info("backtest job handled", extra=outcome)
         return outcome
 

@@ -15,13 +15,10 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
-    IdempotencyConfig,
     idempotent_function,
 )
 
-from tradai.clock import default_clock
-from tradai.lambdas.backtest_consumer import IDEMPOTENCY_SIMULATED_SECONDS
-from tradai.lambdas.backtest_consumer import _record as queue_record
+from tradai.lambdas.sqs_queue import idempotency_config, queue_record
 from tradai.retraining import wiring
 from tradai.retraining.starter import RetrainingConsumer, RetrainingStarter
 from tradai.settings import aws_client
@@ -29,9 +26,7 @@ from tradai.workflows.settings import WorkflowSettings
 
 logger = Logger(service="sqs-consumer")
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-idempotency = IdempotencyConfig(
-    event_key_jmespath="run_id",
-    expires_after_seconds=max(1, round(default_clock().to_wall(IDEMPOTENCY_SIMULATED_SECONDS))))
+idempotency = idempotency_config("run_id")
 persistence = DynamoDBPersistenceLayer(table_name=WorkflowSettings().idempotency,
                                        boto3_client=aws_client("dynamodb"))
 
