@@ -122,13 +122,20 @@ def extract(artifacts: LambdaArtifacts, root: Path) -> LambdaRoot:
 
 
 def import_handler(root: LambdaRoot, handler: str, *, with_layer: bool = True,
-                   timeout: float = 120) -> ImportResult:
-    """Import ``module.attr`` in a fresh clean interpreter; time the import alone."""
+                   timeout: float = 120, bytecode: Path | None = None) -> ImportResult:
+    """Import ``module.attr`` in a fresh clean interpreter; time the import alone.
+
+    ``bytecode``: a folder outside the archives where the interpreters share compiled
+    modules (``-X pycache_prefix``), for a test importing many handlers: the same source gives
+    the same modules, and each interpreter no longer compiles botocore from source. Without it
+    nothing is written (``-B``), as on Lambda's read-only file system; the cold-start figures
+    of ``benchmarks/bench_lambda_package.py`` are taken that way."""
     module, attr = handler.rsplit(".", 1)
     env = {"AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "LAMBDA_TASK_ROOT": str(root.task),
            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+    cache = ["-B"] if bytecode is None else ["-X", f"pycache_prefix={bytecode}"]
     done = subprocess.run(
-        [sys.executable, "-I", "-S", "-B", "-c", _CHILD, module, attr,
+        [sys.executable, "-I", "-S", *cache, "-c", _CHILD, module, attr,
          json.dumps(root.paths(with_layer=with_layer))],
         capture_output=True, text=True, timeout=timeout, env=env, cwd=root.task, check=False)
     try:

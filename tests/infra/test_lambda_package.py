@@ -40,20 +40,26 @@ def root(built: lp.LambdaArtifacts, tmp_path_factory: pytest.TempPathFactory) ->
     return extract(built, tmp_path_factory.mktemp("lambda-root"))
 
 
+@pytest.fixture(scope="module")
+def bytecode(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Compiled modules shared by this module's interpreters (outside the archives)."""
+    return tmp_path_factory.mktemp("lambda-bytecode")
+
+
 def _handlers(topo: Topology) -> list[tuple[str, str]]:
     missing = set(missing_handlers(topo))
     return [(f.name, f.handler) for f in topo.lambdas if f.name not in missing]
 
 
-# Eleven fresh interpreters, about 10 s on an idle machine; minutes at load 20 on two cores.
+# A fresh interpreter per handler; they share compiled modules, so only the first compiles.
 @pytest.mark.timeout(900)
 def test_every_handler_imports_with_only_the_runtime_and_the_artifacts(
-        root: LambdaRoot, topo: Topology):
+        root: LambdaRoot, topo: Topology, bytecode: Path):
     handlers = _handlers(topo)
     assert len(handlers) >= 11, handlers
     failed = {}
     for name, handler in handlers:
-        result = import_handler(root, handler)
+        result = import_handler(root, handler, bytecode=bytecode)
         if not result.ok:
             failed[name] = f"{handler}: {result.error}\n{result.detail or ''}"
     assert not failed, "handlers that do not import on the Lambda runtime:\n" + "\n".join(
@@ -62,7 +68,7 @@ def test_every_handler_imports_with_only_the_runtime_and_the_artifacts(
 
 @pytest.mark.timeout(900)
 def test_the_mlflow_client_is_the_skinny_one_and_its_rest_calls_work(
-        root: LambdaRoot, built: lp.LambdaArtifacts):
+        root: LambdaRoot, built: lp.LambdaArtifacts, bytecode: Path):
     """validate-strategy's registry calls, with the layer's client, against a stand-in answering
     as MLflow's REST API does (lambda_runtime.py)."""
     with zipfile.ZipFile(built.layer.path) as zf:
@@ -71,7 +77,7 @@ def test_the_mlflow_client_is_the_skinny_one_and_its_rest_calls_work(
     assert "mlflow_skinny" in dists and "mlflow" not in dists, sorted(dists)
     # The full MLflow's heavy dependencies are not in the layer.
     assert not {"pandas", "scipy", "pyarrow", "sqlalchemy"} & dists
-    result = import_handler(root, "tradai.lambdas.validate_strategy.handler")
+    result = import_handler(root, "tradai.lambdas.validate_strategy.handler", bytecode=bytecode)
     assert result.ok, result.detail
     assert result.mlflow_client == "rest"
 

@@ -114,11 +114,31 @@ def test_example_backtest_completes_with_the_metrics_of_freqtrade_run_directly(
     assert all(t["last_status"] == "STOPPED" for t in job_tasks(cloud, job_id))
 
 
-def test_hyperopt_with_a_few_epochs_completes(edge: Edge, token: str) -> None:
+def test_hyperopt_with_a_few_epochs_completes(edge: Edge, token: str,
+                                             cloud: RunningCloud) -> None:
+    """The platform's one hyperopt run (the strategy container's tests leave it to this one):
+    the mode reaches the task, the result holds the best parameters of the epochs asked for,
+    and the results bucket and MLflow have them."""
     job_id = submit(edge, token, {**SMALL, "mode": "hyperopt", "epochs": 3})
     final = wait_terminal(edge, token, job_id)
     assert final["status"] == "COMPLETED", final.get("error")
     assert final["request"]["mode"] == "hyperopt"
+    result = final["result"]
+    assert result["epochs"] == 3 and result["best_params"], result
+    assert result["total_trades"] >= 1, result
+    best = json.loads(cloud.client("s3").get_object(
+        Bucket=cloud.name("results"), Key=f"backtests/{job_id}/hyperopt_best.json")[
+        "Body"].read())
+    assert best["epochs"] == 3 and best["params_dict"], best
+    with _mlflow_login(cloud):
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(_mlflow_url(cloud))
+        exp = client.get_experiment_by_name(f"backtests-{STRATEGY}")
+        assert exp is not None, "no experiment for the strategy"
+        runs = client.search_runs([exp.experiment_id], f"tags.job_id = '{job_id}'")
+    assert len(runs) == 1, runs
+    assert runs[0].data.tags["mode"] == "hyperopt" and "loss" in runs[0].data.metrics
 
 
 # -- failures end FAILED with a reason ------------------------------------------------------
@@ -199,13 +219,18 @@ def _mlflow_login(cloud: RunningCloud) -> Iterator[None]:
                 os.environ[k] = v
 
 
+def _mlflow_url(cloud: RunningCloud) -> str:
+    status = cloud.status()
+    return str(status["resources"]["endpoints"].get("mlflow")
+               or status["parts"]["seed"]["mlflow_url"])
+
+
 def _register_crashing(cloud: RunningCloud) -> str:
     from tradai.registry.adapter import MLflowAdapter
     from tradai.registry.config_store import ConfigStore
 
     resources = cloud.status()["resources"]
-    mlflow = resources["endpoints"].get("mlflow") or cloud.status()["parts"]["seed"][
-        "mlflow_url"]
+    mlflow = _mlflow_url(cloud)
     configs = ConfigStore(cloud.client("s3"), resources["buckets"]["configs"])
     example = json.loads(
         (__import__("tradai.strategies", fromlist=["STRATEGIES_DIR"]).STRATEGIES_DIR
@@ -266,56 +291,20 @@ def consumer_limit(cloud: RunningCloud, limit: int) -> Iterator[int]:
         lam.update_function_configuration(FunctionName=name, Environment={"Variables": env})
 
 
-@pytest.fixture
-def limit_two(cloud: RunningCloud) -> Iterator[int]:
-    with consumer_limit(cloud, 2) as limit:
-        yield limit
-
-
-@pytest.mark.timeout(900)  # eight backtests two at a time: its own waits allow 900 s
-def test_many_submissions_complete_within_the_task_limit(
-        edge: Edge, token: str, cloud: RunningCloud, limit_two: int) -> None:
-    peak: list[int] = []
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            tasks = cloud.control("/ecs/tasks")["tasks"]
-            peak.append(sum(1 for t in tasks if t["group"].startswith("backtest:")
-                            and t["last_status"] != "STOPPED"))
-            stop.wait(0.25)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    started = time.time()
-    try:
-        # four times the limit: they queue, and each waits its turn
-        jobs = [submit(edge, token, {**SMALL, "timerange": f"202402{d:02d}-202402{d + 7:02d}"})
-                for d in range(1, 4 * limit_two + 1)]
-        finals = [wait_terminal(edge, token, j, timeout=900) for j in jobs]
-    finally:
-        stop.set()
-        sampler.join()
-    elapsed = time.time() - started
-    failed = [f["error"] for f in finals if f["status"] != "COMPLETED"]
-    assert not failed, failed
-    assert max(peak) <= limit_two, max(peak)
-    assert max(peak) >= 2  # the limit, not a trickle, was what held them back
-    print(f"{len(jobs)} backtests in {elapsed:.0f} s, peak {max(peak)} strategy tasks")
-
-
-@pytest.mark.timeout(1500)  # 10 backtests two at a time: its own waits allow 1200 s
+@pytest.mark.timeout(1500)  # 5 backtests two at a time: its own waits allow 1200 s
 def test_many_owners_at_once_never_run_more_strategy_tasks_than_the_limit(
         edge: Edge, cloud: RunningCloud) -> None:
-    """Five users submit two backtests each, all at once: their message groups are consumed
-    concurrently, so consumers race for the last slot. ECS ListTasks, sampled throughout,
-    never shows more RUNNING strategy tasks than the limit (and the exact sweep over every
-    task's RUNNING interval agrees), and every job completes."""
+    """Five users submit a backtest each, all at once: their message groups are consumed
+    concurrently, so consumers race for the last slot, and the jobs beyond the limit queue
+    and wait their turn. ECS ListTasks, sampled throughout, never shows more RUNNING strategy
+    tasks than the limit (and the exact sweep over every task's RUNNING interval agrees), and
+    every job completes. (One owner's burst is one message group, consumed in order: it
+    cannot race, so this test is the capacity test.)"""
     from tradai.topology import default_topology
     from tradai_sim.drills.backlog import task_peak
 
-    # five owners racing for two slots: the race the old count lost, at half the test time
-    limit, users, per_user = 2, 5, 2
+    # five owners racing for two slots: the race the old count lost
+    limit, users, per_user = 2, 5, 1
     ecs = cloud.client("ecs")
     cluster = cloud.name(default_topology().cluster)
     family = cloud.name("strategy")

@@ -306,19 +306,3 @@ def test_missing_market_data_and_unsupported_modes_are_named(stack: Stack) -> No
     task = stack.run_container(job_id, mode="live")
     assert exit_code(task) == 2, stack.task_log(task)
     assert "mode 'live' is a trading session, not a job" in stack.item(job_id)["error"]
-
-
-def test_hyperopt_with_a_few_epochs_completes(stack: Stack) -> None:
-    pytest.importorskip("optuna", reason="hyperopt needs freqtrade[hyperopt] (optuna) installed")
-    job_id = stack.put_job({"strategy": "EmaCrossover", "alias": "champion", "pairs": PAIRS,
-                            "timeframe": "5m", "timerange": TIMERANGE, "epochs": 3,
-                            "random_state": 7})
-    task = stack.run_container(job_id, mode="hyperopt")
-    assert exit_code(task) == 0, stack.task_log(task)
-    item = stack.item(job_id)
-    assert item["result"]["epochs"] == 3 and item["result"]["best_params"]
-    assert item["result"]["total_trades"] >= 1
-    best = stack.s3_json(job_id, "hyperopt_best.json")
-    assert best["epochs"] == 3 and best["random_state"] == 7 and best["params_dict"]
-    run = stack.mlflow_run("EmaCrossover", job_id)
-    assert run.data.tags["mode"] == "hyperopt" and "loss" in run.data.metrics

@@ -84,6 +84,15 @@ def _slot_limit_raised(state: Path) -> None:
         Environment={"Variables": {**env, "TRADAI_BACKTEST_MAX_CONCURRENT": "14"}})
 
 
+def _no_promote_access(state: Path) -> None:
+    """promote-model's role loses its inline policy (a least-privilege policy missing its
+    grants): its calls to Secrets Manager and DynamoDB are denied, as IAM denies what no policy
+    allows (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html),
+    so the retraining run cannot move the alias."""
+    _client(state, "iam").delete_role_policy(  # type: ignore[attr-defined]
+        RoleName="tradai-local-promote-model-fn", PolicyName="tradai-access")
+
+
 @pytest.mark.timeout(1500)
 @pytest.mark.parametrize(("drill", "breakage", "invariant", "timed"), [
     ("nat-failover", _no_nat_hook, "private-egress-restored", True),
@@ -95,6 +104,8 @@ def _slot_limit_raised(state: Path) -> None:
     ("stale-heartbeat", _no_heartbeat_monitor, "frozen-stale-alert-once", False),
     # a peak against a limit (reported as the verdict's deadline)
     ("backlog", _slot_limit_raised, "task-limit-held", True),
+    # a state, not a deadline: the drift run ends FAILED at promotion, the champion stays
+    ("drift-retrain", _no_promote_access, "challenger-promoted", False),
 ])
 def test_drill_fails_naming_the_invariant_when_its_recovery_is_broken(
         drill: str, breakage: Callable[[Path], None], invariant: str, timed: bool,
