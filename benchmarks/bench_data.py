@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import psutil
 from common import free_port
 
 from tradai.data.backfill import Backfiller
@@ -101,7 +102,14 @@ class Timed:
         setattr(obj, name, timed)
 
 
-def ingest(s: DataSettings, pairs: list[str], days: int) -> dict[str, float]:
+def cpu_s(pid: int | None = None) -> float:
+    """User + system CPU seconds of a process (this one by default), all its threads."""
+    t = psutil.Process(pid).cpu_times()
+    return float(t.user + t.system)
+
+
+def ingest(s: DataSettings, pairs: list[str], days: int,
+           servers: dict[str, int]) -> dict[str, float]:
     store, gateway = OhlcvStore.from_settings(s), ExchangeGateway(s)
     gateway.markets()
     store.describe(SeriesKey("binance", pairs[0], "5m"))  # connect before the clock starts
@@ -109,11 +117,14 @@ def ingest(s: DataSettings, pairs: list[str], days: int) -> dict[str, float]:
     bf = Backfiller(store, gateway, s.page_limit)
     end = last_closed_open_ms(int(time.time() * 1000), M5)
     rng = CandleRange(end - days * DAY + M5, end, M5)
+    cpu0 = {name: cpu_s(pid) for name, pid in servers.items()} | {"ingest": cpu_s()}
     t = time.perf_counter()
     written = sum(bf.ensure(SeriesKey("binance", p, "5m"), rng).written for p in pairs)
     wall = time.perf_counter() - t
+    cpu = {name: cpu_s(pid) - cpu0[name] for name, pid in servers.items()}
+    cpu["ingest"] = cpu_s() - cpu0["ingest"]
     return {"candles": written, "wall_s": wall, "rate": written / wall,
-            "fetch_s": fetch.seconds, "write_s": write.seconds}
+            "fetch_s": fetch.seconds, "write_s": write.seconds} | {f"cpu_{k}": v for k, v in cpu.items()}
 
 
 def warmup_read(s: DataSettings, pairs: list[str], days: int) -> tuple[float, int]:
@@ -145,11 +156,16 @@ def main() -> None:
             for label, extra in (("CCXT throttle on (default)", {}),
                                  ("CCXT throttle off", {"TRADAI_EXCHANGE_RATE_LIMIT_MS": 0})):
                 lib = f"ingest_{len(label)}"
-                r = ingest(settings(endpoint, url, lib, **extra), pairs, args.days)
+                r = ingest(settings(endpoint, url, lib, **extra), pairs, args.days,
+                           {"exchange": exchange.pid, "moto": moto.pid})
+                cpu = r["cpu_ingest"] + r["cpu_exchange"] + r["cpu_moto"]
                 print(f"ingest {args.days} d x {len(pairs)} pairs 5m, {label}: "
                       f"{r['candles']:,.0f} candles in {r['wall_s']:.1f} s = "
                       f"{r['rate']:,.0f} candles/s (fetch {r['fetch_s']:.1f} s, "
-                      f"ArcticDB write {r['write_s']:.1f} s)")
+                      f"ArcticDB write {r['write_s']:.1f} s, overlapping when pipelined)\n"
+                      f"  CPU s: ingest {r['cpu_ingest']:.2f}, exchange {r['cpu_exchange']:.2f}, "
+                      f"moto S3 {r['cpu_moto']:.2f}; {r['candles'] / cpu:,.0f} candles per "
+                      f"CPU second of the three (load {os.getloadavg()[0]:.1f})")
             wall, rows = warmup_read(settings(endpoint, url, "warmup",
                                               TRADAI_EXCHANGE_RATE_LIMIT_MS=0), PAIRS, 30)
             print(f"warm-up read 30 d x {len(PAIRS)} pairs 5m from S3: {rows:,} candles "
