@@ -3,10 +3,10 @@ moto S3 server, this process as the data collection task):
 
 - ingest: candles per second end to end (exchange -> CCXT -> ArcticDB on S3), pages gathered
   into batches written by one writer thread while the next batch is fetched (``--batch-candles
-  1000`` writes every page, as before batching), with CCXT's own throttle (binance: 20 ms per
-  klines page) and with it off; where the time goes (fetch vs write wall seconds, which overlap,
-  and the fetching thread's CPU seconds), and the CPU seconds of the three processes, stable
-  figures on a loaded machine where the wall ones are not;
+  1000``: one write per page, as before batching but pipelined), with CCXT's own throttle
+  (binance: 20 ms per klines page) and with it off; where the time goes (fetch vs write wall
+  seconds, which overlap, and the fetching thread's CPU seconds), and the CPU seconds of the
+  three processes, stable figures on a loaded machine where the wall ones are not;
 - warm-up read: wall time to read 30 days x 10 pairs of 5m candles (what a backtest loads).
 
     .venv/bin/python benchmarks/bench_data.py [--days 90] [--pairs 3] [--batch-candles N]
