@@ -1,12 +1,16 @@
 """Figures for market data, each part in its own process as in the stack (exchange simulator,
 moto S3 server, this process as the data collection task):
 
-- ingest: candles per second end to end (exchange -> CCXT -> ArcticDB on S3), 1000-candle
-  pages written as they arrive, with CCXT's own throttle (binance: 20 ms per klines page) and
-  with it off, plus where the time goes (fetch vs write);
+- ingest: candles per second end to end (exchange -> CCXT -> ArcticDB on S3), pages gathered
+  into batches written by one writer thread while the next batch is fetched (``--batch-candles
+  1000``: one write per page, as before batching but pipelined), with CCXT's own throttle
+  (binance: 20 ms per klines page) and with it off; where the time goes (fetch vs write wall
+  seconds, which overlap, and the fetching thread's CPU seconds), and the CPU seconds of the
+  three processes, stable figures on a loaded machine where the wall ones are not;
 - warm-up read: wall time to read 30 days x 10 pairs of 5m candles (what a backtest loads).
 
-    .venv/bin/python benchmarks/bench_data.py [--days 90] [--pairs 3]
+    .venv/bin/python benchmarks/bench_data.py [--days 90] [--pairs 3] [--batch-candles N]
+                                              [--batch-s S]
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import psutil
 from common import free_port
 
-from tradai.data.backfill import Backfiller
+from tradai.data.backfill import BATCH_CANDLES, BATCH_S, Backfiller
 from tradai.data.exchange import ExchangeGateway
 from tradai.data.keys import SeriesKey
 from tradai.data.settings import DataSettings
@@ -85,35 +90,50 @@ def settings(endpoint: str, exchange_url: str, library: str, **extra: Any) -> Da
 
 
 class Timed:
-    """Wraps a callable attribute to add up the wall time spent in it."""
+    """Wraps a callable attribute to add up the calls, the wall time spent in them and the
+    calling thread's CPU time."""
 
     def __init__(self, obj: Any, name: str) -> None:
-        self.seconds = 0.0
+        self.calls, self.seconds, self.cpu_seconds = 0, 0.0, 0.0
         inner = getattr(obj, name)
 
         def timed(*a: Any, **k: Any) -> Any:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.thread_time()
             try:
                 return inner(*a, **k)
             finally:
+                self.calls += 1
                 self.seconds += time.perf_counter() - t
+                self.cpu_seconds += time.thread_time() - c
 
         setattr(obj, name, timed)
 
 
-def ingest(s: DataSettings, pairs: list[str], days: int) -> dict[str, float]:
+def cpu_s(pid: int | None = None) -> float:
+    """User + system CPU seconds of a process (this one by default), all its threads."""
+    t = psutil.Process(pid).cpu_times()
+    return float(t.user + t.system)
+
+
+def ingest(s: DataSettings, pairs: list[str], days: int, servers: dict[str, int],
+           **batching: Any) -> dict[str, float]:
     store, gateway = OhlcvStore.from_settings(s), ExchangeGateway(s)
     gateway.markets()
     store.describe(SeriesKey("binance", pairs[0], "5m"))  # connect before the clock starts
     fetch, write = Timed(gateway, "fetch_ohlcv"), Timed(store, "write")
-    bf = Backfiller(store, gateway, s.page_limit)
+    bf = Backfiller(store, gateway, s.page_limit, **batching)
     end = last_closed_open_ms(int(time.time() * 1000), M5)
     rng = CandleRange(end - days * DAY + M5, end, M5)
+    cpu0 = {name: cpu_s(pid) for name, pid in servers.items()} | {"ingest": cpu_s()}
     t = time.perf_counter()
     written = sum(bf.ensure(SeriesKey("binance", p, "5m"), rng).written for p in pairs)
     wall = time.perf_counter() - t
+    cpu = {name: cpu_s(pid) - cpu0[name] for name, pid in servers.items()}
+    cpu["ingest"] = cpu_s() - cpu0["ingest"]
     return {"candles": written, "wall_s": wall, "rate": written / wall,
-            "fetch_s": fetch.seconds, "write_s": write.seconds}
+            "fetch_s": fetch.seconds, "fetch_cpu_s": fetch.cpu_seconds, "pages": fetch.calls,
+            "write_s": write.seconds, "writes": write.calls,
+            **{f"cpu_{k}": v for k, v in cpu.items()}}
 
 
 def warmup_read(s: DataSettings, pairs: list[str], days: int) -> tuple[float, int]:
@@ -135,7 +155,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--pairs", type=int, default=3)
+    ap.add_argument("--batch-candles", type=int, default=BATCH_CANDLES)
+    ap.add_argument("--batch-s", type=float, default=BATCH_S)
     args = ap.parse_args()
+    batching = {"batch_candles": args.batch_candles, "batch_s": args.batch_s}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         moto, endpoint = start_moto(tmp)
@@ -145,11 +168,19 @@ def main() -> None:
             for label, extra in (("CCXT throttle on (default)", {}),
                                  ("CCXT throttle off", {"TRADAI_EXCHANGE_RATE_LIMIT_MS": 0})):
                 lib = f"ingest_{len(label)}"
-                r = ingest(settings(endpoint, url, lib, **extra), pairs, args.days)
+                r = ingest(settings(endpoint, url, lib, **extra), pairs, args.days,
+                           {"exchange": exchange.pid, "moto": moto.pid}, **batching)
+                cpu = r["cpu_ingest"] + r["cpu_exchange"] + r["cpu_moto"]
                 print(f"ingest {args.days} d x {len(pairs)} pairs 5m, {label}: "
                       f"{r['candles']:,.0f} candles in {r['wall_s']:.1f} s = "
-                      f"{r['rate']:,.0f} candles/s (fetch {r['fetch_s']:.1f} s, "
-                      f"ArcticDB write {r['write_s']:.1f} s)")
+                      f"{r['rate']:,.0f} candles/s (batches of up to {args.batch_candles:,} "
+                      f"candles / {args.batch_s:g} s)\n"
+                      f"  fetch {r['pages']:.0f} pages {r['fetch_s']:.2f} s (its thread's CPU "
+                      f"{r['fetch_cpu_s']:.2f} s), ArcticDB write {r['writes']:.0f} batches "
+                      f"{r['write_s']:.2f} s (overlapping, on the writer thread)\n"
+                      f"  CPU s: ingest {r['cpu_ingest']:.2f}, exchange {r['cpu_exchange']:.2f}, "
+                      f"moto S3 {r['cpu_moto']:.2f}; {r['candles'] / cpu:,.0f} candles per "
+                      f"CPU second of the three (load {os.getloadavg()[0]:.1f})")
             wall, rows = warmup_read(settings(endpoint, url, "warmup",
                                               TRADAI_EXCHANGE_RATE_LIMIT_MS=0), PAIRS, 30)
             print(f"warm-up read 30 d x {len(PAIRS)} pairs 5m from S3: {rows:,} candles "

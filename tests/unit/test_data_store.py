@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tradai.data.candles import COLUMNS, open_times_ms, to_frame
+from tradai.data.candles import COLUMNS, open_times_ms, page_array, to_frame
 from tradai.data.keys import SeriesKey
 from tradai.data.store import OhlcvStore
 
@@ -104,3 +104,13 @@ def test_describe_and_series_keys(store: OhlcvStore) -> None:
 def test_empty_write_is_a_no_op(store: OhlcvStore) -> None:
     assert store.write(KEY, to_frame([])) == 0
     assert store.describe(KEY) is None
+
+
+def test_page_array_keeps_the_range_sorted_one_row_per_open_time() -> None:
+    page = [[T0 + 3 * M5, 1, 1, 1, 1, 1], [T0 + M5, 2, 2, 2, 2, 2], [T0 + 3 * M5, 9, 9, 9, 9, 9],
+            [T0, 4, 4, 4, 4, 4], [T0 + 9 * M5, 5, 5, 5, 5, 5]]
+    arr = page_array(page, T0 + M5, T0 + 5 * M5)  # drops T0 and T0 + 9 * M5
+    assert arr[:, 0].tolist() == [T0 + M5, T0 + 3 * M5] and arr[1, 1] == 9  # the last one wins
+    assert page_array([], T0, T0).shape == (0, 6)
+    pd.testing.assert_frame_equal(to_frame(page_array(rows(0, 20), T0, T0 + 99 * M5)),
+                                  to_frame(rows(0, 20)))

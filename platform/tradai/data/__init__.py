@@ -15,6 +15,7 @@ named ``binance/BTC_USDT/5m``. A symbol is a frame indexed by the candle's UTC o
 - ``freshness``: fresh / stale / missing verdicts on the shared clock.
 - ``retry`` / ``exchange``: the CCXT client factory with backoff and clear unavailability errors.
 - ``validation``: bad requests (unknown pair or timeframe, inverted, future or oversized range).
-- ``backfill``: fetch only the missing candles, page by page, written as they arrive.
+- ``backfill``: fetch only the missing candles, page by page, stored in batches by one writer
+  thread while the next batch is fetched.
 - ``sync``: the incremental top-up that keeps configured and stored symbols fresh.
 """
