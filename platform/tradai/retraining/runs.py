@@ -23,6 +23,8 @@ QUEUED, RUNNING, COMPLETED, FAILED, SKIPPED = "QUEUED", "RUNNING", "COMPLETED", 
 STATES = (QUEUED, RUNNING, COMPLETED, FAILED, SKIPPED)
 TERMINAL = (COMPLETED, FAILED, SKIPPED)
 PROMOTED, KEPT = "promoted", "kept"
+# The run's two models; its item names their fields <role>_version, _job and _metrics.
+ROLES = ("champion", "challenger")
 HASH_KEY, RANGE_KEY = "model_name", "requested_at"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _serialize, _deserialize = TypeSerializer().serialize, TypeDeserializer().deserialize

@@ -33,6 +33,7 @@ from tradai.retraining.runs import (
     FAILED,
     KEPT,
     PROMOTED,
+    ROLES,
     RUNNING,
     SKIPPED,
     RunFinished,
@@ -41,7 +42,6 @@ from tradai.retraining.runs import (
 from tradai.retraining.settings import CHAMPION, WORKFLOW_ACTOR, RetrainingSettings
 
 RETRAINING_RUN_TAG = "retraining_run"  # set on the challenger version by its registration
-ROLES = ("champion", "challenger")
 STAGES = {
     "check": "the retraining check failed",
     "data": "market data for training could not be prepared",
