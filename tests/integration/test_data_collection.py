@@ -198,7 +198,11 @@ class ServiceProcess:
                                          env=full, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)
         self.url = f"http://127.0.0.1:{self.port}"
-        wait_for(self._healthy, timeout=40, interval=0.1)
+        try:  # importing the service took 40 s at load 32: a minute, and never left running
+            wait_for(self._healthy, timeout=60, interval=0.1)
+        except BaseException:
+            self.kill()
+            raise
 
     def _healthy(self) -> bool:
         assert self.proc.poll() is None, "the service exited"
