@@ -108,18 +108,27 @@ class ServiceWire:
                         headers, content_type=f"application/x-amz-json-{self.json_version}")
 
 
-@lru_cache(maxsize=64)
 def service_wire(signing_name: str) -> ServiceWire:
     """How ``signing_name`` (ec2, states, sqs, dynamodb, ...) answers errors."""
+    wire = _service_wire(signing_name)
+    if wire is None:
+        raise UnknownService(f"no AWS API namespace {signing_name!r} is known to botocore")
+    return wire
+
+
+@lru_cache(maxsize=64)
+def _service_wire(signing_name: str) -> ServiceWire | None:
+    """None for a name botocore does not know, remembered too: looking it up builds a
+    botocore session and scans its data folder (the ALB's discovery loop signs its ELB calls
+    ``elasticloadbalancing`` once a second)."""
     import botocore.session
     from botocore.exceptions import UnknownServiceError
 
     service_name = SERVICE_NAMES.get(signing_name, signing_name)
     try:
         model = botocore.session.get_session().get_service_model(service_name)
-    except UnknownServiceError as exc:
-        raise UnknownService(f"no AWS API namespace {signing_name!r} is known to botocore") \
-            from exc
+    except UnknownServiceError:
+        return None
     protocol = getattr(model, "resolved_protocol", model.protocol)  # what botocore speaks
     if service_name in DOCUMENTED:
         errors = {k: ErrorSpec(*v) for k, v in DOCUMENTED[service_name].items()}
