@@ -188,6 +188,20 @@ def test_mlflow_rule_strips_prefix_and_discovery_listener_routes_by_port() -> No
     assert run(alb_call(a, "/other")).status_code == 404
 
 
+def test_health_checks_use_a_pool_of_their_own() -> None:
+    """The traffic pool holds only traffic's connections: httpcore visits each pooled
+    connection on every request, so the checks' connections would cost every request."""
+    traffic, checks = [], []
+    a = alb(lambda r: traffic.append(r) or httpx.Response(200))
+    a.health_client = httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda r: checks.append(r) or httpx.Response(200)))
+    group = a.groups["backend-api"]
+    group.sync([Target(task_id="t", host="127.0.0.1", port=9001)])
+    run(a._check(group, group.targets["t"]))
+    assert [str(r.url) for r in checks] == ["http://127.0.0.1:9001/health"] and traffic == []
+    assert group.targets["t"].state == HEALTHY
+
+
 def test_health_thresholds() -> None:
     g = TargetGroup("g", "/health")
     g.sync([Target(task_id="t", host="h", port=1)])
