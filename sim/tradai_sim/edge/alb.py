@@ -217,6 +217,7 @@ class Alb:
             try:
                 upstream = await proxy.send(self.client, request, target.url + path, body,
                                             "tradai-alb")
+                return await proxy.passthrough(upstream)  # a small body is read here
             except httpx.ConnectError as exc:
                 group.mark_down(target, f"connection refused ({type(exc).__name__})")
                 continue
@@ -229,7 +230,6 @@ class Alb:
                 return proxy.upstream_failure(exc, f"target {target.task_id[:12]}")
             except httpx.HTTPError as exc:
                 return proxy.upstream_failure(exc, f"target {target.task_id[:12]}")
-            return proxy.passthrough(upstream)
         if tried:
             return proxy.error(502, "Bad Gateway", f"targets of {group.name} refused the "
                                                    f"connection; {group.unavailable_reason()}")
