@@ -55,18 +55,18 @@ def stat_fields(pid: int) -> list[str] | None:
 
 
 def session_roles(cloud: RunningCloud) -> dict[int, str]:
-    """Session id -> the role of the process that leads it (each edge process, task and the
-    cloud process run in sessions of their own, so a session holds a process's children)."""
+    """Session id -> the role of the process that leads it. The cloud process starts each edge
+    process and each task in a session of its own, so a session holds a process's children;
+    only this stack's (children of its cloud process): other stacks may run on the machine."""
     assert cloud.proc is not None
     leaders = {cloud.proc.pid: "emulator"}
-    children = cloud.state_dir / "children.pids"
-    pids = [int(x) for x in children.read_text().split()] if children.exists() else []
-    for pid in Path("/proc").iterdir():  # ECS tasks: their leaders are not all registered
-        if pid.name.isdigit():
-            pids.append(int(pid.name))
-    for pid in pids:
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
         fields = stat_fields(pid)
-        if fields is None or int(fields[3]) != pid:  # field 6 (session) is the pid: a leader
+        # fields[1] is the parent (field 4), fields[3] the session (field 6)
+        if fields is None or int(fields[1]) != cloud.proc.pid or int(fields[3]) != pid:
             continue
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
@@ -75,7 +75,7 @@ def session_roles(cloud: RunningCloud) -> dict[int, str]:
         for needle, role in (("tradai_sim.edge.gateway", "gateway"),
                              ("tradai_sim.edge.alb", "alb"),
                              ("tradai.services.backend_api", "backend"), ("mlflow", "mlflow")):
-            if needle in cmd and pid not in leaders:
+            if needle in cmd:
                 leaders[pid] = role
     return leaders
 
