@@ -1,8 +1,9 @@
 """Latency through the API gateway stand-in (gateway -> ALB -> backend -> DynamoDB/SQS/MLflow)
 at a fixed concurrency: backtest submission (target p99 < 150 ms, pattern 2), status and
 strategy list queries (target p99 < 100 ms, pattern 1); and the CPU each request costs in
-every process it crosses (gateway, ALB, backend task, emulator, MLflow), a figure that stays
-stable on a loaded machine where wall times do not.
+every process it crosses (gateway, ALB, backend task, emulator, MLflow, and the VPC router
+between the task and the AWS APIs), a figure that stays stable on a loaded machine where wall
+times do not.
 
     .venv/bin/python benchmarks/bench_gateway.py [--concurrency 10] [--requests 200]
         [--profile DIR]  # each process's CPU by function, per route (profile_hook/)
@@ -43,7 +44,7 @@ os.environ["TRADAI_SIM_GATEWAY_RATE_LIMIT"] = "1000000/300"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PROFILING = False
 IDLE_SECONDS = 10.0
-CROSSED = ("gateway", "alb", "backend", "emulator", "mlflow")
+CROSSED = ("gateway", "alb", "backend", "emulator", "mlflow", "router")
 
 
 def stat_fields(pid: int) -> list[str] | None:
@@ -74,7 +75,8 @@ def session_roles(cloud: RunningCloud) -> dict[int, str]:
             continue
         for needle, role in (("tradai_sim.edge.gateway", "gateway"),
                              ("tradai_sim.edge.alb", "alb"),
-                             ("tradai.services.backend_api", "backend"), ("mlflow", "mlflow")):
+                             ("tradai.services.backend_api", "backend"), ("mlflow", "mlflow"),
+                             ("tradai_sim.vpc.router", "router")):
             if needle in cmd:
                 leaders[pid] = role
     return leaders
