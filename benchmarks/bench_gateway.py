@@ -182,8 +182,12 @@ def run(concurrency: int, requests: int) -> dict[str, Any]:
         clients = [httpx.Client(base_url=gateway, headers=headers, timeout=30,
                                 transport=httpx.HTTPTransport(socket_options=nodelay))
                    for _ in range(concurrency)]
-        listed = wait_for(lambda: (r := clients[0].get("/api/v1/strategies")).status_code
-                          == 200 and r.json()["strategies"], timeout=400, interval=1)
+        def strategies() -> Any:
+            with contextlib.suppress(httpx.HTTPError):  # a slow start may time a request out
+                r = clients[0].get("/api/v1/strategies")
+                return r.status_code == 200 and r.json()["strategies"]
+            return None
+        listed = wait_for(strategies, timeout=400, interval=1)
         name = listed[0]["name"]
         body = {"strategy": name, "pairs": ["BTC/USDT"], "timeframe": "5m",
                 "timerange": "20240101-20240301"}
