@@ -8,10 +8,10 @@ times do not.
     .venv/bin/python benchmarks/bench_gateway.py [--concurrency 10] [--requests 200]
         [--profile DIR]  # each process's CPU by function, per route (profile_hook/)
 
-CPU per request: utime + stime (``/proc/<pid>/stat``) of every process in each process's
-session, read before and after a route's load, minus what the same sessions spend idle
-(measured over 10 s once the seed is done: health checks, target discovery, schedulers) for as long,
-divided by the requests.
+CPU per request: utime + stime (``/proc/<pid>/stat``; with the reaped children's) of every
+process in each process's session, read before and after a route's load, minus what the same
+sessions spend idle for as long (measured over 10 s once the seed is done: health checks,
+target discovery, schedulers), divided by the requests.
 Starts its own local cloud (the rate limit raised so the load is not refused), stops it after.
 """
 
@@ -91,7 +91,13 @@ def cpu_ms(roles: dict[int, str]) -> dict[str, float]:
         fields = stat_fields(int(pid.name))
         if fields is None or int(fields[3]) not in roles:
             continue
-        out[roles[int(fields[3])]] += (int(fields[11]) + int(fields[12])) * 1000 / CLK_TCK
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime
+        if roles[int(fields[3])] != "emulator":
+            # and its reaped children's (cutime, cstime): MLflow's server starts short-lived
+            # processes, whose CPU would otherwise vanish from the sum as they exit. Not the
+            # cloud process's: what it reaps are other sessions (tasks, functions).
+            ticks += int(fields[13]) + int(fields[14])
+        out[roles[int(fields[3])]] += ticks * 1000 / CLK_TCK
     return out
 
 
