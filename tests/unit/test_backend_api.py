@@ -128,6 +128,36 @@ def test_idempotency_key(api: Api, aws: Any) -> None:
                                 "already used for a different request; use a new key")
 
 
+def test_a_new_idempotency_key_costs_no_read(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tradai.backtests.store import TicketStore
+    reads: list[str] = []
+    real_get = TicketStore.get
+    monkeypatch.setattr(TicketStore, "get", lambda self, j: reads.append(j) or real_get(self, j))
+    first = submit(api, key="fresh-1")
+    assert first.status_code == 202 and reads == []  # the conditional create is the check
+    again = submit(api, key="fresh-1").json()
+    assert again["job_id"] == first.json()["job_id"] and again["duplicate"] is True
+
+
+@pytest.mark.parametrize("registry_now", ["down", "strategy gone"])
+def test_a_retry_gets_its_ticket_whatever_the_registry_says_now(
+        api: Api, aws: Any, registry: FakeRegistry, monkeypatch: pytest.MonkeyPatch,
+        registry_now: str) -> None:
+    job = submit(api, key="k-1").json()["job_id"]
+    if registry_now == "down":
+        def boom(*a: Any) -> Any:
+            raise ConnectionError("mlflow down")
+        monkeypatch.setattr(registry, "get_model_version", boom)
+    else:
+        registry.versions.pop("SmaCross")
+    retry = submit(api, key="k-1")
+    assert retry.status_code == 202 and retry.json()["job_id"] == job
+    assert retry.json()["duplicate"] is True
+    assert len(receive_all(aws[1], aws[2])) == 1
+    fresh = submit(api, key="k-2")  # a new key is judged by the registry as it is now
+    assert fresh.status_code == (503 if registry_now == "down" else 422)
+
+
 def test_bad_idempotency_key(api: Api) -> None:
     resp = submit(api, key="x" * 300)
     assert resp.status_code == 422 and field_of(resp)[0] == ["header", "Idempotency-Key"]

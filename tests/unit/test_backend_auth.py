@@ -86,3 +86,46 @@ def test_config_urls() -> None:
     assert local.issuer == "https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_X"
     aws = CognitoConfig("eu-central-1", "eu-central-1_X", "c")
     assert aws.jwks_url == aws.issuer + "/.well-known/jwks.json"
+
+
+class Wall:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_verified_token_is_not_verified_again_until_it_expires(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    wall = Wall()
+    v = TokenVerifier(ISSUER, CLIENT, JwksCache(lambda: jwks_of(KEY, "k1")), wall=wall)
+    t = token(KEY, exp=int(wall.now) + 60)
+    first = v.verify(t)
+    decodes = []
+    monkeypatch.setattr(v, "_decode", lambda *a: decodes.append(a))  # would break a re-verify
+    assert v.verify(t) is first
+    assert decodes == []
+    wall.now += 60 + v.leeway  # past exp and the leeway: the remembered answer is not used
+    with pytest.raises(TokenRejected, match="expired"):
+        v.verify(t)
+
+
+def test_rejected_tokens_are_not_remembered() -> None:
+    v = verifier()
+    bad = token(OTHER)
+    for _ in range(2):
+        with pytest.raises(TokenRejected, match="signature"):
+            v.verify(bad)
+    assert v._verified == {}
+
+
+def test_remembered_tokens_are_bounded() -> None:
+    wall = Wall()
+    v = TokenVerifier(ISSUER, CLIENT, JwksCache(lambda: jwks_of(KEY, "k1")), wall=wall,
+                      cache_size=3)
+    tokens = [token(KEY, sub=f"user-{i}") for i in range(5)]
+    for t in tokens:
+        v.verify(t)
+    assert list(v._verified) == tokens[2:]  # the oldest went first
+    assert v.verify(tokens[0]).sub == "user-0"  # forgotten, so verified again: still valid

@@ -66,3 +66,46 @@ def test_with_caching_off_every_request_asks() -> None:
     cache.get_model_version("S", 1)
     cache.get_model_version("S", 1)
     assert inner.calls == 2
+
+
+class ListedRegistry:
+    """A strategy with versions 1 and 2 (alias champion -> 1), counting lookups by kind."""
+
+    def __init__(self) -> None:
+        from tests.unit.test_backend_fixtures import version
+        self.versions = [version("S", 1, ["champion"]), version("S", 2)]
+        self.calls: list[str] = []
+
+    def get_strategy(self, name: str) -> Any:
+        from tradai.registry.models import StrategyDetail
+        self.calls.append("strategy")
+        return StrategyDetail(name=name, latest_version=2, aliases={"champion": 1},
+                              versions=self.versions)
+
+    def get_model_version(self, name: str, ref: str | int) -> Any:
+        self.calls.append(f"version {ref}")
+        return next(v for v in self.versions if str(ref) in (str(v.version), *v.aliases))
+
+
+@pytest.mark.parametrize(("ref", "number"), [(2, 2), ("2", 2), ("latest", 2),
+                                             ("champion", 1)])
+def test_a_version_listed_by_a_fresh_strategy_answer_is_not_looked_up(
+        ref: str | int, number: int) -> None:
+    inner = ListedRegistry()
+    cache = CachedRegistry(inner, ttl_seconds=60)  # type: ignore[arg-type]
+    latest = cache.get_strategy("S").latest_version  # what a submission naming none does
+    assert latest == 2
+    got = cache.get_model_version("S", ref)
+    assert got.version == number and got == inner.versions[number - 1]
+    assert inner.calls == ["strategy"]
+
+
+def test_a_version_not_listed_or_not_fresh_is_looked_up() -> None:
+    inner = ListedRegistry()
+    cache = CachedRegistry(inner, ttl_seconds=60)  # type: ignore[arg-type]
+    cache.get_strategy("S")
+    with pytest.raises(StopIteration):  # the fake's "no such version": the registry is asked
+        cache.get_model_version("S", 3)
+    cache.invalidate("S")  # an alias moved: the listed answer is gone
+    assert cache.get_model_version("S", "champion").version == 1
+    assert inner.calls == ["strategy", "version 3", "version champion"]

@@ -13,6 +13,7 @@ import pytest
 from tests.unit.test_backend_fixtures import CLIENT, ISSUER, jwks_of, rsa_key, token
 from tradai.clock import Clock
 from tradai.services.backend_api.auth import JwksCache, TokenVerifier
+from tradai_sim.edge import proxy
 from tradai_sim.edge.alb import Alb, AlbConfig
 from tradai_sim.edge.gateway import Gateway, GatewayConfig
 from tradai_sim.edge.ratelimit import SlidingWindowLimiter
@@ -188,6 +189,20 @@ def test_mlflow_rule_strips_prefix_and_discovery_listener_routes_by_port() -> No
     assert run(alb_call(a, "/other")).status_code == 404
 
 
+def test_health_checks_use_a_pool_of_their_own() -> None:
+    """The traffic pool holds only traffic's connections: httpcore visits each pooled
+    connection on every request, so the checks' connections would cost every request."""
+    traffic, checks = [], []
+    a = alb(lambda r: traffic.append(r) or httpx.Response(200))
+    a.health_client = httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda r: checks.append(r) or httpx.Response(200)))
+    group = a.groups["backend-api"]
+    group.sync([Target(task_id="t", host="127.0.0.1", port=9001)])
+    run(a._check(group, group.targets["t"]))
+    assert [str(r.url) for r in checks] == ["http://127.0.0.1:9001/health"] and traffic == []
+    assert group.targets["t"].state == HEALTHY
+
+
 def test_health_thresholds() -> None:
     g = TargetGroup("g", "/health")
     g.sync([Target(task_id="t", host="h", port=1)])
@@ -224,3 +239,59 @@ def test_targets_follow_ecs(monkeypatch: pytest.MonkeyPatch) -> None:
     found = running_targets(Ecs(), "c")
     assert list(found) == ["tradai-b"] and found["tradai-b"][0].port == 7001
     assert json.dumps(found["tradai-b"][0].url) == '"http://127.0.0.1:7001"'
+
+
+# -- passthrough -----------------------------------------------------------------------------
+class Chunks(httpx.AsyncByteStream):
+    """An upstream body as it arrives on a socket: chunk by chunk, maybe failing midway."""
+
+    def __init__(self, chunks: list[bytes], fail: bool = False) -> None:
+        self.chunks, self.fail, self.closed = chunks, fail, False
+
+    async def __aiter__(self) -> Any:
+        for c in self.chunks:
+            yield c
+        if self.fail:
+            raise httpx.ReadError("connection lost mid-body")
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def upstream_response(stream: Chunks, headers: list[tuple[str, str]]) -> httpx.Response:
+    return httpx.Response(200, headers=headers, stream=stream)
+
+
+def test_a_small_answer_is_sent_whole_with_its_raw_body_and_headers() -> None:
+    import gzip
+
+    from starlette.responses import StreamingResponse
+    raw = gzip.compress(b'{"ok": true}')
+    stream = Chunks([raw[:5], raw[5:]])
+    resp = run(proxy.passthrough(upstream_response(stream, [
+        ("content-encoding", "gzip"), ("content-length", str(len(raw))),
+        ("set-cookie", "a=1"), ("set-cookie", "b=2"), ("connection", "keep-alive")])))
+    assert not isinstance(resp, StreamingResponse) and resp.body == raw  # still encoded
+    assert stream.closed
+    assert resp.raw_headers == [(b"content-encoding", b"gzip"),
+                                (b"content-length", str(len(raw)).encode()),
+                                (b"set-cookie", b"a=1"), (b"set-cookie", b"b=2")]
+
+
+@pytest.mark.parametrize("length", [None, str(proxy.BUFFER_BYTES + 1)])
+def test_a_large_or_unsized_answer_is_streamed(length: str | None) -> None:
+    from starlette.responses import StreamingResponse
+    headers = [("content-length", length)] if length else []
+    stream = Chunks([b"x"])
+    resp = run(proxy.passthrough(upstream_response(stream, headers)))
+    assert isinstance(resp, StreamingResponse) and not stream.closed
+
+
+def test_an_upstream_lost_mid_body_is_502_not_500() -> None:
+    def lost(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers=[("content-length", "10")],
+                              stream=Chunks([b"12345"], fail=True))
+    gw = gateway(echo)
+    gw.client = httpx.AsyncClient(transport=httpx.MockTransport(lost))
+    resp = run(call(gw.app, "GET", "/api/v1/x", token(KEY)))
+    assert resp.status_code == 502 and "ReadError" in resp.json()["reason"]

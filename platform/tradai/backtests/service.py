@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from tradai.backtests import dedup
-from tradai.backtests.errors import InvalidSubmission
+from tradai.backtests.errors import DependencyUnavailable, InvalidSubmission
 from tradai.backtests.models import (
     BacktestRequest,
     BacktestResult,
@@ -61,15 +61,24 @@ class BacktestService:
             if reason:
                 raise InvalidSubmission("Idempotency-Key", reason, location="header")
             key = dedup.by_idempotency_key(owner.id, idempotency_key)
-            existing = self.store.get(key.job_id)
+            # A key is nearly always new: no read first. The conditional create below finds a
+            # live ticket of this key, and a retry the registry now refuses (or cannot
+            # judge) still gets the ticket it was given.
+            try:
+                job = resolve(request, self.registry, self.policy.max_pairs)
+            except (InvalidSubmission, DependencyUnavailable):
+                existing = self.store.get(key.job_id)
+                if existing is None:
+                    raise
+                return self._duplicate(existing, fingerprint)
         else:
             key, previous = dedup.by_content(owner.id, canonical, now)
             existing = self._recent(self.store.get_many([key.job_id, previous.job_id]),
                                     key.job_id, now)
-        if existing is not None:
-            return self._duplicate(existing, fingerprint)
+            if existing is not None:
+                return self._duplicate(existing, fingerprint)
+            job = resolve(request, self.registry, self.policy.max_pairs)
 
-        job = resolve(request, self.registry, self.policy.max_pairs)
         record = self._record(key, job, canonical, fingerprint, owner, now, idempotency_key)
         if not self.store.create(record):  # a concurrent duplicate wrote it first
             winner = self.store.get(key.job_id)

@@ -92,7 +92,11 @@ class Alb:
         self.elbv2 = elbv2 or self._client("elbv2")
         # Load-balanced ECS services the config does not name: health-checked, not routed.
         self.unrouted: dict[str, TargetGroup] = {}
-        self.client: httpx.AsyncClient | None = None
+        self.client: httpx.AsyncClient | None = None  # traffic
+        # Health checks get a pool of their own: httpcore visits every pooled connection on
+        # each request (an expiry check with a poll syscall each), so the checks' connections
+        # to every target of every group would otherwise cost each proxied request.
+        self.health_client: httpx.AsyncClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.app = proxy.lifespan_app(self.handle, self.startup, self.shutdown)
 
@@ -107,14 +111,16 @@ class Alb:
     # -- lifecycle ------------------------------------------------------------------------------
     async def startup(self) -> None:
         self.client = proxy.client(self.config.timeout_seconds)
+        self.health_client = proxy.client(self.config.timeout_seconds)
         self._tasks = [asyncio.create_task(self._discover_loop()),
                        asyncio.create_task(self._health_loop())]
 
     async def shutdown(self) -> None:
         for t in self._tasks:
             t.cancel()
-        if self.client:
-            await self.client.aclose()
+        for client in (self.client, self.health_client):
+            if client:
+                await client.aclose()
 
     # -- target registration and health ---------------------------------------------------------
     async def _discover_loop(self) -> None:
@@ -168,10 +174,10 @@ class Alb:
             await asyncio.sleep(tick)
 
     async def _check(self, group: TargetGroup, target: Target) -> None:
-        assert self.client is not None
+        assert self.health_client is not None
         timeout = group.settings.timeout  # wall seconds: it bounds the target's answer
         try:
-            resp = await self.client.get(target.url + group.health_path, timeout=timeout)
+            resp = await self.health_client.get(target.url + group.health_path, timeout=timeout)
             ok = group.settings.passes(resp.status_code)
             reason = f"health check {resp.status_code}"
         except httpx.TimeoutException:
@@ -211,6 +217,7 @@ class Alb:
             try:
                 upstream = await proxy.send(self.client, request, target.url + path, body,
                                             "tradai-alb")
+                return await proxy.passthrough(upstream)  # a small body is read here
             except httpx.ConnectError as exc:
                 group.mark_down(target, f"connection refused ({type(exc).__name__})")
                 continue
@@ -223,7 +230,6 @@ class Alb:
                 return proxy.upstream_failure(exc, f"target {target.task_id[:12]}")
             except httpx.HTTPError as exc:
                 return proxy.upstream_failure(exc, f"target {target.task_id[:12]}")
-            return proxy.passthrough(upstream)
         if tried:
             return proxy.error(502, "Bad Gateway", f"targets of {group.name} refused the "
                                                    f"connection; {group.unavailable_reason()}")

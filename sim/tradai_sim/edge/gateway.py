@@ -149,9 +149,9 @@ class Gateway:
         url = self.config.upstream.rstrip("/") + request.url.path
         try:
             upstream = await proxy.send(self.client, request, url, body, "tradai-gateway")
+            return await proxy.passthrough(upstream)
         except httpx.HTTPError as exc:
             return proxy.upstream_failure(exc, "the load balancer")
-        return proxy.passthrough(upstream)
 
 
 def main(argv: list[str] | None = None) -> None:

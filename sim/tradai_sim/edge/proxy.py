@@ -16,6 +16,7 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
                         "te", "trailer", "trailers", "transfer-encoding", "upgrade",
                         "proxy-connection"})
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+BUFFER_BYTES = 256 * 1024  # answers up to this (by Content-Length) are read, then sent whole
 
 
 class BodyTooLarge(Exception):
@@ -67,9 +68,12 @@ async def send(client: httpx.AsyncClient, request: Request, url: str, body: byte
     return await client.send(upstream, stream=True)
 
 
-def passthrough(upstream: httpx.Response) -> Response:
-    """Stream the upstream answer back as it is: status, every header (repeated ones too),
-    raw (still encoded) body."""
+async def passthrough(upstream: httpx.Response) -> Response:
+    """The upstream answer as it is: status, every header (repeated ones too), raw (still
+    encoded) body. A body of known small length is read here and answered in one piece;
+    others are streamed. Streaming costs a task group and a disconnect listener per response
+    (Starlette's StreamingResponse), which is most of a small answer's cost at the edge.
+    May raise httpx.HTTPError while reading a small body (nothing has been answered yet)."""
     headers = [(k.encode("latin-1"), v.encode("latin-1"))
                for k, v in upstream.headers.multi_items() if k.lower() not in HOP_BY_HOP]
     response: Response
@@ -78,11 +82,22 @@ def passthrough(upstream: httpx.Response) -> Response:
         headers = [(k, v) for k, v in headers
                    if k not in (b"content-encoding", b"content-length")]
         headers.append((b"content-length", str(len(upstream.content)).encode()))
+    elif _small(upstream):
+        try:
+            body = b"".join([chunk async for chunk in upstream.aiter_raw()])
+        finally:
+            await upstream.aclose()
+        response = Response(body, status_code=upstream.status_code)
     else:
         response = StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code,
                                      background=BackgroundTask(upstream.aclose))
     response.raw_headers = headers
     return response
+
+
+def _small(upstream: httpx.Response) -> bool:
+    length = upstream.headers.get("content-length")
+    return length is not None and length.isdigit() and int(length) <= BUFFER_BYTES
 
 
 def upstream_failure(exc: httpx.HTTPError, what: str) -> Response:
