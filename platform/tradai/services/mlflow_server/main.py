@@ -1,5 +1,6 @@
-"""Entrypoint of the MLflow task: settings -> ``mlflow server`` under a supervisor; once it
-answers, the users of the ``mlflow-users`` secret are created or updated (see users.py)."""
+"""Entrypoint of the MLflow task: settings -> MLflow served from this process (serve.py; with
+more than one worker ``mlflow server`` under a supervisor); once it answers, the users of the
+``mlflow-users`` secret are created or updated (see users.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from tradai.registry.credentials import (
     read_users,
     resolve_basic_auth,
 )
-from tradai.services.mlflow_server import auth, users
+from tradai.services.mlflow_server import auth, serve, users
 from tradai.services.mlflow_server.command import backend_store_uri, server_argv, server_env
 from tradai.services.mlflow_server.settings import MlflowServerSettings
 from tradai.services.mlflow_server.supervisor import run_supervised
@@ -42,8 +43,7 @@ def main() -> int:
     if creds is not None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         env = auth.configure(creds, store, settings.data_dir, env)
-    argv = server_argv(settings, store, auth.APP_NAME if creds else None)
-    log.info("starting mlflow server on %s:%s (store %s, artifacts %s, auth %s)", settings.host,
+    log.info("starting MLflow on %s:%s (store %s, artifacts %s, auth %s)", settings.host,
              settings.port, store.split("@")[-1], settings.artifacts_bucket or "local",
              f"basic from secret {auth_settings.secret_id()}" if creds else "none")
     sync = None
@@ -51,6 +51,11 @@ def main() -> int:
         base_url = f"http://{_connect_host(settings.host)}:{settings.port}" + (
             settings.static_prefix or "").rstrip("/")
         sync = functools.partial(users.start_sync_thread, base_url, creds, managed)
+    if serve.in_process(settings):
+        if sync is not None:
+            sync(lambda: True)  # the server is this process: it is alive while this runs
+        return serve.serve(settings, store, env, with_auth=creds is not None)
+    argv = server_argv(settings, store, auth.APP_NAME if creds else None)
     return run_supervised(argv, env, sync)
 
 
