@@ -66,8 +66,23 @@ def stack_cpu(cloud_pid: int, state: Path, mlflow_pid: int | None) -> dict[str, 
         return False
 
     mine = {p: s for p, s in stats.items() if in_stack(p)}
-    return {"total": sum(s[2] for s in mine.values()),
-            "mlflow": sum(s[2] for s in mine.values() if s[1] == mlflow_pid)}
+    out = {"total": sum(s[2] for s in mine.values()),
+           "mlflow": sum(s[2] for s in mine.values() if s[1] == mlflow_pid)}
+    for pid, s in mine.items():
+        label = "by " + _label(pid)
+        out[label] = out.get(label, 0.0) + s[2]
+    return out
+
+
+def _label(pid: int) -> str:
+    """The module a Python process runs (``-m x``), else the program's name."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    except OSError:
+        return "?"
+    if "-m" in argv[:-1]:
+        return argv[argv.index("-m") + 1]
+    return Path(argv[0]).name
 
 
 def one(state: Path) -> dict[str, Any]:
@@ -139,6 +154,10 @@ def main() -> None:
         for k in ("total", "mlflow"):
             print(f"  CPU to usable, {k:9s} {statistics.median(r['cpu_s'][k] for r in mine):6.1f}"
                   " s")
+        labels = {k for r in mine for k in r["cpu_s"] if k.startswith("by ")}
+        top = sorted(labels, key=lambda k: -statistics.median(r["cpu_s"].get(k, 0) for r in mine))
+        print("  CPU to usable " + ", ".join(
+            f"{k} {statistics.median(r['cpu_s'].get(k, 0) for r in mine):.1f}" for k in top[:10]))
         print("  cloud progress: " + ", ".join(
             f"{k} {statistics.median(r['progress'].get(k, 0) for r in mine):.1f}"
             for k in mine[0]["progress"]))

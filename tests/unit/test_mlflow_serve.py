@@ -3,6 +3,8 @@ give its workers, and which path main() takes."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,13 +80,21 @@ def _main(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, workers: str) -> dict
     monkeypatch.setattr(M, "resolve_basic_auth", lambda s: admin)
     monkeypatch.setattr(M, "_managed_users", lambda s: [BasicAuth("reader", "pw-reader-1")])
     seen: dict[str, Any] = {}
-    monkeypatch.setattr(M.users, "start_sync_thread",
-                        lambda url, creds, managed, alive: seen.update(sync_alive=alive()))
+    synced = threading.Event()
+
+    def sync_when_up(url: str, creds: BasicAuth, managed: list[BasicAuth],
+                     alive: Callable[[], bool]) -> None:
+        seen.update(sync=([u.username for u in managed], alive()))
+        synced.set()
+
+    monkeypatch.setattr(M.users, "sync_when_up", sync_when_up)
     monkeypatch.setattr(M.serve, "serve", lambda s, store, env, with_auth: seen.update(
         served=(store, with_auth, env["MLFLOW_AUTH_CONFIG_PATH"])) or 0)
+    # The supervisor hands the sync whether its child still runs.
     monkeypatch.setattr(M, "run_supervised", lambda argv, env, sync: seen.update(
-        supervised=argv) or 0)
+        supervised=argv, started=sync(lambda: False)) or 0)
     assert M.main() == 0
+    assert synced.wait(30), "the users sync never ran"
     return seen
 
 
@@ -95,7 +105,7 @@ def test_one_worker_is_served_here_with_auth_and_the_users_sync(
     store, with_auth, config = seen["served"]
     assert store == f"sqlite:///{tmp_path / 'mlflow.db'}" and with_auth
     assert Path(config) == tmp_path / "mlflow-auth.ini"
-    assert seen["sync_alive"] is True  # started, and the server is this very process
+    assert seen["sync"] == (["reader"], True)  # the server is this very process
 
 
 def test_more_workers_go_through_mlflow_server(monkeypatch: pytest.MonkeyPatch,
@@ -104,3 +114,4 @@ def test_more_workers_go_through_mlflow_server(monkeypatch: pytest.MonkeyPatch,
     assert "served" not in seen
     argv = seen["supervised"]
     assert argv[argv.index("--workers") + 1] == "2" and "basic-auth" in argv
+    assert seen["sync"] == (["reader"], False)

@@ -8,6 +8,7 @@ import functools
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -47,16 +48,29 @@ def main() -> int:
              settings.port, store.split("@")[-1], settings.artifacts_bucket or "local",
              f"basic from secret {auth_settings.secret_id()}" if creds else "none")
     sync = None
-    if creds is not None and (managed := _managed_users(auth_settings)):
+    if creds is not None:
         base_url = f"http://{_connect_host(settings.host)}:{settings.port}" + (
             settings.static_prefix or "").rstrip("/")
-        sync = functools.partial(users.start_sync_thread, base_url, creds, managed)
+        sync = functools.partial(_start_users_sync, base_url, creds, auth_settings)
     if serve.in_process(settings):
         if sync is not None:
             sync(lambda: True)  # the server is this process: it is alive while this runs
         return serve.serve(settings, store, env, with_auth=creds is not None)
     argv = server_argv(settings, store, auth.APP_NAME if creds else None)
     return run_supervised(argv, env, sync)
+
+
+def _start_users_sync(base_url: str, admin: BasicAuth, auth_settings: MlflowAuthSettings,
+                      server_alive: Callable[[], bool]) -> threading.Thread:
+    """Read the managed users' secrets and sync them, beside the server: those reads are no
+    part of its start."""
+    def run() -> None:
+        if managed := _managed_users(auth_settings):
+            users.sync_when_up(base_url, admin, managed, server_alive)
+
+    thread = threading.Thread(target=run, name="mlflow-users-sync", daemon=True)
+    thread.start()
+    return thread
 
 
 def _managed_users(settings: MlflowAuthSettings) -> list[BasicAuth]:
