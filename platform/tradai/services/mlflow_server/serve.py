@@ -2,17 +2,18 @@
 admin bootstrapped, then the app on uvicorn, in one interpreter.
 
 ``mlflow server`` imports MLflow and migrates, then runs ``python -m uvicorn`` in a second
-interpreter that imports MLflow and the app all over again before it answers (+7 s on a quiet
-2-core machine, +60 s at load 24: ``benchmarks/bench_up.py``). With one worker (the default)
-nothing needs that second interpreter; ``TRADAI_MLFLOW_WORKERS`` above 1 still goes through
-``mlflow server`` (command.py, supervisor.py).
+interpreter that imports MLflow and the app all over again before it answers (task logs: +7 s
+at load 5, +60 s at load 24; the task's CPU to healthy fell from 23 to 13 s,
+``benchmarks/bench_up.py``). With one worker (the default) nothing needs that second
+interpreter; ``TRADAI_MLFLOW_WORKERS`` above 1 still goes through ``mlflow server``
+(command.py, supervisor.py).
 
 This does what MLflow 3.17's ``mlflow.cli.server`` and ``mlflow.server._run_server`` do for the
 options this service uses (command.py's ``server_argv``): the environment the server app reads
 (names as in ``mlflow.server.constants``), ``initialize_backend_stores``, the basic-auth
-bootstrap (``create_app`` runs it), uvicorn. That environment must be
-set before ``mlflow.server`` is imported: it registers its routes under the static prefix and
-turns on its security middleware at import.
+bootstrap (``create_app`` runs it), uvicorn. That environment must be set before
+``mlflow.server`` is imported: it registers its routes under the static prefix and turns on its
+security middleware at import.
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ def build_app(store_uri: str, with_auth: bool) -> Any:
 def serve(settings: MlflowServerSettings, store_uri: str, env: Mapping[str, str],
           with_auth: bool) -> int:
     """Serve until SIGTERM/SIGINT (uvicorn's own handlers: a graceful shutdown)."""
+    # Exactly the server's environment (auth.configure leaves out variables that would
+    # override the auth file), plus what the CLI would hand its workers.
     os.environ.clear()
     os.environ.update(env)
     os.environ.update(app_environment(settings, store_uri))
