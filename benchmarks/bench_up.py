@@ -17,6 +17,7 @@ noticed.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import statistics
@@ -74,6 +75,37 @@ def stack_cpu(cloud_pid: int, state: Path, mlflow_pid: int | None) -> dict[str, 
     return out
 
 
+MLFLOW_MARKS = (("configured", "starting MLflow on"),  # main's imports, settings, secret
+                ("MLflow imported", "mlflow.store.db.utils"),  # cold: tables being created
+                ("app built", "MLflow app ready"),  # migrations, auth tables, the app
+                ("serving", "Uvicorn running on"))
+
+
+def mlflow_marks(task: dict[str, Any], started: float) -> dict[str, float]:
+    """Seconds from ``up`` to the MLflow task's start and to each mark in its log."""
+    out: dict[str, float] = {}
+    try:
+        fields = Path(f"/proc/{task['pid']}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text()
+                    .splitlines() if line.startswith("btime"))
+        out["task process started"] = boot + int(fields[19]) / TICKS - started
+        lines = Path(task["log"]).read_text(errors="replace").splitlines()
+    except (OSError, StopIteration, KeyError):
+        return out
+    for name, needle in MLFLOW_MARKS:
+        line = next((x for x in lines if needle in x), None)
+        if line is None:
+            continue
+        for fmt, width in (("%Y-%m-%d %H:%M:%S,%f", 23), ("%Y/%m/%d %H:%M:%S", 19)):
+            try:
+                at = datetime.datetime.strptime(line[:width], fmt).timestamp()
+            except ValueError:
+                continue
+            out[name] = at - started
+            break
+    return out
+
+
 def _label(pid: int) -> str:
     """The module a Python process runs (``-m x``), else the program's name."""
     try:
@@ -114,10 +146,12 @@ def one(state: Path) -> dict[str, Any]:
         rds = status["parts"].get("rds") or {}
         extra = {"postgres start": rds.get("start_seconds"),
                  "seed (wait + register)": status["parts"]["seed"].get("seconds")}
-        mlflow_pid = next((t["pid"] for t in status["parts"]["ecs"]["tasks"]
-                           if t["group"].endswith("-mlflow") and t["last_status"] == "RUNNING"),
-                          None)
-        cpu = stack_cpu(rec.pid, state, mlflow_pid)
+        mlflow_task = next((t for t in status["parts"]["ecs"]["tasks"]
+                            if t["group"].endswith("-mlflow") and t["last_status"] == "RUNNING"),
+                           {})
+        cpu = stack_cpu(rec.pid, state, mlflow_task.get("pid"))
+        extra.update({f"MLflow task: {k}": v for k, v in mlflow_marks(mlflow_task, started)
+                      .items()})
     finally:
         launcher.stop(state)
     return {"took": took, "progress": marks, "extra": extra,
@@ -147,8 +181,8 @@ def main() -> None:
               f"{len(mine)}:")
         for name in mine[0]["took"]:
             print(f"  {name:24s} {statistics.median(r['took'][name] for r in mine):6.1f} s")
-        for name in mine[0]["extra"]:
-            vals = [r["extra"][name] for r in mine if r["extra"][name] is not None]
+        for name in dict.fromkeys(k for r in mine for k in r["extra"]):
+            vals = [r["extra"][name] for r in mine if r["extra"].get(name) is not None]
             if vals:
                 print(f"  ({name}: {statistics.median(vals):.1f} s)")
         for k in ("total", "mlflow"):
