@@ -34,6 +34,9 @@ class Ctx:
     def register_child(self, pid: int) -> None:
         self.children.append(pid)
 
+    def publish_endpoint(self, name: str, url: str) -> None:
+        self.resources.setdefault("endpoints", {})[name] = url
+
 
 @pytest.fixture
 def ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ctx:
@@ -99,3 +102,32 @@ def test_the_runner_seeds_only_once_told(monkeypatch: pytest.MonkeyPatch,
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert json.loads(last) == {"results": [{"name": "EmaCrossover", "version": 1,
                                              "registered": True}]}
+
+
+def test_seeding_starts_on_a_healthy_task_and_is_done_once_the_edge_routes(
+        ctx: Ctx, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ALB marks a new target healthy only after its next checks: the seed does not wait
+    for them, but ``done`` (and ``mlflow_url``, which clients use) waits for the edge."""
+    stable, task = "http://127.0.0.1:7000", "http://127.0.0.1:7001"
+    ctx.resources["task_env"] = {"TRADAI_MLFLOW_URL": stable}
+    ctx.name = lambda n: f"tradai-local-{n}"  # type: ignore[attr-defined]
+    ctx.control_routes = {"/ecs/tasks": lambda body: (200, {"tasks": [  # type: ignore[attr-defined]
+        {"group": "service:tradai-local-mlflow", "last_status": "RUNNING", "port": 7001}]})}
+    edge_routes = threading.Event()
+    monkeypatch.setattr(P, "healthy", lambda url: url == task or edge_routes.is_set())
+    monkeypatch.setattr(P, "POLL_SECONDS", 0.01)
+    seeded_through: list[str] = []
+
+    def seed(url: str) -> list[dict[str, Any]]:
+        seeded_through.append(url)
+        assert part.state == "seeding" and part.mlflow_url is None  # the edge is not there yet
+        edge_routes.set()
+        return [{"name": "EmaCrossover"}]
+
+    part = P.SeedPart(ctx)  # type: ignore[arg-type]
+    monkeypatch.setattr(part, "_seed", seed)
+    monkeypatch.setattr(part, "_watch", lambda: None)
+    part._run()
+    assert seeded_through == [task]
+    assert part.state == "done" and part.mlflow_url == stable
+    assert ctx.resources["endpoints"]["mlflow"] == stable

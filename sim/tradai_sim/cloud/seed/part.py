@@ -98,9 +98,13 @@ class SeedPart:
             url = self._wait_for_mlflow()
             if url is None:
                 return
-            self.mlflow_url = url
+            stable = self._stable_url()
+            if stable is None or healthy(stable):
+                self.mlflow_url = stable or url
             self.state = "seeding"
             self.registered = self._seed_with_retries(url)
+            # Done once clients can use it too: through the edge, where it routes.
+            self.mlflow_url = self._wait_for_stable() or url
             self.state = "done"
         except Exception as exc:
             log.exception("seeding failed")
@@ -110,10 +114,15 @@ class SeedPart:
         self._watch()
 
     def _wait_for_mlflow(self) -> str | None:
+        """The URL to seed through as soon as MLflow answers: a healthy task's own (the ALB
+        routes to it only once its next health checks passed), else the edge's stable URL."""
         deadline = time.time() + MLFLOW_WAIT_SECONDS
         while not self.ctx.stopping.is_set():
-            url = self._current_url()
-            if url and healthy(url):
+            url = next((u for u in task_urls(self.ctx) if healthy(u)), None)
+            stable = self._stable_url()
+            if url is None and stable and healthy(stable):
+                url = stable
+            if url:
                 self._publish()
                 return url
             if time.time() > deadline:
@@ -122,6 +131,15 @@ class SeedPart:
                 return None
             self.ctx.stopping.wait(POLL_SECONDS)
         return None
+
+    def _wait_for_stable(self) -> str | None:
+        """The edge's stable URL once it routes to a healthy task (None: no edge)."""
+        stable = self._stable_url()
+        deadline = time.time() + MLFLOW_WAIT_SECONDS
+        while stable and not healthy(stable):
+            if time.time() > deadline or self.ctx.stopping.wait(POLL_SECONDS):
+                raise RuntimeError(f"MLflow not reachable through the edge ({stable})")
+        return stable
 
     def _stable_url(self) -> str | None:
         """The URL the edge publishes for tasks (routes to a healthy task), once it exists."""
