@@ -3,8 +3,8 @@ admin bootstrapped, then the app on uvicorn, in one interpreter.
 
 ``mlflow server`` imports MLflow and migrates, then runs ``python -m uvicorn`` in a second
 interpreter that imports MLflow and the app all over again before it answers (task logs: +7 s
-at load 5, +60 s at load 24; the task's CPU to healthy fell from 23 to 13 s,
-``benchmarks/bench_up.py``). With one worker (the default) nothing needs that second
+at load 5, +60 s at load 24; the task's CPU until the stack is usable fell from 19-23 s to
+9-13 s, ``benchmarks/bench_up.py``). With one worker (the default) nothing needs that second
 interpreter; ``TRADAI_MLFLOW_WORKERS`` above 1 still goes through ``mlflow server``
 (command.py, supervisor.py).
 
