@@ -139,7 +139,7 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> None:
             break
         except subprocess.TimeoutExpired:
             continue
-    deadline = time.time() + 10  # uvicorn workers leave after the supervisor
+    deadline = time.time() + 10  # whatever the server spawned (workers) leaves after it
     while time.time() < deadline and _group_alive(proc.pid):
         time.sleep(0.1)
     assert not _group_alive(proc.pid), "processes of the MLflow group survived"

@@ -1,1 +1,2 @@
-"""The MLflow service: ``mlflow server`` supervised as one ECS task (``python -m ...``)."""
+"""The MLflow service as one ECS task (``python -m ...``): MLflow served in the task's own process
+(serve.py), or ``mlflow server`` supervised when it runs several workers."""

@@ -1,5 +1,6 @@
-"""Entrypoint of the MLflow task: settings -> ``mlflow server`` under a supervisor; once it
-answers, the users of the ``mlflow-users`` secret are created or updated (see users.py)."""
+"""Entrypoint of the MLflow task: settings -> MLflow served from this process (serve.py; with
+more than one worker ``mlflow server`` under a supervisor); once it answers, the users of the
+``mlflow-users`` secret are created or updated (see users.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import functools
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -19,7 +21,7 @@ from tradai.registry.credentials import (
     read_users,
     resolve_basic_auth,
 )
-from tradai.services.mlflow_server import auth, users
+from tradai.services.mlflow_server import auth, serve, users
 from tradai.services.mlflow_server.command import backend_store_uri, server_argv, server_env
 from tradai.services.mlflow_server.settings import MlflowServerSettings
 from tradai.services.mlflow_server.supervisor import run_supervised
@@ -42,16 +44,33 @@ def main() -> int:
     if creds is not None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         env = auth.configure(creds, store, settings.data_dir, env)
-    argv = server_argv(settings, store, auth.APP_NAME if creds else None)
-    log.info("starting mlflow server on %s:%s (store %s, artifacts %s, auth %s)", settings.host,
+    log.info("starting MLflow on %s:%s (store %s, artifacts %s, auth %s)", settings.host,
              settings.port, store.split("@")[-1], settings.artifacts_bucket or "local",
              f"basic from secret {auth_settings.secret_id()}" if creds else "none")
     sync = None
-    if creds is not None and (managed := _managed_users(auth_settings)):
+    if creds is not None:
         base_url = f"http://{_connect_host(settings.host)}:{settings.port}" + (
             settings.static_prefix or "").rstrip("/")
-        sync = functools.partial(users.start_sync_thread, base_url, creds, managed)
+        sync = functools.partial(_start_users_sync, base_url, creds, auth_settings)
+    if serve.in_process(settings):
+        if sync is not None:
+            sync(lambda: True)  # the server is this process: it is alive while this runs
+        return serve.serve(settings, store, env, with_auth=creds is not None)
+    argv = server_argv(settings, store, auth.APP_NAME if creds else None)
     return run_supervised(argv, env, sync)
+
+
+def _start_users_sync(base_url: str, admin: BasicAuth, auth_settings: MlflowAuthSettings,
+                      server_alive: Callable[[], bool]) -> threading.Thread:
+    """Read the managed users' secrets and sync them, beside the server: those reads are no
+    part of its start."""
+    def run() -> None:
+        if managed := _managed_users(auth_settings):
+            users.sync_when_up(base_url, admin, managed, server_alive)
+
+    thread = threading.Thread(target=run, name="mlflow-users-sync", daemon=True)
+    thread.start()
+    return thread
 
 
 def _managed_users(settings: MlflowAuthSettings) -> list[BasicAuth]:

@@ -11,7 +11,6 @@ Nothing here logs a password.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -112,13 +111,3 @@ def sync_when_up(base_url: str, admin: BasicAuth, users: Sequence[BasicAuth],
             return report
     log.error("MLflow users not synced after %d attempts", attempts)
     return None
-
-
-def start_sync_thread(base_url: str, admin: BasicAuth, users: Sequence[BasicAuth],
-                      server_alive: Callable[[], bool]) -> threading.Thread:
-    """Sync beside the supervisor (which blocks on the server) without delaying its start."""
-    thread = threading.Thread(target=sync_when_up, args=(base_url, admin, list(users),
-                                                         server_alive),
-                              name="mlflow-users-sync", daemon=True)
-    thread.start()
-    return thread

@@ -1,7 +1,10 @@
 """The seed part: waits (in the background) for MLflow, publishes its URL, then registers the
-example strategies through the platform's own ``python -m tradai.registry.seed``.
+example strategies with the platform's own ``tradai.registry.seed``.
 
 The cloud does not wait for it: MLflow takes 10-30 s to start. Progress is in ``status()``.
+The seed's process (``runner.py``) starts with the part, so its imports and preparation
+overlap MLflow's start; once MLflow is healthy only its MLflow and S3 calls remain. A retry
+starts a fresh one.
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ log = logging.getLogger(__name__)
 # 2-core machine that was measured at over 3 minutes. Slowness is not failure: wait long.
 MLFLOW_WAIT_SECONDS = 900.0
 SEED_TIMEOUT_SECONDS = 120.0
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.2  # a health GET to a local task: cheap, and the seed waits on it
 AUTH_SECRET_ENV = "TRADAI_MLFLOW_AUTH_SECRET"
 WATCH_SECONDS = 2.0  # how often the published task URL is refreshed after a task restart
 SEED_ATTEMPTS = 3  # the seed is idempotent: a request lost to a busy or restarting task is retried
 RETRY_PAUSE_SECONDS = 3.0
+RUNNER_MODULE = "tradai_sim.cloud.seed.runner"
 
 
 def prepare(ctx: CloudContext) -> None:
@@ -39,6 +43,22 @@ def prepare(ctx: CloudContext) -> None:
     task_env = ctx.resources.setdefault("task_env", {})
     task_env["TRADAI_MLFLOW_DATA_DIR"] = str(data_dir)
     task_env[AUTH_SECRET_ENV] = ctx.name(AUTH_SECRET)
+
+
+def spawn_runner(ctx: CloudContext) -> subprocess.Popen[bytes]:
+    """The seed's process, importing and preparing until it is told where MLflow is."""
+    env = ctx.child_env({
+        AUTH_SECRET_ENV: ctx.name(AUTH_SECRET),
+        # The server is known healthy when it is told: fail fast rather than retry for minutes.
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+    })
+    with (ctx.log_dir / "seed.log").open("ab") as log_file:
+        proc = subprocess.Popen(
+            [ctx.python(), "-m", RUNNER_MODULE], env=env, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=log_file, start_new_session=True)
+    ctx.register_child(proc.pid)
+    return proc
 
 
 class SeedPart:
@@ -53,15 +73,18 @@ class SeedPart:
         self.seconds: float | None = None
         self._published: str | None = None
         self._proc: subprocess.Popen[bytes] | None = None
+        self._runner: subprocess.Popen[bytes] | None = None  # prepared, not yet told to seed
         self._thread = threading.Thread(target=self._run, name="seed", daemon=True)
 
     def start(self) -> None:
+        self._runner = spawn_runner(self.ctx)
         self._thread.start()
 
     def stop(self) -> None:
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.kill()
+        for proc in (self._proc, self._runner):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
         self._thread.join(timeout=2)
 
     def status(self) -> dict[str, Any]:
@@ -75,9 +98,13 @@ class SeedPart:
             url = self._wait_for_mlflow()
             if url is None:
                 return
-            self.mlflow_url = url
+            stable = self._stable_url()
+            if stable is None or healthy(stable):
+                self.mlflow_url = stable or url
             self.state = "seeding"
             self.registered = self._seed_with_retries(url)
+            # Done once clients can use it too: through the edge, where it routes.
+            self.mlflow_url = self._wait_for_stable() or url
             self.state = "done"
         except Exception as exc:
             log.exception("seeding failed")
@@ -87,10 +114,15 @@ class SeedPart:
         self._watch()
 
     def _wait_for_mlflow(self) -> str | None:
+        """The URL to seed through as soon as MLflow answers: a healthy task's own (the ALB
+        routes to it only once its next health checks passed), else the edge's stable URL."""
         deadline = time.time() + MLFLOW_WAIT_SECONDS
         while not self.ctx.stopping.is_set():
-            url = self._current_url()
-            if url and healthy(url):
+            url = next((u for u in task_urls(self.ctx) if healthy(u)), None)
+            stable = self._stable_url()
+            if url is None and stable and healthy(stable):
+                url = stable
+            if url:
                 self._publish()
                 return url
             if time.time() > deadline:
@@ -99,6 +131,15 @@ class SeedPart:
                 return None
             self.ctx.stopping.wait(POLL_SECONDS)
         return None
+
+    def _wait_for_stable(self) -> str | None:
+        """The edge's stable URL once it routes to a healthy task (None: no edge)."""
+        stable = self._stable_url()
+        deadline = time.time() + MLFLOW_WAIT_SECONDS
+        while stable and not healthy(stable):
+            if time.time() > deadline or self.ctx.stopping.wait(POLL_SECONDS):
+                raise RuntimeError(f"MLflow not reachable through the edge ({stable})")
+        return stable
 
     def _stable_url(self) -> str | None:
         """The URL the edge publishes for tasks (routes to a healthy task), once it exists."""
@@ -141,27 +182,19 @@ class SeedPart:
         raise AssertionError("unreachable")
 
     def _seed(self, url: str) -> list[dict[str, Any]]:
-        env = self.ctx.child_env({
-            "TRADAI_MLFLOW_URL": url,
-            "TRADAI_BUCKET_CONFIGS": self.ctx.resources["buckets"]["configs"],
-            AUTH_SECRET_ENV: self.ctx.name(AUTH_SECRET),
-            # The server is known healthy: fail fast rather than retry for minutes.
-            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-            "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
-        })
         log_path = self.ctx.log_dir / "seed.log"
-        with log_path.open("ab") as log_file:
-            proc = subprocess.Popen(
-                [self.ctx.python(), "-m", "tradai.registry.seed"], env=env,
-                stdout=subprocess.PIPE, stderr=log_file, start_new_session=True)
-            self._proc = proc
-            self.ctx.register_child(proc.pid)
-            try:
-                out, _ = proc.communicate(timeout=SEED_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
-                raise RuntimeError(f"seeding took over {SEED_TIMEOUT_SECONDS:.0f} s") from None
+        # The runner prepared since the part started; a retry starts a fresh one.
+        proc = self._proc = self._runner or spawn_runner(self.ctx)
+        self._runner = None
+        go = {"TRADAI_MLFLOW_URL": url,
+              "TRADAI_BUCKET_CONFIGS": self.ctx.resources["buckets"]["configs"]}
+        try:
+            out, _ = proc.communicate((json.dumps(go) + "\n").encode(),
+                                      timeout=SEED_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise RuntimeError(f"seeding took over {SEED_TIMEOUT_SECONDS:.0f} s") from None
         if proc.returncode != 0:
             raise RuntimeError(f"tradai.registry.seed exited {proc.returncode}; see {log_path}")
         last = out.decode().strip().splitlines()[-1]
