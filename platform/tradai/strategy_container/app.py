@@ -2,7 +2,9 @@
 
 1. the job (TRADAI_JOB_ID, TRADAI_MODE, the workflow-state item) and its strategy version;
 2. the runnable config; 3. market data from ArcticDB as feather files; 4. Freqtrade;
-5. results to S3, MLflow and the item. Any failure writes a user-actionable ``error`` to the
+5. results to S3, MLflow and the item. The item gets the run's instants (task started,
+Freqtrade started / finished, published: ``tradai.backtests.stages``) in the writes it gets
+anyway, so timing costs no extra request. Any failure writes a user-actionable ``error`` to the
 item and ends with exit 1 (the run failed) or 2 (the job or its config is wrong).
 """
 
@@ -61,17 +63,19 @@ EXCHANGE_WAIT_SECONDS = 600.0
 EXCHANGE_RETRY_FIRST_S = 5.0
 EXCHANGE_RETRY_MAX_S = 60.0
 
-PROGRESS_DATA_LOADED = 20
-PROGRESS_FREQTRADE_STARTED = 40
+PROGRESS_FREQTRADE_STARTED = 40  # data loaded, Freqtrade starting
 
 
 class StrategyContainer:
     def __init__(self, settings: ContainerSettings, clock: Clock,
-                 env: Mapping[str, str] | None = None) -> None:
+                 env: Mapping[str, str] | None = None, started_at: float | None = None
+                 ) -> None:
         self.settings = settings
         self.clock = clock
         self.env = env
         self.item: JobItem | None = None
+        self.started_at = clock.now() if started_at is None else started_at
+        self.freqtrade_finished_at: float | None = None
 
     # -- the run ------------------------------------------------------------------------------
     def run(self) -> int:
@@ -118,12 +122,16 @@ class StrategyContainer:
         ft_config = freqtrade_run_config(self._store(), adapter.client, merger, job, version,
                                          version_config, timerange, ws,
                                          self.settings.exchange_url, self.settings.egress_proxy)
-        self._progress(PROGRESS_DATA_LOADED)
-        self._progress(PROGRESS_FREQTRADE_STARTED)
+        # Data loaded and Freqtrade starting are one moment: one write says both.
+        if self.item:
+            self.item.progress(PROGRESS_FREQTRADE_STARTED, {
+                "task_started": self.started_at, "freqtrade_started": self.clock.now()})
         if job.mode == "hyperopt":
             hyperopt = self._exchange_retried(runner.run_hyperopt, ft_config)
+            self.freqtrade_finished_at = self.clock.now()
             return hyperopt_report(job, version, hyperopt, ft_config, timerange)
         backtest = self._exchange_retried(runner.run_backtest, ft_config)
+        self.freqtrade_finished_at = self.clock.now()
         return backtest_report(job, version, backtest, ft_config, timerange)
 
     def _exchange_retried(self, run: Callable[[dict[str, Any]], T],
@@ -161,7 +169,8 @@ class StrategyContainer:
             write_files(folder, files)
             log.warning("TRADAI_BUCKET_RESULTS is not set: results kept in %s only", folder)
         if self.item:
-            self.item.succeeded(report.result, url)
+            self.item.succeeded(report.result, url, {
+                "freqtrade_finished": self.freqtrade_finished_at, "published": self.clock.now()})
         log.info("job %s done: %s; mlflow %s; files %s", report.job.job_id, report.result,
                  url, prefix)
 
@@ -200,10 +209,6 @@ class StrategyContainer:
         except StoreNotConfigured as exc:
             raise DependencyFailed(str(exc)) from exc
 
-    def _progress(self, percent: float) -> None:
-        if self.item:
-            self.item.progress(percent)
-
     def _report_failure(self, message: str) -> None:
         if self.item is None:
             return
@@ -219,7 +224,7 @@ def _json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, default=str)
 
 
-def main(env: Mapping[str, str] | None = None) -> int:
+def main(env: Mapping[str, str] | None = None, started_at: float | None = None) -> int:
     """One image, one entrypoint: a trading session when TRADING_MODE is set (dry-run or
     live, a long-running ECS service task), else a job (backtest or hyperopt, an ECS task)."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
@@ -232,4 +237,4 @@ def main(env: Mapping[str, str] | None = None) -> int:
         from tradai.strategy_container.train import main as train
 
         return train(env)
-    return StrategyContainer(ContainerSettings(), Clock.from_env(), env).run()
+    return StrategyContainer(ContainerSettings(), Clock.from_env(), env, started_at).run()
