@@ -3,6 +3,7 @@ the writes it makes anyway) and the status shows seconds per stage that add up t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -156,3 +157,23 @@ def test_the_container_writes_its_instants_as_numbers(ddb: Any) -> None:
     assert Decimal(item["at_task_started"]["N"]) == Decimal("1800000001.234") or \
         Decimal(item["at_task_started"]["N"]) == Decimal("1800000001.235")
     assert "at_freqtrade_started" not in item  # not reached: not written
+
+
+def test_the_result_files_are_all_uploaded_and_a_failed_upload_fails_the_run() -> None:
+    """Publishing uploads the files together (``ResultsBucket.put``); all of them arrive and
+    any one that cannot be written fails the run with the key that failed."""
+    from tradai.strategy_container.errors import DependencyFailed
+    from tradai.strategy_container.results import ResultsBucket
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-central-1")
+        s3.create_bucket(Bucket="results", CreateBucketConfiguration={
+            "LocationConstraint": "eu-central-1"})
+        files = {f"f{i}.json": json.dumps({"i": i}) for i in range(12)}
+        assert ResultsBucket(s3, "results").put("j1", files) == "s3://results/backtests/j1/"
+        stored = s3.list_objects_v2(Bucket="results", Prefix="backtests/j1/")["Contents"]
+        assert sorted(o["Key"].rsplit("/", 1)[1] for o in stored) == sorted(files)
+        body = s3.get_object(Bucket="results", Key="backtests/j1/f7.json")["Body"].read()
+        assert json.loads(body) == {"i": 7}
+        with pytest.raises(DependencyFailed, match="s3://missing/backtests/j1/"):
+            ResultsBucket(s3, "missing").put("j1", files)

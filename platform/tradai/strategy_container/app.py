@@ -17,6 +17,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -74,6 +75,7 @@ class StrategyContainer:
         self.clock = clock
         self.env = env
         self.item: JobItem | None = None
+        self.adapter: MLflowAdapter | None = None  # the registry, once the run has looked
         self.started_at = clock.now() if started_at is None else started_at
         self.freqtrade_finished_at: float | None = None
 
@@ -100,7 +102,7 @@ class StrategyContainer:
         if self.item and record is None:
             raise BadJob(f"job {s.job_id} does not exist in {s.table}")
         job = job_spec(s.job_id, mode, record, self.env)
-        adapter = self._registry()
+        adapter = self.adapter = self._registry()
         version = self._version(adapter, job)
         version_config = self._call_registry(lambda: adapter.load_config(version))
         log.info("job %s: %s %s v%d (%s)", job.job_id, mode, version.name, version.version,
@@ -154,19 +156,27 @@ class StrategyContainer:
                 ft_config.update(copy.deepcopy(pristine))
 
     def _publish(self, report: RunReport, folder: Path) -> None:
+        """The result files go to S3 while MLflow records the run (neither waits for the
+        other); ``result.json`` names the MLflow run, so it goes last."""
         s = self.settings
         write_files(folder, report.files)
         url = None
-        if s.mlflow_url:
-            recorder = MlflowRecorder(self._registry().client, s.mlflow_ui_base())
-            _, url = recorder.record(report, folder)
         bucket = ResultsBucket(aws_client("s3"), s.results_bucket) if s.results_bucket else None
         prefix = bucket.prefix(report.job.job_id) if bucket else None
-        files = {**report.files, "result.json": _json(report.summary(prefix, url))}
+        with ThreadPoolExecutor(max_workers=1) as background:
+            uploaded = background.submit(bucket.put, report.job.job_id, report.files) \
+                if bucket else None
+            if s.mlflow_url:
+                adapter = self.adapter or self._registry()
+                _, url = MlflowRecorder(adapter.client, s.mlflow_ui_base()).record(report,
+                                                                                   folder)
+            if uploaded is not None:
+                uploaded.result()  # its DependencyFailed, if any, fails the run
+        summary = {"result.json": _json(report.summary(prefix, url))}
         if bucket:
-            bucket.put(report.job.job_id, files)
+            bucket.put(report.job.job_id, summary)
         else:
-            write_files(folder, files)
+            write_files(folder, summary)
             log.warning("TRADAI_BUCKET_RESULTS is not set: results kept in %s only", folder)
         if self.item:
             self.item.succeeded(report.result, url, {
