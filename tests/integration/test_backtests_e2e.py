@@ -86,15 +86,20 @@ def test_example_backtest_completes_with_the_metrics_of_freqtrade_run_directly(
         edge: Edge, token: str, cloud: RunningCloud, tmp_path: Path) -> None:
     """Through the gateway, the queue, the consumer, Step Functions (EnsureData fetching the
     candles into ArcticDB) and the strategy task: the result equals Freqtrade's own
-    backtesting on the candles the job used, with the same config layers."""
+    backtesting on the candles the job used, with the same config layers. Its status says
+    where the time went: every stage, none negative, adding up to the job's total, which is
+    within what the client waited."""
     from tests.integration.test_container_backtest import freqtrade_directly
     from tradai.backtests.results import headline
+    from tradai.backtests.stages import STAGES
     from tradai.data.settings import DataSettings
     from tradai.data.store import OhlcvStore
 
+    waited_from = time.monotonic()
     job_id = submit(edge, token, SMALL)
     seen: list[dict[str, Any]] = []
     final = wait_terminal(edge, token, job_id, seen=seen)
+    waited = time.monotonic() - waited_from
     assert final["status"] == "COMPLETED", final.get("error")
     assert final["progress"] == 100
     result = final["result"]
@@ -112,6 +117,13 @@ def test_example_backtest_completes_with_the_metrics_of_freqtrade_run_directly(
     assert final["mlflow_url"], final
     assert {"RUNNING"} <= {s["status"] for s in seen}
     assert all(t["last_status"] == "STOPPED" for t in job_tasks(cloud, job_id))
+    timings = final["timings"]  # platform-clock seconds: the local clock runs time_scale fast
+    names = [stage for stage, _, _ in STAGES]
+    assert list(timings) == [*names, "total"], timings
+    assert all(seconds >= 0 for seconds in timings.values()), timings
+    # each stage is stored to the millisecond, so the sum may differ by rounding only
+    assert sum(timings[n] for n in names) == pytest.approx(timings["total"], abs=0.01)
+    assert timings["total"] / cloud.time_scale <= waited, (timings, waited)
 
 
 def test_hyperopt_with_a_few_epochs_completes(edge: Edge, token: str,

@@ -236,3 +236,13 @@ def test_retraining_list_drift_and_retrain_send_the_contract(gateway: Any) -> No
         "detail": "EmaCrossover v1 (champion) is not driven by a trained model"})]
     refused = run("strategies", "retrain", "EmaCrossover")
     assert refused.exit_code == 1 and "not driven by a trained model" in refused.output
+
+
+def test_backtest_status_shows_the_seconds_per_stage(gateway: Any) -> None:
+    timings = {"queue": 0.4, "validation": 1.25, "preparation": 12.0, "total": 20.5}
+    gateway.responses["/api/v1/backtests/j1"] = [
+        (200, {**_status("COMPLETED", 100, result={"total_trades": 3}), "timings": timings})]
+    result = run("backtest", "status", "j1")
+    assert result.exit_code == 0, result.output
+    assert "seconds per stage: queue 0.4, validation 1.2, preparation 12.0, total 20.5" \
+        in result.output

@@ -161,6 +161,11 @@ class BacktestStatus(BaseModel):
     events: list[JobEvent] = Field(default_factory=list,
                                    description="The job's history: start failures, replays "
                                                "from the dead-letter queue, run, outcome")
+    timings: dict[str, float] = Field(
+        default_factory=dict,
+        description="Seconds per stage so far, in order: queue, validation, data, task_start, "
+                    "preparation, freqtrade, publishing, completion; then total (submitted "
+                    "to finished). A stage not reached yet is absent")
 
 
 class CancelledBacktests(BaseModel):

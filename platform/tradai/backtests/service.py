@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tradai.backtests import dedup
+from tradai.backtests import dedup, stages
 from tradai.backtests.errors import DependencyUnavailable, InvalidSubmission
 from tradai.backtests.models import (
     BacktestRequest,
@@ -118,6 +118,7 @@ class BacktestService:
             "request": canonical, "job": job.as_message(), "fingerprint": fingerprint,
             "idempotency_key": idempotency_key, "dedup_id": key.dedup_id,
             "enqueued": False, "ttl": int(now) + self.policy.ttl_days * 86400,
+            stages.attr("submitted"): stages.stamp(now),
         }
 
     def _enqueue(self, record: dict[str, Any]) -> None:
@@ -162,6 +163,7 @@ def to_status(item: dict[str, Any]) -> BacktestStatus:
         mlflow_url=item.get("mlflow_url"), events=_events(item.get("events")),
         cancelled_by=item.get("cancelled_by") if status == JobStatus.CANCELLED else None,
         cancelled_at=item.get("cancelled_at") if status == JobStatus.CANCELLED else None,
+        timings=stages.timings(item),
     )
 
 

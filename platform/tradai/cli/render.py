@@ -71,6 +71,10 @@ def backtest(status: dict[str, Any]) -> None:
         detail = f"  {event['detail']}" if event.get("detail") else ""
         console.print(f"  {event.get('at', '')}  {event.get('event')}{detail}",
                       highlight=False, markup=False)  # details quote errors verbatim
+    timings = status.get("timings") or {}
+    if timings:
+        console.print("  seconds per stage: " + ", ".join(
+            f"{stage} {seconds:.1f}" for stage, seconds in timings.items()), highlight=False)
 
 
 def cancelled(data: dict[str, Any]) -> None:

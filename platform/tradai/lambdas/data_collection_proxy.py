@@ -1,6 +1,8 @@
 """data-collection-proxy (Backtest Workflow): ensure the job's candles are stored.
 
-Raises ``DataServiceUnavailable`` (retried) or ``DataRequestRefused`` (the job ends FAILED).
+Returns the data service's answer with ``ready_at`` (platform clock), the job's "data_ready"
+instant (``tradai.backtests.stages``). Raises ``DataServiceUnavailable`` (retried) or
+``DataRequestRefused`` (the job ends FAILED).
 """
 
 from __future__ import annotations
@@ -28,4 +30,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         list(event["pairs"]), event.get("timeframe") or version["timeframe"], rng,
         context.get_remaining_time_in_millis() / 1000)
     logger.info("market data ready", extra={"job_id": event.get("job_id"), **result})
-    return result
+    return {**result, "ready_at": default_clock().now()}

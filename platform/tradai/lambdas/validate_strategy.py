@@ -1,7 +1,9 @@
 """validate-strategy (Backtest Workflow): resolve the job's MLflow version, read its config.
 
-Raises ``InvalidStrategy`` (not retried: the job ends FAILED with its message) or
-``RegistryUnavailable`` (retried by the workflow).
+Returns the version with ``validated_at`` (platform clock), which update-status records as the
+job's "validated" instant (``tradai.backtests.stages``). Raises ``InvalidStrategy`` (not
+retried: the job ends FAILED with its message) or ``RegistryUnavailable`` (retried by the
+workflow).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from tradai.clock import default_clock
 from tradai.registry.adapter import MLflowAdapter
 from tradai.registry.config_store import ConfigStore
 from tradai.registry.settings import RegistrySettings
@@ -38,4 +41,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.info("strategy version valid", extra={"job_id": event.get("job_id"),
                                                  "strategy": version["name"],
                                                  "strategy_version": version["version"]})
-    return version
+    return {**version, "validated_at": default_clock().now()}

@@ -2,7 +2,9 @@
 
 1. the job (TRADAI_JOB_ID, TRADAI_MODE, the workflow-state item) and its strategy version;
 2. the runnable config; 3. market data from ArcticDB as feather files; 4. Freqtrade;
-5. results to S3, MLflow and the item. Any failure writes a user-actionable ``error`` to the
+5. results to S3, MLflow and the item. The item gets the run's instants (task started,
+Freqtrade started / finished, published: ``tradai.backtests.stages``) in the writes it gets
+anyway, so timing costs no extra request. Any failure writes a user-actionable ``error`` to the
 item and ends with exit 1 (the run failed) or 2 (the job or its config is wrong).
 """
 
@@ -15,6 +17,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -61,17 +64,20 @@ EXCHANGE_WAIT_SECONDS = 600.0
 EXCHANGE_RETRY_FIRST_S = 5.0
 EXCHANGE_RETRY_MAX_S = 60.0
 
-PROGRESS_DATA_LOADED = 20
-PROGRESS_FREQTRADE_STARTED = 40
+PROGRESS_FREQTRADE_STARTED = 40  # data loaded, Freqtrade starting
 
 
 class StrategyContainer:
     def __init__(self, settings: ContainerSettings, clock: Clock,
-                 env: Mapping[str, str] | None = None) -> None:
+                 env: Mapping[str, str] | None = None, started_at: float | None = None
+                 ) -> None:
         self.settings = settings
         self.clock = clock
         self.env = env
         self.item: JobItem | None = None
+        self.adapter: MLflowAdapter | None = None  # the registry, once the run has looked
+        self.started_at = clock.now() if started_at is None else started_at
+        self.freqtrade_finished_at: float | None = None
 
     # -- the run ------------------------------------------------------------------------------
     def run(self) -> int:
@@ -96,7 +102,7 @@ class StrategyContainer:
         if self.item and record is None:
             raise BadJob(f"job {s.job_id} does not exist in {s.table}")
         job = job_spec(s.job_id, mode, record, self.env)
-        adapter = self._registry()
+        adapter = self.adapter = self._registry()
         version = self._version(adapter, job)
         version_config = self._call_registry(lambda: adapter.load_config(version))
         log.info("job %s: %s %s v%d (%s)", job.job_id, mode, version.name, version.version,
@@ -118,12 +124,16 @@ class StrategyContainer:
         ft_config = freqtrade_run_config(self._store(), adapter.client, merger, job, version,
                                          version_config, timerange, ws,
                                          self.settings.exchange_url, self.settings.egress_proxy)
-        self._progress(PROGRESS_DATA_LOADED)
-        self._progress(PROGRESS_FREQTRADE_STARTED)
+        # Data loaded and Freqtrade starting are one moment: one write says both.
+        if self.item:
+            self.item.progress(PROGRESS_FREQTRADE_STARTED, {
+                "task_started": self.started_at, "freqtrade_started": self.clock.now()})
         if job.mode == "hyperopt":
             hyperopt = self._exchange_retried(runner.run_hyperopt, ft_config)
+            self.freqtrade_finished_at = self.clock.now()
             return hyperopt_report(job, version, hyperopt, ft_config, timerange)
         backtest = self._exchange_retried(runner.run_backtest, ft_config)
+        self.freqtrade_finished_at = self.clock.now()
         return backtest_report(job, version, backtest, ft_config, timerange)
 
     def _exchange_retried(self, run: Callable[[dict[str, Any]], T],
@@ -146,22 +156,31 @@ class StrategyContainer:
                 ft_config.update(copy.deepcopy(pristine))
 
     def _publish(self, report: RunReport, folder: Path) -> None:
+        """The result files go to S3 while MLflow records the run (neither waits for the
+        other); ``result.json`` names the MLflow run, so it goes last."""
         s = self.settings
         write_files(folder, report.files)
         url = None
-        if s.mlflow_url:
-            recorder = MlflowRecorder(self._registry().client, s.mlflow_ui_base())
-            _, url = recorder.record(report, folder)
         bucket = ResultsBucket(aws_client("s3"), s.results_bucket) if s.results_bucket else None
         prefix = bucket.prefix(report.job.job_id) if bucket else None
-        files = {**report.files, "result.json": _json(report.summary(prefix, url))}
+        with ThreadPoolExecutor(max_workers=1) as background:
+            uploaded = background.submit(bucket.put, report.job.job_id, report.files) \
+                if bucket else None
+            if s.mlflow_url:
+                adapter = self.adapter or self._registry()
+                _, url = MlflowRecorder(adapter.client, s.mlflow_ui_base()).record(report,
+                                                                                   folder)
+            if uploaded is not None:
+                uploaded.result()  # its DependencyFailed, if any, fails the run
+        summary = {"result.json": _json(report.summary(prefix, url))}
         if bucket:
-            bucket.put(report.job.job_id, files)
+            bucket.put(report.job.job_id, summary)
         else:
-            write_files(folder, files)
+            write_files(folder, summary)
             log.warning("TRADAI_BUCKET_RESULTS is not set: results kept in %s only", folder)
         if self.item:
-            self.item.succeeded(report.result, url)
+            self.item.succeeded(report.result, url, {
+                "freqtrade_finished": self.freqtrade_finished_at, "published": self.clock.now()})
         log.info("job %s done: %s; mlflow %s; files %s", report.job.job_id, report.result,
                  url, prefix)
 
@@ -200,10 +219,6 @@ class StrategyContainer:
         except StoreNotConfigured as exc:
             raise DependencyFailed(str(exc)) from exc
 
-    def _progress(self, percent: float) -> None:
-        if self.item:
-            self.item.progress(percent)
-
     def _report_failure(self, message: str) -> None:
         if self.item is None:
             return
@@ -219,7 +234,7 @@ def _json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, default=str)
 
 
-def main(env: Mapping[str, str] | None = None) -> int:
+def main(env: Mapping[str, str] | None = None, started_at: float | None = None) -> int:
     """One image, one entrypoint: a trading session when TRADING_MODE is set (dry-run or
     live, a long-running ECS service task), else a job (backtest or hyperopt, an ECS task)."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
@@ -232,4 +247,4 @@ def main(env: Mapping[str, str] | None = None) -> int:
         from tradai.strategy_container.train import main as train
 
         return train(env)
-    return StrategyContainer(ContainerSettings(), Clock.from_env(), env).run()
+    return StrategyContainer(ContainerSettings(), Clock.from_env(), env, started_at).run()

@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from tradai.backtests import stages
 from tradai.backtests.store import from_item, to_item
 from tradai.clock import Clock
 from tradai.expiry import is_expired
@@ -159,11 +160,15 @@ class JobItem:
         # An expired ticket not yet deleted by TTL is gone, as for every reader of the table.
         return None if job is None or is_expired(job, self.clock.now()) else job
 
-    def progress(self, percent: float) -> None:
-        self._set({"progress": percent})
+    def progress(self, percent: float, instants: Mapping[str, float | None] | None = None
+                 ) -> None:
+        """``instants``: stage instants (``tradai.backtests.stages``) reached by now."""
+        self._set({"progress": percent, **_instants(instants)})
 
-    def succeeded(self, result: Mapping[str, Any], mlflow_url: str | None) -> None:
-        self._set({"progress": 90, "result": dict(result), "mlflow_url": mlflow_url})
+    def succeeded(self, result: Mapping[str, Any], mlflow_url: str | None,
+                  instants: Mapping[str, float | None] | None = None) -> None:
+        self._set({"progress": 90, "result": dict(result), "mlflow_url": mlflow_url,
+                   **_instants(instants)})
 
     def failed(self, error: str) -> None:
         self._set({"error": error})
@@ -186,6 +191,12 @@ class JobItem:
 
     def _key(self) -> dict[str, Any]:
         return {"job_id": {"S": self.job_id}}
+
+
+def _instants(instants: Mapping[str, float | None] | None) -> dict[str, Any]:
+    # Floats: ``dynamo_value`` makes them Decimals (milliseconds are plenty).
+    return {stages.attr(name): round(float(at), 3) for name, at in (instants or {}).items()
+            if at is not None}
 
 
 def dynamo_value(value: Any) -> Any:

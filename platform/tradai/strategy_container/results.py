@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from io import StringIO
 from pathlib import Path
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 PREFIX = "backtests"
 MAX_PARAMS = 100  # MLflow's log_batch limit
 MAX_PARAM_CHARS = 6000
+MAX_UPLOADS = 8  # result files uploaded at once
 
 
 @dataclass
@@ -148,16 +150,25 @@ class ResultsBucket:
         return f"s3://{self.bucket}/{PREFIX}/{job_id}/"
 
     def put(self, job_id: str, files: Mapping[str, str]) -> str:
-        for name, text in files.items():
-            key = f"{PREFIX}/{job_id}/{name}"
-            content_type = "application/json" if name.endswith(".json") else "text/plain"
-            try:
-                self.s3.put_object(Bucket=self.bucket, Key=key, Body=text.encode(),
-                                   ContentType=content_type)
-            except (ClientError, BotoCoreError) as exc:
-                raise DependencyFailed(f"could not write s3://{self.bucket}/{key}: "
-                                       f"{type(exc).__name__}") from exc
+        """Every file, the uploads in flight together (boto3 clients are thread-safe)."""
+        if len(files) > 1:
+            with ThreadPoolExecutor(max_workers=min(len(files), MAX_UPLOADS)) as uploads:
+                for _ in uploads.map(lambda item: self._put(job_id, *item), files.items()):
+                    pass
+        else:
+            for name, text in files.items():
+                self._put(job_id, name, text)
         return self.prefix(job_id)
+
+    def _put(self, job_id: str, name: str, text: str) -> None:
+        key = f"{PREFIX}/{job_id}/{name}"
+        content_type = "application/json" if name.endswith(".json") else "text/plain"
+        try:
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=text.encode(),
+                               ContentType=content_type)
+        except (ClientError, BotoCoreError) as exc:
+            raise DependencyFailed(f"could not write s3://{self.bucket}/{key}: "
+                                   f"{type(exc).__name__}") from exc
 
 
 class MlflowRecorder:

@@ -17,7 +17,8 @@ RUNNING by the owner's conditional write (``cancel``), made before anything is s
 start that registers afterwards is refused, and the workflow's own updates never move it.
 
 ``events`` is the job's history as its owner sees it (``at``, ``event``, ``detail``),
-appended in the same conditional write as the transition it records.
+appended in the same conditional write as the transition it records. The same writes record
+the instants of ``tradai.backtests.stages`` (dequeued, finished, and what RUNNING is handed).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tradai.backtests import stages
 from tradai.backtests.models import JobStatus
 from tradai.backtests.store import from_item, to_item
 from tradai.clock import Clock
@@ -94,7 +96,8 @@ class JobStatusStore:
                                            "mode", "epochs")}
         job = {k: v for k, v in job.items() if v is not None}
         sets = {"status": JobStatus.RUNNING.value, "execution_arn": execution_arn,
-                "updated_at": stamp, "started_at": stamp}
+                "updated_at": stamp, "started_at": stamp,
+                stages.attr("dequeued"): stages.stamp(now)}
         if_missing = {"progress": PROGRESS_REGISTERED, "ttl": int(now) + self.ttl_days * 86400,
                       "owner": message.get("owner") or "unknown", "kind": "backtest",
                       "created_at": message.get("submitted_at") or stamp,
@@ -102,10 +105,12 @@ class JobStatusStore:
                       "job": job, "request": job}
         return self._update(job_id, sets, if_missing, must_exist=False)
 
-    def running(self, job_id: str, progress: float) -> Transition:
-        """Progress of a running workflow; its first report is the job's "running" event."""
+    def running(self, job_id: str, progress: float,
+                instants: dict[str, Decimal] | None = None) -> Transition:
+        """Progress of a running workflow; its first report is the job's "running" event.
+        ``instants``: stage attributes (``stages.reported``) the workflow passed on."""
         sets = {"status": JobStatus.RUNNING.value, "progress": _percent(progress),
-                "updated_at": self.clock.now_datetime().isoformat()}
+                "updated_at": self.clock.now_datetime().isoformat(), **(instants or {})}
         first = self._update(job_id, sets, event=self._event("running"), once=True)
         if first.applied or first.status in TERMINAL:
             return first
@@ -114,7 +119,8 @@ class JobStatusStore:
     def completed(self, job_id: str) -> Transition:
         stamp = self.clock.now_datetime().isoformat()
         return self._update(job_id, {"status": JobStatus.COMPLETED.value, "progress": 100,
-                                     "updated_at": stamp, "finished_at": stamp},
+                                     "updated_at": stamp, "finished_at": stamp,
+                                     **self._finished()},
                             event=self._event("completed"))
 
     def failed(self, job_id: str, reason: str) -> Transition:
@@ -122,7 +128,8 @@ class JobStatusStore:
         reason = reason[:MAX_REASON] or "failed without a reason"
         stamp = self.clock.now_datetime().isoformat()
         return self._update(job_id, {"status": JobStatus.FAILED.value, "error": reason,
-                                     "updated_at": stamp, "finished_at": stamp},
+                                     "updated_at": stamp, "finished_at": stamp,
+                                     **self._finished()},
                             must_exist=False, event=self._event("failed", reason))
 
     def start_failed(self, job_id: str, reason: str) -> Transition:
@@ -132,7 +139,7 @@ class JobStatusStore:
         stamp = self.clock.now_datetime().isoformat()
         return self._update(job_id, {"status": JobStatus.FAILED.value, "error": reason,
                                      START_FAILED: True, "updated_at": stamp,
-                                     "finished_at": stamp},
+                                     "finished_at": stamp, **self._finished()},
                             must_exist=False, event=self._event("start-failed", reason))
 
     def reopen(self, job_id: str, detail: str = REPLAYED_FROM_DLQ) -> Transition:
@@ -144,7 +151,8 @@ class JobStatusStore:
         expr.set("updated_at", self.clock.now_datetime().isoformat())
         expr.append_event(self._event("replayed", detail))
         # execution_arn too: no execution of it exists, so the next start is a fresh one.
-        for attr in (START_FAILED, "error", "finished_at", "execution_arn"):
+        for attr in (START_FAILED, "error", "finished_at", "execution_arn",
+                     stages.attr("finished")):
             expr.remove(attr)
         expr.values.update({":failed": JobStatus.FAILED.value, ":true": True})
         condition = f"attribute_exists(job_id) AND #s = :failed AND {expr.name(START_FAILED)} " \
@@ -160,6 +168,7 @@ class JobStatusStore:
         expr.set("status", JobStatus.CANCELLED.value)
         for attr in ("updated_at", "finished_at", "cancelled_at"):
             expr.set(attr, stamp)
+        expr.set(stages.attr("finished"), stages.stamp(self.clock.now()))
         expr.set("cancelled_by", by)
         expr.append_event(self._event("cancelled", f"by {by}"))
         expr.remove(START_FAILED)  # a cancelled job is never reopened by a replay
@@ -173,6 +182,9 @@ class JobStatusStore:
             item = self.get(job_id) or {}
             return Cancellation(job_id, False, item.get("status"), item)
         return Cancellation(job_id, True, JobStatus.CANCELLED.value, old)
+
+    def _finished(self) -> dict[str, Decimal]:
+        return {stages.attr("finished"): stages.stamp(self.clock.now())}
 
     def _event(self, kind: str, detail: str | None = None) -> dict[str, Any]:
         event = {"at": self.clock.now_datetime().isoformat(), "event": kind}

@@ -1,10 +1,11 @@
 """update-status: apply one status step of the workflow to the job item.
 
-RUNNING carries progress (percent); COMPLETED keeps what the container wrote (``result``,
-``mlflow_url``); FAILED carries a readable reason built from the Step Functions error and the
-container's own ``error``. A job that is already terminal is not moved: for COMPLETED and
-FAILED that is a harmless no-op, for RUNNING it means the job must not go on
-(``JobAlreadyFinished`` sends the workflow down its failure path, which changes nothing).
+RUNNING carries progress (percent) and the instants the workflow's earlier steps reported
+(``stages``: validated, data_ready; see ``tradai.backtests.stages``); COMPLETED keeps what the
+container wrote (``result``, ``mlflow_url``); FAILED carries a readable reason built from the
+Step Functions error and the container's own ``error``. A job that is already terminal is not
+moved: for COMPLETED and FAILED that is a harmless no-op, for RUNNING it means the job must not
+go on (``JobAlreadyFinished`` sends the workflow down its failure path, which changes nothing).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from tradai.backtests import stages
 from tradai.backtests.models import JobStatus
 from tradai.workflows import failure
 from tradai.workflows.slots import SlotLease
@@ -65,7 +67,8 @@ def release_slot(slots: SlotLease, job_id: str) -> list[int]:
 def _apply(store: JobStatusStore, job_id: str, status: Any, event: dict[str, Any]
            ) -> Transition:
     if status == JobStatus.RUNNING:
-        return store.running(job_id, float(event.get("progress") or 0))
+        return store.running(job_id, float(event.get("progress") or 0),
+                             stages.reported(event, ("validated", "data_ready")))
     if status == JobStatus.COMPLETED:
         return store.completed(job_id)
     if status == JobStatus.FAILED:
