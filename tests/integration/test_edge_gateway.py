@@ -28,6 +28,7 @@ from tradai.topology import default_topology
 pytestmark = pytest.mark.integration
 DEV_USER_GROUPS = tuple(default_topology().edge.dev_user_roles)
 GOOD = {"pairs": ["BTC/USDT"], "timeframe": "5m", "timerange": "20240101-20240301"}
+SEED_WAIT = 240  # wall s, as the other seed waits: MLflow's first start took 100 s at load 10
 
 
 class Edge:
@@ -77,10 +78,10 @@ class Edge:
             pytest.skip("the MLflow service is not in this build")
         try:
             found = wait_for(lambda: (r := self.get("/api/v1/strategies", token)).status_code
-                             == 200 and r.json()["strategies"], timeout=90, interval=1)
+                             == 200 and r.json()["strategies"], timeout=SEED_WAIT, interval=1)
         except AssertionError:
-            pytest.fail("MLflow registry has no strategies after 90 s: the seeding of the "
-                        "example strategies failed (see the seed part of `status`)")
+            pytest.fail(f"MLflow registry has no strategies after {SEED_WAIT} s: the seeding "
+                        "of the example strategies failed (see the seed part of `status`)")
         return str(found[0]["name"])
 
 
