@@ -6,15 +6,12 @@ stopped; a finished one left as it is; a run that submitted none cancels nothing
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from tests.unit.spec_tables import create_spec_table
-from tests.unit.test_retraining import NOW, RUNS, LambdaContext
+from tests.unit.test_retraining import NOW, RUNS, LambdaContext, aws  # noqa: F401 (fixture)
 from tradai.backtests.store import TicketStore, from_item
 from tradai.retraining.runs import RUNNING, RunStore, iso, run_id_for
 
@@ -24,37 +21,33 @@ CLUSTER = "tradai-test-strategies"
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    for k, v in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
-                 "AWS_SECRET_ACCESS_KEY": "testing", "TRADAI_ENV": "test",
-                 "TRADAI_TABLE_RETRAINING_STATE": RUNS,
-                 "TRADAI_TABLE_WORKFLOW_STATE": TICKETS}.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        ddb = boto3.client("dynamodb", region_name=REGION)
-        create_spec_table(ddb, "retraining-state", RUNS)
-        create_spec_table(ddb, "workflow-state", TICKETS)
-        boto3.client("ecs", region_name=REGION).create_cluster(clusterName=CLUSTER)
-        sfn = boto3.client("stepfunctions", region_name=REGION)
-        machine = sfn.create_state_machine(
-            name="tradai-test-backtest-workflow", roleArn="arn:aws:iam::123456789012:role/r",
-            definition=json.dumps({"StartAt": "W", "States": {
-                "W": {"Type": "Wait", "Seconds": 3600, "End": True}}}))["stateMachineArn"]
-        yield {"ddb": ddb, "sfn": sfn, "machine": machine}
+def stack(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch  # noqa: F811 (the fixture)
+          ) -> dict[str, Any]:
+    """The retraining tests' tables (``aws``), plus the cluster and a backtest state machine
+    whose executions wait an hour (running when cancelled)."""
+    monkeypatch.setenv("TRADAI_ENV", "test")
+    monkeypatch.setenv("TRADAI_TABLE_RETRAINING_STATE", RUNS)
+    monkeypatch.setenv("TRADAI_TABLE_WORKFLOW_STATE", TICKETS)
+    boto3.client("ecs", region_name=REGION).create_cluster(clusterName=CLUSTER)
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    machine = sfn.create_state_machine(
+        name="tradai-test-backtest-workflow", roleArn="arn:aws:iam::123456789012:role/r",
+        definition=json.dumps({"StartAt": "W", "States": {
+            "W": {"Type": "Wait", "Seconds": 3600, "End": True}}}))["stateMachineArn"]
+    return {**aws, "sfn": sfn, "machine": machine}
 
 
-def _ticket(aws: dict[str, Any], job_id: str, status: str, execution: str | None = None
+def _ticket(env: dict[str, Any], job_id: str, status: str, execution: str | None = None
             ) -> None:
     record = {"job_id": job_id, "owner": "retraining-workflow", "status": status,
               "strategy": "S", "created_at": iso(NOW), "kind": "backtest"}
     if execution:
         record["execution_arn"] = execution
-    assert TicketStore(aws["ddb"], TICKETS).create(record)
+    assert TicketStore(env["ddb"], TICKETS).create(record)
 
 
-def _run(aws: dict[str, Any], **jobs: str) -> dict[str, str]:
-    runs = RunStore(aws["ddb"], RUNS)
+def _run(env: dict[str, Any], **jobs: str) -> dict[str, str]:
+    runs = RunStore(env["ddb"], RUNS)
     run = {"model_name": "S", "requested_at": iso(NOW), "run_id": run_id_for("S", iso(NOW)),
            "state": RUNNING, "trigger": "operator", "champion_version": 1, **jobs}
     assert runs.create(run, NOW)
@@ -70,34 +63,34 @@ def _cleanup(keys: dict[str, str]) -> dict[str, Any]:
 
 
 def test_a_failed_run_cancels_its_running_comparison_backtest_and_leaves_a_finished_one(
-        aws: dict[str, Any]) -> None:
-    execution = aws["sfn"].start_execution(stateMachineArn=aws["machine"],
-                                           name="job-champion")["executionArn"]
-    _ticket(aws, "job-champion", "RUNNING", execution)
-    _ticket(aws, "job-challenger", "COMPLETED")
-    keys = _run(aws, champion_job="job-champion", challenger_job="job-challenger")
+        stack: dict[str, Any]) -> None:
+    execution = stack["sfn"].start_execution(stateMachineArn=stack["machine"],
+                                             name="job-champion")["executionArn"]
+    _ticket(stack, "job-champion", "RUNNING", execution)
+    _ticket(stack, "job-challenger", "COMPLETED")
+    keys = _run(stack, champion_job="job-champion", challenger_job="job-challenger")
     out = _cleanup(keys)
     assert out["backtests"] == {"job-champion": "cancelled",
                                 "job-challenger": "already finished"}
-    tickets = TicketStore(aws["ddb"], TICKETS)
+    tickets = TicketStore(stack["ddb"], TICKETS)
     champion = tickets.get("job-champion")
     assert champion is not None and champion["status"] == "CANCELLED"
     assert champion["cancelled_by"] == f"retraining {keys['run_id']}"
-    assert aws["sfn"].describe_execution(executionArn=execution)["status"] == "ABORTED"
-    challenger = from_item(aws["ddb"].get_item(TableName=TICKETS, Key={
+    assert stack["sfn"].describe_execution(executionArn=execution)["status"] == "ABORTED"
+    challenger = from_item(stack["ddb"].get_item(TableName=TICKETS, Key={
         "job_id": {"S": "job-challenger"}})["Item"])
     assert challenger["status"] == "COMPLETED"
 
 
-def test_a_run_that_failed_before_its_comparison_cancels_nothing(aws: dict[str, Any]) -> None:
-    _ticket(aws, "someone-elses", "QUEUED")
-    keys = _run(aws)
+def test_a_run_that_failed_before_its_comparison_cancels_nothing(stack: dict[str, Any]) -> None:
+    _ticket(stack, "someone-elses", "QUEUED")
+    keys = _run(stack)
     assert _cleanup(keys)["backtests"] == {}
-    other = TicketStore(aws["ddb"], TICKETS).get("someone-elses")
+    other = TicketStore(stack["ddb"], TICKETS).get("someone-elses")
     assert other is not None and other["status"] == "QUEUED"
 
 
 def test_an_expired_or_deleted_comparison_ticket_is_gone_not_an_error(
-        aws: dict[str, Any]) -> None:
-    keys = _run(aws, champion_job="never-written")
+        stack: dict[str, Any]) -> None:
+    keys = _run(stack, champion_job="never-written")
     assert _cleanup(keys)["backtests"] == {"never-written": "gone"}
