@@ -53,12 +53,16 @@ def stamp(seconds: float) -> Decimal:
     return Decimal(f"{float(seconds):.3f}")
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
 def instants(item: Mapping[str, Any]) -> dict[str, float]:
     """The recorded instants of a job item (numbers only; anything else is ignored)."""
     found = {}
     for name in INSTANTS:
         value = item.get(PREFIX + name)
-        if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        if _is_number(value):
             found[name] = float(value)
     return found
 
@@ -82,6 +86,6 @@ def reported(event: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Deci
         return out
     for name in names:
         value = given.get(name)
-        if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        if _is_number(value):
             out[attr(name)] = stamp(float(value))
     return out
