@@ -71,6 +71,39 @@ def test_a_recovery_that_never_comes_is_reported_failed_with_no_value() -> None:
     assert time.perf_counter() - started < 5  # gave up shortly after the deadline
 
 
+class Lags:
+    """A check that still holds for ``lag_sim`` simulated seconds after the fault (the control
+    plane has not applied it yet), then fails for ``outage_sim``, then holds again."""
+
+    def __init__(self, c: DrillContext, lag_sim: float, outage_sim: float) -> None:
+        self.c, self.down, self.up = c, c.now() + lag_sim, c.now() + lag_sim + outage_sim
+
+    def __call__(self) -> tuple[bool, str]:
+        ok = not self.down <= self.c.now() < self.up
+        return ok, "holds" if ok else "broken"
+
+
+def test_a_fault_meant_to_break_the_check_counts_recovery_only_after_the_break() -> None:
+    # The CI failure this guards: egress looked fine right after the NAT's termination (the
+    # network part had not applied it yet), so "restored" passed at once, 0 s after the fault.
+    c = ctx()
+    c.faults.append({"template": "f", "experiment_id": "e", "started_at": c.now()})
+    v = recovers(c, "egress", Lags(c, 30.0, 60.0), deadline_s=240.0, must_break=True)
+    assert v.ok and 90.0 <= v.value <= 150.0  # type: ignore[operator]
+    c2 = ctx()
+    c2.faults.append({"template": "f", "experiment_id": "e", "started_at": c2.now()})
+    assert recovers(c2, "egress", Lags(c2, 30.0, 60.0), deadline_s=240.0).value == 0.0
+
+
+def test_a_fault_that_never_breaks_what_it_must_fails_the_verdict() -> None:
+    c = ctx()
+    c.faults.append({"template": "f", "experiment_id": "e", "started_at": c.now()})
+    v = recovers(c, "egress", lambda: (True, "egress works"), deadline_s=100.0,
+                 must_break=True)
+    assert not v.ok and v.value is None
+    assert v.detail.startswith("never broke after the fault")
+
+
 def test_the_steady_state_is_checked_before_any_fault() -> None:
     c = ctx()
     assert recovers(c, "egress", lambda: (True, "fine"), deadline_s=10).phase == "baseline"

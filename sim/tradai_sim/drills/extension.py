@@ -196,8 +196,11 @@ def wait_simulated(seconds: float, configuration: Configuration | None = None) -
 
 # -- probes (invariants) ------------------------------------------------------------------------
 def egress_works(tier: str = "private", deadline_s: float | None = None,
+                 must_break: bool = False,
                  configuration: Configuration | None = None) -> dict[str, Any]:
-    """Every subnet of ``tier`` reaches the internet (a real request through its route)."""
+    """Every subnet of ``tier`` reaches the internet (a real request through its route).
+    ``must_break``: the fault is meant to cut it, so recovery counts only once it was seen cut
+    (see ``recovers``)."""
     ctx = current(configuration)
 
     def check() -> tuple[bool, str]:
@@ -206,7 +209,8 @@ def egress_works(tier: str = "private", deadline_s: float | None = None,
                if not s["egress"].get("works")]
         return not bad and bool(subnets), "; ".join(bad) or f"{tier} egress works"
 
-    return recovers(ctx, f"{tier}-egress-restored", check, deadline_s).as_dict()
+    return recovers(ctx, f"{tier}-egress-restored", check, deadline_s,
+                    must_break=must_break).as_dict()
 
 
 def aws_apis_through_endpoints(apis: list[str] | None = None, tier: str = "private",

@@ -57,6 +57,10 @@ class Watch:
             self.last_wall = time.monotonic()
         return ok, detail
 
+    def broke_since(self, since: float) -> bool:
+        with self.lock:
+            return any(not ok for t, ok in self.observations if t >= since)
+
     def recovered_at(self, since: float) -> float | None:
         """The first passing observation after the last failing one, since ``since``."""
         with self.lock:
@@ -75,11 +79,17 @@ def watch_all(ctx: DrillContext) -> None:
 
 
 def recovers(ctx: DrillContext, name: str, check: Check, deadline_s: float | None,
-             since: float | None = None, baseline_wait_s: float = 120.0) -> Verdict:
+             since: float | None = None, baseline_wait_s: float = 120.0,
+             must_break: bool = False) -> Verdict:
     """Before any fault: ``check`` must hold (given ``baseline_wait_s`` simulated seconds to
     settle), and from then on it is watched. After a fault: the simulated seconds from
     ``since`` (the last fault's start) until it held again for good, failed if later than
-    ``deadline_s``."""
+    ``deadline_s``.
+
+    ``must_break``: the fault is meant to break this invariant, so a check that was never seen
+    failing since ``since`` has not recovered from anything: it is polled until it fails and
+    holds again, and fails the verdict if it never broke (a fault that took no effect, or one
+    whose effect the control plane had not applied yet when the hypothesis first looked)."""
     watch = ctx.watches.setdefault(name, Watch(check))
     watch.check = check  # the latest probe's view (e.g. tickets submitted since the baseline)
     start = since if since is not None else ctx.last_fault_at()
@@ -88,7 +98,12 @@ def recovers(ctx: DrillContext, name: str, check: Check, deadline_s: float | Non
         return Verdict(name, ok, None, "s", None, detail, "baseline")
     limit = ctx.now() if deadline_s is None else start + deadline_s
     # Look a little past the deadline, so a miss says how late recovery was (or never).
-    ok, detail = _poll(ctx, watch, max(limit, ctx.now()) + (deadline_s or 0.0) * 0.5)
+    until = max(limit, ctx.now()) + (deadline_s or 0.0) * 0.5
+    ok, detail = _poll(ctx, watch, until, since=start if must_break else None)
+    if ok and must_break and not watch.broke_since(start):
+        return Verdict(name, False, None, "s", deadline_s,
+                       f"never broke after the fault (the fault took no visible effect): "
+                       f"{detail}", "recovery")
     recovered = watch.recovered_at(start) if ok else None
     if recovered is None:
         return Verdict(name, False, None, "s", deadline_s, detail, "recovery")
@@ -102,9 +117,12 @@ def holds(name: str, ok: bool, value: float | int | None, detail: str,
     return Verdict(name, ok, value, unit, deadline, detail, phase)
 
 
-def _poll(ctx: DrillContext, watch: Watch, until_sim: float) -> tuple[bool, str]:
+def _poll(ctx: DrillContext, watch: Watch, until_sim: float,
+          since: float | None = None) -> tuple[bool, str]:
+    """Observe until the check holds (and, with ``since``, has failed since then) or until
+    ``until_sim``."""
     while True:
         ok, detail = watch.observe(ctx)
-        if ok or ctx.now() >= until_sim:
+        if (ok and (since is None or watch.broke_since(since))) or ctx.now() >= until_sim:
             return ok, detail
         time.sleep(POLL_WALL_SECONDS)
