@@ -257,6 +257,11 @@ def aws_apis_through_endpoints(apis: list[str] | None = None, tier: str = "priva
         time.sleep(0.5)
     detail = "; ".join(f"{a}: {d[0]} connection(s) from {tier} subnets through its VPC "
                        f"endpoint, {d[1]} with the route down" for a, d in delta.items())
+    if not ok:  # where the calls went instead, if anywhere (totals since the stack started)
+        elsewhere = {f"{subnet} {api}": listeners.get(f"aws:{api}", {}).get("via", {})
+                     for subnet, listeners in ctx.control("/network/aws").items()
+                     for api in apis if listeners.get(f"aws:{api}", {}).get("via")}
+        detail += f" (all paths since the start: {elsewhere or 'none'})"
     return holds(name, ok, sum(d[0] for d in delta.values()), detail,
                  unit="connections").as_dict()
 
