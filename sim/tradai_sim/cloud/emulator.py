@@ -45,16 +45,14 @@ def enable_state_machine_execution() -> None:
 
 class EmulatorServer:
     def __init__(self, host: str, port: int, control_app: Any) -> None:
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        from tradai_sim.cloud.keepalive import KeepAliveRequestHandler
 
         moto_app = _intercepting(DomainDispatcherApplication(create_backend_app))
         app = DispatcherMiddleware(moto_app, {"/_sim": control_app})
         self._server: BaseWSGIServer = make_server(
-            host, port, app, threaded=True, request_handler=MotoRequestHandler
+            host, port, app, threaded=True, request_handler=KeepAliveRequestHandler
         )
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="emulator", daemon=True
