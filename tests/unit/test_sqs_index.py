@@ -225,8 +225,15 @@ def test_visibility_expiry_returns_the_message_to_a_long_poll(backend: Any) -> N
     started = time.monotonic()
     back = receive(backend, queue, count=10, wait=5)
     waited = time.monotonic() - started
-    in_order = [f"g{n % GROUPS}:{n}" for n in range(DEPTH) if n % GROUPS in (0, 1)]
-    assert back and [m.body for m in back] == in_order[:len(back)]  # both groups from the start
+    # Per group, from its first message on and in order; across groups SQS promises no order,
+    # and the two timeouts end a moment apart, so a loaded machine may wake with one group only
+    # (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-queues-understanding-logic.html).
+    groups: dict[int, list[str]] = {}
+    for m in back:
+        groups.setdefault(int(m.body.split(":")[1]) % GROUPS, []).append(m.body)
+    assert back and set(groups) <= {0, 1}, groups
+    for g, bodies in groups.items():
+        assert bodies == [f"g{g}:{n}" for n in range(g, DEPTH, GROUPS)][:len(bodies)]
     assert 0.9 <= waited < 4, waited
     assert back[0].approximate_receive_count == 2
 
