@@ -117,8 +117,12 @@ def run_drill(name: str, state_dir: Path, report_dir: Path,
     experiment = load(name)
     ctx = drill_context.local_context(state_dir)
     wait_ready(ctx, progress)
-    os.environ.update({"AWS_ENDPOINT_URL": str(ctx.endpoint), "AWS_REGION": ctx.region,
-                       "AWS_DEFAULT_REGION": ctx.region, **EMULATOR_CREDENTIALS})
+    # The playbook's providers (and botocore in this process) find the stack here; restored
+    # after the run, so a caller's later AWS clients (a test worker's next tests) do not.
+    told = {"AWS_ENDPOINT_URL": str(ctx.endpoint), "AWS_REGION": ctx.region,
+            "AWS_DEFAULT_REGION": ctx.region, **EMULATOR_CREDENTIALS}
+    saved = {k: os.environ.get(k) for k in told}
+    os.environ.update(told)
     ctx.started_at = ctx.now()
     drill_context.install(ctx)
     sampler = Sampler(ctx)
@@ -134,6 +138,11 @@ def run_drill(name: str, state_dir: Path, report_dir: Path,
     finally:
         samples = sampler.stop()
         drill_context.install(None)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     wall = time.perf_counter() - wall0
     outs = outcomes(journal)
     bad = failed(journal)
