@@ -1,19 +1,17 @@
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tradai_sim import ports
 from tradai_sim.drill_cli import DEFAULT_TIME_SCALE
 from tradai_sim.stack import launcher
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return ports.free_port()
 
 
 @pytest.fixture(scope="session")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tradai_sim import ports
 
 # The container image's interpreter is this environment's interpreter (no images locally).
 _PYTHON_NAMES = {"python", "python3", f"python3.{sys.version_info.minor}"}
@@ -77,6 +78,4 @@ def exit_code(returncode: int) -> int:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return ports.free_port("127.0.0.1")

@@ -4,10 +4,10 @@ can carry the service-discovery URLs), then the Cognito ids the bootstrap create
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
 from typing import Any
 
+from tradai_sim import ports
 from tradai_sim.cloud.context import CloudContext
 
 # Service-discovery variables of the task environment (the Cloud Map names in AWS).
@@ -19,9 +19,7 @@ HOST = "127.0.0.1"
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
+    return ports.free_port(HOST)
 
 
 @dataclass(frozen=True)
