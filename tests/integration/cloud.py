@@ -20,12 +20,8 @@ import boto3
 import requests
 from botocore.config import Config
 
-from tradai_sim import ports
+from tradai_sim.ports import free_port  # the tests' ports, as the stack chooses its own
 from tradai_sim.stack import launcher
-
-
-def free_port() -> int:
-    return ports.free_port()
 
 
 @dataclass

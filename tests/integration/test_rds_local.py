@@ -13,7 +13,6 @@ One state dir, two stacks in turn (``up``, ``down``, ``up`` through the launcher
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ import pytest
 import requests
 
 from tests.integration.cloud import RunningCloud, wait_for
+from tradai_sim.ports import free_port
 from tradai_sim.stack import launcher
 from tradai_sim.stack.state import pid_alive
 
@@ -32,14 +32,8 @@ TIME_SCALE = 20.0
 SEED_WAIT_S = 600.0  # MLflow's first start runs every migration; the machine may be busy
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _up(state: Path) -> RunningCloud:
-    rec = launcher.start(state, _free_port(), TIME_SCALE)
+    rec = launcher.start(state, free_port(), TIME_SCALE)
     return RunningCloud(rec.endpoint, state, None, TIME_SCALE)
 
 

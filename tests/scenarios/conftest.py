@@ -10,15 +10,11 @@ from tradai_sim.drill_cli import DEFAULT_TIME_SCALE
 from tradai_sim.stack import launcher
 
 
-def _free_port() -> int:
-    return ports.free_port()
-
-
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One stack for the drills (the drills' time scale), taken down at the end."""
     state = tmp_path_factory.mktemp("drill-stack")
-    launcher.start(state, _free_port(), DEFAULT_TIME_SCALE)
+    launcher.start(state, ports.free_port(), DEFAULT_TIME_SCALE)
     try:
         yield state
     finally:

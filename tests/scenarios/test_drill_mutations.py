@@ -6,13 +6,13 @@ it, and checks the run fails on that invariant (with its measured value and dead
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from pathlib import Path
 
 import boto3
 import pytest
 
+from tradai_sim import ports
 from tradai_sim.cloud.context import EMULATOR_CREDENTIALS
 from tradai_sim.drill_cli import DEFAULT_TIME_SCALE
 from tradai_sim.drills.runner import run_drill
@@ -111,10 +111,7 @@ def test_drill_fails_naming_the_invariant_when_its_recovery_is_broken(
         drill: str, breakage: Callable[[Path], None], invariant: str, timed: bool,
         tmp_path: Path) -> None:
     state = tmp_path / "stack"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    launcher.start(state, port, DEFAULT_TIME_SCALE)
+    launcher.start(state, ports.free_port(), DEFAULT_TIME_SCALE)
     try:
         breakage(state)
         run = run_drill(drill, state, tmp_path / "report")

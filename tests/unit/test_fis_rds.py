@@ -4,21 +4,15 @@ failure on a stack whose MLflow store is SQLite."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import psycopg
 
 from tests.unit.fis_fakes import definition, harness, real, until
 from tradai_sim.cloud.rds.part import MASTER_USERNAME, RdsInstance
+from tradai_sim.ports import free_port
 
 ACTION = {"actionId": "tradai:rds:instance-down", "parameters": {"duration": "PT2M"}}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _answers(port: int) -> bool:
@@ -32,7 +26,7 @@ def _answers(port: int) -> bool:
 
 def test_the_database_stops_for_the_fault_and_comes_back(tmp_path: Path) -> None:
     with harness(tmp_path, create=real) as h:
-        rds = RdsInstance(h.ctx, _free_port())
+        rds = RdsInstance(h.ctx, free_port())
         rds.cluster.init(MASTER_USERNAME, "pw")
         rds.cluster.start()
         try:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,15 +27,10 @@ from tradai_infra.mlflow_access import (
     host_patterns,
     static_prefix,
 )
+from tradai_sim.ports import free_port
 
 ALB_DNS = "internal-tradai-dev-alb-123.eu-central-1.elb.amazonaws.com"
 START_TIMEOUT_S = 240  # a loaded shared machine starts MLflow slowly
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get(port: int, path: str, host: str) -> int:
@@ -55,7 +49,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                              azs=("eu-central-1a", "eu-central-1b"),
                              image=ImageRef(repository="tradai-dev-platform", reference=":1"))
     ctx = Context(topo=topo, settings=settings, account_id=None)  # type: ignore[arg-type]
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("log") / "mlflow.log"
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("TRADAI_", "MLFLOW_", "AWS_"))}

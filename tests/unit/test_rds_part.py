@@ -4,7 +4,6 @@ makes DescribeDBInstances answer the real address."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,12 +13,7 @@ import pytest
 from tradai_sim.cloud.rds import moto_hooks
 from tradai_sim.cloud.rds.part import STORE_ENV, RdsError, mlflow_store
 from tradai_sim.cloud.rds.server import Cluster, available, server_version
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tradai_sim.ports import free_port
 
 
 def _connect(port: int, password: str) -> psycopg.Connection:
@@ -34,7 +28,7 @@ def test_binaries_come_from_the_wheel() -> None:
 
 def test_server_from_a_fresh_dir_keeps_its_data_across_stop_and_kill(tmp_path: Path) -> None:
     # tmp_path is under pytest's 0700 dir: as root the server still reaches it
-    cluster = Cluster(tmp_path / "state" / "data", _free_port(), tmp_path / "rds.log")
+    cluster = Cluster(tmp_path / "state" / "data", free_port(), tmp_path / "rds.log")
     assert not cluster.initialized
     cluster.init("mlflow", "s3cret 'quoted'")
     try:

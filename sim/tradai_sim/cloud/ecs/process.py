@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tradai_sim import ports
-
 # The container image's interpreter is this environment's interpreter (no images locally).
 _PYTHON_NAMES = {"python", "python3", f"python3.{sys.version_info.minor}"}
 
@@ -75,7 +73,3 @@ def signal_group(pid: int, sig: signal.Signals) -> bool:
 def exit_code(returncode: int) -> int:
     """A container killed by a signal reports 128 + signal number (137 SIGKILL, 143 SIGTERM)."""
     return 128 - returncode if returncode < 0 else returncode
-
-
-def free_port() -> int:
-    return ports.free_port("127.0.0.1")

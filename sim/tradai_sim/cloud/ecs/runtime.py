@@ -18,6 +18,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from tradai.topology.ecs_secrets import parse_value_from
+from tradai_sim import ports
 from tradai_sim.cloud.context import CloudContext
 from tradai_sim.cloud.ecs import faketime, process
 from tradai_sim.cloud.ecs.models import (
@@ -174,7 +175,7 @@ class EcsRuntime:
             # Tasks share one host: each listens on its own port; the ALB stand-in and other
             # clients reach it through its network interface on the VPC router, which the
             # network can cut off.
-            port = process.free_port()
+            port = ports.free_port()
             env["PORT"] = str(port)
             record.port = (network.register_eni(record.task_id, record.placement.subnet, port)
                            if network is not None else port)

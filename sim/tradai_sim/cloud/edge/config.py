@@ -18,10 +18,6 @@ RATE_LIMIT_ENV = "TRADAI_SIM_GATEWAY_RATE_LIMIT"  # "requests/seconds", override
 HOST = "127.0.0.1"
 
 
-def free_port() -> int:
-    return ports.free_port(HOST)
-
-
 @dataclass(frozen=True)
 class EdgePorts:
     gateway: int
@@ -30,7 +26,8 @@ class EdgePorts:
 
     @classmethod
     def reserve(cls, services: list[str]) -> EdgePorts:
-        return cls(free_port(), free_port(), {s: free_port() for s in services})
+        return cls(ports.free_port(HOST), ports.free_port(HOST),
+                   {s: ports.free_port(HOST) for s in services})
 
     def url(self, port: int) -> str:
         return f"http://{HOST}:{port}"

@@ -45,7 +45,7 @@ STATE_FILE = "exchange-state.json"
 
 
 def prepare(ctx: CloudContext) -> None:
-    from tradai_sim.cloud.ecs.process import free_port
+    from tradai_sim.ports import free_port
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -76,7 +76,7 @@ def prepare(ctx: CloudContext) -> None:
     if mlflow_store() != "postgres":
         ctx.resources["rds"] = {"store": "sqlite"}
         return
-    from tradai_sim.cloud.ecs.process import free_port
+    from tradai_sim.ports import free_port
 
     instance = RdsInstance(ctx, free_port())
     ctx.resources[RESOURCE_KEY] = instance
