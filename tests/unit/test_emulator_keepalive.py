@@ -1,5 +1,9 @@
 """The emulator's request handler keeps connections open and never reads into the next request.
 
+AWS endpoints keep HTTP/1.1 connections alive and the SDKs reuse them by default
+(https://docs.aws.amazon.com/sdk-for-javascript/v3/developer-guide/node-reusing-connections.html;
+botocore pools its connections in urllib3), so the emulator does too.
+
 Real sockets against a threaded werkzeug server with ``KeepAliveRequestHandler``: several
 requests on one connection, bodies the application reads, half reads or ignores, a chunked
 request, a response without a length (sent chunked), HEAD, and ``Connection: close``.

@@ -7,7 +7,9 @@ kept-alive connection would be the next request). Here the body is read exactly:
 last chunk, and whatever the application left unread is drained before the next request
 line. Responses carry their length or are chunked, so the client can reuse the connection.
 
-Why it matters: every AWS SDK keeps connections alive (urllib3 pools in botocore). With
+Why it matters: every AWS SDK keeps connections alive (urllib3 pools in botocore; the SDKs'
+documentation: https://docs.aws.amazon.com/sdk-for-javascript/v3/developer-guide/node-reusing-connections.html).
+With
 ``close`` each call paid a TCP connect, a splice in the VPC router and a new emulator thread;
 the gateway benchmark put that at about half the CPU of a backtest submission.
 """
