@@ -9,9 +9,8 @@ line. Responses carry their length or are chunked, so the client can reuse the c
 
 Why it matters: every AWS SDK keeps connections alive (urllib3 pools in botocore; the SDKs'
 documentation: https://docs.aws.amazon.com/sdk-for-javascript/v3/developer-guide/node-reusing-connections.html).
-With
-``close`` each call paid a TCP connect, a splice in the VPC router and a new emulator thread;
-the gateway benchmark put that at about half the CPU of a backtest submission.
+With ``close`` each call paid a TCP connect, a splice in the VPC router and a new emulator
+thread; the gateway benchmark put that at about half the CPU of a backtest submission.
 """
 
 from __future__ import annotations
