@@ -114,3 +114,61 @@ def test_page_array_keeps_the_range_sorted_one_row_per_open_time() -> None:
     assert page_array([], T0, T0).shape == (0, 6)
     pd.testing.assert_frame_equal(to_frame(page_array(rows(0, 20), T0, T0 + 99 * M5)),
                                   to_frame(rows(0, 20)))
+
+
+def test_a_read_whose_version_was_pruned_meanwhile_reads_the_newer_one(
+        store: OhlcvStore) -> None:
+    """A writer in another process prunes the previous version while a read of it is under
+    way; the read then fails with ArcticDB's NoDataFoundException (seen in a retraining task,
+    "failed to read key i:binance/BTC_USDT/5m:35:..."). Here the first read of each kind is
+    made at the pruned version, which raises that exception for real; the store reads again
+    and gets the newer version."""
+    from arcticdb.exceptions import NoDataFoundException
+
+    store.write(KEY, to_frame(rows(0, 50)))
+    store.write(KEY, to_frame(rows(0, 50, bump=1.0)))  # version 1; version 0 pruned
+    lib = store.lib
+    real_read, real_describe = lib.read, lib.get_description
+    stale = {"read": 0, "get_description": 0}
+
+    def read(symbol: str, **kw: object) -> object:
+        stale["read"] += 1
+        if stale["read"] % 2:  # every other read is the one that raced with the prune
+            return real_read(symbol, **{**kw, "as_of": 0})
+        return real_read(symbol, **kw)
+
+    def describe(symbol: str, **kw: object) -> object:
+        stale["get_description"] += 1
+        if stale["get_description"] == 1:
+            return real_describe(symbol, as_of=0)
+        return real_describe(symbol, **kw)
+
+    with pytest.raises(NoDataFoundException):
+        real_read(KEY.symbol, as_of=0)  # the pruned version is gone
+    lib.read, lib.get_description = read, describe
+    back = store.read(KEY)
+    assert back["open"].iloc[0] == 101.0  # the newer version's values
+    assert len(store.open_times(KEY)) == 50
+    assert store.describe(KEY).rows == 50  # type: ignore[union-attr]
+    assert stale == {"read": 4, "get_description": 2}
+
+
+def test_a_read_that_keeps_missing_its_keys_is_store_unavailable(store: OhlcvStore) -> None:
+    """A version that stays unreadable (not a race: a key lost in the bucket) is reported after
+    a bounded number of tries, as the store's own error naming ArcticDB's."""
+    from tradai.data.store import PRUNED_READ_ATTEMPTS, StoreUnavailable
+
+    store.write(KEY, to_frame(rows(0, 50)))
+    store.write(KEY, to_frame(rows(0, 50, bump=1.0)))
+    lib = store.lib
+    real_read = lib.read
+    calls = []
+
+    def read(symbol: str, **kw: object) -> object:
+        calls.append(symbol)
+        return real_read(symbol, **{**kw, "as_of": 0})
+
+    lib.read = read
+    with pytest.raises(StoreUnavailable, match="ArcticDB NoSuchVersionException"):
+        store.read(KEY)
+    assert len(calls) == PRUNED_READ_ATTEMPTS

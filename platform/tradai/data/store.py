@@ -29,6 +29,11 @@ from tradai.data.settings import DataSettings
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 
+# A read meets a version pruned under it only while a write lands; three tries need three
+# writes to the same symbol during one read.
+PRUNED_READ_ATTEMPTS = 3
+
+
 class StoreUnavailable(RuntimeError):
     """ArcticDB (or the object store behind it) failed; nothing was written."""
 
@@ -109,8 +114,7 @@ class OhlcvStore:
         if not self._has(key):
             return empty_frame()
         rng = (_ts(start_ms), _ts(end_ms))
-        frame = self._call(lambda: self.lib.read(key.symbol, date_range=rng).data)
-        return frame
+        return self._read_latest(lambda: self.lib.read(key.symbol, date_range=rng).data)
 
     def open_times(self, key: SeriesKey, start_ms: int | None = None,
                    end_ms: int | None = None) -> np.ndarray:
@@ -118,13 +122,14 @@ class OhlcvStore:
         if not self._has(key):
             return np.zeros(0, dtype=np.int64)
         rng = (_ts(start_ms), _ts(end_ms))
-        frame = self._call(lambda: self.lib.read(key.symbol, date_range=rng, columns=[]).data)
+        frame = self._read_latest(
+            lambda: self.lib.read(key.symbol, date_range=rng, columns=[]).data)
         return open_times_ms(frame.index)
 
     def describe(self, key: SeriesKey) -> SeriesInfo | None:
         if not self._has(key):
             return None
-        d = self._call(lambda: self.lib.get_description(key.symbol))
+        d = self._read_latest(lambda: self.lib.get_description(key.symbol))
         first, last = d.date_range
         if not d.row_count or pd.isna(first) or pd.isna(last):
             return None
@@ -138,14 +143,41 @@ class OhlcvStore:
     def _has(self, key: SeriesKey) -> bool:
         return bool(self._call(lambda: self.lib.has_symbol(key.symbol)))
 
+    def _read_latest(self, fn: Any) -> Any:
+        """A read of the latest version, made again when a writer pruned it meanwhile.
+
+        A read resolves the latest version and then fetches its index and data keys. Writes
+        prune the previous version (``prune_previous_versions``), so a write in another process
+        between the two steps deletes the keys being read and ArcticDB raises
+        ``NoDataFoundException`` (a key not found). The newer version is then the latest:
+        reading again reads it. Seen under load: a retraining task's read of a pair the data
+        service was updating failed with "failed to read key i:binance/BTC_USDT/5m:35:...".
+        """
+        from arcticdb.exceptions import NoDataFoundException
+
+        for _ in range(PRUNED_READ_ATTEMPTS - 1):
+            try:
+                return fn()
+            except NoDataFoundException:
+                continue
+            except StoreUnavailable:
+                raise
+            except Exception as exc:
+                raise _unavailable(exc) from exc
+        return self._call(fn)
+
     def _call(self, fn: Any) -> Any:
         try:
             return fn()
         except StoreUnavailable:
             raise
         except Exception as exc:
-            # ArcticDB's exceptions carry the storage error (S3 unreachable, access denied).
-            raise StoreUnavailable(f"ArcticDB {type(exc).__name__}: {exc}") from exc
+            raise _unavailable(exc) from exc
+
+
+def _unavailable(exc: Exception) -> StoreUnavailable:
+    # ArcticDB's exceptions carry the storage error (S3 unreachable, access denied).
+    return StoreUnavailable(f"ArcticDB {type(exc).__name__}: {exc}")
 
 
 def _ts(ms: int | None) -> pd.Timestamp | None:
