@@ -12,6 +12,7 @@ request, a response without a length (sent chunked), HEAD, and ``Connection: clo
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -39,6 +40,11 @@ def app(environ: dict[str, Any], start_response: Any) -> Any:
     if path == "/stream":  # no length: the handler sends it chunked
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"one,", b"two,", b"three"]
+    if path == "/nodelay":  # the server side of this connection: is Nagle's algorithm off?
+        sock = environ["werkzeug.socket"]
+        body = str(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)).encode()
+        start_response("200 OK", [("Content-Length", str(len(body)))])
+        return [body]
     if path == "/boom":
         raise RuntimeError("broken app")
     start_response("200 OK", [("Content-Length", "5"), ("Connection", "close")])
@@ -107,3 +113,14 @@ def test_botocore_reuses_its_connection(port: int) -> None:
     finally:
         KeepAliveRequestHandler.setup = original  # type: ignore[method-assign]
     assert len(accepted) == 1
+
+
+def test_the_answer_is_not_held_back_by_nagles_algorithm(port: int) -> None:
+    """The head and the body are separate writes; with Nagle's algorithm the body waited for
+    the client's delayed ACK of the head (40 ms on Linux), on every call of a kept-alive
+    connection (measured: 45-90 ms for an SQS ListQueues, 2-9 ms without). The accepted
+    socket has TCP_NODELAY, as urllib3 sets on its own side."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    for _ in range(2):  # and still on the kept connection
+        status, body, _ = _ask(c, "GET", "/nodelay")
+        assert status == 200 and int(body) != 0

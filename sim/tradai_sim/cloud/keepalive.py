@@ -33,6 +33,10 @@ NO_BODY_STATUSES = {204, 304}
 class KeepAliveRequestHandler(MotoRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = IDLE_TIMEOUT_S
+    # The head and the body leave in separate writes. With Nagle's algorithm on, the body
+    # waits for the ACK of the head, which the client delays (40 ms on Linux) on a kept-alive
+    # connection: every call took 45-90 ms. Closing the connection used to flush it.
+    disable_nagle_algorithm = True
 
     def run_wsgi(self) -> None:
         if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
