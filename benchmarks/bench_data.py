@@ -1,5 +1,5 @@
 """Figures for market data, each part in its own process as in the stack (exchange simulator,
-moto S3 server, this process as the data collection task):
+the S3 emulator, this process as the data collection task):
 
 - ingest: candles per second end to end (exchange -> CCXT -> ArcticDB on S3), pages gathered
   into batches written by one writer thread while the next batch is fetched (``--batch-candles
@@ -11,6 +11,9 @@ moto S3 server, this process as the data collection task):
 
     .venv/bin/python benchmarks/bench_data.py [--days 90] [--pairs 3] [--batch-candles N]
                                               [--batch-s S]
+
+``--s3 moto`` puts moto's own server (a connection per request) in place of the stack's
+emulator.
 """
 
 from __future__ import annotations
@@ -53,9 +56,26 @@ def spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
                                 start_new_session=True)
 
 
-def start_moto(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+# The stack's S3: moto's app behind the cloud's request handler (kept-alive connections,
+# TCP_NODELAY), without the control plane.
+EMULATOR = """
+import sys, threading
+from tradai_sim.cloud.emulator import EmulatorServer, prepare_moto_environment
+port = int(sys.argv[1])
+prepare_moto_environment(port)
+def control(environ, start_response):
+    start_response("404 Not Found", [("Content-Length", "0")])
+    return [b""]
+EmulatorServer("127.0.0.1", port, control).start()
+threading.Event().wait()
+"""
+
+
+def start_moto(tmp: Path, server: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    proc = spawn([sys.executable, "-m", "moto.server", "-p", str(port)], tmp / "moto.log")
+    argv = ([sys.executable, "-c", EMULATOR, str(port)] if server == "emulator" else
+            [sys.executable, "-m", "moto.server", "-p", str(port)])
+    proc = spawn(argv, tmp / "moto.log")
     endpoint = f"http://127.0.0.1:{port}"
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                       aws_access_key_id="testing", aws_secret_access_key="testing")
@@ -157,11 +177,15 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=3)
     ap.add_argument("--batch-candles", type=int, default=BATCH_CANDLES)
     ap.add_argument("--batch-s", type=float, default=BATCH_S)
+    ap.add_argument("--s3", choices=("emulator", "moto"), default="emulator",
+                    help="the stack's emulator (default) or moto's own server, which closes "
+                         "every connection")
     args = ap.parse_args()
     batching = {"batch_candles": args.batch_candles, "batch_s": args.batch_s}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        moto, endpoint = start_moto(tmp)
+        moto, endpoint = start_moto(tmp, args.s3)
+        print(f"S3: {args.s3}")
         exchange, url = start_exchange(tmp)
         try:
             pairs = PAIRS[: args.pairs]
