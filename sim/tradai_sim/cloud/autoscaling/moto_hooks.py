@@ -57,25 +57,48 @@ def replace_autoscaling_group_instances(original: Callable[..., Any]) -> Callabl
                                             propagated_tags: dict[str, str]) -> None:
         before = {id(s) for s in self.instance_states}
         subnets = [s for s in (self.vpc_zone_identifier or "").split(",") if s]
-        if _controller is None or not subnets:
-            original(self, count_needed, propagated_tags)
-        else:
-            listed = self.vpc_zone_identifier
-            try:
-                for _ in range(count_needed):
-                    first = _controller.pick_subnet(self, subnets)
-                    if first is None:
-                        break  # no AZ can take it: a failed activity, retried later
-                    # moto launches into the first subnet of the list
-                    self.vpc_zone_identifier = ",".join(
-                        [first, *[s for s in subnets if s != first]])
-                    original(self, 1, dict(propagated_tags))
-            finally:
-                self.vpc_zone_identifier = listed
+        hooked = _controller is not None and bool(_controller.launch_hooks(self.name))
+        if hooked:
+            # moto appends each new instance InService; a concurrent Describe must never see
+            # that for an instance a launch hook holds (AWS: Pending, then Pending:Wait).
+            self.instance_states = _HeldOnArrival(self.instance_states)
+        try:
+            if _controller is None or not subnets:
+                original(self, count_needed, propagated_tags)
+            else:
+                _launch_spread(original, self, count_needed, propagated_tags, subnets)
+        finally:
+            if hooked:
+                self.instance_states = list(self.instance_states)
         if _controller is not None:
             _controller.launched(self, [s for s in self.instance_states if id(s) not in before])
 
     return replace_autoscaling_group_instances
+
+
+class _HeldOnArrival(list):  # type: ignore[type-arg]
+    """The group's instance list while moto launches into a group with launch hooks: each
+    instance enters it already in Pending:Wait (the controller then opens its actions)."""
+
+    def append(self, state: Any) -> None:
+        state.lifecycle_state = "Pending:Wait"
+        super().append(state)
+
+
+def _launch_spread(original: Callable[..., Any], group: Any, count_needed: int,
+                   propagated_tags: dict[str, str], subnets: list[str]) -> None:
+    assert _controller is not None
+    listed = group.vpc_zone_identifier
+    try:
+        for _ in range(count_needed):
+            first = _controller.pick_subnet(group, subnets)
+            if first is None:
+                break  # no AZ can take it: a failed activity, retried later
+            # moto launches into the first subnet of the list
+            group.vpc_zone_identifier = ",".join([first, *[s for s in subnets if s != first]])
+            original(group, 1, dict(propagated_tags))
+    finally:
+        group.vpc_zone_identifier = listed
 
 
 def put_lifecycle_hook(original: Callable[..., Any]) -> Callable[..., Any]:
