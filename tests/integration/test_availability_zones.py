@@ -1,7 +1,9 @@
 """Availability zones that fail: a power outage kills exactly what is placed in the AZ and takes
 its capacity away, a network outage cuts processes off while they keep running, and after
-either the services are whole again. Each test restores the AZ and waits for every service to
-be healthy before it ends (the stack is shared with the rest of the suite)."""
+either the services are whole again. The module has a stack of its own: an outage makes ECS
+replace the tasks it cuts off, MLflow's among them, and other files resolve a task's port once
+per worker (ci63: 14 errors in the files that ran after it on the shared stack). Each test
+starts once every service is healthy and restores the AZ after."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.integration.cloud import RunningCloud, wait_for
+from tests.integration.cloud import RunningCloud, start_cloud, wait_for
 from tradai_sim.stack import readiness
 
 AZ_A, AZ_B = "eu-central-1a", "eu-central-1b"
@@ -63,6 +65,15 @@ def _outage(cloud: RunningCloud, az: str, kind: str) -> dict[str, Any]:
 def _restore(cloud: RunningCloud) -> None:
     for outage in requests.get(f"{cloud.endpoint}/_sim/zones", timeout=10).json()["outages"]:
         requests.delete(f"{cloud.endpoint}/_sim/zones", params={"id": outage["id"]}, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
+    running = start_cloud(tmp_path_factory.mktemp("az-cloud"), time_scale=20.0)
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 @pytest.fixture
