@@ -157,13 +157,10 @@ class OhlcvStore:
 
         for _ in range(PRUNED_READ_ATTEMPTS - 1):
             try:
-                return fn()
-            except NoDataFoundException:
-                continue
-            except StoreUnavailable:
-                raise
-            except Exception as exc:
-                raise _unavailable(exc) from exc
+                return self._call(fn)
+            except StoreUnavailable as exc:
+                if not isinstance(exc.__cause__, NoDataFoundException):
+                    raise
         return self._call(fn)
 
     def _call(self, fn: Any) -> Any:
@@ -172,12 +169,8 @@ class OhlcvStore:
         except StoreUnavailable:
             raise
         except Exception as exc:
-            raise _unavailable(exc) from exc
-
-
-def _unavailable(exc: Exception) -> StoreUnavailable:
-    # ArcticDB's exceptions carry the storage error (S3 unreachable, access denied).
-    return StoreUnavailable(f"ArcticDB {type(exc).__name__}: {exc}")
+            # ArcticDB's exceptions carry the storage error (S3 unreachable, access denied).
+            raise StoreUnavailable(f"ArcticDB {type(exc).__name__}: {exc}") from exc
 
 
 def _ts(ms: int | None) -> pd.Timestamp | None:

@@ -66,7 +66,8 @@ def replace_autoscaling_group_instances(original: Callable[..., Any]) -> Callabl
             if _controller is None or not subnets:
                 original(self, count_needed, propagated_tags)
             else:
-                _launch_spread(original, self, count_needed, propagated_tags, subnets)
+                _launch_spread(_controller, original, self, count_needed, propagated_tags,
+                               subnets)
         finally:
             if hooked:
                 self.instance_states = list(self.instance_states)
@@ -85,13 +86,14 @@ class _HeldOnArrival(list):  # type: ignore[type-arg]
         super().append(state)
 
 
-def _launch_spread(original: Callable[..., Any], group: Any, count_needed: int,
-                   propagated_tags: dict[str, str], subnets: list[str]) -> None:
-    assert _controller is not None
+def _launch_spread(controller: AutoScalingController, original: Callable[..., Any], group: Any,
+                   count_needed: int, propagated_tags: dict[str, str],
+                   subnets: list[str]) -> None:
+    """Each instance in the group's least-used available AZ (moto takes the first subnet)."""
     listed = group.vpc_zone_identifier
     try:
         for _ in range(count_needed):
-            first = _controller.pick_subnet(group, subnets)
+            first = controller.pick_subnet(group, subnets)
             if first is None:
                 break  # no AZ can take it: a failed activity, retried later
             # moto launches into the first subnet of the list
