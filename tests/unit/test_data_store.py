@@ -117,58 +117,56 @@ def test_page_array_keeps_the_range_sorted_one_row_per_open_time() -> None:
 
 
 def test_a_read_whose_version_was_pruned_meanwhile_reads_the_newer_one(
-        store: OhlcvStore) -> None:
-    """A writer in another process prunes the previous version while a read of it is under
-    way; the read then fails with ArcticDB's NoDataFoundException (seen in a retraining task,
-    "failed to read key i:binance/BTC_USDT/5m:35:..."). Here the first read of each kind is
-    made at the pruned version, which raises that exception for real; the store reads again
-    and gets the newer version."""
-    from arcticdb.exceptions import NoDataFoundException
+        tmp_path: Path) -> None:
+    """A writer in another process prunes the version a reader's connection knows as the
+    latest (ArcticDB caches the version list per connection); the read then fails with
+    NoDataFoundException (seen in a retraining task, "failed to read key
+    i:binance/BTC_USDT/5m:35:...", and in a test reading a series another process had just
+    rewritten). Two stores on one LMDB library, as two processes: each kind of read gets the
+    writer's newest version."""
+    uri = f"lmdb://{tmp_path / 'db'}"
+    reader, writer = OhlcvStore(uri, "ohlcv"), OhlcvStore(uri, "ohlcv")
+    writer.write(KEY, to_frame(rows(0, 50)))
+    assert reader.read(KEY)["open"].iloc[0] == 100.0  # the reader now knows version 0
+    first_connection = reader.lib
 
-    store.write(KEY, to_frame(rows(0, 50)))
-    store.write(KEY, to_frame(rows(0, 50, bump=1.0)))  # version 1; version 0 pruned
-    lib = store.lib
-    real_read, real_describe = lib.read, lib.get_description
-    stale = {"read": 0, "get_description": 0}
+    writer.write(KEY, to_frame(rows(0, 50, bump=1.0)))  # version 1; version 0 pruned
+    assert reader.read(KEY)["open"].iloc[0] == 101.0
+    assert reader.lib is not first_connection  # read again on a fresh connection
 
-    def read(symbol: str, **kw: object) -> object:
-        stale["read"] += 1
-        if stale["read"] % 2:  # every other read is the one that raced with the prune
-            return real_read(symbol, **{**kw, "as_of": 0})
-        return real_read(symbol, **kw)
-
-    def describe(symbol: str, **kw: object) -> object:
-        stale["get_description"] += 1
-        if stale["get_description"] == 1:
-            return real_describe(symbol, as_of=0)
-        return real_describe(symbol, **kw)
-
-    with pytest.raises(NoDataFoundException):
-        real_read(KEY.symbol, as_of=0)  # the pruned version is gone
-    lib.read, lib.get_description = read, describe
-    back = store.read(KEY)
-    assert back["open"].iloc[0] == 101.0  # the newer version's values
-    assert len(store.open_times(KEY)) == 50
-    assert store.describe(KEY).rows == 50  # type: ignore[union-attr]
-    assert stale == {"read": 4, "get_description": 2}
+    writer.write(KEY, to_frame(rows(50, 10)))  # version 2; version 1 pruned
+    assert len(reader.open_times(KEY)) == 60
+    writer.write(KEY, to_frame(rows(60, 10)))  # version 3
+    assert reader.describe(KEY).rows == 70  # type: ignore[union-attr]
 
 
-def test_a_read_that_keeps_missing_its_keys_is_store_unavailable(store: OhlcvStore) -> None:
+def test_a_read_that_keeps_missing_its_keys_is_store_unavailable(
+        store: OhlcvStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """A version that stays unreadable (not a race: a key lost in the bucket) is reported after
-    a bounded number of tries, as the store's own error naming ArcticDB's."""
+    a bounded number of tries, each on a fresh connection, as the store's own error naming
+    ArcticDB's."""
     from tradai.data.store import PRUNED_READ_ATTEMPTS, StoreUnavailable
 
     store.write(KEY, to_frame(rows(0, 50)))
-    store.write(KEY, to_frame(rows(0, 50, bump=1.0)))
-    lib = store.lib
-    real_read = lib.read
-    calls = []
+    store.write(KEY, to_frame(rows(0, 50, bump=1.0)))  # version 0 pruned
+    connect = OhlcvStore.lib.fget  # type: ignore[attr-defined]
+    connections: list[object] = []
+    reads: list[str] = []
 
-    def read(symbol: str, **kw: object) -> object:
-        calls.append(symbol)
-        return real_read(symbol, **{**kw, "as_of": 0})
+    def stale(self: OhlcvStore) -> object:
+        lib = connect(self)
+        if lib not in connections:  # every connection reads the pruned version
+            connections.append(lib)
+            real_read = lib.read
 
-    lib.read = read
+            def read(symbol: str, **kw: object) -> object:
+                reads.append(symbol)
+                return real_read(symbol, **{**kw, "as_of": 0})
+
+            lib.read = read
+        return lib
+
+    monkeypatch.setattr(OhlcvStore, "lib", property(stale))
     with pytest.raises(StoreUnavailable, match="ArcticDB NoSuchVersionException"):
         store.read(KEY)
-    assert len(calls) == PRUNED_READ_ATTEMPTS
+    assert len(reads) == len(connections) == PRUNED_READ_ATTEMPTS

@@ -144,24 +144,34 @@ class OhlcvStore:
         return bool(self._call(lambda: self.lib.has_symbol(key.symbol)))
 
     def _read_latest(self, fn: Any) -> Any:
-        """A read of the latest version, made again when a writer pruned it meanwhile.
+        """A read of the latest version, made again on a fresh connection when a writer in
+        another process pruned the version this one read.
 
-        A read resolves the latest version and then fetches its index and data keys. Writes
-        prune the previous version (``prune_previous_versions``), so a write in another process
-        between the two steps deletes the keys being read and ArcticDB raises
-        ``NoDataFoundException`` (a key not found). The newer version is then the latest:
-        reading again reads it. Seen under load: a retraining task's read of a pair the data
-        service was updating failed with "failed to read key i:binance/BTC_USDT/5m:35:...".
+        Writes prune the previous version (``prune_previous_versions``). A read that resolved
+        the latest version before such a write, or whose connection still caches the version
+        list from before it (ArcticDB keeps it for a while), then fetches deleted keys and
+        ArcticDB raises ``NoDataFoundException`` (a read) or ``KeyNotFoundException`` (a
+        description). Reading again on the same connection meets
+        the same cached version; a new connection reads the newer one. Seen under load: a
+        retraining task's read of a pair the data service was updating ("failed to read key
+        i:binance/BTC_USDT/5m:35:..."), and a test reading a series another process had just
+        rewritten.
         """
-        from arcticdb.exceptions import NoDataFoundException
+        from arcticdb.exceptions import KeyNotFoundException, NoDataFoundException
 
         for _ in range(PRUNED_READ_ATTEMPTS - 1):
             try:
                 return self._call(fn)
             except StoreUnavailable as exc:
-                if not isinstance(exc.__cause__, NoDataFoundException):
+                if not isinstance(exc.__cause__, (NoDataFoundException, KeyNotFoundException)):
                     raise
+                self._reconnect()
         return self._call(fn)
+
+    def _reconnect(self) -> None:
+        """Drop the connection (and its cached version lists); the next use connects anew."""
+        with self._connect_lock:
+            self._lib = None
 
     def _call(self, fn: Any) -> Any:
         try:
