@@ -51,3 +51,25 @@ def test_a_failed_seed_is_reported_as_a_failure_not_a_wait() -> None:
     assert readiness.failed(status) == ("registering the example strategies failed: "
                                         "MLflow refused")
     assert readiness.failed(_status(ALL, HEALTHY, {"state": "seeding"})) is None
+
+
+def test_an_alb_that_does_not_answer_leaves_the_targets_empty_not_malformed() -> None:
+    """The edge part asks the ALB for its targets with a short timeout; on a busy machine it
+    may not answer. `status` walked the targets and crashed on the error put in their place
+    (ci65: "string indices must be integers"); the error now sits beside them."""
+    import socket
+    from types import SimpleNamespace
+
+    from tradai_sim.cloud.edge.config import HOST
+    from tradai_sim.cloud.edge.part import EdgePart
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind((HOST, 0))
+        closed = int(s.getsockname()[1])
+    ports = SimpleNamespace(alb=closed, url=lambda port: f"http://{HOST}:{port}")
+    edge = EdgePart.status(SimpleNamespace(procs={}, ports=ports))  # type: ignore[arg-type]
+    assert edge["targets"] == {} and edge["targets_error"] == "ConnectError"
+    status = _status(ALL, {}, {"state": "seeding"})
+    status["parts"]["edge"] = edge
+    pending = {c.name: c.detail for c in readiness.components(status) if not c.ready}
+    assert pending["mlflow"] == "1 running, 0 healthy behind the ALB"

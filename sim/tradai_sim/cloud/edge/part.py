@@ -96,7 +96,8 @@ class EdgePart:
             out["targets"] = httpx.get(f"{self.ports.url(self.ports.alb)}/_alb/targets",
                                        timeout=0.5).json()
         except (httpx.HTTPError, ValueError) as exc:
-            out["targets"] = {"error": type(exc).__name__}
+            # "targets" keeps its shape (target group -> targets) for the readers that walk it
+            out["targets"], out["targets_error"] = {}, type(exc).__name__
         return out
 
 
