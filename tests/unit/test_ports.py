@@ -64,7 +64,7 @@ def test_a_reservation_is_exclusive_across_processes(registry: Path) -> None:
     import multiprocessing
 
     with multiprocessing.get_context("spawn").Pool(4) as pool:
-        won = pool.starmap(_reserve_in(registry), [(12_345,)] * 8)
+        won = pool.starmap(ReserveIn(registry), [(12_345,)] * 8)
     assert sorted(won) == [False] * 7 + [True]
 
 
@@ -76,7 +76,7 @@ def test_a_lapsed_reservation_can_be_claimed_again(registry: Path) -> None:
     assert not ports.reserve(12_346)  # the new claim holds
 
 
-class _reserve_in:  # noqa: N801 - a picklable function of the registry's directory
+class ReserveIn:  # a picklable function of the registry's directory
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
