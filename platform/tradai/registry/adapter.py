@@ -14,10 +14,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Param, RunTag
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
-
 from tradai.registry import tags as T
 from tradai.registry.config_store import ConfigStore
 from tradai.registry.credentials import AuthSecretUnavailable, ensure_client_credentials
@@ -29,6 +25,7 @@ from tradai.registry.models import (
     StrategySummary,
     StrategyVersion,
 )
+from tradai.registry.rest_client import MlflowRestClient, MlflowRestError
 
 REGISTRY_EXPERIMENT = "strategy-registry"
 ARTIFACT_DIR = "strategy"
@@ -45,13 +42,26 @@ def content_digest(config: Mapping[str, Any], source_code: str | None) -> str:
 
 
 class MLflowAdapter:
-    def __init__(self, tracking_uri: str, config_store: ConfigStore | None = None) -> None:
+    """``rest=True``: through ``MlflowRestClient`` (lookups, ``load_config`` and a run's
+    recording only), for a task that would otherwise import ``mlflow`` for a few requests."""
+
+    def __init__(self, tracking_uri: str, config_store: ConfigStore | None = None, *,
+                 rest: bool = False) -> None:
         self.tracking_uri = tracking_uri
         try:  # MLflow's basic auth: callers need not know about it (see credentials.py)
             ensure_client_credentials(tracking_uri)
         except AuthSecretUnavailable as exc:
             raise RegistryUnavailable(str(exc)) from exc
-        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        self.client: Any
+        self._errors: tuple[type[Exception], ...]  # what the client raises for MLflow's errors
+        if rest:
+            self.client, self._errors = MlflowRestClient(tracking_uri), (MlflowRestError,)
+        else:
+            from mlflow.exceptions import MlflowException
+            from mlflow.tracking import MlflowClient
+
+            self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+            self._errors = (MlflowException,)
         self.config_store = config_store
 
     # -- lookups ------------------------------------------------------------------------------
@@ -69,7 +79,7 @@ class MLflowAdapter:
                 if latest is None:
                     raise StrategyNotFound(f"strategy {name!r} has no versions")
                 mv = self.client.get_model_version(name, str(latest))
-        except MlflowException as exc:
+        except self._errors as exc:
             raise self._lookup_error(exc, name, kind, ref) from exc
         return T.from_model_version(mv)
 
@@ -87,7 +97,7 @@ class MLflowAdapter:
     def get_strategy(self, name: str) -> StrategyDetail:
         try:
             rm = self.client.get_registered_model(name)
-        except MlflowException as exc:
+        except self._errors as exc:
             raise self._lookup_error(exc, name, "strategy", None) from exc
         summary = self._summary(rm)
         by_version: dict[int, list[str]] = {}
@@ -190,7 +200,7 @@ class MLflowAdapter:
                 f"an alias points at a version number, got {version!r}", field="version")
         try:
             self.client.set_registered_model_alias(name, alias, str(ref))
-        except MlflowException as exc:
+        except self._errors as exc:
             raise self._lookup_error(exc, name, "version", ref) from exc
 
     def set_version_tags(self, name: str, version: int, tags: Mapping[str, str]) -> None:
@@ -198,7 +208,7 @@ class MLflowAdapter:
         for key, value in tags.items():
             try:
                 self.client.set_model_version_tag(name, str(version), key, value)
-            except MlflowException as exc:
+            except self._errors as exc:
                 raise self._lookup_error(exc, name, "version", version) from exc
 
     def load_config(self, version: StrategyVersion) -> dict[str, Any]:
@@ -230,7 +240,7 @@ class MLflowAdapter:
     def _ensure_model(self, name: str, description: str | None) -> None:
         try:
             self.client.create_registered_model(name, description=description)
-        except MlflowException as exc:
+        except self._errors as exc:
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise RegistryUnavailable(f"MLflow refused to create {name!r}: {exc}") from exc
 
@@ -240,7 +250,7 @@ class MLflowAdapter:
             return str(exp.experiment_id)
         try:
             return str(self.client.create_experiment(REGISTRY_EXPERIMENT))
-        except MlflowException as exc:  # created concurrently
+        except self._errors as exc:  # created concurrently
             exp = self.client.get_experiment_by_name(REGISTRY_EXPERIMENT)
             if exp is None:
                 raise RegistryUnavailable(f"cannot create the registry experiment: {exc}") from exc
@@ -250,6 +260,8 @@ class MLflowAdapter:
                  source_code: str | None, source_filename: str, timeframe: str,
                  pairs: list[str], digest: str,
                  extra_artifacts: Mapping[str, Path]) -> tuple[str, str]:
+        from mlflow.entities import Param, RunTag
+
         experiment_id = self._experiment_id()
         run = self._call(lambda: self.client.create_run(
             experiment_id, run_name=f"register-{name}",
@@ -270,13 +282,13 @@ class MLflowAdapter:
         self._call(lambda: self.client.set_terminated(run_id))
         return run_id, run.info.artifact_uri
 
-    def _lookup_error(self, exc: MlflowException, name: str, kind: str,
+    def _lookup_error(self, exc: Any, name: str, kind: str,
                       ref: int | str | None) -> Exception:
         if exc.error_code not in _NOT_FOUND_CODES:
             return RegistryUnavailable(f"MLflow at {self.tracking_uri} failed: {exc.message}")
         try:
             self.client.get_registered_model(name)
-        except MlflowException:
+        except self._errors:
             return StrategyNotFound(f"strategy {name!r} not found")
         if kind == "alias":
             return StrategyNotFound(f"strategy {name!r} has no alias {ref!r}")
@@ -287,7 +299,7 @@ class MLflowAdapter:
     def _call(self, fn: Any) -> Any:
         try:
             return fn()
-        except MlflowException as exc:
+        except self._errors as exc:
             raise RegistryUnavailable(f"MLflow at {self.tracking_uri} failed: {exc.message}"
                                       ) from exc
 

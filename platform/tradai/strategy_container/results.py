@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from tradai.backtests import results as metrics_of
 from tradai.registry.models import StrategyVersion
+from tradai.registry.rest_client import Metric, Param
 from tradai.strategy_container.errors import ContainerError, DependencyFailed
 from tradai.strategy_container.job import JobSpec
 from tradai.strategy_container.runner import BacktestOutcome, HyperoptOutcome
@@ -184,8 +185,6 @@ class MlflowRecorder:
 
     def record(self, report: RunReport, folder: Path) -> tuple[str, str | None]:
         """Returns (run id, the run's UI URL)."""
-        from mlflow.entities import Metric, Param, RunStatus
-
         try:
             experiment_id = self._experiment(self.experiment_name(report.version.name))
             run = self.client.create_run(experiment_id, tags=report.tags(),
@@ -197,7 +196,7 @@ class MlflowRecorder:
             metrics = [Metric(k, v, now, 0) for k, v in sorted(report.metrics.items())]
             self.client.log_batch(run_id, metrics=metrics, params=params)
             self.client.log_artifacts(run_id, str(folder), "results")
-            self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
+            self.client.set_terminated(run_id, "FINISHED")
         except Exception as exc:  # MLflow raises MlflowException, requests and S3 errors
             raise DependencyFailed(f"could not record the run in MLflow: {exc}") from exc
         url = (f"{self.ui_base}/#/experiments/{experiment_id}/runs/{run_id}"
