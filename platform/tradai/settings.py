@@ -57,12 +57,23 @@ def aws_settings() -> AwsSettings:
     return AwsSettings()
 
 
+# The service ids of the clients the platform makes (botocore's models say the same; a unit
+# test compares): reading a model costs a task or a function ~30 ms of JSON per service, and
+# boto3 reads it again for the client.
+SERVICE_IDS = {"autoscaling": "Auto Scaling", "cloudwatch": "CloudWatch",
+               "cognito-idp": "Cognito Identity Provider", "dynamodb": "DynamoDB",
+               "ec2": "EC2", "ecs": "ECS", "events": "EventBridge", "lambda": "Lambda",
+               "logs": "CloudWatch Logs", "s3": "S3", "secretsmanager": "Secrets Manager",
+               "sns": "SNS", "sqs": "SQS", "stepfunctions": "SFN", "sts": "STS"}
+
+
 @lru_cache(maxsize=64)
 def service_endpoint_env(service: str) -> str:
     """botocore's service-specific endpoint variable for a boto3 client name: ``stepfunctions``
     -> ``AWS_ENDPOINT_URL_SFN`` (the service id, upper case, spaces as underscores;
     https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html)."""
-    service_id = botocore.session.get_session().get_service_model(service).service_id
+    service_id = SERVICE_IDS.get(service) or \
+        botocore.session.get_session().get_service_model(service).service_id
     return f"AWS_ENDPOINT_URL_{str(service_id).replace(' ', '_').upper()}"
 
 

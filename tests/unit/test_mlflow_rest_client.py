@@ -9,6 +9,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +24,7 @@ class Script:
     def __init__(self) -> None:
         self.answers: list[tuple[int, bytes]] = []
         self.seen: list[tuple[str, str, dict[str, str]]] = []
+        self.bodies: list[bytes] = []
 
 
 @pytest.fixture
@@ -30,13 +32,17 @@ def server() -> Iterator[tuple[str, Script]]:
     script = Script()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            script.seen.append(("GET", self.path, dict(self.headers)))
+        def answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            script.bodies.append(self.rfile.read(length))
+            script.seen.append((self.command, self.path, dict(self.headers)))
             status, body = script.answers.pop(0) if script.answers else (500, b"no answer")
             self.send_response(status)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = answer
 
         def log_message(self, *args: object) -> None:
             pass
@@ -123,6 +129,28 @@ def test_artifacts_not_behind_the_server_are_refused(server: tuple[str, Script])
     ).encode())]
     with pytest.raises(MlflowRestError, match="--serve-artifacts"):
         MlflowRestClient(url).list_artifacts("r1")
+
+
+def test_a_new_runs_artifacts_go_under_its_root_without_asking_again(
+        server: tuple[str, Script], tmp_path: Path) -> None:
+    url, script = server
+    run = {"info": {"run_id": "r9", "experiment_id": "4",
+                    "artifact_uri": "mlflow-artifacts:/4/r9/artifacts"}}
+    script.answers = [(200, json.dumps({"run": run}).encode()), (200, b""), (200, b"")]
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a b.json").write_text("{}")
+    (tmp_path / "sub" / "c.csv").write_text("x\n1\n")
+    client = MlflowRestClient(url)
+    assert client.create_run("4", tags={"job_id": "j"}, run_name="backtest-j").info.run_id == "r9"
+    client.log_artifacts("r9", str(tmp_path), "results")
+    assert [(m, p) for m, p, _ in script.seen] == [
+        ("POST", "/api/2.0/mlflow/runs/create"),
+        ("PUT", "/api/2.0/mlflow-artifacts/artifacts/4/r9/artifacts/results/a%20b.json"),
+        ("PUT", "/api/2.0/mlflow-artifacts/artifacts/4/r9/artifacts/results/sub/c.csv")]
+    created = json.loads(script.bodies[0])
+    assert created["experiment_id"] == "4" and created["run_name"] == "backtest-j"
+    assert created["tags"] == [{"key": "job_id", "value": "j"}]
+    assert script.bodies[1:] == [b"{}", b"x\n1\n"]
 
 
 @pytest.fixture

@@ -252,3 +252,14 @@ def test_s3_clients_that_are_not_boto3s_take_the_s3_specific_endpoint(
         "http://127.0.0.1:2222"
     monkeypatch.delenv("AWS_ENDPOINT_URL_S3")
     assert "port=1111" in arctic_uri(DataSettings())
+
+
+def test_the_known_service_ids_are_botocores() -> None:
+    # settings.SERVICE_IDS spares each process reading botocore's models; they must agree.
+    import botocore.session
+
+    from tradai.settings import SERVICE_IDS
+
+    session = botocore.session.get_session()
+    assert {name: session.get_service_model(name).service_id for name in SERVICE_IDS} == \
+        SERVICE_IDS

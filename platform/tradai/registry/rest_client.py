@@ -128,6 +128,7 @@ class MlflowRestClient:
         self._timeout = urllib3.Timeout(
             total=_env_float("MLFLOW_HTTP_REQUEST_TIMEOUT", 120.0))
         self._http = urllib3.PoolManager(maxsize=4)  # keep-alive: one connection, reused
+        self._artifact_uris: dict[str, str] = {}  # run id -> its artifact URI, as learnt
 
     # -- the registry -------------------------------------------------------------------------
     def get_model_version(self, name: str, version: str) -> ModelVersion:
@@ -163,10 +164,14 @@ class MlflowRestClient:
             "tags": [{"key": k, "value": str(v)} for k, v in (tags or {}).items()]}
         if run_name:
             request["run_name"] = run_name
-        return _run(self._api("POST", "runs/create", request)["run"])
+        return self._learnt(_run(self._api("POST", "runs/create", request)["run"]))
 
     def get_run(self, run_id: str) -> Run:
-        return _run(self._api("GET", "runs/get", {"run_id": run_id})["run"])
+        return self._learnt(_run(self._api("GET", "runs/get", {"run_id": run_id})["run"]))
+
+    def _learnt(self, run: Run) -> Run:
+        self._artifact_uris[run.info.run_id] = run.info.artifact_uri  # fixed for a run's life
+        return run
 
     def log_batch(self, run_id: str, metrics: Sequence[Any] = (), params: Sequence[Any] = (),
                   tags: Sequence[Any] = ()) -> None:
@@ -240,7 +245,8 @@ class MlflowRestClient:
     def _artifact_root(self, run_id: str) -> str:
         """The run's artifact folder below the proxy's root (``<experiment>/<run>/artifacts``),
         from its ``mlflow-artifacts:`` URI."""
-        uri = urlparse(self.get_run(run_id).info.artifact_uri)
+        known = self._artifact_uris.get(run_id)
+        uri = urlparse(known or self.get_run(run_id).info.artifact_uri)
         if uri.scheme != "mlflow-artifacts":
             raise MlflowRestError(
                 f"run {run_id}'s artifacts are at {uri.scheme}:, not behind the tracking "
