@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from tradai.topology.ecs_secrets import parse_value_from
 from tradai_sim import ports
 from tradai_sim.cloud.context import CloudContext
-from tradai_sim.cloud.ecs import faketime, process
+from tradai_sim.cloud.ecs import faketime, process, stops
 from tradai_sim.cloud.ecs.models import (
     ACTIVATING,
     DEACTIVATING,
@@ -356,6 +356,8 @@ class EcsRuntime:
         record.last_status = state
         record.history.append((state, self.ctx.clock.now()))
         self._publish(record)
+        if state == STOPPED:
+            stops.announce()  # after the sink: DescribeTasks shows it to whoever wakes
 
     def _publish(self, record: TaskRecord) -> None:
         for fn in [self.sink, *self.listeners]:

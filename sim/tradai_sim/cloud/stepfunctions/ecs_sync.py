@@ -14,6 +14,8 @@
   tasks that were started by Step Functions"
   (https://docs.aws.amazon.com/step-functions/latest/dg/ecs-iam.html).
   moto left the task running.
+- The state learns of its task's end when the task stops (Step Functions is told by ECS's
+  events), not at moto's next DescribeTasks half a second later: ``wait_for_stop``.
 
 Installed by ``tradai_sim.cloud.moto_patches``.
 """
@@ -24,9 +26,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from tradai_sim.cloud.ecs import stops
 from tradai_sim.cloud.stepfunctions.failures import failure
 
 log = logging.getLogger(__name__)
+# Wall seconds between DescribeTasks while no task stops (moto's own interval): they notice a
+# stopped execution and a task that stopped before the state began to wait.
+SYNC_RECHECK = 0.5
 
 _STOP_REASON = ("The Task state in AWS Step Functions execution [{execution}] which was "
                 "managing this resource was aborted")
@@ -86,8 +92,11 @@ def eval_sync(original: Callable[..., Any]) -> Callable[..., Any]:
             HeartbeatTimedOut,
         )
 
-        outcome = original(self, env, sync_resolver, timeout_seconds, callback_endpoint,
-                           heartbeat_endpoint)
+        if callback_endpoint is None and sync_resolver is not None:
+            outcome = wait_for_stop(env, sync_resolver)  # .sync: moto's loop, woken by stops
+        else:
+            outcome = original(self, env, sync_resolver, timeout_seconds, callback_endpoint,
+                               heartbeat_endpoint)
         stop = getattr(sync_resolver, "stop_task", None)
         timed_out = isinstance(outcome, HeartbeatTimedOut | CallbackOutcomeTimedOut)
         if stop is not None and (timed_out or (not outcome and not env.is_running())):
@@ -95,6 +104,20 @@ def eval_sync(original: Callable[..., Any]) -> Callable[..., Any]:
         return outcome
 
     return evaluate
+
+
+def wait_for_stop(env: Any, sync_resolver: Callable[[], Any]) -> Any:
+    """moto's ``.sync`` loop (ask, else wait ``SYNC_RECHECK`` s, while the execution runs),
+    except that the wait ends as soon as any ECS task stops (``ecs.stops``): the state learns
+    of its task's end as Step Functions does from ECS's events, not at the next poll."""
+    result = None
+    while env.is_running():
+        before = stops.seen()
+        result = sync_resolver()
+        if result:
+            break
+        stops.wait_after(before, SYNC_RECHECK)
+    return result
 
 
 def _stop_task(env: Any, region: str, credentials: Any, cluster: str, task: str) -> None:

@@ -1,0 +1,83 @@
+"""``ecs:runTask.sync`` learns of its task's end when the task stops (ECS's events in AWS),
+not at the next DescribeTasks poll (sim/tradai_sim/cloud/stepfunctions/ecs_sync.py,
+sim/tradai_sim/cloud/ecs/stops.py)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from tradai_sim.cloud.ecs import stops
+from tradai_sim.cloud.stepfunctions import ecs_sync
+
+
+class Env:
+    def __init__(self) -> None:
+        self.running = True
+
+    def is_running(self) -> bool:
+        return self.running
+
+
+class Task:
+    """DescribeTasks of one task: its description once it has stopped, else None."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+        self.asked = 0
+
+    def resolve(self) -> dict[str, Any] | None:
+        self.asked += 1
+        return {"LastStatus": "STOPPED"} if self.stopped else None
+
+
+def run_in_thread(fn: Any) -> tuple[threading.Thread, list[Any]]:
+    out: list[Any] = []
+    thread = threading.Thread(target=lambda: out.append(fn()), daemon=True)
+    thread.start()
+    return thread, out
+
+
+def test_the_wait_ends_when_the_task_stops_not_at_the_next_poll(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ecs_sync, "SYNC_RECHECK", 600.0)  # a poll would not come in this test
+    task, env = Task(), Env()
+    thread, out = run_in_thread(lambda: ecs_sync.wait_for_stop(env, task.resolve))
+    while task.asked == 0:  # the state has looked once and waits
+        threading.Event().wait(0.01)
+    task.stopped = True
+    stops.announce()
+    thread.join(10)
+    assert not thread.is_alive(), "the stop did not wake the .sync state"
+    assert out == [{"LastStatus": "STOPPED"}] and task.asked == 2
+
+
+def test_another_tasks_stop_is_looked_at_and_waited_past(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ecs_sync, "SYNC_RECHECK", 600.0)
+    task, env = Task(), Env()
+    thread, out = run_in_thread(lambda: ecs_sync.wait_for_stop(env, task.resolve))
+    while task.asked == 0:
+        threading.Event().wait(0.01)
+    stops.announce()  # some other task
+    while task.asked < 2:
+        threading.Event().wait(0.01)
+    assert thread.is_alive() and out == []
+    task.stopped = True
+    stops.announce()
+    thread.join(10)
+    assert out == [{"LastStatus": "STOPPED"}] and task.asked == 3
+
+
+def test_without_stops_it_polls_and_ends_with_the_execution(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ecs_sync, "SYNC_RECHECK", 0.01)
+    task, env = Task(), Env()
+    thread, out = run_in_thread(lambda: ecs_sync.wait_for_stop(env, task.resolve))
+    while task.asked < 3:  # polled again without any stop announced
+        threading.Event().wait(0.01)
+    env.running = False  # StopExecution, a timeout
+    thread.join(10)
+    assert out == [None]
