@@ -81,3 +81,35 @@ def test_without_stops_it_polls_and_ends_with_the_execution(
     env.running = False  # StopExecution, a timeout
     thread.join(10)
     assert out == [None]
+
+
+def test_an_ecs_sync_state_with_a_task_token_endpoint_is_woken_too(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # moto gives every ECS task state a task-token endpoint (ECS supports the callback
+    # pattern), .sync included: the patched _eval_sync must take the woken loop then as well.
+    monkeypatch.setattr(ecs_sync, "SYNC_RECHECK", 600.0)
+    released = threading.Event()
+
+    class State:
+        class resource:
+            resource_arn = "arn:aws:states:::ecs:runTask.sync"
+
+        def _eval_wait_for_task_token(self, **_: Any) -> None:
+            released.wait(30)  # no token outcome in this test
+
+    def original(*_: Any) -> Any:
+        raise AssertionError("moto's polling loop was used")
+
+    task, env = Task(), Env()
+    evaluate = ecs_sync.eval_sync(original)
+    try:
+        thread, out = run_in_thread(lambda: evaluate(State(), env, task.resolve, None,
+                                                     object(), None))
+        while task.asked == 0:
+            threading.Event().wait(0.01)
+        task.stopped = True
+        stops.announce()
+        thread.join(10)
+        assert out == [{"LastStatus": "STOPPED"}]
+    finally:
+        released.set()

@@ -23,6 +23,7 @@ Installed by ``tradai_sim.cloud.moto_patches``.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -92,11 +93,13 @@ def eval_sync(original: Callable[..., Any]) -> Callable[..., Any]:
             HeartbeatTimedOut,
         )
 
-        if callback_endpoint is None and sync_resolver is not None:
-            outcome = wait_for_stop(env, sync_resolver)  # .sync: moto's loop, woken by stops
-        else:
+        if sync_resolver is None:
             outcome = original(self, env, sync_resolver, timeout_seconds, callback_endpoint,
                                heartbeat_endpoint)
+        else:
+            outcome = wait_for_stop(env, sync_resolver,
+                                    _token_listener(self, env, timeout_seconds, callback_endpoint,
+                                                    heartbeat_endpoint))
         stop = getattr(sync_resolver, "stop_task", None)
         timed_out = isinstance(outcome, HeartbeatTimedOut | CallbackOutcomeTimedOut)
         if stop is not None and (timed_out or (not outcome and not env.is_running())):
@@ -106,18 +109,41 @@ def eval_sync(original: Callable[..., Any]) -> Callable[..., Any]:
     return evaluate
 
 
-def wait_for_stop(env: Any, sync_resolver: Callable[[], Any]) -> Any:
-    """moto's ``.sync`` loop (ask, else wait ``SYNC_RECHECK`` s, while the execution runs),
-    except that the wait ends as soon as any ECS task stops (``ecs.stops``): the state learns
-    of its task's end as Step Functions does from ECS's events, not at the next poll."""
+def wait_for_stop(env: Any, sync_resolver: Callable[[], Any],
+                  callback: Callable[[], Any] = lambda: None) -> Any:
+    """moto's ``_eval_sync`` loop (ask, else wait ``SYNC_RECHECK`` s, while the execution runs;
+    a callback outcome, such as a heartbeat timeout, ends it too), except that the wait ends as
+    soon as any ECS task stops (``ecs.stops``): the state learns of its task's end as Step
+    Functions does from ECS's events, not at the next poll."""
     result = None
     while env.is_running():
         before = stops.seen()
         result = sync_resolver()
-        if result:
+        if callback() or result:
             break
         stops.wait_after(before, SYNC_RECHECK)
-    return result
+    return callback() or result
+
+
+def _token_listener(state: Any, env: Any, timeout_seconds: int | None, callback_endpoint: Any,
+                    heartbeat_endpoint: Any) -> Callable[[], Any]:
+    """What moto's ``_eval_sync`` runs beside its loop when the service supports task tokens
+    (ECS does): a thread waiting for the token's outcome. Returns a reader of that outcome."""
+    outcome: list[Any] = []
+    if callback_endpoint is None:
+        return lambda: None
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    def listen() -> None:
+        outcome.append(state._eval_wait_for_task_token(
+            env=env, timeout_seconds=timeout_seconds, callback_endpoint=callback_endpoint,
+            heartbeat_endpoint=heartbeat_endpoint))
+
+    thread = threading.Thread(target=listen, daemon=True,
+                              name=f"WaitForTaskToken_SyncTask_{state.resource.resource_arn}")
+    TMP_THREADS.append(thread)
+    thread.start()
+    return lambda: outcome[0] if outcome else None
 
 
 def _stop_task(env: Any, region: str, credentials: Any, cluster: str, task: str) -> None:
