@@ -179,10 +179,12 @@ def test_mlflow_gets_its_database_login_through_ecs_secrets_read_by_the_executio
         {"name": "TRADAI_MLFLOW_DB_PASSWORD", "valueFrom": f"{db_secret.arn}:password::"}]
     env = {e["name"]: e["value"] for e in container["environment"]}
     assert "TRADAI_MLFLOW_DATABASE_SECRET" not in env
-    # The execution role reads exactly that secret; no task role reads it.
+    # The execution role reads exactly the injected secrets (this one and the strategy's
+    # MLflow login); no task role reads it.
     execution = _policy_of(deployed, deployed.name("ecs-execution"))
     [read] = [s for s in execution if "secretsmanager:GetSecretValue" in _list(s["Action"])]
-    assert _list(read["Resource"]) == [db_secret.arn]
+    assert sorted(_list(read["Resource"])) == sorted(
+        [db_secret.arn, _secret(deployed, "mlflow-runner").arn])
     for td in deployed.of_type(TASK_DEF):
         [role] = [r for r in deployed.of_type(ROLE) if r.arn == td.inputs["taskRoleArn"]]
         for stmt in deployed.role_policy(role)["Statement"]:
@@ -202,6 +204,23 @@ def test_mlflow_gets_its_database_login_through_ecs_secrets_read_by_the_executio
     argv = server_argv(settings, uri)
     assert argv[argv.index("--static-prefix") + 1] == "/mlflow"
     assert password not in " ".join(argv)
+
+
+def test_strategy_tasks_get_their_mlflow_login_from_ecs_not_their_task_role(
+        deployed: Deployed):
+    """The runner login reaches the container as the MLflow client's variables, read by the
+    execution role: the task role (what strategy code holds) reads no MLflow secret."""
+    runner = _secret(deployed, "mlflow-runner")
+    container = _container(deployed, "strategy")
+    assert container["secrets"] == [
+        {"name": "MLFLOW_TRACKING_USERNAME", "valueFrom": f"{runner.arn}:username::"},
+        {"name": "MLFLOW_TRACKING_PASSWORD", "valueFrom": f"{runner.arn}:password::"}]
+    env = {e["name"]: e["value"] for e in container["environment"]}
+    assert "TRADAI_MLFLOW_AUTH_SECRET" not in env
+    mlflow_secrets = {_secret(deployed, n).arn for n in
+                      ("mlflow-basic-auth", "mlflow-users", "mlflow-runner")}
+    for stmt in _policy_of(deployed, deployed.name("strategy-task")):
+        assert not mlflow_secrets & set(_list(stmt["Resource"])), stmt
 
 
 def test_services_read_their_mlflow_logins_with_their_task_roles(deployed: Deployed):

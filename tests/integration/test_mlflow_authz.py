@@ -199,6 +199,12 @@ def test_strategy_tasks_log_in_with_the_runner_login_not_the_admin(cloud: Runnin
     td = cloud.client("ecs").describe_task_definition(
         taskDefinition=cloud.name("strategy"))["taskDefinition"]
     env = {e["name"]: e["value"] for e in td["containerDefinitions"][0]["environment"]}
-    assert env["TRADAI_MLFLOW_AUTH_SECRET"] == cloud.name(credentials.RUNNER_SECRET)
+    # Handed in by ECS from the runner's secret (read by the execution role), as on AWS.
+    runner_arn = cloud.client("secretsmanager").describe_secret(
+        SecretId=cloud.name(credentials.RUNNER_SECRET))["ARN"]
+    assert td["containerDefinitions"][0]["secrets"] == [
+        {"name": credentials.USERNAME_ENV, "valueFrom": f"{runner_arn}:username::"},
+        {"name": credentials.PASSWORD_ENV, "valueFrom": f"{runner_arn}:password::"}]
+    assert "TRADAI_MLFLOW_AUTH_SECRET" not in env
     assert _runner(cloud)[0] == credentials.RUNNER_USERNAME
     assert not any(admin(cloud)[1] in v for v in env.values())

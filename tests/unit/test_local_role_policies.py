@@ -157,9 +157,10 @@ def test_mlflow_gets_its_database_login_through_ecs_secrets_read_by_the_executio
     assert container["secrets"] == [
         {"name": "TRADAI_MLFLOW_DB_USERNAME", "valueFrom": f"{database}:username::"},
         {"name": "TRADAI_MLFLOW_DB_PASSWORD", "valueFrom": f"{database}:password::"}]
+    runner = ctx.resources["secrets"]["mlflow-runner"]
     execution = _role_policies(stack, ctx.name("ecs-execution"))[POLICY_NAME]
     assert execution["Statement"] == [{"Effect": "Allow", "Action": [
-        "secretsmanager:GetSecretValue"], "Resource": [database]}]
+        "secretsmanager:GetSecretValue"], "Resource": sorted([database, runner])}]
     mlflow = _role_policies(stack, ctx.name("mlflow-task"))[POLICY_NAME]
     assert database not in json.dumps(mlflow)
 
@@ -173,6 +174,23 @@ def test_mlflow_gets_its_database_login_through_ecs_secrets_read_by_the_executio
         "TRADAI_MLFLOW_DB_PASSWORD": value["password"]}
     with pytest.raises(RuntimeError, match="ResourceInitializationError"):
         runtime._injected_secrets(record, container, None)  # type: ignore[arg-type]
+
+
+def test_strategy_tasks_get_their_mlflow_login_from_ecs_not_their_task_role(
+        stack: Bootstrap):
+    """The runner login as the MLflow client's variables, handed in by ECS (read by the
+    execution role, whatever MLflow's store); strategy code's task role reads no MLflow
+    secret."""
+    ctx = stack.ctx
+    runner = ctx.resources["secrets"]["mlflow-runner"]
+    [container] = ctx.client("ecs").describe_task_definition(
+        taskDefinition=ctx.name("strategy"))["taskDefinition"]["containerDefinitions"]
+    assert container["secrets"] == [
+        {"name": "MLFLOW_TRACKING_USERNAME", "valueFrom": f"{runner}:username::"},
+        {"name": "MLFLOW_TRACKING_PASSWORD", "valueFrom": f"{runner}:password::"}]
+    task_role = json.dumps(_role_policies(stack, ctx.name("strategy-task")))
+    for name in ("mlflow-runner", "mlflow-basic-auth", "mlflow-users"):
+        assert ctx.resources["secrets"][name] not in task_role, name
 
 
 def test_the_builder_depends_on_arns_only_through_their_values():

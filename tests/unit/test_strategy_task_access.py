@@ -1,7 +1,7 @@
 """What strategy code can reach on AWS: the strategy task role (its access in the spec) holds
-no secret beyond the exchange keys live mode reads at run time and its own MLflow login,
-and no ``*`` resource except PutMetricData pinned to its namespace (docs/security.md,
-"Strategy code").
+no secret beyond the exchange keys live mode reads at run time (its MLflow login is handed in
+by ECS, read by the execution role: tradai.topology.ecs_secrets), and no ``*`` resource
+except PutMetricData pinned to its namespace (docs/security.md, "Strategy code").
 
 The statements are rendered from the spec's access by the one builder the Pulumi program and the
 local cloud use (``tradai.topology.iam_policy``), with ARNs named after the logical resource,
@@ -20,9 +20,8 @@ from tradai.topology.load import parse_topology
 from tradai.topology.model import Access
 
 STRATEGY = "strategy"
-# Its MLflow login (tradai-runner, not an admin: logs runs, reads the registry, cannot move an
-# alias); never MLflow's admin login. Any other secret fails this test.
-ADMITTED_GAPS = {"mlflow-runner"}
+# Any secret but the exchange keys fails this test (MLflow's logins above all).
+ADMITTED_GAPS: set[str] = set()
 
 
 def _arns() -> ResourceArns:
@@ -66,8 +65,11 @@ def test_strategy_task_reads_no_secret_beyond_the_exchange_keys():
 
 
 def test_strategy_task_logs_in_to_mlflow_with_its_own_login():
+    from tradai.topology.ecs_secrets import CONTAINER_SECRETS
+
     [strategy] = [t for t in default_topology().task_definitions if t.name == STRATEGY]
     assert strategy.mlflow_secret == "mlflow-runner"
+    assert {secret for _, secret, _ in CONTAINER_SECRETS[STRATEGY]} == {"mlflow-runner"}
 
 
 def test_strategy_task_has_no_star_resource_but_its_metric_namespace():

@@ -9,6 +9,7 @@ import os
 from dataclasses import asdict
 from typing import Any
 
+import mlflow.tracking  # noqa: F401 - MLflow's client loads at init, not in a first request
 from aws_lambda_powertools import Logger
 
 from tradai.clock import default_clock

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
+import mlflow.tracking  # noqa: F401 - MLflow's client loads at init, not in a first request
+
 from tradai.clock import Clock, default_clock
 from tradai.registry.adapter import MLflowAdapter
 from tradai.registry.audit import AuditLog

@@ -5,9 +5,12 @@ so Freqtrade reads exactly what we hand it)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 
@@ -18,6 +21,8 @@ from tradai.strategy_container.errors import BadJob, DependencyFailed, NoMarketD
 
 log = logging.getLogger(__name__)
 EXCHANGE = "binance"  # the symbol prefix the data collection service writes
+PARALLEL_PAIRS = 4  # pairs read from ArcticDB at once
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ def window(timerange: str, timeframe: str, startup_candles: int) -> Window:
 
 def check_available(store: OhlcvStore, pairs: list[str], timeframe: str, win: Window) -> None:
     """Fail fast (before Freqtrade is even imported) when a pair has no candle in the range."""
-    for pair in pairs:
+    def describe(pair: str) -> None:
         key = SeriesKey(EXCHANGE, pair, timeframe)
         try:
             info = store.describe(key)
@@ -59,6 +64,8 @@ def check_available(store: OhlcvStore, pairs: list[str], timeframe: str, win: Wi
         if info is None or info.last_ms < win.start_ms or info.first_ms >= win.end_ms:
             raise NoMarketData(f"no market data for {pair} {timeframe} in {win.timerange} "
                                f"(ArcticDB symbol {key.symbol}); ensure the data first")
+
+    _each_pair(describe, pairs)
 
 
 def export_feather(store: OhlcvStore, pairs: list[str], timeframe: str, win: Window,
@@ -69,8 +76,8 @@ def export_feather(store: OhlcvStore, pairs: list[str], timeframe: str, win: Win
     from freqtrade.enums import CandleType
 
     handler = get_datahandler(datadir, "feather")
-    written: dict[str, int] = {}
-    for pair in pairs:
+
+    def export(pair: str) -> int:
         key = SeriesKey(EXCHANGE, pair, timeframe)
         try:
             frame = store.read(key, win.start_ms, win.end_ms - 1)
@@ -80,10 +87,20 @@ def export_feather(store: OhlcvStore, pairs: list[str], timeframe: str, win: Win
             raise NoMarketData(f"no market data for {pair} {timeframe} in {win.timerange} "
                                f"(ArcticDB symbol {key.symbol}); ensure the data first")
         handler.ohlcv_store(pair, timeframe, to_freqtrade(frame), CandleType.SPOT)
-        written[pair] = len(frame)
         log.info("%s %s: %d candles %s .. %s", pair, timeframe, len(frame),
                  frame.index[0], frame.index[-1])
-    return written
+        return len(frame)
+
+    return dict(zip(pairs, _each_pair(export, pairs), strict=True))
+
+
+def _each_pair(fn: Callable[[str], T], pairs: list[str]) -> list[T]:
+    """``fn`` for every pair, a few at once: ArcticDB's reads wait on S3 without the GIL, so
+    pairs overlap (the first failure, in pair order, is raised)."""
+    if len(pairs) <= 1:
+        return [fn(p) for p in pairs]
+    with ThreadPoolExecutor(max_workers=min(len(pairs), PARALLEL_PAIRS)) as pool:
+        return list(pool.map(fn, pairs))
 
 
 def to_freqtrade(frame: pd.DataFrame) -> pd.DataFrame:

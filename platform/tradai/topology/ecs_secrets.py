@@ -2,7 +2,10 @@
 environment variables at start, read by the task's *execution* role, not by code in the task.
 
 MLflow's database login reaches MLflow this way only: its task role cannot read that secret
-(the task role is what the code in the container holds). The Pulumi program
+(the task role is what the code in the container holds). The strategy container gets its
+MLflow login (``mlflow-runner``) this way too, as the variables the MLflow client reads: its
+task role reads no MLflow secret, and a task makes no Secrets Manager call before its first
+MLflow request. The Pulumi program
 (``tradai_infra.secret_values``) and the local cloud (the bootstrap's task definitions, the
 local ECS runtime) declare the same entries, and both execution roles may read exactly the
 secrets some container names.
@@ -20,6 +23,9 @@ from collections.abc import Iterable, Mapping
 CONTAINER_SECRETS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "mlflow": (("TRADAI_MLFLOW_DB_USERNAME", "mlflow-database", "username"),
                ("TRADAI_MLFLOW_DB_PASSWORD", "mlflow-database", "password")),
+    # tradai.registry.credentials.USERNAME_ENV / PASSWORD_ENV, the runner login's keys.
+    "strategy": (("MLFLOW_TRACKING_USERNAME", "mlflow-runner", "username"),
+                 ("MLFLOW_TRACKING_PASSWORD", "mlflow-runner", "password")),
 }
 
 

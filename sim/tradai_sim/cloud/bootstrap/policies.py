@@ -20,6 +20,14 @@ from tradai_sim.cloud.context import CloudContext
 from tradai_sim.cloud.rds.part import CONTAINER_SECRETS_KEY
 
 FUNCTION_ROLE, TASK_ROLE, EXECUTION_ROLE = "fn", "task", "ecs-execution"
+ALWAYS_INJECTED = ("strategy",)  # its MLflow login, whatever MLflow's store
+
+
+def injected_containers(ctx: CloudContext) -> list[str]:
+    """The containers whose ECS ``secrets`` the bootstrap declares (tradai.topology.
+    ecs_secrets): the strategy's MLflow login always, MLflow's database login when the RDS
+    part runs PostgreSQL."""
+    return [*ALWAYS_INJECTED, *ctx.resources.get(CONTAINER_SECRETS_KEY, ())]
 
 
 def role_name(ctx: CloudContext, component: str, kind: str) -> str:
@@ -94,7 +102,7 @@ def attach_policies(ctx: CloudContext) -> dict[str, str]:
     for component, name in roles.items():
         document = json.dumps(role_policy(ctx.topology, component, arns), sort_keys=True)
         iam.put_role_policy(RoleName=name, PolicyName=POLICY_NAME, PolicyDocument=document)
-    injected = execution_secrets(ctx.resources.get(CONTAINER_SECRETS_KEY, ()))
+    injected = execution_secrets(injected_containers(ctx))
     if injected:
         document = json.dumps(policy_document(injected_secrets_statements(injected, arns)),
                               sort_keys=True)

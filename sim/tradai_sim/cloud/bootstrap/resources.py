@@ -30,9 +30,8 @@ from tradai_sim.cloud.bootstrap.handlers import (
     module_exists,
     platform_package_zip,
 )
-from tradai_sim.cloud.bootstrap.policies import attach_policies
+from tradai_sim.cloud.bootstrap.policies import attach_policies, injected_containers
 from tradai_sim.cloud.context import CloudContext
-from tradai_sim.cloud.rds.part import CONTAINER_SECRETS_KEY
 from tradai_sim.cloud.time_model import time_model
 
 log = logging.getLogger(__name__)
@@ -533,7 +532,7 @@ class Bootstrap:
                 }
                 if port:
                     container["portMappings"] = [{"containerPort": port, "protocol": "tcp"}]
-                if name in self.ctx.resources.get(CONTAINER_SECRETS_KEY, ()):
+                if name in injected_containers(self.ctx):
                     # As the Pulumi program declares them: read by the execution role.
                     container["secrets"] = container_secrets(name, self.ctx.resources["secrets"])
                 ecs.register_task_definition(
