@@ -158,12 +158,20 @@ def test_retraining_keeps_then_promotes_and_rollback_walks_back(
     assert tags["retraining_run"] == kept["run_id"] and tags["training_end"]
     assert _tasks_left(cloud, kept["run_id"]) == []
 
-    # 2. A margin any challenger meets: the same challenger (same window: the same model,
-    # found again) is promoted, with an audit record naming the workflow.
+    # 2. A margin any challenger meets: the challenger is promoted, with an audit record
+    # naming the workflow. Same window, same model: the version registered by run 1 is found
+    # again. The windows are whole simulated days, and at 20x the two runs span about an
+    # hour of simulated time: when the simulated day turns between them (ci68, a run in the
+    # evening), run 2 trains on a window one day later and registers a new version.
     promoted = retrain(edge, operator, margin=-1.0)
     assert promoted["state"] == "COMPLETED", promoted.get("reason")
     assert promoted["decision"] == "promoted"
-    assert promoted["challenger_version"] == challenger
+    if promoted["compare_timerange"] == kept["compare_timerange"]:
+        assert promoted["challenger_version"] == challenger
+    else:
+        assert promoted["compare_timerange"] > kept["compare_timerange"]
+        assert promoted["challenger_version"] > challenger
+        challenger = promoted["challenger_version"]
     assert _champion_now(cloud, mlflow_url) == challenger
     audit = edge.get(f"/api/v1/strategies/{STRATEGY}/audit", operator).json()["events"]
     assert (audit[0]["action"], audit[0]["from_version"], audit[0]["to_version"],
