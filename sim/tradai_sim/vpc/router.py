@@ -34,14 +34,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tradai_sim import ports
+
 log = logging.getLogger("tradai_sim.vpc.router")
 
 HOST = "127.0.0.1"
 CONNECT_TIMEOUT_S = 5.0
 CHUNK = 65536
 # Listener ports come from below the kernel's ephemeral range (ip_local_port_range, 32768+ by
-# default): the stack hands out ephemeral ports ("a free port") that their owners bind a moment
-# later, and a router listener taking one of those in between would steal it.
+# default), where no outgoing connection takes one. The stack's other listeners are picked
+# there too (tradai_sim.ports), and bound a moment after the pick: each router port is claimed
+# in the same machine-wide reservations, so a listener never takes a port another stack has
+# picked and not bound yet (ci69: an ALB's discovery port taken by a router).
 PORT_RANGE = (20000, 32000)
 
 
@@ -110,6 +114,8 @@ class Router:
         low, high = PORT_RANGE
         for _ in range(high - low):
             port = low + next(self._next_port) % (high - low)
+            if not ports.reserve(port):
+                continue  # picked by another listener that may not have bound it yet
             try:
                 return await asyncio.start_server(
                     lambda r, w, k=key: self._accept(k, r, w), HOST, port)
