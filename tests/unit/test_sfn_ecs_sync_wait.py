@@ -27,10 +27,18 @@ class Task:
     def __init__(self) -> None:
         self.stopped = False
         self.asked = 0
+        self._asked = threading.Condition()
 
     def resolve(self) -> dict[str, Any] | None:
-        self.asked += 1
+        with self._asked:
+            self.asked += 1
+            self._asked.notify_all()
         return {"LastStatus": "STOPPED"} if self.stopped else None
+
+    def wait_asked(self, times: int) -> None:
+        """Until the state has asked ``times`` times (it then waits or polls again)."""
+        with self._asked:
+            assert self._asked.wait_for(lambda: self.asked >= times, 10), self.asked
 
 
 def run_in_thread(fn: Any) -> tuple[threading.Thread, list[Any]]:
@@ -45,8 +53,7 @@ def test_the_wait_ends_when_the_task_stops_not_at_the_next_poll(
     monkeypatch.setattr(ecs_sync, "SYNC_RECHECK", 600.0)  # a poll would not come in this test
     task, env = Task(), Env()
     thread, out = run_in_thread(lambda: ecs_sync.wait_for_stop(env, task.resolve))
-    while task.asked == 0:  # the state has looked once and waits
-        threading.Event().wait(0.01)
+    task.wait_asked(1)  # the state has looked once and waits
     task.stopped = True
     stops.announce()
     thread.join(10)
@@ -59,11 +66,9 @@ def test_another_tasks_stop_is_looked_at_and_waited_past(
     monkeypatch.setattr(ecs_sync, "SYNC_RECHECK", 600.0)
     task, env = Task(), Env()
     thread, out = run_in_thread(lambda: ecs_sync.wait_for_stop(env, task.resolve))
-    while task.asked == 0:
-        threading.Event().wait(0.01)
+    task.wait_asked(1)
     stops.announce()  # some other task
-    while task.asked < 2:
-        threading.Event().wait(0.01)
+    task.wait_asked(2)
     assert thread.is_alive() and out == []
     task.stopped = True
     stops.announce()
@@ -76,8 +81,7 @@ def test_without_stops_it_polls_and_ends_with_the_execution(
     monkeypatch.setattr(ecs_sync, "SYNC_RECHECK", 0.01)
     task, env = Task(), Env()
     thread, out = run_in_thread(lambda: ecs_sync.wait_for_stop(env, task.resolve))
-    while task.asked < 3:  # polled again without any stop announced
-        threading.Event().wait(0.01)
+    task.wait_asked(3)  # polled again without any stop announced
     env.running = False  # StopExecution, a timeout
     thread.join(10)
     assert out == [None]
@@ -105,8 +109,7 @@ def test_an_ecs_sync_state_with_a_task_token_endpoint_is_woken_too(
     try:
         thread, out = run_in_thread(lambda: evaluate(State(), env, task.resolve, None,
                                                      object(), None))
-        while task.asked == 0:
-            threading.Event().wait(0.01)
+        task.wait_asked(1)
         task.stopped = True
         stops.announce()
         thread.join(10)
