@@ -197,7 +197,7 @@ class MlflowRecorder:
             self.client.log_batch(run_id, metrics=metrics, params=params)
             self.client.log_artifacts(run_id, str(folder), "results")
             self.client.set_terminated(run_id, "FINISHED")
-        except Exception as exc:  # MLflow raises MlflowException, requests and S3 errors
+        except Exception as exc:  # MLflow's errors, HTTP failures, local file errors
             raise DependencyFailed(f"could not record the run in MLflow: {exc}") from exc
         url = (f"{self.ui_base}/#/experiments/{experiment_id}/runs/{run_id}"
                if self.ui_base else None)
