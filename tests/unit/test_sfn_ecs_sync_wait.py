@@ -1,6 +1,12 @@
-"""``ecs:runTask.sync`` learns of its task's end when the task stops (ECS's events in AWS),
-not at the next DescribeTasks poll (sim/tradai_sim/cloud/stepfunctions/ecs_sync.py,
-sim/tradai_sim/cloud/ecs/stops.py)."""
+"""``ecs:runTask.sync`` learns of its task's end when the task stops, not at the next
+DescribeTasks poll (sim/tradai_sim/cloud/stepfunctions/ecs_sync.py,
+sim/tradai_sim/cloud/ecs/stops.py).
+
+AWS: the Run a Job (.sync) pattern waits for the job to complete
+(https://docs.aws.amazon.com/step-functions/latest/dg/connect-to-resource.html), and its role
+lets Step Functions manage the EventBridge rule ``StepFunctionsGetEventsForECSTaskRule`` through
+which ECS's task events reach it (https://docs.aws.amazon.com/step-functions/latest/dg/
+ecs-iam.html)."""
 
 from __future__ import annotations
 
