@@ -179,8 +179,9 @@ def test_mlflow_gets_its_database_login_through_ecs_secrets_read_by_the_executio
 def test_strategy_tasks_get_their_mlflow_login_from_ecs_not_their_task_role(
         stack: Bootstrap):
     """The runner login as the MLflow client's variables, handed in by ECS (read by the
-    execution role, whatever MLflow's store); strategy code's task role reads no MLflow
-    secret."""
+    execution role, whatever MLflow's store: https://docs.aws.amazon.com/AmazonECS/latest/
+    developerguide/secrets-envvar-secrets-manager.html); strategy code's task role reads no
+    MLflow secret."""
     ctx = stack.ctx
     runner = ctx.resources["secrets"]["mlflow-runner"]
     [container] = ctx.client("ecs").describe_task_definition(
