@@ -58,6 +58,7 @@ _INDEX = "tradai_sim.cloud.sqs_index.moto_hooks"
 _SFN_WAITS = "tradai_sim.cloud.stepfunctions.waits"
 _STATE = "tradai_sim.cloud.state_indexes"
 _RDS = "tradai_sim.cloud.rds.moto_hooks"
+_HOT = "tradai_sim.cloud.moto_hot_paths"
 
 _SFN_ECS = "tradai_sim.cloud.stepfunctions.ecs_sync"
 # Every moto module that binds extract_json by name (`from ...json_path import extract_json`
@@ -85,6 +86,49 @@ def _listed_once(original: Callable[[], Any]) -> Callable[[], frozenset[str]]:
     return list_of_moto_modules
 
 
+# The same answers for less work (moto_hot_paths.py, found by a profile of the gateway's
+# submissions); benchmarks/bench_emulator_calls.py measures them against moto's own.
+HOT_PATH_PATCHES: list[Patch] = [
+    *(Patch(
+        f"{module}:camelcase_to_underscores",
+        "a pure conversion of short names, redone about 80 times per SendMessage (SQS's "
+        "Queue.attributes) and once per response; cached",
+        _lazy(_HOT, "cached_camelcase"),
+        wrap=True,
+        original_params=("argument",),
+    ) for module in ("moto.core.responses", "moto.sqs.models")),
+    Patch(
+        "moto.core.responses:method_names_from_class",
+        "moto lists the response class's functions with inspect.getmembers on every request; "
+        "listed once per class",
+        _lazy(_HOT, "cached_method_names"),
+        wrap=True,
+        original_params=("clazz",),
+    ),
+    Patch(
+        "moto.dynamodb.models.dynamo_type:Item.__init__",
+        "moto sums the item's size again for every attribute it sets; summed once, same limit",
+        _lazy(_HOT, "item_init"),
+        wrap=True,
+        original_params=("self", "hash_key", "range_key", "attrs"),
+    ),
+    Patch(
+        "moto.moto_api._internal.moto_random:MotoRandom.get_random_string",
+        "a request id drawn a character per call; drawn in one call from the same generator",
+        _lazy(_HOT, "random_string"),
+        wrap=True,
+        original_params=("self", "length", "include_digits", "lower_case"),
+    ),
+    Patch(
+        "moto.sqs.models:generate_receipt_handle",
+        "a receipt handle drawn a character per call; drawn in one call",
+        _lazy(_HOT, "receipt_handle"),
+        wrap=True,
+        original_params=(),
+    ),
+]
+
+
 PATCHES: list[Patch] = [
     # -- the server (every request) ----------------------------------------------------------
     Patch(
@@ -103,6 +147,7 @@ PATCHES: list[Patch] = [
         wrap=True,
         original_params=(),
     ),
+    *HOT_PATH_PATCHES,
     # -- RDS (rds/) --------------------------------------------------------------------------
     Patch(
         "moto.rds.models:DBInstance.address",
