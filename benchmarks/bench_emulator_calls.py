@@ -3,12 +3,12 @@
 
     .venv/bin/python benchmarks/bench_emulator_calls.py [--submits 300] [--rounds 3]
 
-A submission makes three calls (``tradai.backtests``' own code): the ticket's conditional
-PutItem, the FIFO SendMessage and the ``enqueued`` UpdateItem. Each variant runs in a fresh
-process holding the emulator (moto's server with every other patch applied, keep-alive, the
-real ticket table and backtest queue from the topology spec) and a client thread; the
-emulator's CPU is the process's minus the client thread's. The variants alternate, round by
-round, so that this machine's drift in speed falls on both alike.
+A submission makes two calls (``tradai.backtests``' own code): the ticket's conditional
+PutItem and the FIFO SendMessage (until 85f3293 also an ``enqueued`` UpdateItem). Each
+variant runs in a fresh process holding the emulator (moto's server with every other patch
+applied, keep-alive, the real ticket table and backtest queue from the topology spec) and a
+client thread; the emulator's CPU is the process's minus the client thread's. The variants
+alternate, round by round, so that this machine's drift in speed falls on both alike.
 """
 
 from __future__ import annotations
@@ -71,9 +71,8 @@ def _submit_load(port: int, submits: int) -> dict[str, float]:
         def submit(n: int) -> None:
             record = _record(n)
             store.create(record)
-            message_id = queue.send({"job_id": record["job_id"], **record["job"]},
-                                    group_id=record["owner"], dedup_id=record["dedup_id"])
-            store.mark_enqueued(record["job_id"], message_id)
+            queue.send({"job_id": record["job_id"], **record["job"]},
+                       group_id=record["owner"], dedup_id=record["dedup_id"])
 
         for n in range(WARM_UP):
             submit(n)
@@ -100,7 +99,7 @@ def _record(n: int) -> dict[str, object]:
             "strategy": job["strategy"], "version": job["version"],
             "request": {k: v for k, v in job.items() if v is not None}, "job": job,
             "fingerprint": "f" * 64, "idempotency_key": f"key-{n}", "dedup_id": job_id,
-            "enqueued": False, "ttl": now + 30 * 86400, "stage_submitted": now}
+            "ttl": now + 30 * 86400, "stage_submitted": now}
 
 
 def main() -> int:
@@ -124,7 +123,7 @@ def main() -> int:
                   f"  client {figures['client_cpu_ms']:5.2f}  wall {figures['wall_ms']:6.2f} ms"
                   " per submission", flush=True)
     print(f"\nmedians over {args.rounds} rounds of {args.submits} submissions "
-          "(conditional PutItem + FIFO SendMessage + UpdateItem):")
+          "(conditional PutItem + FIFO SendMessage):")
     for variant, label in (("moto", "moto's own helpers"), ("hot", "hot-path patches")):
         med = {k: statistics.median(f[k] for f in results[variant])
                for k in ("emulator_cpu_ms", "client_cpu_ms", "wall_ms")}

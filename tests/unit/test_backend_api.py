@@ -79,7 +79,6 @@ def test_submission_records_then_queues(api: Api, aws: Any) -> None:
     assert ticket["status"] == "QUEUED" and ticket["ticket_id"] == ticket["job_id"]
     item = ddb.get_item(TableName=TABLE, Key={"job_id": {"S": ticket["job_id"]}})["Item"]
     assert item["status"]["S"] == "QUEUED" and item["owner"]["S"] == "alice"
-    assert item["enqueued"]["BOOL"] is True
     assert int(item["ttl"]["N"]) - int(item["submitted_epoch"]["N"]) == 30 * 86400
     [msg] = receive_all(sqs, url)
     assert msg["Attributes"]["MessageGroupId"] == "alice"
@@ -184,13 +183,39 @@ def test_content_window_slides(api: Api, aws: Any, monkeypatch: pytest.MonkeyPat
 
 def test_unqueued_ticket_is_finished_by_the_retry(api: Api, aws: Any,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from tradai.backtests.store import TicketStore
-    monkeypatch.setattr(TicketStore, "mark_enqueued", lambda *a: None)  # "crash" after send
+    from tradai.backtests.service import BacktestService
+    monkeypatch.setattr(BacktestService, "_enqueue", lambda *a: None)  # "crash" before send
     sqs, url = aws[1], aws[2]
     job = submit(api, key="k").json()["job_id"]
+    assert receive_all(sqs, url) == []
     monkeypatch.undo()
-    assert submit(api, key="k").json()["job_id"] == job
-    assert len(receive_all(sqs, url)) == 1  # the re-send carried the same dedup id
+    again = submit(api, key="k").json()
+    assert again["job_id"] == job and again["duplicate"]
+    [msg] = receive_all(sqs, url)
+    assert json.loads(msg["Body"])["job_id"] == job
+
+
+def test_a_retry_of_a_waiting_ticket_sends_again_and_sqs_keeps_one_copy(
+        api: Api, aws: Any) -> None:
+    """The ticket does not record that its message went out (no write after the send), so a
+    retry of a QUEUED ticket sends again; with the same deduplication id, SQS drops the copy
+    within its 5-minute interval. https://docs.aws.amazon.com/AWSSimpleQueueService/latest/
+    SQSDeveloperGuide/using-messagededuplicationid-property.html"""
+    sqs, url = aws[1], aws[2]
+    sent: list[str] = []
+    from tradai.backtests.queue import BacktestQueue
+    send = BacktestQueue.send
+
+    def counted(self: Any, body: dict[str, Any], group_id: str, dedup_id: str) -> str:
+        sent.append(dedup_id)
+        return send(self, body, group_id, dedup_id)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(BacktestQueue, "send", counted)
+        job = submit(api, key="k").json()["job_id"]
+        assert submit(api, key="k").json()["job_id"] == job
+    assert len(sent) == 2 and sent[0] == sent[1]
+    [msg] = receive_all(sqs, url)
+    assert json.loads(msg["Body"])["job_id"] == job
 
 
 def test_queue_down_gives_503_and_no_ticket(api: Api, aws: Any,
@@ -301,3 +326,22 @@ def test_no_token_is_401_on_every_route(aws: Any) -> None:
         resp = client.request(method, path, json=GOOD)
         assert resp.status_code == 401 and "no token" in resp.json()["detail"]
         assert resp.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_a_refused_send_takes_back_only_a_ticket_nobody_started(api: Api, aws: Any) -> None:
+    """A retry's message may have got through while this attempt's send was refused: once
+    the consumer registered the job (RUNNING, an execution), the ticket stays."""
+    from tradai.backtests.store import TicketStore
+    ddb = aws[0]
+    waiting, started = (submit(api, body=GOOD | {"timerange": t}, key=t).json()["job_id"]
+                        for t in ("20240101-20240201", "20240102-20240202"))
+    ddb.update_item(TableName=TABLE, Key={"job_id": {"S": started}},
+                    UpdateExpression="SET #s = :r, execution_arn = :a",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={":r": {"S": "RUNNING"}, ":a": {"S": "arn:x"}})
+    store = TicketStore(ddb, TABLE)
+    store.delete_unqueued(waiting)
+    store.delete_unqueued(started)
+    assert "Item" not in ddb.get_item(TableName=TABLE, Key={"job_id": {"S": waiting}})
+    assert ddb.get_item(TableName=TABLE, Key={"job_id": {"S": started}})["Item"]["status"] == {
+        "S": "RUNNING"}

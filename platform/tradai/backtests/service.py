@@ -99,9 +99,11 @@ class BacktestService:
         if existing.get("fingerprint") != fingerprint:
             raise InvalidSubmission("Idempotency-Key", "already used for a different request; "
                                     "use a new key", location="header")
-        if not existing.get("enqueued") and existing.get("status") == JobStatus.QUEUED:
-            # The first attempt stopped between record and send: finish it. Same dedup id,
-            # so if its send did reach SQS this one is dropped there.
+        if existing.get("status") == JobStatus.QUEUED:
+            # Not started yet: the first attempt may have stopped between record and send, so
+            # send again, with its deduplication id. If its message did reach SQS, the copy is
+            # dropped there within the 5-minute deduplication interval, and after it the
+            # consumer's start is idempotent (the job is started once, by either copy).
             self._enqueue(existing)
         return BacktestTicket(ticket_id=existing["job_id"], job_id=existing["job_id"],
                               status=JobStatus(existing["status"]), duplicate=True)
@@ -117,21 +119,21 @@ class BacktestService:
             "strategy": job.strategy, "version": job.version,
             "request": canonical, "job": job.as_message(), "fingerprint": fingerprint,
             "idempotency_key": idempotency_key, "dedup_id": key.dedup_id,
-            "enqueued": False, "ttl": int(now) + self.policy.ttl_days * 86400,
+            "ttl": int(now) + self.policy.ttl_days * 86400,
             stages.attr("submitted"): stages.stamp(now),
         }
 
     def _enqueue(self, record: dict[str, Any]) -> None:
         body = {"job_id": record["job_id"], "ticket_id": record["job_id"],
                 "owner": record["owner"], "submitted_at": record["created_at"], **record["job"]}
+        # No write after the send: a retry sends again whatever is still QUEUED (above), so
+        # the ticket need not record that its message went out.
         try:
-            message_id = self.queue.send(body, group_id=record["owner"],
-                                         dedup_id=record["dedup_id"])
+            self.queue.send(body, group_id=record["owner"], dedup_id=record["dedup_id"])
         except Exception:
             # Not accepted: take the ticket back so nothing waits forever for a message.
             self.store.delete_unqueued(record["job_id"])
             raise
-        self.store.mark_enqueued(record["job_id"], message_id)
 
 
 # -- status: needs only the table, so it keeps answering while the registry is down ----------

@@ -84,23 +84,17 @@ class TicketStore:
         return live([from_item(i) for i in resp.get("Responses", {}).get(self.table, [])],
                     self.clock.now())
 
-    def mark_enqueued(self, job_id: str, message_id: str) -> None:
-        # Only these two attributes: the workflow may already be updating the status.
-        try:
-            self.ddb.update_item(
-                TableName=self.table, Key={"job_id": {"S": job_id}},
-                UpdateExpression="SET enqueued = :t, message_id = :m",
-                ConditionExpression="attribute_exists(job_id)",
-                ExpressionAttributeValues={":t": {"BOOL": True}, ":m": {"S": message_id}})
-        except (ClientError, BotoCoreError) as exc:
-            raise _unavailable("mark the ticket queued", exc) from exc
-
     def delete_unqueued(self, job_id: str) -> None:
-        """Take back a ticket whose message never reached the queue (best effort)."""
+        """Take back a ticket whose message was refused by the queue (best effort), unless the
+        consumer has started it already (a concurrent retry's message got through). Should
+        the refused send have reached the queue after all, the consumer recreates the ticket
+        from the message."""
         with contextlib.suppress(ClientError, BotoCoreError):
-            self.ddb.delete_item(TableName=self.table, Key={"job_id": {"S": job_id}},
-                                 ConditionExpression="enqueued = :f",
-                                 ExpressionAttributeValues={":f": {"BOOL": False}})
+            self.ddb.delete_item(
+                TableName=self.table, Key={"job_id": {"S": job_id}},
+                ConditionExpression="#s = :queued AND attribute_not_exists(execution_arn)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":queued": {"S": "QUEUED"}})
 
     def list_by_owner(self, owner: str, limit: int,
                       cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
