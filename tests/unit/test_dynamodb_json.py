@@ -108,3 +108,48 @@ def test_the_platforms_tickets_take_the_short_path() -> None:
     assert not dynamodb_json.plain({"B": b"x"})
     assert not dynamodb_json.plain({"N": 1})  # not as stored: moto's path decides
     assert not dynamodb_json.plain({"S": "x", "N": "1"})
+
+
+def _stored(monkeypatch: pytest.MonkeyPatch, parse: Any) -> list[Any]:
+    """The same random items (binary values included) put through ``parse``, read back
+    through moto's own serializer."""
+    from moto.core.parse import BaseJSONParser
+
+    monkeypatch.setattr(BaseJSONParser, "_parse_structure", parse)
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        client.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        rng = random.Random(5)
+        for i in range(40):
+            item = {"pk": {"S": f"{i:03d}"}}
+            item.update({f"a{j}": _value(rng) for j in range(rng.randrange(1, 8))})
+            client.put_item(TableName="t", Item=item)
+        client.update_item(TableName="t", Key={"pk": {"S": "000"}},
+                           UpdateExpression="SET m = :m",
+                           ExpressionAttributeValues={":m": {"M": {"x": {"L": [{"N": "1"}]}}}})
+        return sorted(client.scan(TableName="t")["Items"], key=lambda i: i["pk"]["S"])
+
+
+def test_items_taken_in_as_sent_are_stored_as_moto_s_parser_stores_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.core.parse import BaseJSONParser
+    from moto.core.serialize import BaseJSONSerializer, ResponseSerializer
+
+    from tradai_sim.cloud.moto_patches import unpatched
+
+    monkeypatch.setattr(BaseJSONSerializer, "_serialize", ResponseSerializer._serialize)
+    moto_parse = unpatched(BaseJSONParser._parse_structure)
+    taken: list[bool] = []
+
+    def counted(self: Any, shape: Any, value: Any) -> Any:
+        if getattr(shape, "name", None) == "AttributeValue":
+            taken.append(dynamodb_json.plain(value))
+        return dynamodb_json.parse_structure(moto_parse)(self, shape, value)
+
+    through_moto = _stored(monkeypatch, moto_parse)
+    as_sent = _stored(monkeypatch, counted)
+    assert as_sent == through_moto and len(as_sent) == 40
+    assert True in taken and False in taken  # both paths were taken (binary values)
+    assert any("B" in v for item in as_sent for v in item.values())

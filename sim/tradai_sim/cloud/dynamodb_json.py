@@ -1,4 +1,5 @@
-"""DynamoDB items answered as they are stored, not walked through moto's shape serializer.
+"""DynamoDB items answered as they are stored, not walked through moto's shape serializer, and
+taken in as they were sent, not walked through its shape parser.
 
 moto 5.2.5 serializes every response by walking the operation's output shape, member by member:
 for a DynamoDB item that is one pass over the ten members of ``AttributeValue`` per attribute,
@@ -9,6 +10,11 @@ functions' calls to time out. An item moto returns is already DynamoDB JSON (``{
 strings, booleans, null, string and number sets, maps and lists is written as it is; anything
 else (binary values, a type moto might hand over) goes through moto's own path. The wire
 format is the same: ``tests/unit/test_dynamodb_json.py`` compares what a client parses both ways.
+
+The request side is the same walk in reverse: a PutItem's item went through the parser member
+by member (an eighth of the emulator's CPU for a backtest submission), and a plain
+``AttributeValue`` parses to itself; binary values are base64 on the wire and still go through
+moto's parser, which decodes them.
 
 Installed by ``tradai_sim.cloud.moto_patches``.
 """
@@ -53,3 +59,14 @@ def serialize(original: Callable[..., Any]) -> Callable[..., Any]:
         original(self, serialized, value, shape, key)
 
     return _serialize
+
+
+def parse_structure(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wraps the JSON parser's ``_parse_structure``."""
+
+    def _parse_structure(self: Any, shape: Any, value: Any) -> Any:
+        if getattr(shape, "name", None) == "AttributeValue" and plain(value):
+            return value
+        return original(self, shape, value)
+
+    return _parse_structure

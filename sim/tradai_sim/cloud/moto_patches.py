@@ -86,9 +86,17 @@ def _listed_once(original: Callable[[], Any]) -> Callable[[], frozenset[str]]:
     return list_of_moto_modules
 
 
-# The same answers for less work (moto_hot_paths.py, found by a profile of the gateway's
-# submissions); benchmarks/bench_emulator_calls.py measures them against moto's own.
+# The same answers for less work (moto_hot_paths.py and dynamodb_json.py, found by a profile of
+# the gateway's submissions); benchmarks/bench_emulator_calls.py measures them against moto's.
 HOT_PATH_PATCHES: list[Patch] = [
+    Patch(
+        "moto.core.parse:BaseJSONParser._parse_structure",
+        "moto walks the input shape for every attribute of a DynamoDB item it is sent (an "
+        "eighth of a submission's emulator CPU); a plain AttributeValue parses to itself",
+        _lazy("tradai_sim.cloud.dynamodb_json", "parse_structure"),
+        wrap=True,
+        original_params=("self", "shape", "value"),
+    ),
     *(Patch(
         f"{module}:camelcase_to_underscores",
         "a pure conversion of short names, redone about 80 times per SendMessage (SQS's "
