@@ -231,6 +231,26 @@ def test_queue_down_gives_503_and_no_ticket(api: Api, aws: Any,
     assert aws[0].scan(TableName=TABLE)["Count"] == 0  # taken back: nothing waits forever
 
 
+def test_queue_down_on_a_retry_keeps_the_accepted_ticket(api: Api, aws: Any,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The retry's send fails, but the first attempt's message is in the queue: the ticket it
+    was answered with stays, and the retry is told to try again."""
+    from tradai.backtests.errors import DependencyUnavailable
+    from tradai.backtests.queue import BacktestQueue
+
+    job = submit(api, key="k").json()["job_id"]
+
+    def down(*a: Any, **k: Any) -> str:
+        raise DependencyUnavailable("backtest queue unavailable: EndpointConnectionError")
+    monkeypatch.setattr(BacktestQueue, "send", down)
+    assert submit(api, key="k").status_code == 503
+    monkeypatch.undo()
+    item = aws[0].get_item(TableName=TABLE, Key={"job_id": {"S": job}})["Item"]
+    assert item["status"] == {"S": "QUEUED"}
+    [msg] = receive_all(aws[1], aws[2])
+    assert json.loads(msg["Body"])["job_id"] == job
+
+
 def test_registry_failure_is_503(api: Api, registry: FakeRegistry,
                                  monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*a: Any) -> Any:

@@ -103,8 +103,9 @@ class BacktestService:
             # Not started yet: the first attempt may have stopped between record and send, so
             # send again, with its deduplication id. If its message did reach SQS, the copy is
             # dropped there within the 5-minute deduplication interval, and after it the
-            # consumer's start is idempotent (the job is started once, by either copy).
-            self._enqueue(existing)
+            # consumer's start is idempotent (the job is started once, by either copy). A
+            # failed send keeps the ticket: its first message may be waiting in the queue.
+            self._enqueue(existing, take_back=False)
         return BacktestTicket(ticket_id=existing["job_id"], job_id=existing["job_id"],
                               status=JobStatus(existing["status"]), duplicate=True)
 
@@ -123,7 +124,7 @@ class BacktestService:
             stages.attr("submitted"): stages.stamp(now),
         }
 
-    def _enqueue(self, record: dict[str, Any]) -> None:
+    def _enqueue(self, record: dict[str, Any], take_back: bool = True) -> None:
         body = {"job_id": record["job_id"], "ticket_id": record["job_id"],
                 "owner": record["owner"], "submitted_at": record["created_at"], **record["job"]}
         # No write after the send: a retry sends again whatever is still QUEUED (above), so
@@ -131,8 +132,9 @@ class BacktestService:
         try:
             self.queue.send(body, group_id=record["owner"], dedup_id=record["dedup_id"])
         except Exception:
-            # Not accepted: take the ticket back so nothing waits forever for a message.
-            self.store.delete_unqueued(record["job_id"])
+            # Not accepted: take a new ticket back so nothing waits forever for a message.
+            if take_back:
+                self.store.delete_unqueued(record["job_id"])
             raise
 
 
