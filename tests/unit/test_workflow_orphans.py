@@ -129,3 +129,77 @@ def test_the_scan_queries_the_status_index_and_reads_only_running_jobs(
     assert report.running_jobs == 2 and report.failed_jobs == ["dead"]
     assert [(op, p.get("IndexName")) for op, p in calls] == [("Query", "by-status")]
     assert read == [2]
+
+
+class _Clock(Clock):
+    def __init__(self, now: float) -> None:
+        object.__setattr__(self, "_now", now)
+
+    def now(self) -> float:
+        return float(self._now)  # type: ignore[attr-defined]
+
+
+def _ticket(ddb: Any, job_id: str, submitted: float, status: str = "QUEUED") -> None:
+    """A ticket as the backend records it (tradai.backtests.service)."""
+    from tradai.backtests.store import to_item
+    ddb.put_item(TableName=TABLE, Item=to_item({
+        "job_id": job_id, "owner": "alice", "created_at": "2026-12-05T00:00:00+00:00",
+        "status": status, "submitted_epoch": int(submitted), "dedup_id": f"d-{job_id}",
+        "kind": "backtest", "ttl": 4000000000,
+        "job": {"strategy": "S", "version": "1", "pairs": ["BTC/USDT"], "timeframe": "5m"}}))
+
+
+def test_a_ticket_that_may_never_have_been_sent_is_sent_again_once(aws: Any) -> None:
+    """The backend writes nothing after its send, so a stop between its put and its send
+    leaves only a QUEUED ticket: the scanner sends it, once (a second scan, or a concurrent
+    one, does not), and leaves young, started and finished tickets alone. A copy of a message
+    that did go out is dropped by SQS within the 5-minute deduplication interval:
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/using-messagededuplicationid-property.html"""
+    from tradai.backtests.queue import BacktestQueue
+    from tradai.workflows.orphans import RESEND_AFTER_SECONDS
+
+    ddb, sfn = aws
+    now = 2_000_000_000.0
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    _ticket(ddb, "lost", now - 600)
+    _ticket(ddb, "young", now - RESEND_AFTER_SECONDS / 2)  # may still be in its own send
+    _ticket(ddb, "running", now - 600, status="RUNNING")
+    _ticket(ddb, "done", now - 600, status="COMPLETED")
+    store = JobStatusStore(ddb, TABLE, _Clock(now))
+    scanner = OrphanScanner(store, sfn, TaskCleaner(FakeEcs([]), "c", "strategy"),
+                            queue=BacktestQueue(sqs, url))
+    assert scanner.scan().resent_jobs == ["lost"]
+    assert scanner.scan().resent_jobs == []  # once per ticket
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                              AttributeNames=["All"])["Messages"]
+    assert len(got) == 1
+    body = json.loads(got[0]["Body"])
+    assert body["job_id"] == body["ticket_id"] == "lost" and body["strategy"] == "S"
+    assert got[0]["Attributes"]["MessageGroupId"] == "alice"
+    assert got[0]["Attributes"]["MessageDeduplicationId"] == "d-lost"
+
+
+def test_a_failed_re_send_is_tried_again_by_the_next_scan(aws: Any) -> None:
+    from tradai.backtests.queue import BacktestQueue
+
+    ddb, sfn = aws
+    now = 2_000_000_000.0
+    _ticket(ddb, "lost", now - 600)
+    sent: list[str] = []
+
+    class Queue(BacktestQueue):
+        down = True
+
+        def send(self, body: dict[str, Any], group_id: str, dedup_id: str) -> str:
+            if self.down:
+                raise ConnectionError("queue down")
+            sent.append(body["job_id"])
+            return "m"
+
+    queue = Queue(None, "url")
+    scanner = OrphanScanner(JobStatusStore(ddb, TABLE, _Clock(now)), sfn,
+                            TaskCleaner(FakeEcs([]), "c", "strategy"), queue=queue)
+    assert scanner.scan().resent_jobs == []
+    queue.down = False
+    assert scanner.scan().resent_jobs == ["lost"] and sent == ["lost"]

@@ -125,12 +125,10 @@ class BacktestService:
         }
 
     def _enqueue(self, record: dict[str, Any], take_back: bool = True) -> None:
-        body = {"job_id": record["job_id"], "ticket_id": record["job_id"],
-                "owner": record["owner"], "submitted_at": record["created_at"], **record["job"]}
-        # No write after the send: a retry sends again whatever is still QUEUED (above), so
-        # the ticket need not record that its message went out.
+        # No write after the send: a retry sends again whatever is still QUEUED (above), and
+        # so does the orphan scanner, so the ticket need not record that its message went out.
         try:
-            self.queue.send(body, group_id=record["owner"], dedup_id=record["dedup_id"])
+            self.queue.send_ticket(record)
         except Exception:
             # Not accepted: take a new ticket back so nothing waits forever for a message.
             if take_back:

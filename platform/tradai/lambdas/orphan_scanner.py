@@ -1,4 +1,5 @@
-"""orphan-scanner (scheduled): end jobs whose workflow died silently, stop tasks nobody owns."""
+"""orphan-scanner (scheduled): end jobs whose workflow died silently, stop tasks nobody owns,
+send again tickets that may never have been sent."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from tradai.backtests.queue import BacktestQueue
 from tradai.clock import default_clock
 from tradai.settings import aws_client
 from tradai.workflows.cleanup import TaskCleaner
@@ -25,7 +27,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     cleaner = TaskCleaner(aws_client("ecs"), settings.cluster_name, settings.strategy_family)
     sfn = aws_client("stepfunctions")
     slots = lease_from(settings, aws_client("dynamodb"), default_clock(), sfn)
-    report = OrphanScanner(store, sfn, cleaner, slots=slots,
+    queue = (BacktestQueue(aws_client("sqs"), settings.backtest_queue_url)
+             if settings.backtest_queue_url else None)
+    report = OrphanScanner(store, sfn, cleaner, slots=slots, queue=queue,
                            start_grace_seconds=settings.start_retry_window_seconds).scan()
     logger.info("orphan scan", extra=report.__dict__)
     return report.__dict__

@@ -11,16 +11,25 @@ Two kinds, both resolved so that nothing accepted stays RUNNING forever:
 
 Backtest slots (``tradai.workflows.slots``) of the jobs it marks are freed, and so is any
 slot whose holder's execution is no longer running (at most one DescribeExecution per slot).
+
+A ticket still QUEUED a minute after it was recorded may never have been sent: the backend
+writes nothing after its send, so a process that stopped between the put and the send left
+no trace but the ticket. Its message is sent again, once per ticket (``resent_at``, set by a
+conditional write first, so two scans never both send): if the first message did go out,
+SQS drops the copy within its 5-minute deduplication interval, and after it the consumer's
+start is idempotent.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tradai.backtests.queue import BacktestQueue
 from tradai.backtests.store import from_item
 from tradai.expiry import not_expired_condition
 from tradai.workflows.cleanup import GROUP_PREFIX, TaskCleaner
@@ -28,6 +37,8 @@ from tradai.workflows.slots import SlotLease
 from tradai.workflows.status import TERMINAL, JobStatusStore
 
 STATUS_INDEX = "by-status"  # workflow-state GSI, hash key ``status`` (topology spec)
+log = logging.getLogger(__name__)
+RESEND_AFTER_SECONDS = 60.0  # a ticket younger than this may still be in its own send
 
 
 @dataclass
@@ -36,11 +47,13 @@ class OrphanReport:
     failed_jobs: list[str] = field(default_factory=list)
     stopped_tasks: list[str] = field(default_factory=list)
     freed_slots: list[int] = field(default_factory=list)
+    resent_jobs: list[str] = field(default_factory=list)
 
 
 class OrphanScanner:
     def __init__(self, store: JobStatusStore, sfn: Any, cleaner: TaskCleaner,
-                 start_grace_seconds: float = 0.0, slots: SlotLease | None = None) -> None:
+                 start_grace_seconds: float = 0.0, slots: SlotLease | None = None,
+                 queue: BacktestQueue | None = None) -> None:
         """``start_grace_seconds``: how long after its last registration a job without an
         execution may still be started by a redelivery of its message (the queue's visibility
         timeout times its maxReceiveCount); until then it is not an orphan."""
@@ -49,6 +62,7 @@ class OrphanScanner:
         self.cleaner = cleaner
         self.start_grace_seconds = start_grace_seconds
         self.slots = slots
+        self.queue = queue
 
     def scan(self) -> OrphanReport:
         report = OrphanReport()
@@ -67,21 +81,63 @@ class OrphanScanner:
         report.stopped_tasks += self._stop_tasks_of_finished_jobs()
         if self.slots is not None:
             report.freed_slots += self.slots.sweep()
+        if self.queue is not None:
+            report.resent_jobs = self._resend_unqueued(self.queue)
         return report
 
     def _running_jobs(self) -> list[dict[str, Any]]:
+        return self._jobs_in("RUNNING")
+
+    def _resend_unqueued(self, queue: BacktestQueue) -> list[str]:
+        resent = []
+        now = self.store.clock.now()
+        for ticket in self._jobs_in("QUEUED"):
+            if ticket.get("resent_at") is not None or not ticket.get("dedup_id") \
+                    or now - float(ticket.get("submitted_epoch") or now) < RESEND_AFTER_SECONDS:
+                continue  # re-sent already, not the backend's ticket, or too young
+            if not self._claim_resend(ticket["job_id"], now):
+                continue  # started meanwhile, or another scan claimed it
+            try:
+                queue.send_ticket(ticket)
+            except Exception as exc:  # the queue is down: the next scan tries again
+                log.warning("could not re-send job %s: %s", ticket["job_id"], exc)
+                self._release_resend(ticket["job_id"])
+                continue
+            resent.append(ticket["job_id"])
+        return resent
+
+    def _claim_resend(self, job_id: str, now: float) -> bool:
+        try:
+            self.store.ddb.update_item(
+                TableName=self.store.table, Key={"job_id": {"S": job_id}},
+                UpdateExpression="SET resent_at = :now",
+                ConditionExpression="#s = :queued AND attribute_not_exists(resent_at)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":queued": {"S": "QUEUED"},
+                                           ":now": {"N": f"{now:.3f}"}})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def _release_resend(self, job_id: str) -> None:
+        self.store.ddb.update_item(TableName=self.store.table, Key={"job_id": {"S": job_id}},
+                                   UpdateExpression="REMOVE resent_at")
+
+    def _jobs_in(self, status: str) -> list[dict[str, Any]]:
         jobs: list[dict[str, Any]] = []
         # An expired ticket not yet deleted by TTL is gone: nothing to settle.
         alive, names, values = not_expired_condition(self.store.clock.now())
-        # A Query on the status index reads the RUNNING tickets only; a Scan read (and paid
+        # A Query on the status index reads one status's tickets only; a Scan read (and paid
         # for) every ticket of the table's 30 days. The index is eventually consistent: a job
         # just started is seen by the next run, and a stale entry changes nothing (every mark
-        # below is a conditional write that a terminal job refuses).
+        # here is a conditional write that a job in another state refuses).
         kwargs: dict[str, Any] = {
             "TableName": self.store.table, "IndexName": STATUS_INDEX,
-            "KeyConditionExpression": "#s = :running", "FilterExpression": alive,
+            "KeyConditionExpression": "#s = :status", "FilterExpression": alive,
             "ExpressionAttributeNames": {"#s": "status", **names},
-            "ExpressionAttributeValues": {":running": {"S": "RUNNING"}, **values},
+            "ExpressionAttributeValues": {":status": {"S": status}, **values},
         }
         while True:
             page = self.store.ddb.query(**kwargs)

@@ -35,6 +35,10 @@ class WorkflowSettings(BaseSettings):
     idempotency_table: str | None = Field(default=None,
                                           validation_alias="TRADAI_TABLE_IDEMPOTENCY")
     slots_table: str | None = Field(default=None, validation_alias="TRADAI_TABLE_BACKTEST_SLOTS")
+    # The orphan scanner re-sends tickets that may never have been sent (tradai.workflows.
+    # orphans); without it, it does not.
+    backtest_queue_url: str | None = Field(default=None,
+                                           validation_alias="TRADAI_QUEUE_BACKTEST_QUEUE")
     notifications_topic: str | None = Field(default=None, validation_alias=AliasChoices(
         "TRADAI_NOTIFICATIONS_TOPIC_ARN", "TRADAI_TOPIC_NOTIFICATIONS"))
     state_machine_arn: str | None = Field(
