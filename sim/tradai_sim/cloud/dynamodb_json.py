@@ -12,9 +12,9 @@ else (binary values, a type moto might hand over) goes through moto's own path. 
 format is the same: ``tests/unit/test_dynamodb_json.py`` compares what a client parses both ways.
 
 The request side is the same walk in reverse: a PutItem's item went through the parser member
-by member (an eighth of the emulator's CPU for a backtest submission), and a plain
-``AttributeValue`` parses to itself; binary values are base64 on the wire and still go through
-moto's parser, which decodes them.
+by member (``benchmarks/bench_emulator_calls.py`` measures a submission's calls with and
+without it), and a plain ``AttributeValue`` parses to itself; binary values are base64 on the
+wire and still go through moto's parser, which decodes them.
 
 Installed by ``tradai_sim.cloud.moto_patches``.
 """

@@ -1,8 +1,9 @@
 """Cheaper versions of moto helpers that every request pays for, with the same results.
 
-Found by a CPU profile of the emulator under the gateway benchmark's submissions (a conditional
-PutItem, a FIFO SendMessage and an UpdateItem each): together these were about a third of the
-emulator's CPU (docs/performance.md). Each keeps moto's answer; only the work is less.
+Found by a CPU profile of the emulator under the gateway benchmark's submissions; what they
+save is measured by ``benchmarks/bench_emulator_calls.py`` against moto's own helpers
+(docs/performance.md). Each keeps moto's answer (``tests/unit/test_moto_hot_paths.py``); only
+the work is less.
 """
 
 from __future__ import annotations

@@ -91,8 +91,8 @@ def _listed_once(original: Callable[[], Any]) -> Callable[[], frozenset[str]]:
 HOT_PATH_PATCHES: list[Patch] = [
     Patch(
         "moto.core.parse:BaseJSONParser._parse_structure",
-        "moto walks the input shape for every attribute of a DynamoDB item it is sent (an "
-        "eighth of a submission's emulator CPU); a plain AttributeValue parses to itself",
+        "moto walks the input shape for every attribute of a DynamoDB item it is sent; a "
+        "plain AttributeValue parses to itself",
         _lazy("tradai_sim.cloud.dynamodb_json", "parse_structure"),
         wrap=True,
         original_params=("self", "shape", "value"),
