@@ -8,13 +8,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from tradai.topology.flows import PROBES, mlflow_client_functions
 from tradai.topology.iam_policy import POLICY_NAME
 from tradai.topology.model import LambdaFunction
 from tradai.topology.runtime_config import RuntimeConfig
 from tradai_infra.context import Context
 from tradai_infra.iam import role_with_document
 from tradai_infra.lambda_package import ARCHITECTURE, RUNTIME, build_artifacts
-from tradai_infra.mlflow_access import PROBES, client_functions
 from tradai_infra.network import HEALTH_PROBES, LAMBDAS, MLFLOW_CLIENTS, Network
 from tradai_infra.permissions import Arns, role_policy
 
@@ -97,7 +97,7 @@ def _function(ctx: Context, spec: LambdaFunction, net: Network, arns: Arns,
         vpc_config=(
             {"subnet_ids": net.private_subnet_ids, "security_group_ids": [
                 net.groups[LAMBDAS].id,
-                *([net.groups[MLFLOW_CLIENTS].id] if spec.name in client_functions(ctx.topo)
+                *([net.groups[MLFLOW_CLIENTS].id] if spec.name in mlflow_client_functions(ctx.topo)
                   else []),
                 *([net.groups[HEALTH_PROBES].id] if spec.name in PROBES else [])]}
             if spec.in_vpc else None

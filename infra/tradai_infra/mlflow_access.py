@@ -16,17 +16,13 @@ from __future__ import annotations
 import pulumi
 
 from tradai.topology import Topology
-from tradai.topology.access import access_of
-from tradai.topology.runtime_config import MLFLOW_AUTH_SECRET
+from tradai.topology.flows import MLFLOW, mlflow_client_functions
 from tradai_infra.context import Context
 from tradai_infra.errors import SpecMappingError
-from tradai_infra.network import PEER_FLOWS, TASKS
 
-SERVICE = "mlflow"
+SERVICE = MLFLOW
 ALLOWED_HOSTS_ENV = "MLFLOW_SERVER_ALLOWED_HOSTS"
 STATIC_PREFIX_ENV = "TRADAI_MLFLOW_STATIC_PREFIX"
-# health-check probes every service's /health through Cloud Map, MLflow's included.
-PROBES = ("health-check",)
 
 
 def static_prefix(topo: Topology) -> str:
@@ -65,24 +61,11 @@ def allowed_hosts(ctx: Context, alb_dns: pulumi.Input[str]) -> pulumi.Output[str
     return pulumi.Output.from_input(alb_dns).apply(lambda dns: host_patterns(ctx, dns))
 
 
-def client_functions(topo: Topology) -> list[str]:
-    """The functions that call MLflow: those holding an MLflow login, and the probes."""
-    return [f.name for f in topo.lambdas
-            if f.name in PROBES or MLFLOW_AUTH_SECRET in access_of(topo, f.name).secrets]
-
-
-def client_containers(topo: Topology) -> list[str]:
-    """The services and task definitions MLflow's security group admits (``PEER_FLOWS``):
-    they are told its URL."""
-    callers = {c for c, target in PEER_FLOWS if target == SERVICE}
-    return [s.name for s in topo.services if s.name in callers] + (
-        [t.name for t in topo.task_definitions] if TASKS in callers else [])
-
-
 def check_mlflow(topo: Topology) -> None:
     """Before any resource: MLflow has its route, and its callers run in the VPC."""
     static_prefix(topo)
-    outside = [f.name for f in topo.lambdas if f.name in client_functions(topo) and not f.in_vpc]
+    outside = [f.name for f in topo.lambdas if f.name in mlflow_client_functions(topo)
+               and not f.in_vpc]
     if outside:
         raise SpecMappingError(f"lambdas {outside}: they call MLflow, which is reachable only "
                                "inside the VPC; set in_vpc: true")

@@ -18,38 +18,27 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from tradai.topology.flows import (  # the communication matrix, shared with the local cloud
+    ALB,
+    DATABASE,
+    DATABASE_CLIENTS,
+    HEALTH_PROBES,
+    LAMBDAS,
+    MLFLOW_CLIENTS,
+    NAT,
+    PEER_FLOWS,
+    TASKS,
+    VPC_LINK,
+)
 from tradai_infra.context import Context
 
 ANYWHERE = "0.0.0.0/0"
 ALB_PORT = 80
 POSTGRES_PORT = 5432
 
-# Callers that are not services: the security groups they own.
-ALB, VPC_LINK, LAMBDAS, TASKS, DATABASE, NAT = "alb", "vpc-link", "lambdas", "tasks", "rds", "nat"
-# The functions that call MLflow carry this group as well as LAMBDAS (mlflow_access.py), so
-# MLflow admits them and no other function.
-MLFLOW_CLIENTS = "mlflow-clients"
-# The health-check function carries this group as well: every service admits it on its port
-# (where /health is served), and no other function gains a path to backend-api or
-# strategy-service.
-HEALTH_PROBES = "health-probes"
 # The interface endpoints' network interfaces: HTTPS from the private subnets only.
 ENDPOINTS = "vpc-endpoints"
 HTTPS = 443
-
-# Service-to-service flows of the communication matrix (section 4): (caller, callee service).
-# Callers are a service name or one of the groups above; the port is the callee's spec port.
-PEER_FLOWS: tuple[tuple[str, str], ...] = (
-    ("backend-api", "mlflow"),
-    ("backend-api", "data-collection"),
-    ("backend-api", "strategy-service"),
-    ("strategy-service", "mlflow"),
-    (TASKS, "mlflow"),
-    (MLFLOW_CLIENTS, "mlflow"),
-    (LAMBDAS, "data-collection"),
-)
-# Who may reach the MLflow backend store.
-DATABASE_CLIENTS: tuple[str, ...] = ("mlflow",)
 
 
 @dataclass(frozen=True)

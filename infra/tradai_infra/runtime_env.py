@@ -3,9 +3,9 @@ builder the local bootstrap uses too): physical names, queue URLs and topic ARNs
 Outputs, Cloud Map URLs, and who is told what.
 
 A component is told the name of every resource its access (the spec's ``access`` entry,
-``tradai.topology.access``, the rule the local cloud follows too) lets it use, and MLflow's URL
-only if MLflow's security group admits it (``mlflow_access.py``): being told a resource it may
-not touch would only turn a configuration slip into an AccessDenied at run time.
+``tradai.topology.access``) lets it use, and MLflow's URL only if MLflow's security group admits
+it (``tradai.topology.flows``, the rule the local cloud follows too): being told a resource it
+may not touch would only turn a configuration slip into an AccessDenied at run time.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from tradai.topology.access import told_by_access
-from tradai.topology.runtime_config import Deployment, Told
+from tradai.topology.flows import told
+from tradai.topology.runtime_config import Deployment
 from tradai_infra.context import Context
 from tradai_infra.edge import Identity
 from tradai_infra.mlflow_access import SERVICE as MLFLOW
-from tradai_infra.mlflow_access import client_containers, client_functions, mlflow_url
+from tradai_infra.mlflow_access import mlflow_url
 from tradai_infra.network import TASKS, Network
 
 DRIFT_DETECTOR = "pulumi-drift-detector"
@@ -37,13 +37,6 @@ def service_url(ctx: Context, service: str) -> str:
         return mlflow_url(ctx)
     return (f"http://{service}.{ctx.topo.project}-{ctx.env}.local:"
             f"{ctx.topo.service(service).port}")
-
-
-def told(ctx: Context) -> Told:
-    """Resources as the spec's access says (both sides); MLflow's URL to its clients only."""
-    mlflow_clients = {*client_functions(ctx.topo), *client_containers(ctx.topo)}
-    return told_by_access(ctx.topo, services=lambda component, service:
-                          service != MLFLOW or component in mlflow_clients)
 
 
 def aws_deployment(ctx: Context, net: Network, queues: dict[str, aws.sqs.Queue],
@@ -74,7 +67,7 @@ def aws_deployment(ctx: Context, net: Network, queues: dict[str, aws.sqs.Queue],
         user_pool_id=identity.pool.id,
         app_client_id=identity.client.id,
         bind_host=BIND_ALL,
-        told=told(ctx),
+        told=told(topo),
         # What a user's browser opens for a run (the API's /mlflow route, MLflow's basic auth).
         shared={MLFLOW_PUBLIC_URL_ENV: mlflow_public_url} if mlflow_public_url else {},
         # The drift detector previews this very stack; the zip package carries neither the

@@ -255,8 +255,10 @@ def test_stopping_a_service_task_drains_its_target_for_the_deregistration_delay(
 # Answers every path with its task ARN (/slow after 3 wall seconds); /health with
 # HEALTH_STATUS (default 200).
 WEB = """
-import http.server, os, time
-ARN = os.environ.get("TRADAI_TASK_ARN", "").encode()
+import http.server, json, os, time, urllib.request
+# Its own ARN, from the task metadata endpoint v4 as on Fargate.
+with urllib.request.urlopen(os.environ["ECS_CONTAINER_METADATA_URI_V4"] + "/task", timeout=10) as r:
+    ARN = json.loads(r.read())["TaskARN"].encode()
 HEALTH = int(os.environ.get("HEALTH_STATUS", "200"))
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):

@@ -26,8 +26,8 @@ from tests.infra.mocks import (
 )
 from tests.infra.test_bad_input import _deploy_fails, _replace
 from tradai.topology import Topology
+from tradai.topology.flows import mlflow_client_functions as client_functions
 from tradai_infra.errors import SpecMappingError
-from tradai_infra.mlflow_access import client_functions
 from tradai_infra.secret_values import FROM_STACK, LOGINS, OPERATOR, USERS
 
 SECRET = "aws:secretsmanager/secret:Secret"

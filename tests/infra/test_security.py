@@ -160,7 +160,7 @@ def test_communication_matrix_flows_exist(deployed: Deployed):
 def test_lambdas_in_vpc_use_private_subnets(deployed: Deployed):
     private = {deployed.one("aws:ec2/subnet:Subnet", deployed.name(f"private-{az.name}")).id
                for az in deployed.topo.network.azs}
-    from tradai_infra.mlflow_access import client_functions
+    from tradai.topology.flows import mlflow_client_functions as client_functions
 
     lambda_sg = deployed.one(SG, deployed.name("sg-lambdas")).id
     mlflow_clients = deployed.one(SG, deployed.name("sg-mlflow-clients")).id

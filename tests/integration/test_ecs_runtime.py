@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import textwrap
@@ -81,10 +82,18 @@ def alive(pid: int) -> bool:
     return True
 
 
+# Writes what the container learns about itself (ECS's metadata endpoint), its environment's
+# names and two of its values, as JSON.
 WRITE_AND_EXIT = """
-import os, pathlib, sys
-pathlib.Path(os.environ["OUT"]).write_text("|".join(os.environ.get(k, "") for k in (
-    "TRADAI_TASK_ARN", "TRADAI_AZ", "TRADAI_SUBNET_ID", "FROM_DEFINITION", "AWS_ENDPOINT_URL")))
+import json, os, pathlib, sys, urllib.request
+uri = os.environ.get("ECS_CONTAINER_METADATA_URI_V4")
+def get(url):
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read())
+pathlib.Path(os.environ["OUT"]).write_text(json.dumps({
+    "task": get(uri + "/task") if uri else None, "container": get(uri) if uri else None,
+    "names": sorted(os.environ), "from_definition": os.environ.get("FROM_DEFINITION"),
+    "endpoint": os.environ.get("AWS_ENDPOINT_URL")}))
 sys.exit(int(os.environ.get("EXIT_CODE", "0")))
 """
 
@@ -112,17 +121,29 @@ def test_run_task_runs_the_container_command(cloud: RunningCloud, net: dict[str,
     out = tmp_path / "out.txt"
     [task] = run(cloud, net, td, {"OUT": str(out)})
     done = wait_stopped(cloud, net, task["taskArn"])
-    arn, az, subnet, from_def, endpoint = out.read_text().split("|")
+    seen = json.loads(out.read_text())
+    assert seen["from_definition"] == "yes"
+    eni = {d["name"]: d["value"] for d in done["attachments"][0]["details"]}
+    subnet, az = eni["subnetId"], done["availabilityZone"]
+    assert net["subnets"][az] == subnet
     # The task reaches AWS through its subnet's address of the VPC router.
     subnets = requests.get(f"{cloud.endpoint}/_sim/network", timeout=10).json()["subnets"]
-    assert endpoint == next(s["aws_endpoint"] for s in subnets if s["id"] == subnet)
-    assert arn == task["taskArn"] and from_def == "yes"
+    assert seen["endpoint"] == next(s["aws_endpoint"] for s in subnets if s["id"] == subnet)
+    # It learns who it is from the task metadata endpoint v4, as on Fargate
+    # (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/
+    # task-metadata-endpoint-v4-fargate-response.html), not from variables AWS does not set.
+    meta = seen["task"]
+    assert meta["TaskARN"] == task["taskArn"] and meta["AvailabilityZone"] == az
+    assert meta["Cluster"] == net["cluster"] and meta["LaunchType"] == "FARGATE"
+    assert (meta["Family"], meta["Revision"]) == ("t-ecs-write", td.rsplit(":", 1)[1])
+    assert meta["Limits"] == {"CPU": 0.25, "Memory": 512}  # cpu 256 units, 512 MiB
+    assert meta["KnownStatus"] == "RUNNING" and meta["DesiredStatus"] == "RUNNING"
+    assert [c["Name"] for c in meta["Containers"]] == ["main"]
+    assert seen["container"]["Labels"]["com.amazonaws.ecs.task-arn"] == task["taskArn"]
+    assert not {"TRADAI_TASK_ARN", "TRADAI_AZ", "TRADAI_SUBNET_ID"} & set(seen["names"])
     assert done["containers"][0]["exitCode"] == 0
     assert done["stopCode"] == "EssentialContainerExited"
     assert done["stoppedReason"] == "Essential container in task exited"
-    assert done["availabilityZone"] == az and net["subnets"][az] == subnet
-    eni = {d["name"]: d["value"] for d in done["attachments"][0]["details"]}
-    assert eni["subnetId"] == subnet
     assert done["stoppedAt"] >= done["startedAt"]
 
 

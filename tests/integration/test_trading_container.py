@@ -117,8 +117,12 @@ def test_a_killed_task_is_replaced_and_resumes_its_open_trades(
     running = [t for t in trading.session_tasks(cloud, session["sid"])
                if t["last_status"] == "RUNNING"]
     assert len(running) == 1
+    # A heartbeat names the ECS task that wrote it (from ECS's task metadata endpoint).
+    assert before["task_arn"] == running[0]["task_arn"]
     os.killpg(running[0]["pid"], signal.SIGKILL)
     after = _beat(cloud, session["sid"], lambda i: i.get("task_arn") != before["task_arn"])
+    assert after["task_arn"] in {t["task_arn"] for t in trading.session_tasks(cloud,
+                                                                              session["sid"])}
     assert set(open_before) <= set(_open(after)), (open_before, after["recent_trades"])
     assert "restored the session's trades" in trading.task_log(cloud, session["sid"])
 

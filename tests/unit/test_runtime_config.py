@@ -13,11 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from moto.server import ThreadedMotoServer
 from pydantic_settings import BaseSettings
 
 from tests import settings_reads as reads
-from tradai.clock import Clock
+from tests.local_runtime import local_runtime_config
 from tradai.topology import default_topology
 from tradai.topology.model import Topology
 from tradai.topology.runtime_config import (
@@ -27,8 +26,6 @@ from tradai.topology.runtime_config import (
     lambda_env_size,
     runtime_config,
 )
-from tradai_sim.cloud.bootstrap.resources import Bootstrap
-from tradai_sim.cloud.context import CloudContext
 
 
 @pytest.fixture(scope="module")
@@ -39,32 +36,8 @@ def topo() -> Topology:
 @pytest.fixture(scope="module")
 def local_config(tmp_path_factory: pytest.TempPathFactory,
                  topo: Topology) -> Iterator[RuntimeConfig[str]]:
-    """What the local bootstrap gives every component: its resource steps run against moto's
-    server, and the parts that publish task environment run their ``prepare`` first, as
-    ``tradai-sim up`` does (RDS as the SQLite store: no database server here)."""
-    from tradai_sim.cloud.edge import part as edge
-    from tradai_sim.cloud.internet import part as internet
-    from tradai_sim.cloud.rds import part as rds
-    from tradai_sim.cloud.seed import part as seed
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        ctx = CloudContext(endpoint=f"http://{host}:{port}", region="eu-central-1",
-                           env="local", clock=Clock(), state_dir=tmp_path_factory.mktemp("s"),
-                           topology=topo)
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv(rds.STORE_ENV, "sqlite")
-            for part in (internet, rds, edge, seed):
-                part.prepare(ctx)
-        boot = Bootstrap(ctx)
-        for step in (boot.network, boot.storage, boot.queues, boot.tables, boot.topics,
-                     boot.identity):
-            step()
-        yield boot.runtime_config()
-    finally:
-        server.stop()
+    with local_runtime_config(tmp_path_factory.mktemp("s"), topo) as config:
+        yield config
 
 
 def test_local_components_receive_every_variable_their_settings_require(

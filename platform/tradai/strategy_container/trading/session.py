@@ -29,6 +29,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from tradai import ecs_metadata
 from tradai.clock import Clock
 from tradai.config.exchange import exchange_layer
 from tradai.config.merge import deep_merge
@@ -87,9 +88,10 @@ class TradingSession:
             for p in problems:
                 log.error("cannot start the trading session: %s", p)
             return EXIT_BAD_JOB
+        # Each heartbeat names the ECS task that wrote it (from ECS's metadata endpoint).
         self.writer = HeartbeatWriter(aws_client("dynamodb"), aws_client("cloudwatch"),
                                       str(self.s.table), self.s.session_id, str(self.s.mode),
-                                      self.s.task_arn, self.s.ttl_days)
+                                      ecs_metadata.task_arn(), self.s.ttl_days)
         root = Path(tempfile.mkdtemp(prefix=f"tradai-{self.s.session_id}-", dir=self.s.work_dir))
         try:
             return self._run(Workspace(root).create())

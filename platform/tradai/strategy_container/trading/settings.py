@@ -31,7 +31,6 @@ class TradingSettings(BaseSettings):
     egress_proxy: str | None = Field(default=None, validation_alias="TRADAI_EGRESS_PROXY")
     exchange_secret: str | None = Field(default=None,
                                         validation_alias="TRADAI_SECRET_EXCHANGE_CREDENTIALS")
-    task_arn: str | None = Field(default=None, validation_alias="TRADAI_TASK_ARN")
     work_dir: str | None = Field(default=None, validation_alias="TRADAI_WORK_DIR")
     ttl_days: int = Field(default=7, validation_alias="TRADAI_TRADING_TTL_DAYS")
 

@@ -50,6 +50,10 @@ class TaskRecord:
     created_at: float  # simulated epoch seconds, like every timestamp here
     port: int | None = None
     pid: int | None = None
+    # The task definition's revision and task-level cpu units / memory MiB (its metadata).
+    revision: int | None = None
+    cpu: str | None = None
+    memory: str | None = None
     last_status: str = PROVISIONING
     desired_status: str = RUNNING
     exit_code: int | None = None

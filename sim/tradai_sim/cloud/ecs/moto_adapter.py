@@ -99,7 +99,10 @@ def run_task(original: Any) -> Any:
                         role_arn=(task.overrides or {}).get("taskRoleArn")
                         or getattr(task_def, "task_role_arn", None),
                         execution_role_arn=(task.overrides or {}).get("executionRoleArn")
-                        or getattr(task_def, "execution_role_arn", None)))
+                        or getattr(task_def, "execution_role_arn", None),
+                        revision=getattr(task_def, "revision", None),
+                        cpu=_units(getattr(task_def, "cpu", None)),
+                        memory=_units(getattr(task_def, "memory", None))))
                 tasks.extend(created)
         return tasks
 
@@ -335,3 +338,8 @@ class MotoServices:
             svc.events.insert(0, {"id": str(uuid4()), "createdAt": datetime.now(UTC),
                                   "message": f"(service {view.name}) {message}"})
             del svc.events[100:]
+
+
+def _units(value: Any) -> str | None:
+    """A task definition's cpu / memory as ECS reports them: a string of units, or None."""
+    return str(value) if value not in (None, "") else None

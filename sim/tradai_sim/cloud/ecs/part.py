@@ -1,11 +1,12 @@
-"""The ECS part of the control plane: the task runtime, the service scheduler, ``/ecs/tasks``."""
+"""The ECS part of the control plane: the task runtime, the service scheduler, ``/ecs/tasks``
+and the tasks' metadata endpoint (``/ecs/metadata/v4/<task id>``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from tradai_sim.cloud.context import CloudContext
-from tradai_sim.cloud.ecs import moto_adapter
+from tradai_sim.cloud.ecs import metadata, moto_adapter
 from tradai_sim.cloud.ecs.runtime import EcsRuntime
 from tradai_sim.cloud.ecs.services import ServiceScheduler
 
@@ -25,6 +26,7 @@ class EcsPart:
         moto_adapter.install_runtime(self.runtime)
         self.ctx.resources["_ecs"] = self
         self.ctx.control_routes["/ecs/tasks"] = lambda body: (200, {"tasks": self.tasks()})
+        self.ctx.control_routes[metadata.ROUTE] = metadata.route(self.runtime.find)
         self.scheduler.start()
 
     def stop(self) -> None:

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from tradai.topology.ecs_secrets import parse_value_from
 from tradai_sim import ports
 from tradai_sim.cloud.context import CloudContext
-from tradai_sim.cloud.ecs import faketime, process, stops
+from tradai_sim.cloud.ecs import faketime, metadata, process, stops
 from tradai_sim.cloud.ecs.models import (
     ACTIVATING,
     DEACTIVATING,
@@ -67,6 +67,9 @@ class TaskRequest:
     role_arn: str | None = None  # the task role: its credentials go into the environment
     # The execution role: ECS reads the container's ``secrets`` with it, before the start.
     execution_role_arn: str | None = None
+    revision: int | None = None  # the task definition's, and its task-level cpu / memory
+    cpu: str | None = None
+    memory: str | None = None
 
 
 class EcsRuntime:
@@ -105,7 +108,8 @@ class EcsRuntime:
             group=req.group, started_by=req.started_by, container=str(definition.get("name")),
             placement=req.placement, stop_grace_wall=grace,
             log_path=self.ctx.log_dir / f"task-{req.task_id[:12]}.log",
-            created_at=self.ctx.clock.now(), handle=req.handle,
+            created_at=self.ctx.clock.now(), handle=req.handle, revision=req.revision,
+            cpu=req.cpu, memory=req.memory,
         )
         with self.lock:
             self.tasks[record.task_id] = record
@@ -161,13 +165,8 @@ class EcsRuntime:
         env = self.ctx.child_env(process.container_environment(definition, overrides))
         env.update(self._injected_secrets(record, definition, execution_role_arn))
         env.update(self.ctx.role_env(role_arn, record.family))
-        # What the task can learn about itself (ECS offers this through its metadata endpoint).
-        env.update({"TRADAI_TASK_ARN": record.task_arn, "TRADAI_CLUSTER": record.cluster,
-                    "TRADAI_TASK_GROUP": record.group})
-        if record.placement.az:
-            env["TRADAI_AZ"] = record.placement.az
-        if record.placement.subnet:
-            env["TRADAI_SUBNET_ID"] = record.placement.subnet
+        # What the task can learn about itself: ECS's metadata endpoint, as on Fargate.
+        env[metadata.ENV] = metadata.uri(self.ctx.endpoint, record.task_id)
         network = self.ctx.resources.get("_network")
         if network is not None and record.placement.subnet:
             env = network.localize(env, record.placement.subnet)  # its subnet's view

@@ -24,6 +24,7 @@ from tradai_sim.cloud.edge.config import (
 )
 
 PORTS_KEY = "_edge_ports"
+MLFLOW_PUBLIC_URL_ENV = "TRADAI_MLFLOW_PUBLIC_URL"  # tradai.strategy_container.settings
 START_TIMEOUT = 20.0
 
 
@@ -34,7 +35,7 @@ def prepare(ctx: CloudContext) -> None:
     ctx.publish_endpoint("alb", ports.url(ports.alb))
     env = discovery_env(ports)
     # Where users reach MLflow's UI and API: through the gateway (Lambdas build run links).
-    env["TRADAI_MLFLOW_PUBLIC_URL"] = ports.url(ports.gateway) + "/mlflow"
+    env[MLFLOW_PUBLIC_URL_ENV] = ports.url(ports.gateway) + "/mlflow"
     ctx.resources.setdefault("task_env", {}).update(env)
 
 

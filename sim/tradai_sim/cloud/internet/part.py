@@ -41,6 +41,7 @@ START_TIMEOUT_S = 30.0
 RESOURCE_KEY = "_exchange"
 CREDENTIALS_SECRET = "exchange-credentials"  # the topology's secret for live trading
 CREDENTIALS_ENV = "TRADAI_SECRET_EXCHANGE_CREDENTIALS"
+EXCHANGE_URL_ENV = "TRADAI_EXCHANGE_URL"
 STATE_FILE = "exchange-state.json"
 
 
@@ -52,7 +53,7 @@ def prepare(ctx: CloudContext) -> None:
     ctx.resources[RESOURCE_KEY] = {"port": port, "url": url}
     ctx.publish_endpoint("exchange", url)
     task_env = ctx.resources.setdefault("task_env", {})
-    task_env["TRADAI_EXCHANGE_URL"] = url
+    task_env[EXCHANGE_URL_ENV] = url
     # The secret's name (CREDENTIALS_ENV) comes from the runtime configuration, to those whose
     # access names the secret (the strategy task, the backend), as on AWS.
 

@@ -82,11 +82,11 @@ def prepare(ctx: CloudContext) -> None:
     ctx.resources[RESOURCE_KEY] = instance
     instance.begin()
     db = ctx.topology.database
-    ctx.resources.setdefault("service_env", {})["mlflow"] = {
+    ctx.resources.setdefault("service_env", {}).setdefault("mlflow", {}).update({
         "TRADAI_MLFLOW_DB_HOST": HOST,
         "TRADAI_MLFLOW_DB_PORT": str(instance.port),
         "TRADAI_MLFLOW_DB_NAME": db.name,
-    }
+    })
     # The containers whose ECS ``secrets`` (the database login) the bootstrap declares.
     ctx.resources[CONTAINER_SECRETS_KEY] = ["mlflow"]
     ctx.publish_endpoint("rds", f"postgresql://{HOST}:{instance.port}/{db.name}")

@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from tradai.registry.credentials import AUTH_SECRET
+from tradai.topology.runtime_config import AUTH_SECRET_ENV
 from tradai_sim.cloud.context import CloudContext
 from tradai_sim.cloud.seed.mlflow_task import healthy, task_urls
 
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 MLFLOW_WAIT_SECONDS = 900.0
 SEED_TIMEOUT_SECONDS = 120.0
 POLL_SECONDS = 0.2  # a health GET to a local task: cheap, and the seed waits on it
-AUTH_SECRET_ENV = "TRADAI_MLFLOW_AUTH_SECRET"
+DATA_DIR_ENV = "TRADAI_MLFLOW_DATA_DIR"  # tradai.services.mlflow_server.settings
 WATCH_SECONDS = 2.0  # how often the published task URL is refreshed after a task restart
 SEED_ATTEMPTS = 3  # the seed is idempotent: a request lost to a busy or restarting task is retried
 RETRY_PAUSE_SECONDS = 3.0
@@ -36,13 +37,14 @@ RUNNER_MODULE = "tradai_sim.cloud.seed.runner"
 
 def prepare(ctx: CloudContext) -> None:
     """Before the bootstrap: MLflow's SQLite store outlives any one task (a restarted task
-    finds the registry where the previous one left it), and every task and function is told
-    which secret holds MLflow's basic-auth credentials (the server and its clients read it)."""
+    finds the registry where the previous one left it). MLflow's service is told where it is;
+    the harness records it too (the FIS MLflow actions read it). Which secret holds an MLflow
+    login each component learns from the spec, as on AWS (``runtime_config``)."""
     data_dir = ctx.state_dir / "mlflow"
     data_dir.mkdir(parents=True, exist_ok=True)
-    task_env = ctx.resources.setdefault("task_env", {})
-    task_env["TRADAI_MLFLOW_DATA_DIR"] = str(data_dir)
-    task_env[AUTH_SECRET_ENV] = ctx.name(AUTH_SECRET)
+    ctx.resources.setdefault("task_env", {})[DATA_DIR_ENV] = str(data_dir)
+    ctx.resources.setdefault("service_env", {}).setdefault("mlflow", {})[DATA_DIR_ENV] = \
+        str(data_dir)
 
 
 def spawn_runner(ctx: CloudContext) -> subprocess.Popen[bytes]:
