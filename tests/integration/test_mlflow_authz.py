@@ -205,8 +205,8 @@ def test_strategy_tasks_log_in_with_the_runner_login_not_the_admin(cloud: Runnin
     assert td["containerDefinitions"][0]["secrets"] == [
         {"name": credentials.USERNAME_ENV, "valueFrom": f"{runner_arn}:username::"},
         {"name": credentials.PASSWORD_ENV, "valueFrom": f"{runner_arn}:password::"}]
-    # (Locally every component is told every name, TRADAI_MLFLOW_AUTH_SECRET included; the
-    # task role may not read that secret, so the backtests that pass show the injected login
-    # is the one used.)
+    # As on AWS (tests/infra/test_deployability.py), it is told no login's secret: the admin's
+    # used to reach every local component (tests/infra/test_env_parity.py).
+    assert "TRADAI_MLFLOW_AUTH_SECRET" not in env
     assert _runner(cloud)[0] == credentials.RUNNER_USERNAME
     assert not any(admin(cloud)[1] in v for v in env.values())
