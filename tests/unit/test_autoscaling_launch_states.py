@@ -18,15 +18,19 @@ class Controller:
     def __init__(self, hooks: list[str]) -> None:
         self.hooks = hooks
         self.launched_states: list[str] = []
+        self.launched_hooks: list[str] | None = None
+        self.looks = 0
 
     def launch_hooks(self, group: str) -> list[str]:
+        self.looks += 1
         return self.hooks
 
     def pick_subnet(self, group: Any, subnets: list[str]) -> str:
         return subnets[0]
 
-    def launched(self, group: Any, states: list[Any]) -> None:
+    def launched(self, group: Any, states: list[Any], hooks: list[str]) -> None:
         self.launched_states = [s.lifecycle_state for s in states]
+        self.launched_hooks = hooks
 
 
 def launch(controller: Controller) -> tuple[list[str], Any]:
@@ -65,3 +69,20 @@ def test_without_a_launch_hook_moto_puts_the_instance_in_service(
     seen, group = launch(controller)
     assert seen == ["InService"] * 3
     assert type(group.instance_states) is list
+
+
+def test_the_hooks_are_looked_up_once_per_launch(controller: Controller) -> None:
+    """A hook deleted while moto launches must not leave the held instances without an
+    action: the controller gets the hooks the launch held them for."""
+    original_lookup = controller.launch_hooks
+
+    def deleted_after_first_look(group: str) -> list[str]:
+        found = original_lookup(group)
+        controller.hooks = []  # DeleteLifecycleHook, concurrently
+        return found
+
+    controller.launch_hooks = deleted_after_first_look  # type: ignore[method-assign]
+    launch(controller)
+    assert controller.looks == 1
+    assert controller.launched_hooks == ["launch"]
+    assert controller.launched_states == ["Pending:Wait", "Pending:Wait"]

@@ -287,10 +287,10 @@ class AutoScalingController:
     def launch_hooks(self, group: str) -> list[Any]:
         return self.hooks(group, LAUNCHING)
 
-    def launched(self, group: Any, states: list[Any]) -> None:
-        """New instances of ``group``: hold them in Pending:Wait while its launch hooks run."""
+    def launched(self, group: Any, states: list[Any], hooks: list[Any]) -> None:
+        """New instances of ``group``: hold them in Pending:Wait while ``hooks`` (its launch
+        hooks when the launch began) run."""
         with self.lock:
-            hooks = self.launch_hooks(group.name)
             now = self.ctx.clock.now()
             for state in states:
                 self._record("instance-launched", group.name, state.instance.id,

@@ -57,7 +57,11 @@ def replace_autoscaling_group_instances(original: Callable[..., Any]) -> Callabl
                                             propagated_tags: dict[str, str]) -> None:
         before = {id(s) for s in self.instance_states}
         subnets = [s for s in (self.vpc_zone_identifier or "").split(",") if s]
-        hooked = _controller is not None and bool(_controller.launch_hooks(self.name))
+        # One look at the group's launch hooks for the whole launch: the instances held on
+        # arrival are the ones the controller opens actions for, even if a hook is put or
+        # deleted meanwhile (a second look could find none and leave them in Pending:Wait).
+        hooks = _controller.launch_hooks(self.name) if _controller is not None else []
+        hooked = bool(hooks)
         if hooked:
             # moto appends each new instance InService; a concurrent Describe must never see
             # that for an instance a launch hook holds (AWS: Pending, then Pending:Wait).
@@ -72,7 +76,8 @@ def replace_autoscaling_group_instances(original: Callable[..., Any]) -> Callabl
             if hooked:
                 self.instance_states = list(self.instance_states)
         if _controller is not None:
-            _controller.launched(self, [s for s in self.instance_states if id(s) not in before])
+            _controller.launched(self, [s for s in self.instance_states if id(s) not in before],
+                                 hooks)
 
     return replace_autoscaling_group_instances
 
