@@ -92,7 +92,8 @@ def get(url):
         return json.loads(r.read())
 pathlib.Path(os.environ["OUT"]).write_text(json.dumps({
     "task": get(uri + "/task") if uri else None, "container": get(uri) if uri else None,
-    "names": sorted(os.environ), "from_definition": os.environ.get("FROM_DEFINITION"),
+    "names": sorted(os.environ), "metadata_uri": uri,
+    "from_definition": os.environ.get("FROM_DEFINITION"),
     "endpoint": os.environ.get("AWS_ENDPOINT_URL")}))
 sys.exit(int(os.environ.get("EXIT_CODE", "0")))
 """
@@ -140,6 +141,8 @@ def test_run_task_runs_the_container_command(cloud: RunningCloud, net: dict[str,
     assert meta["KnownStatus"] == "RUNNING" and meta["DesiredStatus"] == "RUNNING"
     assert [c["Name"] for c in meta["Containers"]] == ["main"]
     assert seen["container"]["Labels"]["com.amazonaws.ecs.task-arn"] == task["taskArn"]
+    # Straight to the control plane, not through the subnet's routes: no fault cuts it.
+    assert seen["metadata_uri"].startswith(f"{cloud.endpoint}/_sim/ecs/metadata/v4/")
     assert not {"TRADAI_TASK_ARN", "TRADAI_AZ", "TRADAI_SUBNET_ID"} & set(seen["names"])
     assert done["containers"][0]["exitCode"] == 0
     assert done["stopCode"] == "EssentialContainerExited"

@@ -165,11 +165,12 @@ class EcsRuntime:
         env = self.ctx.child_env(process.container_environment(definition, overrides))
         env.update(self._injected_secrets(record, definition, execution_role_arn))
         env.update(self.ctx.role_env(role_arn, record.family))
-        # What the task can learn about itself: ECS's metadata endpoint, as on Fargate.
-        env[metadata.ENV] = metadata.uri(self.ctx.endpoint, record.task_id)
         network = self.ctx.resources.get("_network")
         if network is not None and record.placement.subnet:
             env = network.localize(env, record.placement.subnet)  # its subnet's view
+        # What the task can learn about itself: ECS's metadata endpoint, as on Fargate. Set
+        # after the subnet's view: like AWS's link-local address, no route or fault cuts it.
+        env[metadata.ENV] = metadata.uri(self.ctx.endpoint, record.task_id)
         if definition.get("portMappings"):
             # Tasks share one host: each listens on its own port; the ALB stand-in and other
             # clients reach it through its network interface on the VPC router, which the
