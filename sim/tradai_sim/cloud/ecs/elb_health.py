@@ -37,12 +37,17 @@ class ElbHealth:
         self._fetch = fetch or self._http
         self._at = 0.0
         self._unhealthy: dict[str, str] = {}
+        # One client, one kept connection: ``httpx.get`` builds a client (and its SSL context)
+        # per call, which was most of this lookup's CPU, once a second for the stack's life.
+        self._client: httpx.Client | None = None
 
     def _http(self) -> dict[str, list[dict[str, Any]]]:
         url = self._alb_url()
         if url is None:
             return {}
-        resp = httpx.get(url.rstrip("/") + TARGETS_PATH, timeout=TIMEOUT_WALL)
+        if self._client is None:
+            self._client = httpx.Client(timeout=TIMEOUT_WALL)
+        resp = self._client.get(url.rstrip("/") + TARGETS_PATH)
         resp.raise_for_status()
         return dict(resp.json())
 
