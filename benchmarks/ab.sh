@@ -17,9 +17,12 @@ old=$(mktemp -d /tmp/ab-XXXXXX)
 trap 'git -C "$here" worktree remove --force "$old" >/dev/null 2>&1 || rm -rf "$old"' EXIT
 git -C "$here" worktree add -q --detach "$old" "$rev"
 "$python" -m compileall -q -j 0 "$old/platform" "$old/sim" "$here/platform" "$here/sim"
+# A benchmark newer than REV runs from this checkout, on REV's code all the same.
+script=$old/benchmarks/$bench
+[[ -f $script ]] || script=$here/benchmarks/$bench
 for round in $(seq "$rounds"); do
   echo "== round $round: $rev"
-  (cd "$old" && PYTHONPATH="$old/platform:$old/sim:$old" "$python" "benchmarks/$bench" "$@")
+  (cd "$old" && PYTHONPATH="$old/platform:$old/sim:$old" "$python" "$script" "$@")
   echo "== round $round: working tree"
   (cd "$here" && "$python" "benchmarks/$bench" "$@")
 done
