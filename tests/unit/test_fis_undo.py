@@ -204,7 +204,7 @@ def test_mlflow_database_lock_is_released_when_the_experiment_stops(tmp_path: Pa
     db = _mlflow_store(tmp_path)
     action = {"actionId": "tradai:mlflow:database-down", "parameters": {"duration": "PT10M"}}
     with harness(tmp_path, create=real) as h:
-        h.ctx.resources["task_env"] = {"TRADAI_MLFLOW_DATA_DIR": str(tmp_path)}
+        h.ctx.resources["service_env"] = {"mlflow": {"TRADAI_MLFLOW_DATA_DIR": str(tmp_path)}}
         assert _readable(db)
         run_and_stop(h, definition({"Down": action}), "Down", lambda: not _readable(db))
         assert _readable(db)
@@ -213,8 +213,9 @@ def test_mlflow_database_lock_is_released_when_the_experiment_stops(tmp_path: Pa
 def test_mlflow_database_down_fails_clearly_for_a_postgresql_store(tmp_path: Path) -> None:
     action = {"actionId": "tradai:mlflow:database-down", "parameters": {"duration": "PT1M"}}
     with harness(tmp_path, create=real) as h:
-        h.ctx.resources["task_env"] = {"TRADAI_MLFLOW_DATA_DIR": str(tmp_path),
-                                       "TRADAI_MLFLOW_DATABASE_SECRET": "tradai-local-db"}
+        h.ctx.resources["service_env"] = {"mlflow": {
+            "TRADAI_MLFLOW_DATA_DIR": str(tmp_path),
+            "TRADAI_MLFLOW_DATABASE_SECRET": "tradai-local-db"}}
         run = h.start(definition({"Down": action}))
         until(lambda: run.terminal)
         assert run.status == "failed" and "PostgreSQL" in run.actions["Down"].reason

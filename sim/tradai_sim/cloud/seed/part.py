@@ -37,12 +37,11 @@ RUNNER_MODULE = "tradai_sim.cloud.seed.runner"
 
 def prepare(ctx: CloudContext) -> None:
     """Before the bootstrap: MLflow's SQLite store outlives any one task (a restarted task
-    finds the registry where the previous one left it). MLflow's service is told where it is;
-    the harness records it too (the FIS MLflow actions read it). Which secret holds an MLflow
+    finds the registry where the previous one left it). MLflow's service is told where it is
+    (``service_env``, where the FIS MLflow actions read it too). Which secret holds an MLflow
     login each component learns from the spec, as on AWS (``runtime_config``)."""
     data_dir = ctx.state_dir / "mlflow"
     data_dir.mkdir(parents=True, exist_ok=True)
-    ctx.resources.setdefault("task_env", {})[DATA_DIR_ENV] = str(data_dir)
     ctx.resources.setdefault("service_env", {}).setdefault("mlflow", {})[DATA_DIR_ENV] = \
         str(data_dir)
 

@@ -22,14 +22,14 @@ STORE_OVERRIDES = ("MLFLOW_BACKEND_STORE_URI", "TRADAI_MLFLOW_DATABASE_SECRET",
 LOCK_TIMEOUT_S = 10.0  # wait for a write MLflow has under way
 
 
-def mlflow_database(task_env: dict[str, str]) -> Path:
-    if any(task_env.get(k) for k in STORE_OVERRIDES):
+def mlflow_database(mlflow_env: dict[str, str]) -> Path:
+    if any(mlflow_env.get(k) for k in STORE_OVERRIDES):
         raise ActionFailed("MLflow's backend store is not the SQLite file of the stack "
                            "(a PostgreSQL store is configured): stop the database with "
                            "tradai:rds:instance-down (template rds-outage) instead")
-    data_dir = task_env.get(DATA_DIR_ENV)
+    data_dir = mlflow_env.get(DATA_DIR_ENV)
     if not data_dir:
-        raise ActionFailed(f"MLflow's data dir is unknown ({DATA_DIR_ENV} is not in the task "
+        raise ActionFailed(f"MLflow's data dir is unknown ({DATA_DIR_ENV} is not in MLflow's "
                            "environment)")
     path = Path(data_dir) / SQLITE_FILE
     if not path.exists():
@@ -40,9 +40,8 @@ def mlflow_database(task_env: dict[str, str]) -> Path:
 class DatabaseDown(Injection):
     def start(self) -> None:
         resources = self.env.ctx.resources
-        # what every task is told, and what MLflow's task alone is (the RDS part's database)
-        self.path = mlflow_database({**resources.get("task_env", {}),
-                                     **resources.get("service_env", {}).get("mlflow", {})})
+        # what MLflow's task is told: its data dir (the seed part), its database (the RDS part)
+        self.path = mlflow_database(resources.get("service_env", {}).get("mlflow", {}))
         self.conn = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_S, isolation_level=None,
                                     check_same_thread=False)
         try:
