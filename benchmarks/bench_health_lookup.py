@@ -9,38 +9,22 @@ client per call, as the lookup did before).
 from __future__ import annotations
 
 import argparse
-import http.server
 import json
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.http_stub import json_server  # noqa: E402
 from tradai_sim.cloud.ecs.elb_health import TARGETS_PATH, ElbHealth  # noqa: E402
 
 BODY = json.dumps({"web": [{"task_id": f"t{i}", "state": "healthy",
                             "target_group_arn": "arn:tg"} for i in range(4)]}).encode()
-
-
-class Targets(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(BODY)))
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(BODY)
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
 
 def cpu_ms_per_call(fn: Callable[[], object], calls: int) -> float:
@@ -55,21 +39,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--calls", type=int, default=200)
     args = ap.parse_args()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Targets)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    health = ElbHealth(lambda: base)
+    with json_server(lambda path: BODY) as alb:
+        health = ElbHealth(lambda: alb.url)
 
-    def lookup() -> object:
-        health._at = 0.0  # the cached view has aged: every call asks
-        return health.unhealthy()
+        def lookup() -> object:
+            health._at = 0.0  # the cached view has aged: every call asks
+            return health.unhealthy()
 
-    try:
         scheduler = cpu_ms_per_call(lookup, args.calls)
-        per_call = cpu_ms_per_call(lambda: httpx.get(base + TARGETS_PATH, timeout=2.0),
+        per_call = cpu_ms_per_call(lambda: httpx.get(alb.url + TARGETS_PATH, timeout=2.0),
                                    args.calls)
-    finally:
-        server.shutdown()
     print(f"CPU ms per target-health lookup ({args.calls} calls, this process, the server's "
           f"thread included):")
     print(f"  ElbHealth.unhealthy (one kept client): {scheduler:6.2f}")

@@ -132,38 +132,16 @@ def test_scheduler_reads_unhealthy_targets_and_nothing_when_the_alb_is_silent() 
 def test_the_health_lookup_keeps_one_connection_to_the_alb() -> None:
     """Once a second for the stack's life: a client per lookup (``httpx.get``) was most of
     its CPU. Two lookups arrive on one kept-alive connection (the same client port)."""
-    import http.server
     import json
-    import threading
 
-    peers: list[int] = []
+    from tests.http_stub import json_server
 
-    class Targets(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive
-
-        def do_GET(self) -> None:
-            peers.append(self.client_address[1])
-            body = json.dumps({"web": [{"task_id": "a", "state": "unhealthy",
-                                        "target_group_arn": "arn:tg"}]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Targets)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        health = ElbHealth(lambda: f"http://127.0.0.1:{server.server_address[1]}")
+    body = json.dumps({"web": [{"task_id": "a", "state": "unhealthy",
+                                "target_group_arn": "arn:tg"}]}).encode()
+    with json_server(lambda path: body) as alb:
+        health = ElbHealth(lambda: alb.url)
         assert health.unhealthy() == {"a": "arn:tg"}
         health._at = 0.0  # the cached view has aged
         assert health.unhealthy() == {"a": "arn:tg"}
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    peers = [port for _, port in alb.requests]
     assert len(peers) == 2 and peers[0] == peers[1]

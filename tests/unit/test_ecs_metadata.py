@@ -8,15 +8,14 @@ task-metadata-endpoint-v4-fargate-response.html).
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.http_stub import json_server
 from tradai import ecs_metadata
 from tradai_sim.cloud.control_api import ControlApi
 from tradai_sim.cloud.ecs import metadata
@@ -78,36 +77,17 @@ def test_a_prefix_route_gets_the_rest_of_the_path() -> None:
 @pytest.fixture
 def endpoint() -> Iterator[dict[str, Any]]:
     """An HTTP server answering ``/v4/c1/task`` with whatever ``state['body']`` holds."""
-    state: dict[str, Any] = {"body": json.dumps({"TaskARN": ARN}).encode(), "paths": []}
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            state["paths"].append(self.path)
-            body = state["body"] if self.path == "/v4/c1/task" else b"{}"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state["uri"] = f"http://127.0.0.1:{server.server_address[1]}/v4/c1"
-    try:
+    state: dict[str, Any] = {"body": json.dumps({"TaskARN": ARN}).encode()}
+    with json_server(lambda path: state["body"] if path == "/v4/c1/task" else b"{}") as stub:
+        state["uri"] = f"{stub.url}/v4/c1"
+        state["stub"] = stub
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def test_the_platform_reads_its_task_arn_from_the_endpoint(endpoint: dict[str, Any]) -> None:
     env = {ecs_metadata.URI_ENV: endpoint["uri"]}
     assert ecs_metadata.task_arn(env) == ARN
-    assert endpoint["paths"] == ["/v4/c1/task"]
+    assert [path for path, _ in endpoint["stub"].requests] == ["/v4/c1/task"]
 
 
 def test_outside_ecs_or_with_the_endpoint_failing_there_is_no_arn(
