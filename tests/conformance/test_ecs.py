@@ -8,6 +8,7 @@ container's stopTimeout is wall seconds (it bounds real shutdown work).
 from __future__ import annotations
 
 import itertools
+import json
 import textwrap
 import time
 import uuid
@@ -124,6 +125,52 @@ def test_fargate_task_moves_through_the_documented_lifecycle_states(
     history = [s for s, _ in _runtime(cloud, task["taskArn"])["history"]]
     assert history == ["PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING",
                        "STOPPING", "DEPROVISIONING", "STOPPED"]
+
+
+# Writes what the container learns about itself, and its environment's names, as JSON.
+READ_METADATA = """
+import json, os, pathlib, urllib.request
+uri = os.environ.get("ECS_CONTAINER_METADATA_URI_V4")
+def get(url):
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read())
+pathlib.Path(os.environ["OUT"]).write_text(json.dumps({
+    "uri": uri, "task": get(uri + "/task") if uri else None,
+    "container": get(uri) if uri else None, "names": sorted(os.environ)}))
+"""
+
+
+def test_a_container_learns_its_task_from_the_task_metadata_endpoint_v4(
+        cloud: RunningCloud, net: dict[str, Any], tmp_path: Any) -> None:
+    """Fargate injects ``ECS_CONTAINER_METADATA_URI_V4`` into every container; ``${URI}/task``
+    answers the task's ARN, cluster, family, revision, statuses, limits (CPU in vCPUs, memory
+    in MiB), Availability Zone, launch type and containers, and ``${URI}`` the container's
+    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/
+    task-metadata-endpoint-v4-fargate.html, .../task-metadata-endpoint-v4-fargate-response.html).
+    The endpoint is link-local: locally it is the control plane's, reached directly, so no
+    route or network fault cuts it. Nothing else names the task: AWS sets no such variable."""
+    out = tmp_path / "metadata.json"
+    td = _register(cloud, READ_METADATA)
+    [task] = cloud.client("ecs").run_task(
+        cluster=net["cluster"], taskDefinition=td, launchType="FARGATE",
+        networkConfiguration=_awsvpc(net), overrides={"containerOverrides": [
+            {"name": "main", "environment": [{"name": "OUT", "value": str(out)}]}]})["tasks"]
+    done = _wait_status(cloud, net, task["taskArn"], "STOPPED")
+    assert done["containers"][0]["exitCode"] == 0
+    seen = json.loads(out.read_text())
+    meta = seen["task"]
+    assert meta["TaskARN"] == task["taskArn"] and meta["Cluster"] == net["cluster"]
+    assert meta["AvailabilityZone"] == done["availabilityZone"]
+    family, revision = td.rsplit("/", 1)[1].split(":")
+    assert (meta["Family"], meta["Revision"]) == (family, revision)
+    assert meta["Limits"] == {"CPU": 0.25, "Memory": 512}  # cpu 256 units, 512 MiB
+    assert (meta["KnownStatus"], meta["DesiredStatus"]) == ("RUNNING", "RUNNING")
+    assert meta["LaunchType"] == "FARGATE"
+    assert [c["Name"] for c in meta["Containers"]] == ["main"]
+    assert seen["container"]["Name"] == "main"
+    assert seen["container"]["Labels"]["com.amazonaws.ecs.task-arn"] == task["taskArn"]
+    assert seen["uri"].startswith(f"{cloud.endpoint}/_sim/ecs/metadata/v4/")
+    assert not {"TRADAI_TASK_ARN", "TRADAI_AZ", "TRADAI_SUBNET_ID"} & set(seen["names"])
 
 
 def test_service_scheduler_launches_a_replacement_as_soon_as_a_task_stops(
