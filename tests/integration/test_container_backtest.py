@@ -203,10 +203,23 @@ def freqtrade_directly(store: OhlcvStore, exchange_url: str, egress_proxy: str, 
     """Freqtrade's own backtesting, in this process, on the candles ``store`` holds up to the
     timerange's end and the config layers the container merges (base, the strategy's
     example config, the exchange); its results for ``strategy``."""
+    from freqtrade.optimize.backtesting import Backtesting
+
+    ft = direct_config(store, exchange_url, egress_proxy, tmp, strategy, pairs, timerange,
+                       timeframe)
+    bt = Backtesting(ft)
+    bt.start()
+    Backtesting.cleanup()
+    return dict(bt.results["strategy"][strategy])
+
+
+def direct_config(store: OhlcvStore, exchange_url: str, egress_proxy: str, tmp: Path,
+                  strategy: str, pairs: list[str], timerange: str,
+                  timeframe: str = "5m") -> dict[str, Any]:
+    """``freqtrade_directly``'s configuration, its candles written as feather files."""
     from freqtrade.commands.optimize_commands import setup_optimize_configuration
     from freqtrade.data.history import get_datahandler
     from freqtrade.enums import CandleType, RunMode
-    from freqtrade.optimize.backtesting import Backtesting
 
     end_ms = int(pd.Timestamp(timerange.split("-")[1], tz="UTC").timestamp() * 1000)
     step = int(pd.Timedelta(timeframe).total_seconds() * 1000)
@@ -223,13 +236,9 @@ def freqtrade_directly(store: OhlcvStore, exchange_url: str, egress_proxy: str, 
         {"exchange": {"pair_whitelist": pairs}, "timerange": timerange, "export": "none",
          "strategy_path": str(STRATEGIES_DIR), "dry_run": True})
     (tmp / "config.json").write_text(json.dumps(config))
-    ft = setup_optimize_configuration(
+    return setup_optimize_configuration(
         {"config": [str(tmp / "config.json")], "user_data_dir": str(tmp / "user_data"),
          "datadir": str(datadir)}, RunMode.BACKTEST)
-    bt = Backtesting(ft)
-    bt.start()
-    Backtesting.cleanup()
-    return dict(bt.results["strategy"][strategy])
 
 
 def trade_keys(trades: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -273,6 +282,41 @@ def test_backtest_results_equal_freqtrade_run_directly(stack: Stack, tmp_path: P
     assert run.data.params["timerange"] == TIMERANGE
     artifacts = {a.path for a in stack.mlflow.list_artifacts(run.info.run_id, "results")}
     assert {"results/stats.json", "results/trades.json", "results/config.json"} <= artifacts
+
+
+def test_freqtrade_reports_its_progress_to_the_job_and_draws_no_bars(
+        stack: Stack, tmp_path: Path) -> None:
+    """The container's backtest (``runner.run_backtest``) on the direct run's config: Freqtrade
+    hands every progress update to the job's reporter, phase by phase, and starts no rich
+    refresh thread (its bars only reached the log, and the thread took the interpreter lock
+    from the backtest loop); the results are the same as without a reporter."""
+    import threading
+
+    from rich.live import _RefreshThread
+
+    from tradai.strategy_container import runner
+    from tradai.strategy_container.progress import FreqtradeProgress
+
+    seen: list[tuple[float, str, bool]] = []
+
+    def report(percent: float, phase: str) -> None:
+        drawing = any(isinstance(t, _RefreshThread) for t in threading.enumerate())
+        seen.append((percent, phase, drawing))
+
+    ft = direct_config(stack.store, stack.exchange_url, stack.egress_proxy, tmp_path,
+                       "EmaCrossover", PAIRS, TIMERANGE)
+    outcome = runner.run_backtest(ft, progress=FreqtradeProgress(report, every_s=0))
+
+    assert seen, "Freqtrade reported no progress"
+    assert not any(drawing for _, _, drawing in seen), "a rich refresh thread ran"
+    percents = [p for p, _, _ in seen]
+    assert percents == sorted(percents) and percents[0] >= 40 and percents[-1] == 90
+    phases = [phase for _, phase, _ in seen]
+    order = list(dict.fromkeys(phases))
+    assert order == ["dataload", "analyze", "convert", "backtest"], order
+    (tmp_path / "direct").mkdir()
+    direct = direct_backtest(stack, tmp_path / "direct", "EmaCrossover", PAIRS)
+    assert headline(outcome.stats) == headline(direct)
 
 
 def test_a_crashing_strategy_exits_non_zero_with_the_reason_in_the_item(

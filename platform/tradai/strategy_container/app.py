@@ -18,6 +18,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,8 +44,15 @@ from tradai.strategy_container.errors import (
     ExchangeUnavailable,
     describe,
 )
-from tradai.strategy_container.job import JobItem, JobSpec, check_mode, job_spec
+from tradai.strategy_container.job import (
+    PROGRESS_PUBLISHED,
+    JobItem,
+    JobSpec,
+    check_mode,
+    job_spec,
+)
 from tradai.strategy_container.prepare import freqtrade_run_config
+from tradai.strategy_container.progress import FreqtradeProgress
 from tradai.strategy_container.results import (
     MlflowRecorder,
     ResultsBucket,
@@ -132,7 +140,10 @@ class StrategyContainer:
             hyperopt = self._exchange_retried(runner.run_hyperopt, ft_config)
             self.freqtrade_finished_at = self.clock.now()
             return hyperopt_report(job, version, hyperopt, ft_config, timerange)
-        backtest = self._exchange_retried(runner.run_backtest, ft_config)
+        progress = FreqtradeProgress(self._report_progress, start=PROGRESS_FREQTRADE_STARTED,
+                                     end=PROGRESS_PUBLISHED)
+        backtest = self._exchange_retried(partial(runner.run_backtest, progress=progress),
+                                          ft_config)
         self.freqtrade_finished_at = self.clock.now()
         return backtest_report(job, version, backtest, ft_config, timerange)
 
@@ -220,6 +231,17 @@ class StrategyContainer:
             return OhlcvStore.from_settings()
         except StoreNotConfigured as exc:
             raise DependencyFailed(str(exc)) from exc
+
+    def _report_progress(self, percent: float, phase: str) -> None:
+        """Freqtrade's progress to the item, best effort: a lost update only shows the user an
+        older percent, so it never fails the run."""
+        log.info("job %s: Freqtrade %s, %.0f%%", self.settings.job_id, phase, percent)
+        if self.item is None:
+            return
+        try:
+            self.item.progress(percent)
+        except Exception as exc:
+            log.warning("could not write progress to the job item: %s", exc)
 
     def _report_failure(self, message: str) -> None:
         if self.item is None:

@@ -24,6 +24,7 @@ from tradai.expiry import is_expired
 from tradai.strategy_container.errors import BadJob, DependencyFailed, ModeNotSupported
 
 RUNNABLE_MODES = ("backtest", "hyperopt")
+PROGRESS_PUBLISHED = 90  # results written; the workflow completes the job (100)
 TRADING_MODES = ("dry-run", "live")  # sessions: TRADING_MODE, not a job (trading.session)
 DEFAULT_EPOCHS = 20
 MAX_EPOCHS = 1000
@@ -167,7 +168,7 @@ class JobItem:
 
     def succeeded(self, result: Mapping[str, Any], mlflow_url: str | None,
                   instants: Mapping[str, float | None] | None = None) -> None:
-        self._set({"progress": 90, "result": dict(result), "mlflow_url": mlflow_url,
+        self._set({"progress": PROGRESS_PUBLISHED, "result": dict(result), "mlflow_url": mlflow_url,
                    **_instants(instants)})
 
     def failed(self, error: str) -> None:

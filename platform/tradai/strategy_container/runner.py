@@ -10,7 +10,7 @@ import contextlib
 import copy
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,11 +72,15 @@ def startup_candles(ft_config: Mapping[str, Any]) -> int:
     return int(getattr(strategy, "startup_candle_count", 0) or 0)
 
 
-def run_backtest(ft_config: dict[str, Any]) -> BacktestOutcome:
+def run_backtest(ft_config: dict[str, Any],
+                 progress: Callable[[Any], None] | None = None) -> BacktestOutcome:
+    """``progress`` gets Freqtrade's progress updates (``tradai.strategy_container.progress``).
+    Always given one, Freqtrade draws no progress bars: no terminal watches a job, and their
+    refresh thread competes with the backtest for the interpreter lock."""
     from freqtrade.optimize.backtesting import Backtesting
 
     with translated("backtest"):
-        backtesting = Backtesting(ft_config)
+        backtesting = Backtesting(ft_config, progress_callback=progress or _ignore)
         try:
             backtesting.start()
         finally:
@@ -86,6 +90,10 @@ def run_backtest(ft_config: dict[str, Any]) -> BacktestOutcome:
     if name not in results.get("strategy", {}):
         raise StrategyFailed(f"backtest of {name} produced no results")
     return BacktestOutcome(results=results, strategy=name)
+
+
+def _ignore(_task: Any) -> None:
+    pass
 
 
 def run_hyperopt(ft_config: dict[str, Any]) -> HyperoptOutcome:
