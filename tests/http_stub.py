@@ -1,5 +1,5 @@
 """A local HTTP server for tests and benchmarks that need something to answer GETs: on a port
-the OS picks, HTTP/1.1 keep-alive, each request's path and client port recorded, stopped
+the OS picks, HTTP/1.1 keep-alive, each request's path, client port and headers recorded, stopped
 (and its thread joined) when the block ends."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ Answer = Callable[[str], bytes]  # the request's path -> the 200 response's JSON
 class Stub:
     url: str
     requests: list[tuple[str, int]] = field(default_factory=list)  # (path, client port)
+    headers: list[dict[str, str]] = field(default_factory=list)  # each request's headers
 
 
 @contextlib.contextmanager
@@ -29,6 +30,7 @@ def json_server(answer: Answer) -> Iterator[Stub]:
 
         def do_GET(self) -> None:
             stub.requests.append((self.path, self.client_address[1]))
+            stub.headers.append(dict(self.headers))
             body = answer(self.path)
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))

@@ -38,7 +38,8 @@ def _awsvpc(net: dict[str, Any]) -> dict[str, Any]:
 
 
 def _register(cloud: RunningCloud, source: str | None = None, *, argv: list[str] | None = None,
-              port: int | None = None, stop_timeout: int | None = None) -> str:
+              port: int | None = None, stop_timeout: int | None = None,
+              task_role: str | None = None) -> str:
     container: dict[str, Any] = {
         "name": "main", "image": "test:local", "essential": True, "memory": 128,
         "command": argv or ["python", "-c", textwrap.dedent(source or "")]}
@@ -46,9 +47,10 @@ def _register(cloud: RunningCloud, source: str | None = None, *, argv: list[str]
         container["portMappings"] = [{"containerPort": port, "protocol": "tcp"}]
     if stop_timeout:
         container["stopTimeout"] = stop_timeout
+    role = {"taskRoleArn": task_role} if task_role else {}
     return cloud.client("ecs").register_task_definition(
         family=_unique("conf-ecs"), networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
-        cpu="256", memory="512", containerDefinitions=[container])["taskDefinition"][
+        cpu="256", memory="512", containerDefinitions=[container], **role)["taskDefinition"][
         "taskDefinitionArn"]
 
 
@@ -171,6 +173,73 @@ def test_a_container_learns_its_task_from_the_task_metadata_endpoint_v4(
     assert seen["container"]["Labels"]["com.amazonaws.ecs.task-arn"] == task["taskArn"]
     assert seen["uri"].startswith(f"{cloud.endpoint}/_sim/ecs/metadata/v4/")
     assert not {"TRADAI_TASK_ARN", "TRADAI_AZ", "TRADAI_SUBNET_ID"} & set(seen["names"])
+
+
+# Writes what the container finds about its credentials, as JSON.
+READ_CREDENTIALS = """
+import json, os, pathlib, urllib.error, urllib.request
+import boto3
+uri = os.environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+def status(token):
+    req = urllib.request.Request(uri, headers={"Authorization": token})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+ok, doc = status(os.environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN", "")) if uri else (None, None)
+wrong, _ = status("not-this-task") if uri else (None, None)
+caller = None
+if uri:
+    caller = boto3.client("sts").get_caller_identity()["Arn"]
+pathlib.Path(os.environ["OUT"]).write_text(json.dumps({
+    "uri": uri, "ok": ok, "doc": doc, "wrong_token": wrong, "caller": caller,
+    "names": sorted(os.environ)}))
+"""
+
+
+def test_a_container_gets_its_task_role_from_the_credentials_endpoint(
+        cloud: RunningCloud, net: dict[str, Any], tmp_path: Any) -> None:
+    """ECS gives a task's containers the address of an endpoint serving the task role's
+    temporary credentials, never keys in the environment; the SDKs' container provider reads
+    them there (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/
+    task-iam-roles.html). Fargate's link-local address is absent here, so the container gets
+    the provider's full-URI form with an authorization token
+    (https://docs.aws.amazon.com/sdkref/latest/guide/feature-container-credentials.html):
+    the answer has AccessKeyId, SecretAccessKey, Token, Expiration and RoleArn, another
+    token is refused, and boto3 in the container calls AWS as the task role. A task without a
+    task role gets no credentials."""
+    iam = cloud.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+        "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName=_unique("conf-task-role"),
+                           AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    seen = {}
+    for name, task_role in (("with", role["Arn"]), ("without", None)):
+        out = tmp_path / f"{name}.json"
+        [task] = cloud.client("ecs").run_task(
+            cluster=net["cluster"], taskDefinition=_register(cloud, READ_CREDENTIALS,
+                                                             task_role=task_role),
+            launchType="FARGATE", networkConfiguration=_awsvpc(net),
+            overrides={"containerOverrides": [
+                {"name": "main", "environment": [{"name": "OUT", "value": str(out)}]}]})["tasks"]
+        done = _wait_status(cloud, net, task["taskArn"], "STOPPED")
+        assert done["containers"][0]["exitCode"] == 0, name
+        seen[name] = json.loads(out.read_text())
+
+    got = seen["with"]
+    assert got["uri"].startswith(f"{cloud.endpoint}/_sim/ecs/credentials/")
+    assert got["ok"] == 200 and got["wrong_token"] == 401
+    assert set(got["doc"]) == {"AccessKeyId", "SecretAccessKey", "Token", "Expiration",
+                               "RoleArn"}
+    assert got["doc"]["RoleArn"] == role["Arn"]
+    assert f":assumed-role/{role['RoleName']}/" in got["caller"]
+    keys = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+    assert not keys & set(got["names"])
+    none = seen["without"]
+    assert none["uri"] is None and not keys & set(none["names"])
+    assert "AWS_CONTAINER_AUTHORIZATION_TOKEN" not in none["names"]
 
 
 def test_service_scheduler_launches_a_replacement_as_soon_as_a_task_stops(

@@ -31,6 +31,8 @@ class ControlApi:
             try:
                 body = request.get_json(silent=True) or {}
                 body = {**body, "method": request.method, "args": dict(request.args)}
+                if "Authorization" in request.headers:  # the ECS credentials endpoint's token
+                    body["authorization"] = request.headers["Authorization"]
                 if subpath is not None:
                     body["subpath"] = subpath
                 status, payload = route(body)

@@ -54,6 +54,9 @@ class TaskRecord:
     revision: int | None = None
     cpu: str | None = None
     memory: str | None = None
+    # The task role, and the token its containers present to the credentials endpoint.
+    role_arn: str | None = None
+    credentials_token: str | None = field(default=None, repr=False)
     last_status: str = PROVISIONING
     desired_status: str = RUNNING
     exit_code: int | None = None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tradai_sim.cloud.context import CloudContext
-from tradai_sim.cloud.ecs import metadata, moto_adapter
+from tradai_sim.cloud.ecs import credentials, metadata, moto_adapter
 from tradai_sim.cloud.ecs.runtime import EcsRuntime
 from tradai_sim.cloud.ecs.services import ServiceScheduler
 
@@ -27,6 +27,8 @@ class EcsPart:
         self.ctx.resources["_ecs"] = self
         self.ctx.control_routes["/ecs/tasks"] = lambda body: (200, {"tasks": self.tasks()})
         self.ctx.control_routes[metadata.ROUTE] = metadata.route(self.runtime.find)
+        self.ctx.control_routes[credentials.ROUTE] = credentials.route(
+            self.runtime.find, self.ctx.role_env, self.ctx.clock.now)
         self.scheduler.start()
 
     def stop(self) -> None:

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from tradai.topology.ecs_secrets import parse_value_from
 from tradai_sim import ports
 from tradai_sim.cloud.context import CloudContext
-from tradai_sim.cloud.ecs import faketime, metadata, process, stops
+from tradai_sim.cloud.ecs import credentials, faketime, metadata, process, stops
 from tradai_sim.cloud.ecs.models import (
     ACTIVATING,
     DEACTIVATING,
@@ -64,7 +64,7 @@ class TaskRequest:
     overrides: Mapping[str, Any]
     placement: Placement
     handle: Any = None
-    role_arn: str | None = None  # the task role: its credentials go into the environment
+    role_arn: str | None = None  # the task role: its containers' credentials endpoint serves it
     # The execution role: ECS reads the container's ``secrets`` with it, before the start.
     execution_role_arn: str | None = None
     revision: int | None = None  # the task definition's, and its task-level cpu / memory
@@ -109,7 +109,8 @@ class EcsRuntime:
             placement=req.placement, stop_grace_wall=grace,
             log_path=self.ctx.log_dir / f"task-{req.task_id[:12]}.log",
             created_at=self.ctx.clock.now(), handle=req.handle, revision=req.revision,
-            cpu=req.cpu, memory=req.memory,
+            cpu=req.cpu, memory=req.memory, role_arn=req.role_arn,
+            credentials_token=credentials.new_token() if req.role_arn else None,
         )
         with self.lock:
             self.tasks[record.task_id] = record
@@ -122,7 +123,7 @@ class EcsRuntime:
     def _start(self, record: TaskRecord, req: TaskRequest) -> None:
         """PROVISIONING -> PENDING -> ACTIVATING -> RUNNING, then watch the process."""
         try:
-            launch = self._container_launch(record, req.container, req.overrides, req.role_arn,
+            launch = self._container_launch(record, req.container, req.overrides,
                                             req.execution_role_arn)
         except Exception as exc:  # a bad definition is the task's failure, not RunTask's
             log.warning("task %s failed to start: %s", record.short_id, exc)
@@ -160,17 +161,22 @@ class EcsRuntime:
         self._watch(record)
 
     def _container_launch(self, record: TaskRecord, definition: Mapping[str, Any],
-                          overrides: Mapping[str, Any], role_arn: str | None,
+                          overrides: Mapping[str, Any],
                           execution_role_arn: str | None = None) -> process.ContainerLaunch:
-        env = self.ctx.child_env(process.container_environment(definition, overrides))
+        env = self.ctx.child_env()
+        # No keys of the harness's: the task role's come from the credentials endpoint (set
+        # below, with the metadata endpoint), and a task without one has none, as on AWS.
+        for name in credentials.KEY_VARIABLES:
+            env.pop(name, None)
+        env.update(process.container_environment(definition, overrides))
         env.update(self._injected_secrets(record, definition, execution_role_arn))
-        env.update(self.ctx.role_env(role_arn, record.family))
         network = self.ctx.resources.get("_network")
         if network is not None and record.placement.subnet:
             env = network.localize(env, record.placement.subnet)  # its subnet's view
         # What the task can learn about itself: ECS's metadata endpoint, as on Fargate. Set
         # after the subnet's view: like AWS's link-local address, no route or fault cuts it.
         env[metadata.ENV] = metadata.uri(self.ctx.endpoint, record.task_id)
+        env.update(credentials.environment(self.ctx.endpoint, record))
         if definition.get("portMappings"):
             # Tasks share one host: each listens on its own port; the ALB stand-in and other
             # clients reach it through its network interface on the VPC router, which the
