@@ -1,5 +1,6 @@
-"""The ECS part of the control plane: the task runtime, the service scheduler, ``/ecs/tasks``
-and the tasks' metadata endpoint (``/ecs/metadata/v4/<task id>``)."""
+"""The ECS part of the control plane: the task runtime, the service scheduler, ``/ecs/tasks``,
+the tasks' metadata endpoint (``/ecs/metadata/v4/<task id>``) and their role's credentials
+endpoint (``/ecs/credentials/<task id>``)."""
 
 from __future__ import annotations
 
