@@ -13,6 +13,7 @@ import textwrap
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -240,6 +241,38 @@ def test_a_container_gets_its_task_role_from_the_credentials_endpoint(
     none = seen["without"]
     assert none["uri"] is None and not keys & set(none["names"])
     assert "AWS_CONTAINER_AUTHORIZATION_TOKEN" not in none["names"]
+
+
+def test_a_container_sees_its_definitions_environment_not_the_hosts(
+        cloud: RunningCloud, net: dict[str, Any], tmp_path: Any) -> None:
+    """A Fargate container's environment is its image's, its task definition's (and
+    overrides') and what ECS injects (https://docs.aws.amazon.com/AmazonECS/latest/
+    developerguide/taskdef-envfiles.html, .../task-metadata-endpoint-v4-fargate.html): never
+    the shell's that started the stack. Locally the image's part is the interpreter's paths
+    and locale (``IMAGE_ENV``); any other name of the cloud process's environment stays out."""
+    from tradai_sim.cloud.context import IMAGE_ENV, INHERITED_NOT
+
+    pid = cloud.proc.pid if cloud.proc is not None else cloud.status()["pid"]
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    host = {item.split(b"=", 1)[0].decode() for item in raw if b"=" in item}
+    # What the harness itself sets again in every container, whatever the host had.
+    harness = {"PYTHONUNBUFFERED", "PORT", "LD_PRELOAD", "FAKETIME", "DONT_FAKE_MONOTONIC"}
+    host_only = {n for n in host if n not in IMAGE_ENV and n not in harness
+                 and not n.startswith(INHERITED_NOT)}
+    assert host_only, f"the cloud's environment has only image names: {sorted(host)}"
+
+    out = tmp_path / "env.json"
+    [task] = cloud.client("ecs").run_task(
+        cluster=net["cluster"], taskDefinition=_register(cloud, READ_METADATA),
+        launchType="FARGATE", networkConfiguration=_awsvpc(net),
+        overrides={"containerOverrides": [
+            {"name": "main", "environment": [{"name": "OUT", "value": str(out)}]}]})["tasks"]
+    done = _wait_status(cloud, net, task["taskArn"], "STOPPED")
+    assert done["containers"][0]["exitCode"] == 0
+    names = set(json.loads(out.read_text())["names"])
+    assert "OUT" in names and "ECS_CONTAINER_METADATA_URI_V4" in names
+    assert "PATH" in names  # the image's part
+    assert not host_only & names, sorted(host_only & names)
 
 
 def test_service_scheduler_launches_a_replacement_as_soon_as_a_task_stops(

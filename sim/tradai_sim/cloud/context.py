@@ -21,6 +21,13 @@ ACCOUNT_ID = "123456789012"  # moto's default account
 # Credentials for the emulator only; it accepts any value. Never real secrets.
 EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 INHERITED_NOT = ("AWS_", "TRADAI_", "MLFLOW_TRACKING_")
+# What a container image's own environment provides: the interpreter's paths and the locale.
+# An ECS container gets these from the host, and nothing else of the cloud process's
+# environment: a container on AWS sees its image's, its definition's and ECS's, never the
+# shell's that started the stack (a developer's proxy, FREQTRADE__* overrides, PYTHON* flags).
+IMAGE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH",
+             "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "SSL_CERT_FILE",
+             "SSL_CERT_DIR", "LD_LIBRARY_PATH")
 
 CHILDREN_FILE = "children.pids"
 
@@ -74,11 +81,15 @@ class CloudContext:
                 )
             return self._clients[service]
 
-    def child_env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        """The environment of a process of the stack: where AWS is, which clock, which env."""
+    def child_env(self, extra: dict[str, str] | None = None, *,
+                  image: bool = False) -> dict[str, str]:
+        """The environment of a process of the stack: where AWS is, which clock, which env.
+        ``image``: inherit only ``IMAGE_ENV`` (an ECS container), else everything but
+        ``INHERITED_NOT``."""
         # Inherited AWS, TradAI and MLflow client settings would point a process at another
         # account, stack or MLflow server (its credentials come from this stack's secret).
-        env = {k: v for k, v in os.environ.items() if not k.startswith(INHERITED_NOT)}
+        env = {k: v for k, v in os.environ.items()
+               if (k in IMAGE_ENV if image else not k.startswith(INHERITED_NOT))}
         env.update(EMULATOR_CREDENTIALS)
         env.update(self.clock.env())
         env.update(

@@ -163,7 +163,7 @@ class EcsRuntime:
     def _container_launch(self, record: TaskRecord, definition: Mapping[str, Any],
                           overrides: Mapping[str, Any],
                           execution_role_arn: str | None = None) -> process.ContainerLaunch:
-        env = self.ctx.child_env()
+        env = self.ctx.child_env(image=True)  # the host's shell stays out, as on AWS
         # No keys of the harness's: the task role's come from the credentials endpoint (set
         # below, with the metadata endpoint), and a task without one has none, as on AWS.
         for name in credentials.KEY_VARIABLES:
