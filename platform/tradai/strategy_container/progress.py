@@ -4,7 +4,7 @@ Freqtrade tracks a backtest with two bars: one over its phases (data load, analy
 backtest: ``total`` 4, ``completed`` the phases done) and one over the work of the current
 phase. Its ``Backtesting(progress_callback=...)`` hands each update to a callback instead of
 drawing the bars, which in a container only went to the log, and whose refresh thread took
-the interpreter lock from the backtest loop (0.4-0.5 s of CPU per 2-pair, 90-day run:
+the interpreter lock from the backtest loop (0.3-0.6 s of CPU per 2-pair, 90-day run:
 ``docs/performance.md``). Here the two bars become one percent between the job's "Freqtrade
 started" and "published" marks, reported at most every ``every_s`` wall seconds: a short run
 costs no request, a long one shows the user where it is.
