@@ -15,7 +15,13 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.cloud import RunningCloud, create_queue, deploy_lambda, wait_for
+from tests.integration.cloud import (
+    RunningCloud,
+    create_queue,
+    deploy_lambda,
+    host_only_names,
+    wait_for,
+)
 
 RECORD_AND_FAIL = """
 import json, os, time
@@ -269,3 +275,27 @@ def test_async_events_of_one_function_do_not_wait_behind_another(
 
     wait_for(lambda: _calls(fast_log), timeout=30)
     assert _calls(fast_log)[0]["t"] - sent < 5  # not after the slow ones' 8 s
+
+
+NAMES = """
+import json, os
+def handler(event, context):
+    return sorted(os.environ)
+"""
+
+
+def test_a_function_sees_its_configuration_and_the_runtimes_environment_not_the_hosts(
+        cloud: RunningCloud) -> None:
+    """A function's environment is the variables it is configured with and the runtime's
+    reserved ones ("Defined runtime environment variables" in
+    https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html): never the
+    shell's that started the stack. Locally the runtime's part is the interpreter's paths and
+    locale (``IMAGE_ENV``)."""
+    host_only = host_only_names(cloud)
+    assert host_only, "the cloud's environment has only image names: nothing to check"
+    fn = _name("conf-env")
+    deploy_lambda(cloud, fn, NAMES, environment={"CONFIGURED": "1"})
+    out = cloud.client("lambda").invoke(FunctionName=fn, Payload=b"{}")
+    names = set(json.loads(out["Payload"].read()))
+    assert {"CONFIGURED", "AWS_LAMBDA_FUNCTION_NAME", "LAMBDA_TASK_ROOT", "PATH"} <= names
+    assert not host_only & names, sorted(host_only & names)

@@ -107,6 +107,20 @@ ALLOW_ALL = {"Version": "2012-10-17",
              "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 
 
+def host_only_names(cloud: RunningCloud) -> set[str]:
+    """The names of the cloud process's environment that no container or function of it may
+    inherit: all but the image's (``IMAGE_ENV``), those the harness never passes on
+    (``INHERITED_NOT``) and those it sets again itself."""
+    from tradai_sim.cloud.context import IMAGE_ENV, INHERITED_NOT
+
+    pid = cloud.proc.pid if cloud.proc is not None else cloud.status()["pid"]
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    host = {item.split(b"=", 1)[0].decode() for item in raw if b"=" in item}
+    harness = {"PYTHONUNBUFFERED", "PORT", "LD_PRELOAD", "FAKETIME", "DONT_FAKE_MONOTONIC"}
+    return {n for n in host if n not in IMAGE_ENV and n not in harness
+            and not n.startswith(INHERITED_NOT)}
+
+
 def deploy_lambda(cloud: RunningCloud, name: str, source: str, timeout: int = 10,
                   environment: dict[str, str] | None = None, handler: str = "handler.handler",
                   ) -> str:

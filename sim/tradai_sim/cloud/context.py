@@ -22,9 +22,10 @@ ACCOUNT_ID = "123456789012"  # moto's default account
 EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 INHERITED_NOT = ("AWS_", "TRADAI_", "MLFLOW_TRACKING_")
 # What a container image's own environment provides: the interpreter's paths and the locale.
-# An ECS container gets these from the host, and nothing else of the cloud process's
-# environment: a container on AWS sees its image's, its definition's and ECS's, never the
-# shell's that started the stack (a developer's proxy, FREQTRADE__* overrides, PYTHON* flags).
+# An ECS container or a Lambda function gets these from the host, and nothing else of the
+# cloud process's environment: on AWS it sees its image's or runtime's, its configuration's
+# and what ECS or Lambda sets, never the shell's that started the stack (a developer's
+# proxy, FREQTRADE__* overrides, PYTHON* flags).
 IMAGE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH",
              "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "SSL_CERT_FILE",
              "SSL_CERT_DIR", "LD_LIBRARY_PATH")
@@ -84,7 +85,7 @@ class CloudContext:
     def child_env(self, extra: dict[str, str] | None = None, *,
                   image: bool = False) -> dict[str, str]:
         """The environment of a process of the stack: where AWS is, which clock, which env.
-        ``image``: inherit only ``IMAGE_ENV`` (an ECS container), else everything but
+        ``image``: inherit only ``IMAGE_ENV`` (an ECS container, a function), else all but
         ``INHERITED_NOT``."""
         # Inherited AWS, TradAI and MLflow client settings would point a process at another
         # account, stack or MLflow server (its credentials come from this stack's secret).

@@ -106,7 +106,8 @@ class ExecutionEnvironment:
         self._rep_r, rep_w = os.pipe()
         log_path = ctx.log_dir / f"lambda-{fn.name}.log"
         self._log = open(log_path, "ab")  # noqa: SIM115 - lives as long as the environment
-        env = ctx.child_env(fn.environment)
+        # The runtime image's paths and locale, not the shell that started the stack (IMAGE_ENV).
+        env = ctx.child_env(fn.environment, image=True)
         env.update(ctx.role_env(fn.role, fn.name))  # the execution role's credentials
         network = ctx.resources.get("_network")
         if network is not None:  # its subnet's view of the network (None: outside the VPC)
