@@ -7,13 +7,13 @@ https://docs.aws.amazon.com/sdkref/latest/guide/feature-container-credentials.ht
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from botocore.credentials import ContainerProvider
 
+from tests.ecs_records import task_record
 from tests.http_stub import json_server
 from tradai_sim.cloud.ecs import credentials
-from tradai_sim.cloud.ecs.models import Placement, TaskRecord
+from tradai_sim.cloud.ecs.models import TaskRecord
 
 ROLE = "arn:aws:iam::123456789012:role/tradai-local-strategy-task"
 KEYS = {"AWS_ACCESS_KEY_ID": "ASIAROLE", "AWS_SECRET_ACCESS_KEY": "secret",
@@ -22,12 +22,8 @@ NOW = 1_800_000_000.0
 
 
 def record(role: str | None = ROLE) -> TaskRecord:
-    return TaskRecord(
-        task_arn="arn:aws:ecs:eu-central-1:123456789012:task/c/abc", task_id="abc", cluster="c",
-        family="tradai-local-strategy", group="family:x", started_by="", container="main",
-        placement=Placement("subnet-1", "eu-central-1a"), log_path=Path("/dev/null"),
-        stop_grace_wall=30, created_at=NOW, role_arn=role,
-        credentials_token=credentials.new_token() if role else None)
+    return task_record(task_id="abc", created_at=NOW, role_arn=role,
+                       credentials_token=credentials.new_token() if role else None)
 
 
 def answer(rec: TaskRecord | None, token: str | None, task_id: str = "abc"):

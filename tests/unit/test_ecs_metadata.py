@@ -15,25 +15,12 @@ from typing import Any
 
 import pytest
 
+from tests.ecs_records import ARN
+from tests.ecs_records import task_record as record
 from tests.http_stub import json_server
 from tradai import ecs_metadata
 from tradai_sim.cloud.control_api import ControlApi
 from tradai_sim.cloud.ecs import metadata
-from tradai_sim.cloud.ecs.models import Placement, TaskRecord
-
-ARN = "arn:aws:ecs:eu-central-1:123456789012:task/tradai-local-strategies/0123abcd"
-
-
-def record(**changes: Any) -> TaskRecord:
-    values: dict[str, Any] = dict(
-        task_arn=ARN, task_id="0123abcd", cluster="tradai-local-strategies",
-        family="tradai-local-strategy", group="family:tradai-local-strategy",
-        started_by="", container="strategy",
-        placement=Placement("subnet-1", "eu-central-1b"), log_path=Path("/dev/null"),
-        stop_grace_wall=30.0, created_at=1_800_000_000.0, revision=7, cpu="1024",
-        memory="2048", started_at=1_800_000_010.0, last_status="RUNNING")
-    values.update(changes)
-    return TaskRecord(**values)
 
 
 def test_task_document_has_what_fargate_answers() -> None:

@@ -54,3 +54,8 @@ class ControlApi:
 
 def _json(status: int, payload: Any) -> Response:
     return Response(json.dumps(payload, default=str), status=status, mimetype="application/json")
+
+
+def route_url(endpoint: str, route: str, subpath: str) -> str:
+    """The URL a process uses for ``subpath`` under a prefix route (``/ecs/.../*``)."""
+    return f"{endpoint.rstrip('/')}/_sim{route[:-2]}/{subpath}"

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from tradai_sim.cloud.control_api import route_url
 from tradai_sim.cloud.ecs.models import TaskRecord
 
 ENV_URI = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
@@ -46,7 +47,7 @@ def environment(endpoint: str, record: TaskRecord) -> dict[str, str]:
     """What a container of ``record`` is given; nothing without a task role."""
     if not record.role_arn or not record.credentials_token:
         return {}
-    return {ENV_URI: f"{endpoint.rstrip('/')}/_sim{ROUTE[:-2]}/{record.task_id}",
+    return {ENV_URI: route_url(endpoint, ROUTE, record.task_id),
             ENV_TOKEN: record.credentials_token}
 
 

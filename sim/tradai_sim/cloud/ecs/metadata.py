@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from tradai_sim.cloud.control_api import route_url
 from tradai_sim.cloud.ecs.models import TaskRecord
 
 ENV = "ECS_CONTAINER_METADATA_URI_V4"
@@ -24,7 +25,7 @@ ROUTE = "/ecs/metadata/v4/*"  # a control route prefix (tradai_sim.cloud.control
 
 
 def uri(endpoint: str, task_id: str) -> str:
-    return f"{endpoint.rstrip('/')}/_sim{ROUTE[:-2]}/{task_id}"
+    return route_url(endpoint, ROUTE, task_id)
 
 
 def task_document(record: TaskRecord) -> dict[str, Any]:
