@@ -63,14 +63,12 @@ def run_one(edge: Edge, token: str, body: dict[str, Any], timeout: float = 1800,
     return time.perf_counter() - started, final
 
 
-def direct(cloud: RunningCloud, tmp: Path) -> tuple[float, dict[str, Any]]:
-    """Freqtrade's Backtesting on the same stored candles and config layers (no platform)."""
-    from freqtrade.commands.optimize_commands import setup_optimize_configuration
+def write_inputs(cloud: RunningCloud, tmp: Path) -> None:
+    """The stored candles as Freqtrade's feather files (``tmp/data``) and the job's config
+    layers as one file (``tmp/config.json``), as a user would run the CLI on them."""
     from freqtrade.data.history import get_datahandler
-    from freqtrade.enums import CandleType, RunMode
-    from freqtrade.optimize.backtesting import Backtesting
+    from freqtrade.enums import CandleType
 
-    from tradai.backtests.results import headline
     from tradai.config.exchange import exchange_layer
     from tradai.config.merge import deep_merge
     from tradai.data.keys import SeriesKey
@@ -82,7 +80,6 @@ def direct(cloud: RunningCloud, tmp: Path) -> tuple[float, dict[str, Any]]:
         AWS_ENDPOINT_URL=cloud.endpoint, AWS_DEFAULT_REGION=cloud.region,
         AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
         TRADAI_BUCKET_ARCTICDB=cloud.name("arcticdb")))  # type: ignore[call-arg]
-    started = time.perf_counter()
     handler = get_datahandler(tmp / "data", "feather")
     for pair in PAIRS:
         frame = store.read(SeriesKey("binance", pair, "5m"), None, None)
@@ -96,6 +93,18 @@ def direct(cloud: RunningCloud, tmp: Path) -> tuple[float, dict[str, Any]]:
                          "dry_run": True})
     (tmp / "user_data").mkdir(exist_ok=True)
     (tmp / "config.json").write_text(json.dumps(config))
+
+
+def direct(cloud: RunningCloud, tmp: Path) -> tuple[float, dict[str, Any]]:
+    """Freqtrade's Backtesting on the same stored candles and config layers (no platform)."""
+    from freqtrade.commands.optimize_commands import setup_optimize_configuration
+    from freqtrade.enums import RunMode
+    from freqtrade.optimize.backtesting import Backtesting
+
+    from tradai.backtests.results import headline
+
+    started = time.perf_counter()
+    write_inputs(cloud, tmp)
     ft = setup_optimize_configuration(
         {"config": [str(tmp / "config.json")], "user_data_dir": str(tmp / "user_data"),
          "datadir": str(tmp / "data")}, RunMode.BACKTEST)

@@ -1,0 +1,59 @@
+"""The strategy container sets up its process as Freqtrade's own entrypoint does.
+
+``freqtrade.main`` raises the garbage collector's thresholds (``gc_set_threshold``) before a
+command imports and runs anything. The container runs Freqtrade as a library, so it must do
+the same itself, before its heavy imports: with Python's defaults a 2-pair, 90-day task spent
+about a second more in full collections than the CLI (benchmarks/bench_gc_thresholds.py).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+
+# Records the collector's thresholds at the moment the container's app module is first
+# imported (the heavy imports start there), then lets the import go on.
+PROBE = """
+import gc, sys
+
+class Probe:
+    def find_spec(self, name, path=None, target=None):
+        if name == "tradai.strategy_container.app":
+            print("THRESHOLDS", gc.get_threshold(), flush=True)
+        return None
+
+sys.meta_path.insert(0, Probe())
+import runpy
+runpy.run_module("tradai.strategy_container", run_name="__main__")
+"""
+
+PYTHON_DEFAULTS = (700, 10, 10)  # CPython 3.11's gc.get_threshold() at start
+
+FREQTRADE_THRESHOLDS = """
+import gc
+from freqtrade.system.gc_setup import gc_set_threshold
+gc_set_threshold()
+print(gc.get_threshold())
+"""
+
+
+def _python(code: str, tmp_path: object) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TRADAI_", "TRADING_", "AWS_"))}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env=env, cwd=str(tmp_path))
+
+
+def test_the_container_sets_freqtrades_gc_thresholds_before_its_heavy_imports(tmp_path):
+    expected = ast.literal_eval(_python(FREQTRADE_THRESHOLDS, tmp_path).stdout.strip())
+    assert expected != PYTHON_DEFAULTS, \
+        "Freqtrade's thresholds equal Python's defaults: this test would prove nothing"
+    # No job in the environment: the container imports its app, then fails the job (exit 2).
+    run = _python(PROBE, tmp_path)
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert "TRADAI_JOB_ID is not set" in run.stderr
+    lines = [line for line in run.stdout.splitlines() if line.startswith("THRESHOLDS")]
+    assert lines, f"the app module was never imported: {run.stdout!r}"
+    assert ast.literal_eval(lines[0].removeprefix("THRESHOLDS ")) == expected
