@@ -242,9 +242,17 @@ def main() -> None:
         global PROFILING
         PROFILING = True
         args.profile.mkdir(parents=True, exist_ok=True)
-        hook = str(Path(__file__).resolve().parent / "profile_hook")
+        # ECS containers inherit PYTHONPATH but not the rest of this shell's environment
+        # (as on Fargate), so the output folder is written into a hook of the run's own.
+        real = Path(__file__).resolve().parent / "profile_hook" / "sitecustomize.py"
+        hook = args.profile.resolve() / "hook"
+        hook.mkdir(exist_ok=True)
+        (hook / "sitecustomize.py").write_text(
+            f"import os\nos.environ.setdefault('BENCH_PROFILE_DIR', "
+            f"{str(args.profile.resolve())!r})\n"
+            f"exec(compile(open({str(real)!r}).read(), {str(real)!r}, 'exec'))\n")
         os.environ["PYTHONPATH"] = os.pathsep.join(
-            p for p in (hook, os.environ.get("PYTHONPATH")) if p)
+            p for p in (str(hook), os.environ.get("PYTHONPATH")) if p)
         os.environ["BENCH_PROFILE_DIR"] = str(args.profile.resolve())
     res = run(args.concurrency, args.requests)
     targets = {"submit": 150, "status": 100, "strategies": 100}

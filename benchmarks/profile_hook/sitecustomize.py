@@ -1,9 +1,11 @@
 """A sampling profiler for every Python process of a local stack (no py-spy here, and cProfile
-sees one thread only): put this folder on ``PYTHONPATH`` and set ``BENCH_PROFILE_DIR``; each
-process then samples its threads' stacks every few milliseconds while
-``BENCH_PROFILE_DIR/on`` exists and writes ``<dir>/<label>-<pid>.json`` (argv, function -> CPU
-ms as the running leaf and anywhere on the stack; the label is the flag file's text) when the
-flag file goes away, then waits for the next.
+sees one thread only): put this folder on ``PYTHONPATH`` and set ``BENCH_PROFILE_DIR`` (ECS
+containers inherit only ``PYTHONPATH``, so ``bench_gateway.py --profile`` puts a hook of its
+own first that sets the variable and runs this one); each process then samples its threads'
+stacks every few milliseconds while ``BENCH_PROFILE_DIR/on`` exists and writes
+``<dir>/<label>-<pid>.json`` (argv, function -> CPU ms as the running leaf and anywhere on the
+stack; the label is the flag file's text) when the flag file goes away, then waits for the
+next.
 
 Each sample is weighted by the CPU time its thread used since the previous sample (the
 thread's own CPU clock), so a thread blocked in a wait counts nothing; the figures are CPU
