@@ -48,6 +48,29 @@ HEADLINE = ("total_trades", "profit_total", "max_drawdown", "win_rate")
 BASE_CONFIG = ROOT / "platform" / "tradai" / "config" / "base.json"
 
 
+BODY = {"strategy": STRATEGY, "alias": "champion", "pairs": PAIRS, "timeframe": "5m",
+        "timerange": TIMERANGE}
+
+
+def open_stack(endpoint: str | None, tmp: Path) -> RunningCloud:
+    """The stack at ``endpoint``, else a new one (time scale 20) in ``tmp``; once its backend
+    is healthy and the example strategies are registered."""
+    # Polling every 0.2 s for several runs would pass the gateway's 100 requests per 5 minutes
+    # per user; the limit is not what this measures (bench_gateway.py covers the gateway).
+    os.environ.setdefault(RATE_LIMIT_ENV, "2000/300")
+    cloud = (RunningCloud(endpoint, tmp, None, 20.0) if endpoint
+             else start_cloud(tmp / "cloud", time_scale=20.0, timeout=180))
+    try:
+        edge = Edge(cloud)
+        wait_for(lambda: edge.healthy("backend-api"), timeout=120)
+        wait_for(lambda: cloud.status()["parts"]["seed"]["state"] == "done", timeout=300,
+                 interval=1)
+    except BaseException:
+        cloud.stop()
+        raise
+    return cloud
+
+
 def run_one(edge: Edge, token: str, body: dict[str, Any], timeout: float = 1800,
             poll: float = 0.5) -> tuple[float, dict[str, Any]]:
     """Wall seconds from the submit to the status poll that sees the end; a poll every
@@ -160,19 +183,11 @@ def main() -> int:
                         help="warm runs, each beside a CLI run; medians are reported")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-bt-"))
-    # Polling every 0.2 s for several runs would pass the gateway's 100 requests per 5 minutes
-    # per user; the limit is not what this measures (bench_gateway.py covers the gateway).
-    os.environ.setdefault(RATE_LIMIT_ENV, "2000/300")
-    cloud = (RunningCloud(args.endpoint, tmp, None, 20.0) if args.endpoint
-             else start_cloud(tmp / "cloud", time_scale=20.0, timeout=180))
+    cloud = open_stack(args.endpoint, tmp)
     try:
         edge = Edge(cloud)
-        wait_for(lambda: edge.healthy("backend-api"), timeout=120)
-        wait_for(lambda: cloud.status()["parts"]["seed"]["state"] == "done", timeout=300,
-                 interval=1)
         token = edge.user()["access"]
-        body = {"strategy": STRATEGY, "alias": "champion", "pairs": PAIRS, "timeframe": "5m",
-                "timerange": TIMERANGE}
+        body = BODY
         cold, cold_final = run_one(edge, token, body)
         direct_s, direct_result = direct(cloud, tmp)
         # Interleaved, so the machine's drift (other load, CPU frequency) meets both alike.

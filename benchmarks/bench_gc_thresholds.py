@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -32,9 +31,7 @@ sys.path.insert(0, str(HERE))
 
 import bench_backtests_e2e as e2e  # noqa: E402
 
-from tests.integration.cloud import RunningCloud, start_cloud, wait_for  # noqa: E402
 from tests.integration.test_edge_gateway import Edge  # noqa: E402
-from tradai_sim.cloud.edge.config import RATE_LIMIT_ENV  # noqa: E402
 
 # One task's work in a fresh interpreter; argv: inputs folder, "default" or "freqtrade".
 TASK = r"""
@@ -92,17 +89,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-gc-"))
-    os.environ.setdefault(RATE_LIMIT_ENV, "2000/300")
-    cloud = (RunningCloud(args.endpoint, tmp, None, 20.0) if args.endpoint
-             else start_cloud(tmp / "cloud", time_scale=20.0, timeout=180))
+    cloud = e2e.open_stack(args.endpoint, tmp)
     try:
         edge = Edge(cloud)
-        wait_for(lambda: edge.healthy("backend-api"), timeout=120)
-        wait_for(lambda: cloud.status()["parts"]["seed"]["state"] == "done", timeout=300,
-                 interval=1)
-        body = {"strategy": e2e.STRATEGY, "alias": "champion", "pairs": e2e.PAIRS,
-                "timeframe": "5m", "timerange": e2e.TIMERANGE}
-        e2e.run_one(edge, edge.user()["access"], body)  # the candles into ArcticDB
+        e2e.run_one(edge, edge.user()["access"], e2e.BODY)  # the candles into ArcticDB
         e2e.write_inputs(cloud, tmp)
         runs: dict[str, list[dict[str, Any]]] = {"default": [], "freqtrade": []}
         for _ in range(max(1, args.rounds)):
