@@ -1,4 +1,5 @@
-"""The strategy container sets up its process as Freqtrade's own entrypoint does.
+"""The strategy container, and the strategy service, set up their process as Freqtrade's own
+entrypoint does.
 
 ``freqtrade.main`` raises the garbage collector's thresholds (``gc_set_threshold``) before a
 command imports and runs anything. The container runs Freqtrade as a library, so it must do
@@ -56,4 +57,29 @@ def test_the_container_sets_freqtrades_gc_thresholds_before_its_heavy_imports(tm
     assert "TRADAI_JOB_ID is not set" in run.stderr
     lines = [line for line in run.stdout.splitlines() if line.startswith("THRESHOLDS")]
     assert lines, f"the app module was never imported: {run.stdout!r}"
+    assert ast.literal_eval(lines[0].removeprefix("THRESHOLDS ")) == expected
+
+
+SERVICE_PROBE = """
+import gc, types
+import uvicorn
+from tradai.services.strategy_service import main as service
+
+loader = types.SimpleNamespace(warm_up=lambda: None)
+service.create_app = lambda settings: types.SimpleNamespace(
+    state=types.SimpleNamespace(loader=loader))
+service.StrategyServiceSettings = lambda: types.SimpleNamespace(host="127.0.0.1", port=1)
+uvicorn.run = lambda *a, **k: print("THRESHOLDS", gc.get_threshold(), flush=True)
+service.main()
+"""
+
+
+def test_the_strategy_service_runs_freqtrade_with_its_gc_thresholds(tmp_path):
+    """The service runs trial backtests in its own process: it sets the collector up as
+    Freqtrade's entrypoint does before it serves."""
+    expected = ast.literal_eval(_python(FREQTRADE_THRESHOLDS, tmp_path).stdout.strip())
+    run = _python(SERVICE_PROBE, tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = [line for line in run.stdout.splitlines() if line.startswith("THRESHOLDS")]
+    assert lines, f"the service never started serving: {run.stdout!r}"
     assert ast.literal_eval(lines[0].removeprefix("THRESHOLDS ")) == expected
