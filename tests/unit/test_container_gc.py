@@ -47,17 +47,28 @@ def _python(code: str, tmp_path: object) -> subprocess.CompletedProcess[str]:
                           timeout=120, env=env, cwd=str(tmp_path))
 
 
-def test_the_container_sets_freqtrades_gc_thresholds_before_its_heavy_imports(tmp_path):
+def _freqtrades_thresholds(tmp_path: object) -> tuple[int, int, int]:
+    """What Freqtrade's ``gc_set_threshold()`` sets, read in a process of its own."""
     expected = ast.literal_eval(_python(FREQTRADE_THRESHOLDS, tmp_path).stdout.strip())
     assert expected != PYTHON_DEFAULTS, \
         "Freqtrade's thresholds equal Python's defaults: this test would prove nothing"
+    return expected
+
+
+def _probed(run: subprocess.CompletedProcess[str], missing: str) -> tuple[int, int, int]:
+    """The thresholds a probe printed (its first ``THRESHOLDS`` line)."""
+    lines = [line for line in run.stdout.splitlines() if line.startswith("THRESHOLDS")]
+    assert lines, f"{missing}: {run.stdout!r}"
+    return ast.literal_eval(lines[0].removeprefix("THRESHOLDS "))
+
+
+def test_the_container_sets_freqtrades_gc_thresholds_before_its_heavy_imports(tmp_path):
+    expected = _freqtrades_thresholds(tmp_path)
     # No job in the environment: the container imports its app, then fails the job (exit 2).
     run = _python(PROBE, tmp_path)
     assert run.returncode == 2, run.stderr[-2000:]
     assert "TRADAI_JOB_ID is not set" in run.stderr
-    lines = [line for line in run.stdout.splitlines() if line.startswith("THRESHOLDS")]
-    assert lines, f"the app module was never imported: {run.stdout!r}"
-    assert ast.literal_eval(lines[0].removeprefix("THRESHOLDS ")) == expected
+    assert _probed(run, "the app module was never imported") == expected
 
 
 SERVICE_PROBE = """
@@ -77,9 +88,7 @@ service.main()
 def test_the_strategy_service_runs_freqtrade_with_its_gc_thresholds(tmp_path):
     """The service runs trial backtests in its own process: it sets the collector up as
     Freqtrade's entrypoint does before it serves."""
-    expected = ast.literal_eval(_python(FREQTRADE_THRESHOLDS, tmp_path).stdout.strip())
+    expected = _freqtrades_thresholds(tmp_path)
     run = _python(SERVICE_PROBE, tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
-    lines = [line for line in run.stdout.splitlines() if line.startswith("THRESHOLDS")]
-    assert lines, f"the service never started serving: {run.stdout!r}"
-    assert ast.literal_eval(lines[0].removeprefix("THRESHOLDS ")) == expected
+    assert _probed(run, "the service never started serving") == expected
