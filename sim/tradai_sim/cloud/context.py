@@ -85,13 +85,15 @@ class CloudContext:
     def child_env(self, extra: dict[str, str] | None = None, *,
                   image: bool = False) -> dict[str, str]:
         """The environment of a process of the stack: where AWS is, which clock, which env.
-        ``image``: inherit only ``IMAGE_ENV`` (an ECS container, a function), else all but
-        ``INHERITED_NOT``."""
+        ``image`` (an ECS container, a function): inherit only ``IMAGE_ENV`` and get no keys,
+        since its role's credentials come from ECS or Lambda as on AWS; else all but
+        ``INHERITED_NOT``, with the harness's emulator keys."""
         # Inherited AWS, TradAI and MLflow client settings would point a process at another
         # account, stack or MLflow server (its credentials come from this stack's secret).
         env = {k: v for k, v in os.environ.items()
                if (k in IMAGE_ENV if image else not k.startswith(INHERITED_NOT))}
-        env.update(EMULATOR_CREDENTIALS)
+        if not image:
+            env.update(EMULATOR_CREDENTIALS)
         env.update(self.clock.env())
         env.update(
             {

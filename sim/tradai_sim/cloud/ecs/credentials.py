@@ -32,8 +32,6 @@ from tradai_sim.cloud.ecs.models import TaskRecord
 ENV_URI = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
 ENV_TOKEN = "AWS_CONTAINER_AUTHORIZATION_TOKEN"
 ROUTE = "/ecs/credentials/*"  # a control route prefix (tradai_sim.cloud.control_api)
-# The keys a process would otherwise inherit: a container with a role reads its own.
-KEY_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 # How long the credentials handed out are valid, on the stack's clock: the SDKs fetch again
 # before then (botocore from 15 minutes before), as they do on AWS.
 LIFETIME_S = 6 * 3600
@@ -43,9 +41,14 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+def _serves(record: TaskRecord | None) -> bool:
+    """Whether the endpoint serves ``record``: a task with a task role (and so a token)."""
+    return record is not None and bool(record.role_arn) and bool(record.credentials_token)
+
+
 def environment(endpoint: str, record: TaskRecord) -> dict[str, str]:
     """What a container of ``record`` is given; nothing without a task role."""
-    if not record.role_arn or not record.credentials_token:
+    if not _serves(record):
         return {}
     return {ENV_URI: route_url(endpoint, ROUTE, record.task_id),
             ENV_TOKEN: record.credentials_token}
@@ -59,7 +62,7 @@ def route(find: Callable[[str], TaskRecord | None],
     def answer(body: dict[str, Any]) -> tuple[int, Any]:
         task_id = str(body.get("subpath", "")).strip("/")
         record = find(task_id)
-        if record is None or not record.role_arn or not record.credentials_token:
+        if not _serves(record):
             return 404, {"error": f"no task with a task role {task_id!r} on this host"}
         given = str(body.get("authorization") or "")
         if not hmac.compare_digest(given, record.credentials_token):

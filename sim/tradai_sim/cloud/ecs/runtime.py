@@ -163,11 +163,10 @@ class EcsRuntime:
     def _container_launch(self, record: TaskRecord, definition: Mapping[str, Any],
                           overrides: Mapping[str, Any],
                           execution_role_arn: str | None = None) -> process.ContainerLaunch:
-        env = self.ctx.child_env(image=True)  # the host's shell stays out, as on AWS
-        # No keys of the harness's: the task role's come from the credentials endpoint (set
-        # below, with the metadata endpoint), and a task without one has none, as on AWS.
-        for name in credentials.KEY_VARIABLES:
-            env.pop(name, None)
+        # The host's shell stays out and no keys come in, as on AWS: the task role's are
+        # served by the credentials endpoint (set below, with the metadata endpoint), and a
+        # task without one has none.
+        env = self.ctx.child_env(image=True)
         env.update(process.container_environment(definition, overrides))
         env.update(self._injected_secrets(record, definition, execution_role_arn))
         network = self.ctx.resources.get("_network")
