@@ -93,7 +93,7 @@ def main() -> int:
     try:
         edge = Edge(cloud)
         e2e.run_one(edge, edge.user()["access"], e2e.BODY)  # the candles into ArcticDB
-        e2e.write_inputs(cloud, tmp)
+        e2e.write_inputs(e2e.data_store(cloud), cloud, tmp)
         runs: dict[str, list[dict[str, Any]]] = {"default": [], "freqtrade": []}
         for _ in range(max(1, args.rounds)):
             for mode in runs:  # alternating, so the machine's drift meets both alike
