@@ -82,4 +82,4 @@ def test_botocores_container_provider_reads_the_document() -> None:
         frozen = creds.get_frozen_credentials()
         assert (frozen.access_key, frozen.secret_key, frozen.token) == (
             "ASIAROLE", "secret", "session")
-        assert server.headers[-1].get("Authorization") == rec.credentials_token
+        assert server.headers[-1].get("authorization") == rec.credentials_token

@@ -6,12 +6,14 @@ caller's address; nothing forwarded when refused)."""
 from __future__ import annotations
 
 import base64
+import json
+from collections.abc import Iterator
 
-import httpx
 import pytest
 
+from tests.http_stub import Reply, Server, http_server
 from tests.unit.test_backend_fixtures import CLIENT, ISSUER, jwks_of, rsa_key, token
-from tests.unit.test_gateway_edge import FakeClock, call, run
+from tests.unit.test_gateway_edge import FakeClock, call, run, with_pool
 from tradai.authz import mlflow_write_refusal
 from tradai.services.backend_api.auth import JwksCache, TokenVerifier
 from tradai.topology import default_topology
@@ -71,31 +73,27 @@ def test_the_refusal_names_the_platform_route() -> None:
 
 
 # -- the gateway app -------------------------------------------------------------------------
-class Upstream:
-    def __init__(self) -> None:
-        self.seen: list[httpx.Request] = []
+@pytest.fixture
+def up() -> Iterator[Server]:
+    """MLflow behind the ALB: answers every request with its path."""
+    with http_server(lambda seen: Reply(200, body=json.dumps({"path": seen.path}).encode())
+                     ) as server:
+        yield server
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.seen.append(request)
-        return httpx.Response(200, json={"path": request.url.path})
 
-
-def gateway(upstream: Upstream, limit: int = 100, reads: list[str] | None = None) -> Gateway:
-    cfg = GatewayConfig(port=0, upstream="http://alb.test", region="eu-central-1",
+def gateway(upstream_url: str, limit: int = 100, reads: list[str] | None = None) -> Gateway:
+    cfg = GatewayConfig(port=0, upstream=upstream_url, region="eu-central-1",
                         user_pool_id="pool", client_id=CLIENT, rate_limit_requests=limit,
                         mlflow_read_only_posts=sorted(READS) if reads is None else reads)
     verifier = TokenVerifier(ISSUER, CLIENT, JwksCache(lambda: jwks_of(KEY, "k1")))
-    gw = Gateway(cfg, clock=FakeClock(), verifier=verifier)
-    gw.client = httpx.AsyncClient(transport=httpx.MockTransport(upstream))
-    return gw
+    return with_pool(Gateway(cfg, clock=FakeClock(), verifier=verifier))
 
 
 BASIC = "Basic " + base64.b64encode(b"operator@tradai.local:pw").decode()
 
 
-def test_a_write_is_403_with_the_route_to_use_and_never_forwarded() -> None:
-    up = Upstream()
-    resp = run(call(gateway(up).app, "POST", "/mlflow" + ALIAS, token(KEY),
+def test_a_write_is_403_with_the_route_to_use_and_never_forwarded(up: Server) -> None:
+    resp = run(call(gateway(up.url).app, "POST", "/mlflow" + ALIAS, token(KEY),
                     json={"name": "EmaCrossover", "alias": "champion", "version": "1"}))
     assert resp.status_code == 403
     body = resp.json()
@@ -105,57 +103,50 @@ def test_a_write_is_403_with_the_route_to_use_and_never_forwarded() -> None:
     assert up.seen == []
 
 
-def test_a_search_post_and_a_get_go_to_mlflow_with_the_callers_basic_login() -> None:
+def test_a_search_post_and_a_get_go_to_mlflow_with_the_callers_basic_login(up: Server) -> None:
     """No JWT needed, none checked: MLflow judges the basic login it receives unchanged."""
-    up = Upstream()
-    gw = gateway(up)
+    gw = gateway(up.url)
     assert run(call(gw.app, "POST", "/mlflow" + SEARCH_RUNS, headers={"Authorization": BASIC},
                     json={"experiment_ids": ["0"]})).status_code == 200
     assert run(call(gw.app, "GET", "/mlflow/#/experiments/0/runs/abc",
                     headers={"Authorization": BASIC})).status_code == 200
-    assert [r.url.path for r in up.seen] == ["/mlflow" + SEARCH_RUNS, "/mlflow/"]
+    assert [r.path for r in up.seen] == ["/mlflow" + SEARCH_RUNS, "/mlflow/"]
     assert {r.headers["authorization"] for r in up.seen} == {BASIC}
 
 
 def test_without_a_login_mlflow_is_asked_and_its_challenge_reaches_the_browser() -> None:
-    def challenge(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="mlflow"'})
-
-    gw = gateway(challenge)  # type: ignore[arg-type]
-    resp = run(call(gw.app, "GET", "/mlflow/"))
+    challenge = Reply(401, [("WWW-Authenticate", 'Basic realm="mlflow"')])
+    with http_server(lambda seen: challenge) as mlflow:
+        resp = run(call(gateway(mlflow.url).app, "GET", "/mlflow/"))
     assert resp.status_code == 401
     assert resp.headers["www-authenticate"] == 'Basic realm="mlflow"'
 
 
-def test_a_bearer_token_is_not_swapped_for_a_login() -> None:
+def test_a_bearer_token_is_not_swapped_for_a_login(up: Server) -> None:
     """On AWS a Cognito token sent to MLflow's route reaches MLflow, which refuses it (401);
     the gateway holds no MLflow login of its own to put in its place."""
-    up = Upstream()
-    run(call(gateway(up).app, "GET", "/mlflow/api/2.0/mlflow/experiments/search", token(KEY)))
+    run(call(gateway(up.url).app, "GET", "/mlflow/api/2.0/mlflow/experiments/search", token(KEY)))
     assert up.seen[0].headers["authorization"] == f"Bearer {token(KEY)}"
 
 
-def test_api_routes_still_need_the_jwt() -> None:
-    up = Upstream()
-    assert run(call(gateway(up).app, "GET", "/api/v1/strategies",
+def test_api_routes_still_need_the_jwt(up: Server) -> None:
+    assert run(call(gateway(up.url).app, "GET", "/api/v1/strategies",
                     headers={"Authorization": BASIC})).status_code == 401
     assert up.seen == []
 
 
-def test_the_default_config_refuses_even_searches() -> None:
+def test_the_default_config_refuses_even_searches(up: Server) -> None:
     assert GatewayConfig(port=0, upstream="u", region="r", user_pool_id="p",
                          client_id="c").mlflow_read_only_posts == []
-    up = Upstream()
-    resp = run(call(gateway(up, reads=[]).app, "POST", "/mlflow" + SEARCH_RUNS, token(KEY)))
+    resp = run(call(gateway(up.url, reads=[]).app, "POST", "/mlflow" + SEARCH_RUNS, token(KEY)))
     assert resp.status_code == 403 and up.seen == []
 
 
-def test_the_refusal_counts_against_the_callers_address() -> None:
-    up = Upstream()
-    gw = gateway(up, limit=2)
+def test_the_refusal_counts_against_the_callers_address(up: Server) -> None:
+    gw = gateway(up.url, limit=2)
     assert run(call(gw.app, "POST", "/mlflow" + ALIAS)).status_code == 403
     assert run(call(gw.app, "GET", "/mlflow/")).status_code == 200
     # the refused write counted against this address's quota, whatever the login
     assert run(call(gw.app, "GET", "/mlflow/", headers={"Authorization": BASIC})
                ).status_code == 429
-    assert [r.url.path for r in up.seen] == ["/mlflow/"]
+    assert [r.path for r in up.seen] == ["/mlflow/"]

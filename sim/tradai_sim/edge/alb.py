@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from tradai.clock import Clock, default_clock
-from tradai_sim.edge import proxy
+from tradai_sim.edge import proxy, upstream
 from tradai_sim.edge.discovery import (
     deactivating,
     load_balanced_services,
@@ -92,7 +92,7 @@ class Alb:
         self.elbv2 = elbv2 or self._client("elbv2")
         # Load-balanced ECS services the config does not name: health-checked, not routed.
         self.unrouted: dict[str, TargetGroup] = {}
-        self.client: httpx.AsyncClient | None = None  # traffic
+        self.client: upstream.Pool | None = None  # traffic
         # Health checks get a pool of their own: httpcore visits every pooled connection on
         # each request (an expiry check with a poll syscall each), so the checks' connections
         # to every target of every group would otherwise cost each proxied request.
@@ -110,7 +110,7 @@ class Alb:
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def startup(self) -> None:
-        self.client = proxy.client(self.config.timeout_seconds)
+        self.client = upstream.Pool(self.config.timeout_seconds)
         self.health_client = proxy.client(self.config.timeout_seconds)
         self._tasks = [asyncio.create_task(self._discover_loop()),
                        asyncio.create_task(self._health_loop())]
@@ -118,9 +118,10 @@ class Alb:
     async def shutdown(self) -> None:
         for t in self._tasks:
             t.cancel()
-        for client in (self.client, self.health_client):
-            if client:
-                await client.aclose()
+        if self.client:
+            await self.client.aclose()
+        if self.health_client:
+            await self.health_client.aclose()
 
     # -- target registration and health ---------------------------------------------------------
     async def _discover_loop(self) -> None:
@@ -215,20 +216,20 @@ class Alb:
                 break
             tried.add(target.task_id)
             try:
-                upstream = await proxy.send(self.client, request, target.url + path, body,
-                                            "tradai-alb")
-                return await proxy.passthrough(upstream)  # a small body is read here
-            except httpx.ConnectError as exc:
-                group.mark_down(target, f"connection refused ({type(exc).__name__})")
+                answer = await proxy.send(self.client, request, target.url + path, body,
+                                          "tradai-alb")
+                return await proxy.passthrough(answer)  # a small body is read here
+            except upstream.ConnectFailed as exc:
+                group.mark_down(target, f"connection refused ({exc})")
                 continue
-            except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            except upstream.ConnectionLost as exc:
                 # a pooled connection to a task that just died; only safe to resend if
                 # the method is idempotent
-                group.mark_down(target, f"connection lost ({type(exc).__name__})")
+                group.mark_down(target, f"connection lost ({exc})")
                 if request.method in IDEMPOTENT:
                     continue
                 return proxy.upstream_failure(exc, f"target {target.task_id[:12]}")
-            except httpx.HTTPError as exc:
+            except upstream.UpstreamError as exc:
                 return proxy.upstream_failure(exc, f"target {target.task_id[:12]}")
         if tried:
             return proxy.error(502, "Bad Gateway", f"targets of {group.name} refused the "

@@ -23,7 +23,6 @@ import json
 import logging
 from pathlib import Path
 
-import httpx
 import uvicorn
 from pydantic import BaseModel
 from starlette.requests import Request
@@ -34,7 +33,7 @@ from tradai.clock import Clock, default_clock
 from tradai.services.backend_api.auth import CognitoConfig, JwksCache, TokenRejected, TokenVerifier
 from tradai.services.backend_api.auth.jwks import http_fetcher
 from tradai.services.backend_api.auth.verifier import KeysUnavailable, bearer_token
-from tradai_sim.edge import proxy
+from tradai_sim.edge import proxy, upstream
 from tradai_sim.edge.ratelimit import SlidingWindowLimiter
 
 log = logging.getLogger("tradai_sim.edge.gateway")
@@ -93,12 +92,12 @@ class Gateway:
             cognito.issuer, config.client_id, JwksCache(http_fetcher(cognito.jwks_url)))
         self.limiter = SlidingWindowLimiter(config.rate_limit_requests,
                                             config.rate_limit_seconds, clock or default_clock())
-        self.client: httpx.AsyncClient | None = None
+        self.client: upstream.Pool | None = None
         self.mlflow_read_only_posts = frozenset(config.mlflow_read_only_posts)
         self.app = proxy.lifespan_app(self.handle, self.startup, self.shutdown)
 
     async def startup(self) -> None:
-        self.client = proxy.client(self.config.timeout_seconds)
+        self.client = upstream.Pool(self.config.timeout_seconds)
         try:  # warm the key cache off the event loop; a failure is retried per request
             await asyncio.to_thread(self.verifier.keys.key, "")
         except Exception as exc:
@@ -148,9 +147,9 @@ class Gateway:
             return proxy.error(413, "Request Entity Too Large", "body over 10 MB")
         url = self.config.upstream.rstrip("/") + request.url.path
         try:
-            upstream = await proxy.send(self.client, request, url, body, "tradai-gateway")
-            return await proxy.passthrough(upstream)
-        except httpx.HTTPError as exc:
+            answer = await proxy.send(self.client, request, url, body, "tradai-gateway")
+            return await proxy.passthrough(answer)
+        except upstream.UpstreamError as exc:
             return proxy.upstream_failure(exc, "the load balancer")
 
 

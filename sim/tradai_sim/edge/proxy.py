@@ -11,6 +11,8 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from tradai_sim.edge import upstream
+
 # RFC 9110 section 7.6.1 connection-specific fields: never forwarded by a proxy.
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                         "te", "trailer", "trailers", "transfer-encoding", "upgrade",
@@ -54,61 +56,51 @@ def forward_headers(request: Request, hop: str) -> list[tuple[str, str]]:
     return out
 
 
-async def send(client: httpx.AsyncClient, request: Request, url: str, body: bytes,
-               hop: str, replace: dict[str, str] | None = None) -> httpx.Response:
-    """Send upstream and return the response with its body still unread (streamed).
-    ``replace`` overrides request headers by (lower-case) name, as an integration's header
-    mapping does."""
+async def send(pool: upstream.Pool, request: Request, url: str, body: bytes,
+               hop: str, replace: dict[str, str] | None = None) -> upstream.Answer:
+    """Send upstream and return the answer with its body still unread. ``replace`` overrides
+    request headers by (lower-case) name, as an integration's header mapping does."""
     headers = forward_headers(request, hop)
     if replace:
         headers = [(k, v) for k, v in headers if k.lower() not in replace]
         headers += list(replace.items())
-    upstream = client.build_request(request.method, url, params=request.url.query or None,
-                                    headers=headers, content=body)
-    return await client.send(upstream, stream=True)
+    query = request.url.query
+    return await pool.request(request.method, f"{url}?{query}" if query else url, headers,
+                              body)
 
 
-async def passthrough(upstream: httpx.Response) -> Response:
+async def passthrough(answer: upstream.Answer) -> Response:
     """The upstream answer as it is: status, every header (repeated ones too), raw (still
     encoded) body. A body of known small length is read here and answered in one piece;
     others are streamed. Streaming costs a task group and a disconnect listener per response
     (Starlette's StreamingResponse), which is most of a small answer's cost at the edge.
-    May raise httpx.HTTPError while reading a small body (nothing has been answered yet)."""
-    headers = [(k.encode("latin-1"), v.encode("latin-1"))
-               for k, v in upstream.headers.multi_items() if k.lower() not in HOP_BY_HOP]
+    May raise upstream.UpstreamError while reading a small body (nothing has been answered
+    yet)."""
+    headers = [(k, v) for k, v in answer.headers if k.decode("latin-1") not in HOP_BY_HOP]
     response: Response
-    if upstream.is_stream_consumed:  # already buffered and decoded (e.g. a mock transport)
-        response = Response(upstream.content, status_code=upstream.status_code)
-        headers = [(k, v) for k, v in headers
-                   if k not in (b"content-encoding", b"content-length")]
-        headers.append((b"content-length", str(len(upstream.content)).encode()))
-    elif _small(upstream):
+    if answer.length is not None and answer.length <= BUFFER_BYTES:
         try:
-            body = b"".join([chunk async for chunk in upstream.aiter_raw()])
+            body = await answer.read()
         finally:
-            await upstream.aclose()
-        response = Response(body, status_code=upstream.status_code)
+            answer.close()
+        response = Response(body, status_code=answer.status)
     else:
-        response = StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code,
-                                     background=BackgroundTask(upstream.aclose))
+        response = StreamingResponse(answer.chunks(), status_code=answer.status,
+                                     background=BackgroundTask(answer.close))
     response.raw_headers = headers
     return response
 
 
-def _small(upstream: httpx.Response) -> bool:
-    length = upstream.headers.get("content-length")
-    return length is not None and length.isdigit() and int(length) <= BUFFER_BYTES
-
-
-def upstream_failure(exc: httpx.HTTPError, what: str) -> Response:
-    if isinstance(exc, httpx.TimeoutException):
+def upstream_failure(exc: upstream.UpstreamError, what: str) -> Response:
+    if isinstance(exc, upstream.TimedOut):
         return error(504, "Gateway Timeout", f"{what} did not answer in time")
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, upstream.ConnectFailed):
         return error(503, "Service Unavailable", f"{what} is unreachable")
     return error(502, "Bad Gateway", f"{what} failed: {type(exc).__name__}")
 
 
 def client(timeout: float, max_connections: int = 200) -> httpx.AsyncClient:
+    """An httpx client, for what is not traffic (the ALB's health checks)."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout, connect=5.0), follow_redirects=False,
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=50),
