@@ -93,9 +93,8 @@ class Alb:
         # Load-balanced ECS services the config does not name: health-checked, not routed.
         self.unrouted: dict[str, TargetGroup] = {}
         self.client: upstream.Pool | None = None  # traffic
-        # Health checks get a pool of their own: httpcore visits every pooled connection on
-        # each request (an expiry check with a poll syscall each), so the checks' connections
-        # to every target of every group would otherwise cost each proxied request.
+        # Health checks keep an httpx client of their own: a few requests a second, and
+        # their connections to every target stay out of the traffic pool.
         self.health_client: httpx.AsyncClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.app = proxy.lifespan_app(self.handle, self.startup, self.shutdown)

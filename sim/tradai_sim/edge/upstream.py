@@ -87,9 +87,6 @@ class Answer:
         self._chunked, self._reusable, self._timeout = chunked, reusable, timeout
         self._done = False
 
-    def header(self, name: bytes) -> bytes | None:
-        return next((v for k, v in self.headers if k == name), None)
-
     async def read(self) -> bytes:
         return b"".join([chunk async for chunk in self.chunks()])
 
