@@ -5,14 +5,17 @@ resolve, fetch and record exactly what ``MlflowClient`` does."""
 from __future__ import annotations
 
 import filecmp
+import json
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from tests.integration.cloud import RunningCloud
 from tests.integration.test_mlflow_auth import as_a_task  # noqa: F401
@@ -22,6 +25,7 @@ from tradai.registry.adapter import ARTIFACT_DIR, MLflowAdapter
 from tradai.registry.config_store import ConfigStore
 from tradai.registry.models import RegistryUnavailable, StrategyNotFound
 from tradai.registry.rest_client import MlflowRestError
+from tradai.strategy_container.errors import DependencyFailed
 from tradai.strategy_container.results import MlflowRecorder
 
 pytestmark = pytest.mark.integration
@@ -124,6 +128,60 @@ def test_a_task_records_its_run_as_mlflows_client_reads_it(
     # A second job of the same strategy finds the experiment the first created.
     run_2, _ = recorder.record(report, folder)
     assert full.client.get_run(run_2).info.experiment_id == run.info.experiment_id
+
+
+def _login(cloud: RunningCloud, secret_name: str) -> tuple[str, str]:
+    value = json.loads(cloud.client("secretsmanager").get_secret_value(
+        SecretId=cloud.name(secret_name))["SecretString"])
+    return value["username"], value["password"]
+
+
+def test_a_run_is_recorded_once_the_creators_grant_arrives(
+        cloud: RunningCloud, mlflow_url: str, registered: str,  # noqa: F811
+        adapters: tuple[MLflowAdapter, MLflowAdapter], as_a_task: None,  # noqa: F811
+        tmp_path: Path) -> None:
+    """MLflow grants a new experiment's creator MANAGE in an after-request hook, after the
+    experiment exists: the champion's and a challenger's backtests, started together, can
+    find it in between and be refused (ci86: "runs/create answered 403: Permission denied").
+    Here the admin makes the experiment, so the task's login may only read it (MLflow's
+    default permission) until the grant a creator's hook would give, 0.5 s later."""
+    admin, runner = (_login(cloud, credentials.AUTH_SECRET),
+                     _login(cloud, credentials.RUNNER_SECRET))
+    os.environ[credentials.USERNAME_ENV], os.environ[credentials.PASSWORD_ENV] = runner
+    version = adapters[0].get_model_version(registered, "champion")
+
+    def experiment(name: str) -> str:
+        made = requests.post(f"{mlflow_url}/api/2.0/mlflow/experiments/create", auth=admin,
+                             json={"name": MlflowRecorder.experiment_name(name)}, timeout=10)
+        assert made.status_code == 200, made.text
+        return str(made.json()["experiment_id"])
+
+    def grant(experiment_id: str) -> None:
+        done = requests.post(f"{mlflow_url}/api/3.0/mlflow/users/permissions/grant",
+                             auth=admin, json={"username": runner[0],
+                                               "resource_type": "experiment",
+                                               "resource_id": experiment_id,
+                                               "permission": "EDIT"}, timeout=10)
+        assert done.status_code == 200, done.text
+
+    late = f"late-{uuid.uuid4().hex[:8]}"
+    experiment_id = experiment(late)
+    recorder = MlflowRecorder(MLflowAdapter(mlflow_url, rest=True).client, None)
+    (tmp_path / "metrics.json").write_text("{}")
+    timer = threading.Timer(0.5, grant, [experiment_id])
+    timer.start()
+    try:
+        run_id, _ = recorder.record(_report(version.model_copy(update={"name": late})),
+                                    tmp_path)
+    finally:
+        timer.join()
+    assert adapters[0].client.get_run(run_id).info.experiment_id == experiment_id
+
+    # A refusal that lasts is the login's real permission: the task fails and says so.
+    never = f"never-{uuid.uuid4().hex[:8]}"
+    experiment(never)
+    with pytest.raises(DependencyFailed, match="could not record the run in MLflow"):
+        recorder.record(_report(version.model_copy(update={"name": never})), tmp_path)
 
 
 def test_wrong_credentials_are_the_registry_unavailable(

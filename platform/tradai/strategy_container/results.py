@@ -33,6 +33,8 @@ PREFIX = "backtests"
 MAX_PARAMS = 100  # MLflow's log_batch limit
 MAX_PARAM_CHARS = 6000
 MAX_UPLOADS = 8  # result files uploaded at once
+# A refused run is retried after these waits (3.1 s in all): MlflowRecorder._create_run.
+GRANT_WAITS_SECONDS = (0.1, 0.2, 0.4, 0.8, 1.6)
 
 
 @dataclass
@@ -187,8 +189,8 @@ class MlflowRecorder:
         """Returns (run id, the run's UI URL)."""
         try:
             experiment_id = self._experiment(self.experiment_name(report.version.name))
-            run = self.client.create_run(experiment_id, tags=report.tags(),
-                                         run_name=f"{report.job.mode}-{report.job.job_id[:8]}")
+            run = self._create_run(experiment_id, tags=report.tags(),
+                                   run_name=f"{report.job.mode}-{report.job.job_id[:8]}")
             run_id = run.info.run_id
             now = int(time.time() * 1000)
             params = [Param(k, str(v)[:MAX_PARAM_CHARS]) for k, v in report.params.items()
@@ -202,6 +204,23 @@ class MlflowRecorder:
         url = (f"{self.ui_base}/#/experiments/{experiment_id}/runs/{run_id}"
                if self.ui_base else None)
         return run_id, url
+
+    def _create_run(self, experiment_id: str, **kwargs: Any) -> Any:
+        """MLflow grants a new experiment's creator MANAGE after the creation itself (its
+        auth plugin's after-request hook): a task of the same strategy that finds the
+        experiment in between (the champion's and a challenger's backtests start together)
+        is refused for that moment. A refusal is retried for a few seconds; one that lasts
+        is this login's real permission, and is raised."""
+        for wait in (*GRANT_WAITS_SECONDS, None):
+            try:
+                return self.client.create_run(experiment_id, **kwargs)
+            except Exception as exc:
+                if wait is None or getattr(exc, "error_code", None) != "PERMISSION_DENIED":
+                    raise
+                log.info("MLflow refused a run in experiment %s (its creator's grant may "
+                         "still be on its way); again in %.1f s", experiment_id, wait)
+                time.sleep(wait)
+        raise AssertionError("unreachable")
 
     def _experiment(self, name: str) -> str:
         existing = self.client.get_experiment_by_name(name)
