@@ -246,6 +246,8 @@ def test_a_body_that_stops_coming_is_timed_out() -> None:
     (b"HTTP/1.1 200 OK\r\ncontent-le", "head was cut off"),
     (b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n12345", "5 bytes before the end"),
     (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhel", "closed before the end"),
+    (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n",
+     "closed before the end"),
     (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n", "bad chunk size"),
     (b"SSH-2.0-OpenSSH\r\n\r\n", "not an HTTP/1.1 status line"),
     (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "bad header line"),

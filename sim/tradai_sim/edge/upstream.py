@@ -115,6 +115,8 @@ class Answer:
         reader = self._conn.reader
         while True:
             line = await self._read(reader.readline())
+            if not line:
+                raise ConnectionLost("the connection closed before the end of the answer")
             try:
                 size = int(line.split(b";", 1)[0].strip(), 16)
             except ValueError:
