@@ -78,9 +78,9 @@ def test_a_retry_whose_timer_fires_past_the_maximum_age_is_not_attempted() -> No
     d, target, sqs, spec = _dispatcher({"MaximumRetryAttempts": 185,
                                         "MaximumEventAgeInSeconds": 60})
     job = _Job("arn:rule", spec, {}, {"id": "e"}, first_attempt=d.ctx.clock.now() - 61,
-               retries=3, failure=Failure("THROTTLING", "Rate Exceeded", retriable=True))
+               retries=3)
     d.pending = 1
-    d._retry(job)
+    d._retry(job, Failure("THROTTLING", "Rate Exceeded", retriable=True))
     assert target.attempts == []
     attrs = {k: v["StringValue"] for k, v in sqs.sent[0]["MessageAttributes"].items()}
     assert attrs["EXHAUSTED_RETRY_CONDITION"] == "MaximumEventAgeInSeconds"

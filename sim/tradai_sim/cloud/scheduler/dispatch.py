@@ -16,7 +16,7 @@ from typing import Any
 
 from tradai_sim.cloud.autoscaling.timers import SimTimers
 from tradai_sim.cloud.context import CloudContext
-from tradai_sim.cloud.scheduler.retry import AGE_EXHAUSTED, Failure, RetryPolicy, dlq_attributes
+from tradai_sim.cloud.scheduler.retry import Failure, RetryPolicy, dlq_attributes
 from tradai_sim.cloud.scheduler.targets import TargetDelivery
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,6 @@ class _Job:
     source_key: str = "RULE_ARN"
     extra: dict[str, str] | None = None  # further dead-letter attributes
     retries: int = 0
-    failure: Failure | None = None  # the last attempt's
 
 
 class Dispatcher:
@@ -61,7 +60,6 @@ class Dispatcher:
         return outcome
 
     def _failed(self, job: _Job, failure: Failure) -> None:
-        job.failure = failure
         exhausted = None
         if failure.retriable:
             policy = RetryPolicy.of(job.target.get("RetryPolicy"))
@@ -70,19 +68,20 @@ class Dispatcher:
             if exhausted is None:
                 with self._lock:
                     self.pending += 1
-                self.timers.at(next_at, lambda: self._retry(job))
+                self.timers.at(next_at, lambda: self._retry(job, failure))
                 return
         self._dead_letter(job, failure, exhausted)
 
-    def _retry(self, job: _Job) -> None:
+    def _retry(self, job: _Job, last: Failure) -> None:
         with self._lock:
             self.pending -= 1
+        # The timer may fire late (a busy machine, a fast clock): the limits that allowed this
+        # retry when it was planned are asked again now, and EventBridge attempts no event
+        # past its maximum age.
         policy = RetryPolicy.of(job.target.get("RetryPolicy"))
-        if self.ctx.clock.now() - job.first_attempt > policy.max_age:
-            # The timer fired late (a busy machine, a fast clock): the event is past its
-            # maximum age now, and EventBridge attempts no event that old.
-            assert job.failure is not None
-            self._dead_letter(job, job.failure, AGE_EXHAUSTED)
+        exhausted = policy.exhausted(job.retries, job.first_attempt, self.ctx.clock.now())
+        if exhausted is not None:
+            self._dead_letter(job, last, exhausted)
             return
         self._count("retries")
         job.retries += 1
