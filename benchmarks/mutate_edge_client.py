@@ -32,8 +32,8 @@ MUTATIONS: list[tuple[str, str, str, str | None]] = [
     ("read a cut chunked answer as a bad chunk size", "            if not line:",
      "            if False:", None),
     ("reuse after a body delimited by the close",
-     "                reusable = False  # the body ends when the connection does",
-     "                pass",
+     "return None, False, False  # the body ends when the connection does",
+     "return None, False, reusable",
      "equivalent: such a body ends only when the connection does, so the at-EOF check "
      "refuses the reuse anyway"),
 ]

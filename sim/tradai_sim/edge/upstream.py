@@ -85,7 +85,7 @@ class Answer:
         self.length = length  # None: chunked or until the connection closes
         self._pool, self._key, self._conn = pool, key, conn
         self._chunked, self._reusable, self._timeout = chunked, reusable, timeout
-        self._done = False
+        self._done = length == 0
 
     async def read(self) -> bytes:
         return b"".join([chunk async for chunk in self.chunks()])
@@ -170,50 +170,39 @@ class Pool:
         if body or method in ("POST", "PUT", "PATCH"):
             head.append(f"content-length: {len(body)}")
         try:
-            conn.writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+            status, fields, version = await self._exchange(
+                conn, ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+            length, chunked, reusable = _framing(method, status, fields, version)
+        except BaseException:
+            conn.close()  # in an unknown state (cancelled too): never reused
+            raise
+        answer = Answer(self, key, conn, status, fields, length, chunked, reusable, self.timeout)
+        if length == 0:
+            answer.close()  # nothing to read: the connection goes back at once
+        return answer
+
+    async def _exchange(self, conn: Connection, data: bytes
+                        ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """Write the request, read the final answer's head (interim 1xx ones skipped)."""
+        try:
+            conn.writer.write(data)
             async with asyncio.timeout(self.timeout):
                 await conn.writer.drain()
                 while True:
                     status, fields, version = _head(await conn.reader.readuntil(b"\r\n\r\n"))
                     if not 100 <= status < 200:
-                        break
+                        return status, fields, version
                     if status == 101:
                         raise ConnectionLost("the upstream switched protocols")
         except TimeoutError:
-            conn.close()
             raise TimedOut(f"no answer in {self.timeout:g} s") from None
         except asyncio.IncompleteReadError as exc:
-            conn.close()
             raise ConnectionLost("the upstream closed the connection without answering"
                                  if not exc.partial else "the answer's head was cut off") from None
         except asyncio.LimitOverrunError:
-            conn.close()
             raise ConnectionLost(f"the answer's head is over {MAX_HEAD_BYTES} bytes") from None
-        except (OSError, ConnectionLost) as exc:
-            conn.close()
-            raise exc if isinstance(exc, ConnectionLost) else ConnectionLost(
-                f"the connection broke: {exc!r}") from None
-        connection = b",".join(v for k, v in fields if k == b"connection").lower()
-        reusable = version == b"HTTP/1.1" and b"close" not in connection
-        transfer = b",".join(v for k, v in fields if k == b"transfer-encoding").lower()
-        chunked = transfer.rstrip().endswith(b"chunked")
-        length: int | None = None
-        if method == "HEAD" or status in NO_BODY_STATUS:
-            length = 0
-        elif not chunked:
-            declared = next((v for k, v in fields if k == b"content-length"), None)
-            if declared is not None:
-                if not declared.strip().isdigit():
-                    conn.close()
-                    raise ConnectionLost(f"bad content-length {declared[:40]!r}")
-                length = int(declared)
-            else:
-                reusable = False  # the body ends when the connection does
-        answer = Answer(self, key, conn, status, fields, length, chunked, reusable, self.timeout)
-        if length == 0:
-            answer._done = True
-            answer.close()
-        return answer
+        except OSError as exc:
+            raise ConnectionLost(f"the connection broke: {exc!r}") from None
 
     async def _connection(self, key: tuple[str, int]) -> Connection:
         idle = self._idle.get(key)
@@ -263,3 +252,23 @@ def _head(data: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
             raise ConnectionLost(f"bad header line {line[:60]!r}")
         fields.append((name.lower(), value.strip()))
     return int(code), fields, version
+
+
+def _framing(method: str, status: int, fields: list[tuple[bytes, bytes]], version: bytes
+             ) -> tuple[int | None, bool, bool]:
+    """How the answer's body ends: (its length, None if it is chunked or ends with the
+    connection; chunked; whether the connection may serve another request after it)."""
+    connection = b",".join(v for k, v in fields if k == b"connection").lower()
+    reusable = version == b"HTTP/1.1" and b"close" not in connection
+    transfer = b",".join(v for k, v in fields if k == b"transfer-encoding").lower()
+    chunked = transfer.rstrip().endswith(b"chunked")
+    if method == "HEAD" or status in NO_BODY_STATUS:
+        return 0, chunked, reusable
+    if chunked:
+        return None, True, reusable
+    declared = next((v for k, v in fields if k == b"content-length"), None)
+    if declared is None:
+        return None, False, False  # the body ends when the connection does
+    if not declared.strip().isdigit():
+        raise ConnectionLost(f"bad content-length {declared[:40]!r}")
+    return int(declared), False, reusable
