@@ -5,7 +5,6 @@ connections and when they must not be reused, and each way an upstream can fail.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 
 from tradai_sim.edge import upstream
 from tradai_sim.edge.upstream import ConnectFailed, ConnectionLost, Pool, TimedOut
+from tradai_sim.ports import free_port  # nothing listens, and no stack will bind it
 
 HANG = b"<hang>"  # answer nothing, keep the connection open
 DROP = b"<drop>"  # close the connection without answering
@@ -207,15 +207,9 @@ def test_idle_connections_beyond_the_limit_are_closed() -> None:
 
 
 # -- failures --------------------------------------------------------------------------------
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_a_refused_connection_is_connect_failed() -> None:
     async def body() -> None:
-        await Pool(5).request("GET", f"http://127.0.0.1:{closed_port()}/", [])
+        await Pool(5).request("GET", f"http://127.0.0.1:{free_port()}/", [])
     with pytest.raises(ConnectFailed, match="refused"):
         asyncio.run(body())
 

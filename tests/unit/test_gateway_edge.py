@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import gzip
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -26,6 +25,7 @@ from tradai_sim.edge.alb import Alb, AlbConfig
 from tradai_sim.edge.gateway import Gateway, GatewayConfig
 from tradai_sim.edge.ratelimit import SlidingWindowLimiter
 from tradai_sim.edge.targets import HEALTHY, Target, TargetGroup
+from tradai_sim.ports import free_port  # nothing listens, and no stack will bind it
 
 KEY = rsa_key()
 
@@ -82,13 +82,6 @@ def gateway(upstream_url: str, limit: int = 100, timeout: float = 5.0) -> Gatewa
                         user_pool_id="pool", client_id=CLIENT, rate_limit_requests=limit)
     verifier = TokenVerifier(ISSUER, CLIENT, JwksCache(lambda: jwks_of(KEY, "k1")))
     return with_pool(Gateway(cfg, clock=FakeClock(), verifier=verifier), timeout)
-
-
-def closed_port() -> int:
-    """A port nothing listens on: connecting to it is refused."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -166,7 +159,7 @@ def test_unrouted_path_is_404_not_forwarded(echo_server: Server) -> None:
 
 
 def test_an_unreachable_load_balancer_is_503() -> None:
-    resp = run(call(gateway(f"http://127.0.0.1:{closed_port()}").app, "GET", "/api/v1/x",
+    resp = run(call(gateway(f"http://127.0.0.1:{free_port()}").app, "GET", "/api/v1/x",
                     token(KEY)))
     assert resp.status_code == 503
     assert resp.json()["reason"] == "the load balancer is unreachable"
@@ -240,7 +233,7 @@ def test_round_robin_over_healthy_targets_only() -> None:
 
 def test_refused_connection_is_retried_on_another_target() -> None:
     a = alb()
-    dead = closed_port()
+    dead = free_port()
     with port_echoes(1) as (live,):
         healthy(a.groups["backend-api"], dead, live.port)
         for _ in range(4):
